@@ -1,0 +1,819 @@
+"""The only module that speaks SQL: schema, migrations and every statement mlnb runs.
+
+Everything else calls the functions here through :class:`Database`. The database is a
+single SQLite file in WAL mode with foreign keys on and a busy timeout, and every write is
+one short ``BEGIN IMMEDIATE`` transaction so that a notebook, the CLI and scheduled
+pipelines can write at the same time without losing rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from mlnb.errors import NotFoundError, RegistryError, ValidationError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+
+# Each entry upgrades the schema from version i to i + 1. Never edit a released entry:
+# append a new one, so that any older registry.db can be brought forward.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the whole first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('running','finished','failed','crashed')),
+        source TEXT NOT NULL DEFAULT 'script',
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        heartbeat_at REAL NOT NULL,
+        pid INTEGER,
+        host TEXT,
+        user TEXT,
+        notebook_path TEXT,
+        cell_source TEXT,
+        execution_count INTEGER,
+        git_commit TEXT,
+        git_dirty INTEGER,
+        python_version TEXT,
+        packages TEXT,
+        error TEXT,
+        pipeline_run_id INTEGER
+    );
+    CREATE INDEX runs_experiment ON runs(experiment_id, started_at);
+    CREATE INDEX runs_status ON runs(status);
+
+    CREATE TABLE params (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+
+    CREATE TABLE metrics (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value REAL,
+        step INTEGER NOT NULL DEFAULT 0,
+        timestamp REAL NOT NULL
+    );
+    CREATE INDEX metrics_run_key ON metrics(run_id, key, step);
+
+    CREATE TABLE tags (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+
+    CREATE TABLE data_versions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        schema TEXT NOT NULL DEFAULT '{}',
+        n_rows INTEGER,
+        n_cols INTEGER,
+        nbytes INTEGER,
+        source_path TEXT,
+        snapshot TEXT,
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE run_data (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        data_version_id TEXT NOT NULL REFERENCES data_versions(id),
+        role TEXT NOT NULL CHECK (role IN ('input','output')),
+        name TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, data_version_id, role, name)
+    );
+    CREATE INDEX run_data_version ON run_data(data_version_id);
+
+    CREATE TABLE model_artifacts (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        name TEXT NOT NULL,
+        object_hash TEXT NOT NULL,
+        format TEXT NOT NULL,
+        flavor TEXT NOT NULL,
+        class_name TEXT NOT NULL,
+        signature TEXT NOT NULL DEFAULT '{}',
+        trusted_types TEXT NOT NULL DEFAULT '[]',
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX model_artifacts_run ON model_artifacts(run_id);
+
+    CREATE TABLE registered_models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE model_versions (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES registered_models(id),
+        version INTEGER NOT NULL,
+        artifact_id INTEGER NOT NULL REFERENCES model_artifacts(id),
+        run_id INTEGER REFERENCES runs(id),
+        stage TEXT NOT NULL DEFAULT 'none'
+            CHECK (stage IN ('none','staging','production','archived')),
+        description TEXT NOT NULL DEFAULT '',
+        created_by TEXT,
+        created_at REAL NOT NULL,
+        UNIQUE (model_id, version)
+    );
+    CREATE UNIQUE INDEX one_production_version ON model_versions(model_id)
+        WHERE stage = 'production';
+
+    CREATE TABLE model_aliases (
+        model_id INTEGER NOT NULL REFERENCES registered_models(id),
+        alias TEXT NOT NULL,
+        version_id INTEGER NOT NULL REFERENCES model_versions(id),
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (model_id, alias)
+    );
+
+    CREATE TABLE gate_results (
+        id INTEGER PRIMARY KEY,
+        version_id INTEGER NOT NULL REFERENCES model_versions(id),
+        gate TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        checks TEXT NOT NULL,
+        baseline_version_id INTEGER REFERENCES model_versions(id),
+        holdout_data_version TEXT,
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE stage_transitions (
+        id INTEGER PRIMARY KEY,
+        version_id INTEGER NOT NULL REFERENCES model_versions(id),
+        from_stage TEXT NOT NULL,
+        to_stage TEXT NOT NULL,
+        user TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        gate_result_id INTEGER REFERENCES gate_results(id),
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX stage_transitions_version ON stage_transitions(version_id);
+
+    CREATE TABLE monitors (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        model_name TEXT,
+        target TEXT,
+        profile TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+
+    CREATE TABLE monitor_batches (
+        id INTEGER PRIMARY KEY,
+        monitor_id INTEGER NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+        batch_at REAL NOT NULL,
+        n_rows INTEGER NOT NULL,
+        n_drifted INTEGER NOT NULL,
+        n_columns INTEGER NOT NULL,
+        dataset_drift INTEGER NOT NULL,
+        report TEXT NOT NULL,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        predictions TEXT,
+        data_version_id TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX monitor_batches_monitor ON monitor_batches(monitor_id, batch_at);
+
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        monitor_id INTEGER REFERENCES monitors(id) ON DELETE SET NULL,
+        pipeline_id INTEGER,
+        batch_id INTEGER,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL DEFAULT 'warning',
+        message TEXT NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','acknowledged','resolved')),
+        handled_by TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX alerts_status ON alerts(status, created_at);
+
+    CREATE TABLE pipelines (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        notebook_path TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','paused')),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+
+    CREATE TABLE pipeline_runs (
+        id INTEGER PRIMARY KEY,
+        pipeline_id INTEGER NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        trigger TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        due_key TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('queued','running','finished','failed','crashed','skipped')),
+        attempt INTEGER NOT NULL DEFAULT 1,
+        started_at REAL,
+        ended_at REAL,
+        heartbeat_at REAL,
+        pid INTEGER,
+        host TEXT,
+        output_path TEXT,
+        log TEXT NOT NULL DEFAULT '',
+        error TEXT,
+        failing_cell INTEGER,
+        details TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        UNIQUE (pipeline_id, due_key)
+    );
+    CREATE INDEX pipeline_runs_pipeline ON pipeline_runs(pipeline_id, created_at);
+
+    CREATE TABLE file_hashes (
+        path TEXT PRIMARY KEY,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        digest TEXT NOT NULL
+    );
+    """,
+]
+
+
+def now() -> float:
+    """Wall-clock time as UNIX seconds, the unit of every timestamp in the registry."""
+    return time.time()
+
+
+def dumps(value: Any) -> str:
+    """JSON for the registry: compact, with anything unknown turned into its repr."""
+    return json.dumps(value, separators=(",", ":"), default=repr, allow_nan=True)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    """Parse a JSON column, tolerating NULL."""
+    if text is None:
+        return default
+    return json.loads(text)
+
+
+def _explain_sqlite_error(path: Path, exc: sqlite3.Error) -> RegistryError:
+    """Turn a raw sqlite3 error into one that names the file and says what to do."""
+    msg = str(exc)
+    if "readonly" in msg or "read-only" in msg:
+        return RegistryError(
+            f"the registry {path} is read-only ({msg}). Make the file and its folder "
+            "writable, or point MLNB_HOME / `%mlnb registry PATH` at a writable folder."
+        )
+    if "not a database" in msg or "malformed" in msg or "disk image" in msg:
+        return RegistryError(
+            f"the registry {path} is corrupt or not an mlnb registry ({msg}). Move it "
+            "away or restore it from a backup; mlnb will not overwrite it."
+        )
+    if "unable to open" in msg:
+        return RegistryError(
+            f"cannot open the registry {path} ({msg}). Check that the folder exists and "
+            "is writable, or set MLNB_HOME to another folder."
+        )
+    if "locked" in msg or "busy" in msg:
+        return RegistryError(
+            f"the registry {path} stayed locked by another writer for "
+            f"{BUSY_TIMEOUT_MS // 1000} s ({msg}). Retry when the other process finishes."
+        )
+    if "disk is full" in msg or "No space" in msg:
+        return RegistryError(
+            f"the disk holding {path} is full ({msg}); nothing was written. Free some "
+            "space and retry."
+        )
+    return RegistryError(f"registry {path}: {msg}")
+
+
+class Database:
+    """A connection to one ``registry.db`` with the schema brought up to date.
+
+    Thread-safe: one connection guarded by a lock (the heartbeat thread shares it).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise _explain_sqlite_error(self.path, exc) from exc
+        self.conn = conn
+        self.conn.row_factory = sqlite3.Row
+        self.db = sqlite_utils.Database(self.conn)
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise _explain_sqlite_error(self.path, exc) from exc
+
+    # -- connection -----------------------------------------------------------------
+
+    def _configure(self) -> None:
+        c = self.conn
+        c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"could not enable WAL (journal_mode={mode})")
+        c.execute("PRAGMA synchronous = NORMAL")
+        c.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate(self) -> None:
+        current = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise RegistryError(
+                f"the registry {self.path} has schema version {current}, newer than this "
+                f"mlnb understands ({SCHEMA_VERSION}). Upgrade mlnb."
+            )
+        if current == SCHEMA_VERSION:
+            return
+        with self.transaction() as c:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            current = c.execute("PRAGMA user_version").fetchone()[0]
+            for version in range(current, SCHEMA_VERSION):
+                for statement in _split_sql(MIGRATIONS[version]):
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version = {version + 1}")
+            c.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; rolled back whole on any error."""
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _explain_sqlite_error(self.path, exc) from exc
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise _explain_sqlite_error(self.path, exc) from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _explain_sqlite_error(self.path, exc) from exc
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement in its own transaction; returns lastrowid."""
+        with self.transaction() as c:
+            return c.execute(sql, params).lastrowid or 0
+
+    def integrity_check(self) -> str:
+        return str(self.query("PRAGMA integrity_check")[0][0])
+
+    def schema_version(self) -> int:
+        return int(self.query("PRAGMA user_version")[0][0])
+
+    # -- experiments ----------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> int:
+        row = self.query_one("SELECT id FROM experiments WHERE name = ?", (name,))
+        if row:
+            return int(row[0])
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO experiments(name, created_at) VALUES (?, ?)",
+                (name, now()),
+            )
+            return int(c.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0])
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        rows = self.query(
+            """SELECT e.id, e.name, e.created_at, COUNT(r.id) AS n_runs,
+                      MAX(r.started_at) AS last_run_at
+               FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
+               GROUP BY e.id ORDER BY e.name"""
+        )
+        return [dict(r) for r in rows]
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(self, experiment: str, fields: dict[str, Any]) -> int:
+        experiment_id = self.get_or_create_experiment(experiment)
+        t = now()
+        cols = {
+            "experiment_id": experiment_id,
+            "status": "running",
+            "started_at": t,
+            "heartbeat_at": t,
+            **fields,
+        }
+        names = ", ".join(cols)
+        marks = ", ".join("?" for _ in cols)
+        with self.transaction() as c:
+            cur = c.execute(f"INSERT INTO runs({names}) VALUES ({marks})", tuple(cols.values()))
+            return int(cur.lastrowid or 0)
+
+    def heartbeat_runs(self, run_ids: Sequence[int]) -> None:
+        if not run_ids:
+            return
+        marks = ", ".join("?" for _ in run_ids)
+        with self.transaction() as c:
+            c.execute(
+                f"UPDATE runs SET heartbeat_at = ? WHERE status = 'running' AND id IN ({marks})",
+                (now(), *run_ids),
+            )
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, error = ? "
+                "WHERE id = ?",
+                (status, now(), now(), error, run_id),
+            )
+
+    def update_run(self, run_id: int, fields: dict[str, Any]) -> None:
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as c:
+            c.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
+
+    def mark_stale_runs_crashed(
+        self, stale_before: float, host: str, dead_pids: Sequence[int]
+    ) -> int:
+        """Mark runs crashed whose heartbeat stopped, or whose process on this host is gone."""
+        clause = "heartbeat_at < ?"
+        params: list[Any] = [stale_before]
+        if dead_pids:
+            clause += f" OR (host = ? AND pid IN ({', '.join('?' for _ in dead_pids)}))"
+            params += [host, *dead_pids]
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE runs SET status = 'crashed', ended_at = heartbeat_at, "
+                "error = 'the process stopped sending heartbeats (kernel died or was killed)' "
+                f"WHERE status = 'running' AND ({clause})",
+                params,
+            )
+            return cur.rowcount
+
+    def running_runs_on_host(self, host: str) -> list[tuple[int, int]]:
+        rows = self.query(
+            "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+            (host,),
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        row = self.query_one(
+            "SELECT r.*, e.name AS experiment FROM runs r "
+            "JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?",
+            (run_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}; list runs with `mlnb runs`.")
+        return dict(row)
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        pipeline_run_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        if experiment is not None:
+            where.append("e.name = ?")
+            params.append(experiment)
+        if status is not None:
+            where.append("r.status = ?")
+            params.append(status)
+        if pipeline_run_id is not None:
+            where.append("r.pipeline_run_id = ?")
+            params.append(pipeline_run_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            "SELECT r.id, r.uuid, r.name, r.status, r.source, r.started_at, r.ended_at, "
+            "r.notebook_path, r.user, r.pipeline_run_id, e.name AS experiment "
+            f"FROM runs r JOIN experiments e ON e.id = r.experiment_id {clause} "
+            f"ORDER BY r.id DESC {lim}",
+            params,
+        )
+        return [dict(r) for r in rows]
+
+    def count_runs(self) -> int:
+        return int(self.query("SELECT COUNT(*) FROM runs")[0][0])
+
+    def latest_metrics_for_runs(self, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+        """Last logged value of every metric, per run (for run tables)."""
+        if not run_ids:
+            return {}
+        out: dict[int, dict[str, float]] = {i: {} for i in run_ids}
+        for chunk in _chunks(list(run_ids), 900):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.query(
+                f"SELECT run_id, key, value FROM metrics WHERE run_id IN ({marks}) "
+                "ORDER BY run_id, key, step, id",
+                chunk,
+            )
+            for r in rows:
+                out[r[0]][r[1]] = r[2]
+        return out
+
+    def params_for_runs(self, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        if not run_ids:
+            return {}
+        out: dict[int, dict[str, Any]] = {i: {} for i in run_ids}
+        for chunk in _chunks(list(run_ids), 900):
+            marks = ", ".join("?" for _ in chunk)
+            for r in self.query(
+                f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
+            ):
+                out[r[0]][r[1]] = loads(r[2])
+        return out
+
+    def delete_run(self, run_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # -- params, metrics, tags --------------------------------------------------------
+
+    def log_params(self, run_id: int, params: dict[str, Any]) -> None:
+        if not params:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO params(run_id, key, value) VALUES (?, ?, ?)",
+                [(run_id, str(k), dumps(v)) for k, v in params.items()],
+            )
+
+    def log_metrics(self, run_id: int, metrics: Sequence[tuple[str, float, int, float]]) -> None:
+        """Append metric points ``(key, value, step, timestamp)``; history is kept."""
+        if not metrics:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO metrics(run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, k, v, s, t) for k, v, s, t in metrics],
+            )
+
+    def next_metric_step(self, run_id: int, key: str) -> int:
+        row = self.query_one(
+            "SELECT MAX(step) FROM metrics WHERE run_id = ? AND key = ?", (run_id, key)
+        )
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def set_tags(self, run_id: int, tags: dict[str, str]) -> None:
+        if not tags:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO tags(run_id, key, value) VALUES (?, ?, ?)",
+                [(run_id, str(k), str(v)) for k, v in tags.items()],
+            )
+
+    def run_params(self, run_id: int) -> dict[str, Any]:
+        return {
+            r[0]: loads(r[1])
+            for r in self.query("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+        }
+
+    def run_metric_history(self, run_id: int) -> dict[str, list[dict[str, float]]]:
+        out: dict[str, list[dict[str, float]]] = {}
+        for r in self.query(
+            "SELECT key, value, step, timestamp FROM metrics WHERE run_id = ? ORDER BY key, step, id",
+            (run_id,),
+        ):
+            out.setdefault(r[0], []).append({"value": r[1], "step": r[2], "timestamp": r[3]})
+        return out
+
+    def run_tags(self, run_id: int) -> dict[str, str]:
+        return {
+            r[0]: r[1]
+            for r in self.query("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))
+        }
+
+    # -- data versions ----------------------------------------------------------------
+
+    def record_data_version(self, version: dict[str, Any]) -> None:
+        """Insert a data version once; a later sighting only fills in a missing snapshot."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO data_versions(id, kind, name, schema, n_rows, n_cols, "
+                "nbytes, source_path, snapshot, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    version["id"],
+                    version["kind"],
+                    version.get("name", ""),
+                    dumps(version.get("schema", {})),
+                    version.get("n_rows"),
+                    version.get("n_cols"),
+                    version.get("nbytes"),
+                    version.get("source_path"),
+                    version.get("snapshot"),
+                    now(),
+                ),
+            )
+            if version.get("snapshot"):
+                c.execute(
+                    "UPDATE data_versions SET snapshot = ? WHERE id = ? AND snapshot IS NULL",
+                    (version["snapshot"], version["id"]),
+                )
+
+    def link_run_data(self, run_id: int, links: Sequence[tuple[str, str, str]]) -> None:
+        """Link ``(data_version_id, role, name)`` triples to a run."""
+        if not links:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO run_data(run_id, data_version_id, role, name) "
+                "VALUES (?, ?, ?, ?)",
+                [(run_id, d, role, name) for d, role, name in links],
+            )
+
+    def get_data_version(self, version_id: str) -> dict[str, Any]:
+        rows = self.query(
+            "SELECT * FROM data_versions WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 2",
+            (version_id, _prefix_pattern(version_id)),
+        )
+        exact = [r for r in rows if r["id"] == version_id]
+        if exact:
+            rows = exact
+        if not rows:
+            raise NotFoundError(
+                f"no data version {version_id!r}; list them with `mlnb data`."
+            )
+        if len(rows) > 1:
+            raise ValidationError(
+                f"data version prefix {version_id!r} is ambiguous; give more characters."
+            )
+        out = dict(rows[0])
+        out["schema"] = loads(out["schema"], {})
+        return out
+
+    def list_data_versions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            "SELECT d.*, COUNT(DISTINCT rd.run_id) AS n_runs, "
+            "GROUP_CONCAT(DISTINCT rd.name) AS names FROM data_versions d "
+            "LEFT JOIN run_data rd ON rd.data_version_id = d.id "
+            f"GROUP BY d.id ORDER BY d.created_at DESC {lim}"
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["schema"] = loads(d["schema"], {})
+            out.append(d)
+        return out
+
+    def run_data(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT rd.role, rd.name, d.id, d.kind, d.n_rows, d.n_cols, d.source_path, d.snapshot "
+            "FROM run_data rd JOIN data_versions d ON d.id = rd.data_version_id "
+            "WHERE rd.run_id = ? ORDER BY rd.role, rd.name",
+            (run_id,),
+        )
+        return [dict(r) for r in rows]
+
+    def runs_using_data(self, version_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT rd.run_id, rd.role, rd.name FROM run_data rd WHERE rd.data_version_id = ? "
+            "ORDER BY rd.run_id",
+            (version_id,),
+        )
+        return [dict(r) for r in rows]
+
+    # -- file hash cache ----------------------------------------------------------------
+
+    def cached_file_hash(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
+        row = self.query_one(
+            "SELECT digest FROM file_hashes WHERE path = ? AND inode = ? AND size = ? "
+            "AND mtime_ns = ?",
+            (path, inode, size, mtime_ns),
+        )
+        return None if row is None else str(row[0])
+
+    def store_file_hash(self, path: str, inode: int, size: int, mtime_ns: int, digest: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO file_hashes(path, inode, size, mtime_ns, digest) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (path, inode, size, mtime_ns, digest),
+            )
+
+    # -- model artifacts ------------------------------------------------------------------
+
+    def record_model_artifact(self, artifact: dict[str, Any]) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO model_artifacts(run_id, name, object_hash, format, flavor, "
+                "class_name, signature, trusted_types, size, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    artifact.get("run_id"),
+                    artifact["name"],
+                    artifact["object_hash"],
+                    artifact["format"],
+                    artifact["flavor"],
+                    artifact["class_name"],
+                    dumps(artifact.get("signature", {})),
+                    dumps(artifact.get("trusted_types", [])),
+                    artifact["size"],
+                    now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def get_model_artifact(self, artifact_id: int) -> dict[str, Any]:
+        row = self.query_one("SELECT * FROM model_artifacts WHERE id = ?", (artifact_id,))
+        if row is None:
+            raise NotFoundError(f"no model artifact with id {artifact_id}.")
+        return _artifact_dict(row)
+
+    def run_models(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM model_artifacts WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return [_artifact_dict(r) for r in rows]
+
+    def artifacts_by_name(self, name: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM model_artifacts WHERE name = ? ORDER BY id DESC", (name,)
+        )
+        return [_artifact_dict(r) for r in rows]
+
+    # == model registry (issue: lifecycle and gates) =====================================
+
+    # == monitoring (issue: drift and accuracy monitoring) ===============================
+
+    # == pipelines (issue: scheduled notebook pipelines) =================================
+
+
+def _artifact_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["signature"] = loads(d["signature"], {})
+    d["trusted_types"] = loads(d["trusted_types"], [])
+    return d
+
+
+def _prefix_pattern(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
