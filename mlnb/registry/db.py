@@ -797,6 +797,51 @@ class Database:
 
     # == pipelines (issue: scheduled notebook pipelines) =================================
 
+    # == server queries (issue: JupyterLab sidebar) =====================================
+
+    def change_counters(self) -> dict[str, Any]:
+        """Counters that move whenever anything the sidebar shows changes, in one cheap read.
+
+        Max rowids catch inserts (INSERT OR REPLACE gets a new rowid too), status counts and
+        max update times catch in-place changes. Heartbeats are left out on purpose so that a
+        running kernel does not make the sidebar refetch every few seconds.
+        """
+        row = self.query_one(
+            """SELECT
+                (SELECT COUNT(*) FROM runs) AS n_runs,
+                (SELECT MAX(id) FROM runs) AS runs_id,
+                (SELECT COUNT(*) FROM runs WHERE status = 'running') AS runs_running,
+                (SELECT MAX(ended_at) FROM runs) AS runs_ended,
+                (SELECT MAX(id) FROM metrics) AS metrics_id,
+                (SELECT MAX(rowid) FROM params) AS params_id,
+                (SELECT MAX(rowid) FROM tags) AS tags_id,
+                (SELECT COUNT(*) FROM experiments) AS n_experiments,
+                (SELECT COUNT(*) FROM data_versions) AS n_data_versions,
+                (SELECT MAX(rowid) FROM run_data) AS run_data_id,
+                (SELECT COUNT(*) FROM registered_models) AS n_models,
+                (SELECT COUNT(*) FROM model_versions) AS n_model_versions,
+                (SELECT TOTAL(id) FROM model_versions WHERE stage = 'production') AS prod_ids,
+                (SELECT TOTAL(id) FROM model_versions WHERE stage = 'staging') AS staging_ids,
+                (SELECT MAX(id) FROM stage_transitions) AS transitions_id,
+                (SELECT MAX(id) FROM gate_results) AS gates_id,
+                (SELECT MAX(updated_at) FROM model_aliases) AS aliases_at,
+                (SELECT COUNT(*) FROM model_aliases) AS n_aliases,
+                (SELECT COUNT(*) FROM monitors) AS n_monitors,
+                (SELECT MAX(updated_at) FROM monitors) AS monitors_at,
+                (SELECT MAX(id) FROM monitor_batches) AS batches_id,
+                (SELECT MAX(id) FROM alerts) AS alerts_id,
+                (SELECT MAX(updated_at) FROM alerts) AS alerts_at,
+                (SELECT COUNT(*) FROM alerts WHERE status = 'open') AS n_open_alerts,
+                (SELECT COUNT(*) FROM pipelines) AS n_pipelines,
+                (SELECT MAX(updated_at) FROM pipelines) AS pipelines_at,
+                (SELECT MAX(id) FROM pipeline_runs) AS pipeline_runs_id,
+                (SELECT MAX(COALESCE(ended_at, started_at, created_at)) FROM pipeline_runs)
+                    AS pipeline_runs_at,
+                (SELECT COUNT(*) FROM pipeline_runs WHERE status IN ('queued', 'running'))
+                    AS pipeline_runs_active"""
+        )
+        return dict(row) if row is not None else {}
+
 
 def _artifact_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)

@@ -1,0 +1,39 @@
+/** JupyterLab plugin: adds the mlnb panel to the left sidebar. */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { MlnbSidebar } from './sidebar';
+
+const ICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+  '<g class="jp-icon3" fill="#616161">' +
+  '<rect x="3" y="13" width="4" height="8" rx="1"/>' +
+  '<rect x="10" y="8" width="4" height="13" rx="1"/>' +
+  '<rect x="17" y="3" width="4" height="18" rx="1"/>' +
+  '</g></svg>';
+
+export const mlnbIcon = new LabIcon({ name: 'mlnb:sidebar', svgstr: ICON_SVG });
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'mlnb:sidebar',
+  description: 'Runs, models, pipelines and monitors of the mlnb registry in the left sidebar.',
+  autoStart: true,
+  optional: [ILayoutRestorer],
+  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
+    const sidebar = new MlnbSidebar(async path => {
+      await app.commands.execute('docmanager:open', { path });
+    });
+    sidebar.title.icon = mlnbIcon;
+    sidebar.title.caption = 'mlnb';
+    app.shell.add(sidebar, 'left', { rank: 900 });
+    if (restorer) {
+      restorer.add(sidebar, 'mlnb-sidebar');
+    }
+  }
+};
+
+export default plugin;

@@ -1,0 +1,100 @@
+/** Monitors: latest drift verdict, accuracy sparkline with its threshold, open alerts. */
+import { showErrorMessage } from '@jupyterlab/apputils';
+
+import { postAPI, requestAPI } from './api';
+import { badge, button, formatTime, formatValue, h } from './dom';
+import { ISectionHost, Section } from './section';
+import { sparkline } from './sparkline';
+import { IAlert, IMonitorSummary } from './types';
+
+export class MonitorsSection extends Section {
+  constructor(host: ISectionHost) {
+    super('monitors', 'Monitors', host);
+  }
+
+  async refresh(): Promise<void> {
+    const { monitors } = await requestAPI<{ monitors: IMonitorSummary[] }>('monitors');
+    this.setCount(monitors.length);
+    if (monitors.length === 0) {
+      this.render(this.empty('No monitors. Create one with mlnb.Monitor or %monitor.'));
+      return;
+    }
+    this.render(...monitors.map(m => this.monitorCard(m)));
+  }
+
+  private monitorCard(monitor: IMonitorSummary): HTMLElement {
+    const latest = monitor.latest;
+    const verdict =
+      latest === null
+        ? badge('no batches yet', 'none', 'drift-verdict')
+        : latest.dataset_drift
+          ? badge('drift', 'bad', 'drift-verdict')
+          : badge('no drift', 'good', 'drift-verdict');
+    const driftText =
+      latest === null
+        ? ''
+        : `${latest.n_drifted}/${latest.n_columns} columns drifted` +
+          (latest.drifted_columns.length ? `: ${latest.drifted_columns.join(', ')}` : '');
+    const values = monitor.accuracy.map(p => p.value);
+    const metric = monitor.metric ?? 'accuracy';
+    const lastValue = values.length ? values[values.length - 1] : null;
+    const below = lastValue !== null && monitor.threshold !== null && lastValue < monitor.threshold;
+    return h(
+      'div',
+      { class: 'mlnb-card', testid: 'monitor-card', 'data-monitor': monitor.name },
+      h(
+        'div',
+        { class: 'mlnb-card-header' },
+        h('span', { class: 'mlnb-name' }, monitor.name),
+        verdict
+      ),
+      h(
+        'div',
+        { class: 'mlnb-dim' },
+        monitor.model_name ? `model ${monitor.model_name}` : 'no model',
+        latest ? ` · last batch ${formatTime(latest.batch_at)}` : ''
+      ),
+      driftText ? h('div', { class: 'mlnb-drift-columns', testid: 'drift-columns' }, driftText) : null,
+      values.length
+        ? h(
+            'div',
+            { class: 'mlnb-spark-row', testid: 'accuracy-sparkline' },
+            sparkline(values, {
+              threshold: monitor.threshold,
+              label: `${metric} per batch${monitor.threshold !== null ? `, alert below ${monitor.threshold}` : ''}`
+            }),
+            h(
+              'span',
+              { class: below ? 'mlnb-bad' : 'mlnb-ok' },
+              `${metric} ${formatValue(lastValue)}`,
+              monitor.threshold !== null
+                ? h('span', { class: 'mlnb-dim' }, ` (threshold ${formatValue(monitor.threshold)})`)
+                : null
+            )
+          )
+        : null,
+      ...monitor.open_alerts.map(a => this.alertRow(a))
+    );
+  }
+
+  private alertRow(alert: IAlert): HTMLElement {
+    return h(
+      'div',
+      { class: `mlnb-alert mlnb-alert-${alert.severity}`, testid: 'alert-item', 'data-alert': alert.id },
+      h(
+        'span',
+        { class: 'mlnb-row-main' },
+        h('span', { testid: 'alert-message' }, alert.message),
+        h('span', { class: 'mlnb-dim' }, `${alert.kind} · ${formatTime(alert.created_at)}`)
+      ),
+      button('Ack', { testid: 'alert-ack', title: 'Acknowledge this alert' }, async () => {
+        try {
+          await postAPI(`alerts/${alert.id}/ack`);
+        } catch (error) {
+          await showErrorMessage('Could not acknowledge the alert', (error as Error).message);
+        }
+        await this.host.refreshAll();
+      })
+    );
+  }
+}

@@ -1,0 +1,89 @@
+/** Pipelines: schedule, next run, last status, run now, pause/resume, open the output. */
+import { showErrorMessage } from '@jupyterlab/apputils';
+
+import { postAPI, requestAPI } from './api';
+import { badge, button, formatTime, h } from './dom';
+import { ISectionHost, Section } from './section';
+import { IPipeline, IPipelineRun } from './types';
+
+export class PipelinesSection extends Section {
+  constructor(host: ISectionHost) {
+    super('pipelines', 'Pipelines', host);
+  }
+
+  async refresh(): Promise<void> {
+    const { pipelines } = await requestAPI<{ pipelines: IPipeline[] }>('pipelines');
+    this.setCount(pipelines.length);
+    if (pipelines.length === 0) {
+      this.render(this.empty('No pipelines. Turn a notebook into one with %pipeline or `mlnb pipeline`.'));
+      return;
+    }
+    this.render(...pipelines.map(p => this.pipelineCard(p)));
+  }
+
+  private pipelineCard(pipeline: IPipeline): HTMLElement {
+    const paused = pipeline.status === 'paused';
+    const last = pipeline.last_run;
+    return h(
+      'div',
+      { class: 'mlnb-card', testid: 'pipeline-card', 'data-pipeline': pipeline.name },
+      h(
+        'div',
+        { class: 'mlnb-card-header' },
+        h('span', { class: 'mlnb-name' }, pipeline.name),
+        badge(pipeline.status, pipeline.status, 'pipeline-status')
+      ),
+      h('div', { class: 'mlnb-dim', title: pipeline.notebook_path }, pipeline.notebook_path),
+      h(
+        'div',
+        { class: 'mlnb-kv' },
+        h('span', {}, 'Schedule'),
+        h('span', { testid: 'pipeline-schedule' }, pipeline.schedule ?? 'manual'),
+        h('span', {}, 'Next run'),
+        h('span', { testid: 'pipeline-next' }, paused ? 'paused' : formatTime(pipeline.next_run)),
+        h('span', {}, 'Last run'),
+        this.lastRun(last)
+      ),
+      h(
+        'div',
+        { class: 'mlnb-actions' },
+        button('Run now', { testid: 'pipeline-run', title: 'Queue a run now' }, () =>
+          this.act(pipeline, 'run')
+        ),
+        button(
+          paused ? 'Resume' : 'Pause',
+          { testid: 'pipeline-toggle', title: paused ? 'Resume the schedule' : 'Pause the schedule' },
+          () => this.act(pipeline, paused ? 'resume' : 'pause')
+        ),
+        last && last.output_rel
+          ? button(
+              'Open output',
+              { testid: 'pipeline-open-output', title: last.output_rel },
+              () => this.host.openPath(last.output_rel as string)
+            )
+          : null
+      )
+    );
+  }
+
+  private lastRun(run: IPipelineRun | null): HTMLElement {
+    if (run === null) {
+      return h('span', { testid: 'pipeline-last' }, 'never');
+    }
+    return h(
+      'span',
+      { testid: 'pipeline-last', title: run.error ?? '' },
+      badge(run.status, run.status),
+      ` ${formatTime(run.ended_at ?? run.started_at)} (${run.trigger})`
+    );
+  }
+
+  private async act(pipeline: IPipeline, action: 'run' | 'pause' | 'resume'): Promise<void> {
+    try {
+      await postAPI(`pipelines/${encodeURIComponent(pipeline.name)}/${action}`);
+    } catch (error) {
+      await showErrorMessage(`Could not ${action} ${pipeline.name}`, (error as Error).message);
+    }
+    await this.host.refreshAll();
+  }
+}

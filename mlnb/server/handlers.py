@@ -1,0 +1,353 @@
+"""REST handlers under ``/mlnb/api/``: a thin JSON layer over :class:`mlnb.registry.Registry`.
+
+Every handler needs Jupyter's authentication (a request without a token or login cookie gets
+403), writes need the XSRF token too (or a token header), and the answers are JSON. mlnb's
+own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed ->
+409, anything else -> 500, each with ``{"error": message}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import math
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Unicode
+from traitlets.config import Configurable
+
+from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from mlnb.registry import Registry
+
+API_PREFIX = "mlnb/api"
+MAX_LIMIT = 1000
+T = TypeVar("T")
+
+
+class MlnbServer(Configurable):
+    """Settings of mlnb's server extension (``c.MlnbServer.registry = "/path"``)."""
+
+    registry = Unicode(
+        "",
+        config=True,
+        help="Registry folder the sidebar shows. Default: $MLNB_HOME, else <root_dir>/.mlnb.",
+    )
+
+
+def registry_home(configured: str, root_dir: str) -> Path:
+    """Which registry folder the server serves: config, then $MLNB_HOME, then the root's .mlnb."""
+    if configured:
+        return Path(configured).expanduser().absolute()
+    env = os.environ.get("MLNB_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    return (Path(root_dir).expanduser() / ".mlnb").absolute()
+
+
+class RegistryProvider:
+    """Opens the registry on first use and keeps that one connection for the server's life."""
+
+    def __init__(self, home: Path, root_dir: Path) -> None:
+        self.home = home
+        self.root_dir = root_dir
+        self._registry: Registry | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Registry:
+        with self._lock:
+            if self._registry is None:
+                from mlnb.registry import Registry
+
+                self._registry = Registry(self.home)
+            return self._registry
+
+    def close(self) -> None:
+        with self._lock:
+            if self._registry is not None:
+                self._registry.close()
+                self._registry = None
+
+
+class ApiError(web.HTTPError):
+    """An HTTP error whose JSON body is ``{"error": message, **extra}``."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(status)
+        self.message = message
+        self.extra = extra
+
+
+def api_errors(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Translate mlnb's exceptions into JSON answers with a fitting status code."""
+
+    @functools.wraps(method)
+    async def wrapper(self: MlnbHandler, *args: Any, **kwargs: Any) -> None:
+        try:
+            await method(self, *args, **kwargs)
+        except web.HTTPError:
+            raise
+        except GateFailed as exc:
+            raise ApiError(409, str(exc), gate=jsonable(exc.result)) from exc
+        except ValidationError as exc:
+            raise ApiError(400, str(exc)) from exc
+        except NotFoundError as exc:
+            raise ApiError(404, str(exc)) from exc
+        except MlnbError as exc:
+            self.log.error("mlnb: %s failed: %s", self.request.path, exc)
+            raise ApiError(500, str(exc)) from exc
+        except Exception as exc:
+            self.log.exception("mlnb: %s failed", self.request.path)
+            raise ApiError(500, f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapper
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` that strict JSON accepts: NaN/inf become null, unknowns a string."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return jsonable(to_dict())
+    return str(value)
+
+
+class MlnbHandler(APIHandler):
+    """Base handler: the registry, JSON in and out, argument checks."""
+
+    auth_resource = "mlnb"
+
+    @property
+    def provider(self) -> RegistryProvider:
+        return self.settings["mlnb_registry"]
+
+    @property
+    def registry(self) -> Registry:
+        return self.provider.get()
+
+    async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a registry call off the event loop (SQLite and model loading block)."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(jsonable(payload), allow_nan=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            body: dict[str, Any] = {"error": exc.message, **exc.extra}
+        elif isinstance(exc, web.HTTPError) and exc.log_message:
+            body = {"error": exc.log_message % exc.args if exc.args else exc.log_message}
+        else:
+            body = {"error": self._reason or "error"}
+        body.setdefault("message", body["error"])
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(jsonable(body)))
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object; malformed JSON or a non-object is a 400."""
+        raw = self.request.body
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, f"the request body is not valid JSON ({exc}).") from exc
+        if not isinstance(data, dict):
+            raise ApiError(400, "the request body must be a JSON object, e.g. {\"reason\": \"...\"}.")
+        return data
+
+    def text_arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return value if value not in (None, "") else None
+
+    def int_arg(self, name: str, default: int | None, lo: int = 1, hi: int = MAX_LIMIT) -> int | None:
+        value = self.text_arg(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ApiError(400, f"{name} must be an integer, got {value!r}.") from None
+        if not lo <= number <= hi:
+            raise ApiError(400, f"{name} must be between {lo} and {hi}, got {number}.")
+        return number
+
+    def choice_arg(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+        value = self.text_arg(name)
+        if value is None:
+            return default
+        if value not in choices:
+            raise ApiError(400, f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+        return value
+
+    def relative_to_root(self, path: str | None) -> str | None:
+        """``path`` relative to the Jupyter root (for the docmanager), or None when outside it."""
+        if not path:
+            return None
+        try:
+            rel = Path(path).resolve().relative_to(self.provider.root_dir.resolve())
+        except (ValueError, OSError):
+            return None
+        return rel.as_posix()
+
+
+def get_json(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Decorate a GET: authenticated, authorized to read, errors as JSON."""
+    return web.authenticated(authorized(api_errors(method)))
+
+
+post_json = get_json  # same chain; `authorized` maps POST to the "write" action
+
+
+# -- status and change token ----------------------------------------------------------------
+
+
+class StatusHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        counts = await self.blocking(self.registry.change_counters)
+        self.reply(
+            {
+                "registry": str(self.provider.home),
+                "root_dir": str(self.provider.root_dir),
+                "mlnb_version": _mlnb_version(),
+                "counts": {k: counts[k] for k in sorted(counts) if k.startswith("n_")},
+            }
+        )
+
+
+class VersionHandler(MlnbHandler):
+    """A cheap token that changes whenever the registry does; the sidebar polls it."""
+
+    @get_json
+    async def get(self) -> None:
+        counts = await self.blocking(self.registry.change_counters)
+        digest = hashlib.sha1(json.dumps(counts, sort_keys=True).encode()).hexdigest()[:16]
+        self.reply({"token": digest})
+
+
+# -- experiments, runs, data ------------------------------------------------------------------
+
+
+class ExperimentsHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        experiments = await self.blocking(self.registry.list_experiments)
+        self.reply({"experiments": experiments})
+
+
+class RunsHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        experiment = self.text_arg("experiment")
+        status = self.text_arg("status")
+        sort = self.text_arg("sort")
+        order = self.choice_arg("order", ("asc", "desc"), "desc")
+        limit = self.int_arg("limit", 100)
+        runs = await self.blocking(
+            self.registry.list_runs,
+            experiment=experiment,
+            status=status,
+            limit=limit,
+            sort=sort,
+            descending=order == "desc",
+        )
+        keys = sorted({k for r in runs for k in r.get("metrics", {})})
+        self.reply({"runs": runs, "metric_keys": keys})
+
+
+class RunHandler(MlnbHandler):
+    @get_json
+    async def get(self, run_ref: str) -> None:
+        run = await self.blocking(self.registry.get_run, run_ref)
+        run["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
+        self.reply(run)
+
+
+class CompareHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        raw = self.text_arg("runs")
+        if raw is None:
+            raise ApiError(400, "runs is required: give two run ids, e.g. ?runs=3,7.")
+        refs = [part.strip() for part in raw.split(",") if part.strip()]
+        if len(refs) < 2:
+            raise ApiError(400, f"runs must name at least two runs separated by a comma, got {raw!r}.")
+        if len(refs) > 10:
+            raise ApiError(400, f"compare at most 10 runs at once, got {len(refs)}.")
+        self.reply(await self.blocking(self.registry.compare_runs, refs))
+
+
+class DataHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 200)
+        versions = await self.blocking(self.registry.list_data_versions, limit)
+        self.reply({"data_versions": versions})
+
+
+class NotFoundHandler(MlnbHandler):
+    @get_json
+    async def get(self, path: str) -> None:
+        raise ApiError(404, f"no mlnb API endpoint /{API_PREFIX}/{path}.")
+
+    post = get
+
+
+def _mlnb_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlnb")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+ROUTES: list[tuple[str, type[MlnbHandler]]] = [
+    (r"status", StatusHandler),
+    (r"version", VersionHandler),
+    (r"experiments", ExperimentsHandler),
+    (r"runs", RunsHandler),
+    (r"runs/([^/]+)", RunHandler),
+    (r"compare", CompareHandler),
+    (r"data", DataHandler),
+]
+
+
+def setup_handlers(serverapp: Any) -> None:
+    """Attach the API to a ServerApp; the registry is opened lazily on the first request."""
+    config = MlnbServer(parent=serverapp)
+    root_dir = Path(serverapp.root_dir).expanduser().absolute()
+    home = registry_home(config.registry, str(root_dir))
+    web_app = serverapp.web_app
+    web_app.settings["mlnb_registry"] = RegistryProvider(home, root_dir)
+    base = web_app.settings["base_url"]
+    handlers = [(url_path_join(base, API_PREFIX, pattern), cls) for pattern, cls in ROUTES]
+    handlers.append((url_path_join(base, API_PREFIX, r"(.*)"), NotFoundHandler))
+    web_app.add_handlers(".*$", handlers)
+    serverapp.log.info("mlnb: sidebar API at %s serving the registry %s", API_PREFIX, home)
