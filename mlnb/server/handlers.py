@@ -178,14 +178,16 @@ class MlnbHandler(APIHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, f"the request body is not valid JSON ({exc}).") from exc
         if not isinstance(data, dict):
-            raise ApiError(400, "the request body must be a JSON object, e.g. {\"reason\": \"...\"}.")
+            raise ApiError(400, 'the request body must be a JSON object, e.g. {"reason": "..."}.')
         return data
 
     def text_arg(self, name: str) -> str | None:
         value = self.get_query_argument(name, None)
         return value if value not in (None, "") else None
 
-    def int_arg(self, name: str, default: int | None, lo: int = 1, hi: int = MAX_LIMIT) -> int | None:
+    def int_arg(
+        self, name: str, default: int | None, lo: int = 1, hi: int = MAX_LIMIT
+    ) -> int | None:
         value = self.text_arg(name)
         if value is None:
             return default
@@ -297,7 +299,9 @@ class CompareHandler(MlnbHandler):
             raise ApiError(400, "runs is required: give two run ids, e.g. ?runs=3,7.")
         refs = [part.strip() for part in raw.split(",") if part.strip()]
         if len(refs) < 2:
-            raise ApiError(400, f"runs must name at least two runs separated by a comma, got {raw!r}.")
+            raise ApiError(
+                400, f"runs must name at least two runs separated by a comma, got {raw!r}."
+            )
         if len(refs) > 10:
             raise ApiError(400, f"compare at most 10 runs at once, got {len(refs)}.")
         self.reply(await self.blocking(self.registry.compare_runs, refs))
