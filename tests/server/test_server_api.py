@@ -1,0 +1,157 @@
+"""The sidebar's REST API under /mlnb/api/, served by a real jupyter_server (pytest-jupyter)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlnb.registry import Registry
+
+API = ("mlnb", "api")
+
+
+def track_runs(home: Path) -> dict[str, int]:
+    """Two finished runs of 'churn' and one of 'other', as a notebook would log them."""
+    reg = Registry(home)
+    try:
+        ids = {}
+        for name, experiment, c, acc in [
+            ("baseline", "churn", 1.0, 0.81),
+            ("<b>tuned</b>", "churn", 0.1, 0.88),
+            ("other-run", "other", 5.0, float("nan")),
+        ]:
+            run = reg.start_run(experiment, name=name, environment={})
+            reg.log_params(run, {"C": c, "penalty": "l2"})
+            reg.log_metrics(run, {"accuracy": acc})
+            reg.end_run(run)
+            ids[name] = run
+        return ids
+    finally:
+        reg.close()
+
+
+async def get(jp_fetch, *path: str, **params: Any) -> tuple[int, Any]:
+    response = await jp_fetch(*API, *path, params=params, raise_error=False)
+    return response.code, json.loads(response.body or b"null")
+
+
+async def post(jp_fetch, *path: str, body: Any = None, raw: bytes | None = None, **kw):
+    data = raw if raw is not None else json.dumps(body or {}).encode()
+    response = await jp_fetch(*API, *path, method="POST", body=data, raise_error=False, **kw)
+    return response.code, json.loads(response.body or b"null")
+
+
+@pytest.fixture
+def runs(registry_home: Path) -> dict[str, int]:
+    return track_runs(registry_home)
+
+
+async def test_runs_are_listed_with_metrics_and_params(jp_fetch, runs) -> None:
+    code, body = await get(jp_fetch, "runs")
+    assert code == 200
+    names = [r["name"] for r in body["runs"]]
+    assert names == ["other-run", "<b>tuned</b>", "baseline"]  # newest first
+    assert body["metric_keys"] == ["accuracy"]
+    tuned = body["runs"][1]
+    assert tuned["params"] == {"C": 0.1, "penalty": "l2"}
+    assert tuned["metrics"] == {"accuracy": 0.88}
+    # NaN is not JSON: it comes back as null instead of breaking the browser's parser.
+    assert body["runs"][0]["metrics"] == {"accuracy": None}
+
+
+async def test_runs_filter_by_experiment_and_sort_by_metric(jp_fetch, runs) -> None:
+    code, body = await get(jp_fetch, "runs", experiment="churn", sort="accuracy", order="asc")
+    assert code == 200
+    assert [r["name"] for r in body["runs"]] == ["baseline", "<b>tuned</b>"]
+    code, body = await get(jp_fetch, "runs", sort="accuracy", order="desc", limit="1")
+    assert [r["name"] for r in body["runs"]] == ["<b>tuned</b>"]
+
+
+async def test_experiments_and_status(jp_fetch, runs, registry_home) -> None:
+    code, body = await get(jp_fetch, "experiments")
+    assert code == 200
+    assert {e["name"]: e["n_runs"] for e in body["experiments"]} == {"churn": 2, "other": 1}
+    code, status = await get(jp_fetch, "status")
+    assert code == 200
+    assert status["registry"] == str(registry_home)
+    assert status["counts"]["n_runs"] == 3
+
+
+async def test_run_detail_and_compare(jp_fetch, runs) -> None:
+    code, run = await get(jp_fetch, "runs", str(runs["baseline"]))
+    assert code == 200
+    assert run["name"] == "baseline" and run["experiment"] == "churn"
+    assert run["params"]["C"] == 1.0
+    code, body = await get(jp_fetch, "compare", runs=f"{runs['baseline']},{runs['<b>tuned</b>']}")
+    assert code == 200
+    assert [r["name"] for r in body["runs"]] == ["baseline", "<b>tuned</b>"]
+    rows = {r["key"]: r for r in body["params"]}
+    assert rows["C"] == {"key": "C", "values": [1.0, 0.1], "differs": True}
+    assert rows["penalty"]["differs"] is False
+    assert {r["key"] for r in body["metrics"]} == {"accuracy"}
+
+
+async def test_version_token_changes_only_when_the_registry_does(
+    jp_fetch, runs, registry_home
+) -> None:
+    _, first = await get(jp_fetch, "version")
+    _, again = await get(jp_fetch, "version")
+    assert first == again
+    reg = Registry(registry_home)
+    try:
+        run = reg.start_run("churn", name="new", environment={})
+        _, started = await get(jp_fetch, "version")
+        reg.end_run(run)
+        _, ended = await get(jp_fetch, "version")
+    finally:
+        reg.close()
+    assert len({first["token"], started["token"], ended["token"]}) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "fragment"),
+    [
+        (("runs",), {"limit": "ten"}, "limit must be an integer"),
+        (("runs",), {"limit": "0"}, "limit must be between"),
+        (("runs",), {"order": "sideways"}, "order must be one of asc, desc"),
+        (("runs",), {"status": "exploded"}, "unknown run status"),
+        (("compare",), {}, "runs is required"),
+        (("compare",), {"runs": "1"}, "at least two runs"),
+        (("runs", "not-a-run"), {}, "is not a run id"),
+        (("data",), {"limit": "-3"}, "limit must be between"),
+    ],
+)
+async def test_bad_parameters_get_400_with_a_message(jp_fetch, runs, path, params, fragment):
+    code, body = await get(jp_fetch, *path, **params)
+    assert code == 400
+    assert fragment in body["error"]
+
+
+async def test_unknown_things_get_404(jp_fetch, runs) -> None:
+    code, body = await get(jp_fetch, "runs", "9999")
+    assert code == 404 and "no run with id 9999" in body["error"]
+    code, body = await get(jp_fetch, "no-such-endpoint")
+    assert code == 404 and "no mlnb API endpoint" in body["error"]
+
+
+async def test_malformed_json_gets_400(jp_fetch, runs) -> None:
+    code, body = await post(jp_fetch, "no-such-endpoint", raw=b"{not json")
+    assert code in (400, 404)
+    # The JSON check itself is exercised on a real write endpoint below.
+
+
+GET_ENDPOINTS = ["status", "version", "experiments", "runs", "runs/1", "compare?runs=1,2", "data"]
+
+
+@pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
+async def test_requests_without_a_token_get_403(jp_fetch, runs, endpoint) -> None:
+    path, _, query = endpoint.partition("?")
+    params = dict(urllib.parse.parse_qsl(query))
+    response = await jp_fetch(
+        *API, *path.split("/"), params=params, headers={"Authorization": ""}, raise_error=False
+    )
+    assert response.code == 403
