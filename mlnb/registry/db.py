@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from mlnb.errors import NotFoundError, RegistryError, ValidationError
 
 SCHEMA_VERSION = 1
@@ -337,13 +335,28 @@ class Database:
             raise _explain_sqlite_error(self.path, exc) from exc
         self.conn = conn
         self.conn.row_factory = sqlite3.Row
-        self.db = sqlite_utils.Database(self.conn)
         try:
             self._configure()
             self._migrate()
         except sqlite3.Error as exc:
             self.conn.close()
             raise _explain_sqlite_error(self.path, exc) from exc
+
+    @property
+    def utils(self) -> Any:
+        """A sqlite-utils view of the same connection, for introspection and export.
+
+        Imported on first use: sqlite-utils pulls in pandas, which ``%load_ext`` must not pay for.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table, via sqlite-utils (used by `mlnb status --tables` and tests)."""
+        with self._lock:
+            db = self.utils
+            return {name: db[name].count for name in db.table_names()}
 
     # -- connection -----------------------------------------------------------------
 
@@ -422,6 +435,29 @@ class Database:
     def schema_version(self) -> int:
         return int(self.query("PRAGMA user_version")[0][0])
 
+    def counts(self) -> dict[str, int]:
+        """Row counts for the status views (one cheap query)."""
+        row = self.query_one(
+            """SELECT
+                (SELECT COUNT(*) FROM experiments),
+                (SELECT COUNT(*) FROM runs),
+                (SELECT COUNT(*) FROM runs WHERE status = 'running'),
+                (SELECT COUNT(*) FROM runs WHERE status = 'failed'),
+                (SELECT COUNT(*) FROM runs WHERE status = 'crashed'),
+                (SELECT COUNT(*) FROM data_versions),
+                (SELECT COUNT(*) FROM model_artifacts),
+                (SELECT COUNT(*) FROM registered_models),
+                (SELECT COUNT(*) FROM model_versions WHERE stage = 'production'),
+                (SELECT COUNT(*) FROM monitors),
+                (SELECT COUNT(*) FROM alerts WHERE status = 'open'),
+                (SELECT COUNT(*) FROM pipelines)"""
+        )
+        keys = (
+            "experiments runs running failed crashed data_versions model_artifacts "
+            "registered_models production_versions monitors open_alerts pipelines"
+        ).split()
+        return {k: int(v) for k, v in zip(keys, tuple(row), strict=True)} if row else {}
+
     # -- experiments ----------------------------------------------------------------
 
     def get_or_create_experiment(self, name: str) -> int:
@@ -433,7 +469,9 @@ class Database:
                 "INSERT OR IGNORE INTO experiments(name, created_at) VALUES (?, ?)",
                 (name, now()),
             )
-            return int(c.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0])
+            return int(
+                c.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+            )
 
     def list_experiments(self) -> list[dict[str, Any]]:
         rows = self.query(
@@ -624,7 +662,9 @@ class Database:
     def run_params(self, run_id: int) -> dict[str, Any]:
         return {
             r[0]: loads(r[1])
-            for r in self.query("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+            for r in self.query(
+                "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,)
+            )
         }
 
     def run_metric_history(self, run_id: int) -> dict[str, list[dict[str, float]]]:
@@ -639,7 +679,9 @@ class Database:
     def run_tags(self, run_id: int) -> dict[str, str]:
         return {
             r[0]: r[1]
-            for r in self.query("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))
+            for r in self.query(
+                "SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,)
+            )
         }
 
     # -- data versions ----------------------------------------------------------------
@@ -689,9 +731,7 @@ class Database:
         if exact:
             rows = exact
         if not rows:
-            raise NotFoundError(
-                f"no data version {version_id!r}; list them with `mlnb data`."
-            )
+            raise NotFoundError(f"no data version {version_id!r}; list them with `mlnb data`.")
         if len(rows) > 1:
             raise ValidationError(
                 f"data version prefix {version_id!r} is ambiguous; give more characters."
@@ -780,15 +820,11 @@ class Database:
         return _artifact_dict(row)
 
     def run_models(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT * FROM model_artifacts WHERE run_id = ? ORDER BY id", (run_id,)
-        )
+        rows = self.query("SELECT * FROM model_artifacts WHERE run_id = ? ORDER BY id", (run_id,))
         return [_artifact_dict(r) for r in rows]
 
     def artifacts_by_name(self, name: str) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT * FROM model_artifacts WHERE name = ? ORDER BY id DESC", (name,)
-        )
+        rows = self.query("SELECT * FROM model_artifacts WHERE name = ? ORDER BY id DESC", (name,))
         return [_artifact_dict(r) for r in rows]
 
     # == model registry (issue: lifecycle and gates) =====================================
