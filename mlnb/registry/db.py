@@ -829,9 +829,95 @@ class Database:
 
     # == model registry (issue: lifecycle and gates) =====================================
 
+    # == alerts (shared by monitoring and pipelines) ======================================
+
+    def id_by_name(self, table: str, name: str) -> int | None:
+        """Id of a named monitor, pipeline, experiment or registered model."""
+        if table not in ("monitors", "pipelines", "experiments", "registered_models"):
+            raise ValidationError(f"{table} has no names")
+        row = self.query_one(f"SELECT id FROM {table} WHERE name = ?", (name,))
+        return None if row is None else int(row[0])
+
+    def record_alert(self, alert: dict[str, Any]) -> int:
+        t = now()
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO alerts(source, monitor_id, pipeline_id, batch_id, kind, severity, "
+                "message, evidence, status, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,'open',?,?)",
+                (
+                    alert["source"],
+                    alert.get("monitor_id"),
+                    alert.get("pipeline_id"),
+                    alert.get("batch_id"),
+                    alert["kind"],
+                    alert.get("severity", "warning"),
+                    alert["message"],
+                    dumps(alert.get("evidence", {})),
+                    t,
+                    t,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def get_alert(self, alert_id: int) -> dict[str, Any]:
+        row = self.query_one(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            "WHERE a.id = ?",
+            (alert_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
+        return _alert_dict(row)
+
+    def list_alerts(
+        self,
+        status: str | None = None,
+        monitor_id: int | None = None,
+        pipeline_id: int | None = None,
+        after_id: int | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        for column, value in (
+            ("a.status", status),
+            ("a.monitor_id", monitor_id),
+            ("a.pipeline_id", pipeline_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if after_id is not None:
+            where.append("a.id > ?")
+            params.append(after_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            f"{clause} ORDER BY a.id DESC {lim}",
+            params,
+        )
+        return [_alert_dict(r) for r in rows]
+
+    def set_alert_status(self, alert_id: int, status: str, handled_by: str | None = None) -> None:
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE alerts SET status = ?, handled_by = COALESCE(?, handled_by), updated_at = ? "
+                "WHERE id = ?",
+                (status, handled_by, now(), alert_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
+
     # == monitoring (issue: drift and accuracy monitoring) ===============================
 
     # == pipelines (issue: scheduled notebook pipelines) =================================
+
+
+def _alert_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["evidence"] = loads(d["evidence"], {})
+    return d
 
 
 def _artifact_dict(row: sqlite3.Row) -> dict[str, Any]:
