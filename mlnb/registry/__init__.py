@@ -400,6 +400,13 @@ class Registry:
 
     # == pipelines (issue: scheduled notebook pipelines) ===============================
 
+    # == server queries (issue: JupyterLab sidebar) ====================================
+
+    def change_counters(self) -> dict[str, Any]:
+        """Counts and max ids that move whenever the registry changes (one cheap read); the
+        sidebar hashes them into a token and refetches only when the token moves."""
+        return self.db.change_counters()
+
 
 # -- the process-wide registry ---------------------------------------------------------
 

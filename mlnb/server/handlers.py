@@ -207,6 +207,11 @@ class MlnbHandler(APIHandler):
             raise ApiError(400, f"{name} must be one of {', '.join(choices)}, got {value!r}.")
         return value
 
+    def user_name(self) -> str | None:
+        """The Jupyter user's name, recorded as who acted (promotions, acknowledgements)."""
+        user = self.current_user
+        return getattr(user, "username", None) or getattr(user, "name", None)
+
     def relative_to_root(self, path: str | None) -> str | None:
         """``path`` relative to the Jupyter root (for the docmanager), or None when outside it."""
         if not path:
@@ -216,6 +221,17 @@ class MlnbHandler(APIHandler):
         except (ValueError, OSError):
             return None
         return rel.as_posix()
+
+
+def parse_id(what: str, text: str) -> int:
+    """A positive integer id from a URL segment, or a 400 that names it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(400, f"{what} must be a number, got {text!r}.") from None
+    if value < 1:
+        raise ApiError(400, f"{what} must be positive, got {value}.")
+    return value
 
 
 def get_json(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -315,6 +331,35 @@ class DataHandler(MlnbHandler):
         self.reply({"data_versions": versions})
 
 
+# -- alerts -------------------------------------------------------------------------------------
+
+
+class AlertsHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        status = self.text_arg("status")
+        monitor = self.text_arg("monitor")
+        pipeline = self.text_arg("pipeline")
+        limit = self.int_arg("limit", 100)
+        alerts = await self.blocking(
+            self.registry.list_alerts,
+            status=status,
+            monitor=monitor,
+            pipeline=pipeline,
+            limit=limit,
+        )
+        self.reply({"alerts": alerts})
+
+
+class AlertAckHandler(MlnbHandler):
+    @post_json
+    async def post(self, alert_ref: str) -> None:
+        self.json_body()
+        alert_id = parse_id("alert id", alert_ref)
+        alert = await self.blocking(self.registry.acknowledge_alert, alert_id, self.user_name())
+        self.reply(alert)
+
+
 class NotFoundHandler(MlnbHandler):
     @get_json
     async def get(self, path: str) -> None:
@@ -340,6 +385,8 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"runs/([^/]+)", RunHandler),
     (r"compare", CompareHandler),
     (r"data", DataHandler),
+    (r"alerts", AlertsHandler),
+    (r"alerts/([^/]+)/ack", AlertAckHandler),
 ]
 
 

@@ -1,6 +1,6 @@
 """Fixtures for the sidebar's server tests: pytest-jupyter's server fixtures, scoped to this
-folder (its autouse fixtures would otherwise run around every test of the suite), and a
-registry with a few runs that the server is pointed at."""
+folder (its autouse fixtures would otherwise run around every test of the suite), and the
+server pointed at the test's registry folder (outside its root, via MlnbServer.registry)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ from pathlib import Path
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
-
-
-@pytest.fixture
-def registry_home(tmp_path: Path) -> Path:
-    """A registry folder outside the server root (set through MlnbServer.registry)."""
-    return tmp_path / "registry"
 
 
 @pytest.fixture

@@ -138,13 +138,17 @@ async def test_unknown_things_get_404(jp_fetch, runs) -> None:
     assert code == 404 and "no mlnb API endpoint" in body["error"]
 
 
-async def test_malformed_json_gets_400(jp_fetch, runs) -> None:
-    code, body = await post(jp_fetch, "no-such-endpoint", raw=b"{not json")
-    assert code in (400, 404)
-    # The JSON check itself is exercised on a real write endpoint below.
-
-
-GET_ENDPOINTS = ["status", "version", "experiments", "runs", "runs/1", "compare?runs=1,2", "data"]
+GET_ENDPOINTS = [
+    "status",
+    "version",
+    "experiments",
+    "runs",
+    "runs/1",
+    "compare?runs=1,2",
+    "data",
+    "alerts",
+]
+POST_ENDPOINTS = ["alerts/1/ack"]
 
 
 @pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
@@ -155,3 +159,124 @@ async def test_requests_without_a_token_get_403(jp_fetch, runs, endpoint) -> Non
         *API, *path.split("/"), params=params, headers={"Authorization": ""}, raise_error=False
     )
     assert response.code == 403
+
+
+def cookies_from(response) -> dict[str, str]:
+    jar = {}
+    for header in response.headers.get_list("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+    return jar
+
+
+async def browser_login(jp_fetch, jp_serverapp) -> dict[str, str]:
+    """Log in the way a browser does (login form + token) and return the cookies it gets."""
+    page = await jp_fetch("login", headers={"Authorization": ""}, raise_error=False)
+    jar = cookies_from(page)
+    form = urllib.parse.urlencode(
+        {"password": jp_serverapp.identity_provider.token, "_xsrf": jar["_xsrf"]}
+    )
+    done = await jp_fetch(
+        "login",
+        method="POST",
+        body=form,
+        headers={"Authorization": "", "Cookie": f"_xsrf={jar['_xsrf']}"},
+        follow_redirects=False,
+        raise_error=False,
+    )
+    assert done.code == 302, done.code
+    jar.update(cookies_from(done))
+    return jar
+
+
+@pytest.fixture
+def alert_id(registry_home: Path, runs) -> int:
+    from mlnb.alerts import raise_alert
+
+    reg = Registry(registry_home)
+    try:
+        alert = raise_alert(
+            reg, "monitor", "accuracy", "accuracy 0.71 fell below 0.82", severity="critical"
+        )
+        return int(alert["id"])
+    finally:
+        reg.close()
+
+
+async def open_alert_ids(jp_fetch) -> list[int]:
+    code, body = await get(jp_fetch, "alerts", status="open")
+    assert code == 200
+    return [a["id"] for a in body["alerts"]]
+
+
+async def test_alerts_are_listed_and_acknowledged(jp_fetch, alert_id) -> None:
+    assert await open_alert_ids(jp_fetch) == [alert_id]
+    code, alert = await post(jp_fetch, "alerts", str(alert_id), "ack")
+    assert code == 200
+    assert alert["status"] == "acknowledged"
+    assert await open_alert_ids(jp_fetch) == []
+    code, body = await get(jp_fetch, "alerts", status="bogus")
+    assert code == 400 and "alert status must be one of" in body["error"]
+
+
+async def test_write_errors(jp_fetch, alert_id) -> None:
+    code, body = await post(jp_fetch, "alerts", str(alert_id), "ack", raw=b"{not json")
+    assert code == 400 and "not valid JSON" in body["error"]
+    code, body = await post(jp_fetch, "alerts", str(alert_id), "ack", raw=b"[1, 2]")
+    assert code == 400 and "must be a JSON object" in body["error"]
+    code, body = await post(jp_fetch, "alerts", "abc", "ack")
+    assert code == 400 and "alert id must be a number" in body["error"]
+    code, body = await post(jp_fetch, "alerts", "999", "ack")
+    assert code == 404 and "no alert with id 999" in body["error"]
+    assert await open_alert_ids(jp_fetch) == [alert_id]
+
+
+@pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
+async def test_writes_without_a_token_get_403(jp_fetch, alert_id, endpoint) -> None:
+    response = await jp_fetch(
+        *API,
+        *endpoint.split("/"),
+        method="POST",
+        body=b"{}",
+        headers={"Authorization": ""},
+        raise_error=False,
+    )
+    assert response.code == 403
+    assert await open_alert_ids(jp_fetch) == [alert_id]
+
+
+async def test_cookie_writes_need_the_xsrf_token_and_the_same_origin(
+    jp_fetch, jp_serverapp, alert_id
+) -> None:
+    jar = await browser_login(jp_fetch, jp_serverapp)
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    as_browser = {"Authorization": "", "Cookie": cookie}
+    ack = (*API, "alerts", str(alert_id), "ack")
+
+    # A logged-in browser can read...
+    assert (await jp_fetch(*API, "runs", headers=as_browser, raise_error=False)).code == 200
+    # ...but a write without the XSRF token (a cross-site form post) is refused,
+    missing = await jp_fetch(*ack, method="POST", body=b"{}", headers=as_browser, raise_error=False)
+    assert missing.code == 403
+    assert "_xsrf" in json.loads(missing.body)["error"]
+    # and so is one from another site's page, even with the XSRF token copied in
+    # (jupyter_server answers cross-origin API requests with 404).
+    foreign = await jp_fetch(
+        *ack,
+        method="POST",
+        body=b"{}",
+        headers={**as_browser, "X-XSRFToken": jar["_xsrf"], "Origin": "http://evil.example"},
+        raise_error=False,
+    )
+    assert foreign.code in (403, 404)
+    assert await open_alert_ids(jp_fetch) == [alert_id]
+    # The same request from JupyterLab's own origin goes through.
+    ok = await jp_fetch(
+        *ack,
+        method="POST",
+        body=b"{}",
+        headers={**as_browser, "X-XSRFToken": jar["_xsrf"]},
+        raise_error=False,
+    )
+    assert ok.code == 200
+    assert await open_alert_ids(jp_fetch) == []
