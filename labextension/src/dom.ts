@@ -77,18 +77,18 @@ export function badge(text: string, kind: string, testid?: string): HTMLSpanElem
   return h('span', { class: `mlnb-badge mlnb-badge-${kind}`, testid }, text);
 }
 
-/** Format a UNIX timestamp (seconds) as a short local date-time. */
+/** Format a UNIX timestamp (seconds): the time for today, else the date and time. */
 export function formatTime(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) {
     return '—';
   }
   const date = new Date(seconds * 1000);
-  return date.toLocaleString(undefined, {
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit'
-  });
+  const time = date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (date.toDateString() === new Date().toDateString()) {
+    return time;
+  }
+  const day = date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  return `${day} ${time}`;
 }
 
 /** Format a number compactly: 4 significant digits, integers as is. */

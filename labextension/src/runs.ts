@@ -137,27 +137,24 @@ export class RunsSection extends Section {
       metricKey !== undefined
         ? h(
             'span',
-            { class: 'mlnb-metric', title: metricKey },
+            { class: 'mlnb-metric', title: metricKey, testid: 'run-metric' },
             `${metricKey} ${formatValue(run.metrics[metricKey])}`
           )
-        : null;
+        : h('span', {});
     const row = h(
       'label',
       {
-        class: 'mlnb-row mlnb-run',
+        class: 'mlnb-run',
         testid: 'run-row',
         'data-run-id': run.id,
-        title: run.notebook_path ?? ''
+        title: `${run.name || `run ${run.id}`}${run.notebook_path ? `\n${run.notebook_path}` : ''}`
       },
       checkbox,
-      h(
-        'span',
-        { class: 'mlnb-row-main' },
-        h('span', { class: 'mlnb-name', testid: 'run-name' }, run.name || `run ${run.id}`),
-        h('span', { class: 'mlnb-dim' }, `#${run.id} · ${run.experiment} · ${formatTime(run.started_at)}`)
-      ),
-      metric,
-      badge(run.status, run.status, 'run-status')
+      h('span', { class: 'mlnb-name', testid: 'run-name' }, run.name || `run ${run.id}`),
+      badge(run.status, run.status, 'run-status'),
+      h('span', {}),
+      h('span', { class: 'mlnb-dim mlnb-ellipsis' }, `#${run.id} · ${run.experiment} · ${formatTime(run.started_at)}`),
+      metric
     );
     return row;
   }
@@ -208,8 +205,14 @@ export class RunsSection extends Section {
       'tr',
       {},
       h('th', {}, ''),
-      h('th', {}, a.name || `run ${a.id}`, h('div', { class: 'mlnb-dim' }, `#${a.id}`)),
-      h('th', {}, b.name || `run ${b.id}`, h('div', { class: 'mlnb-dim' }, `#${b.id}`))
+      ...[a, b].map(run =>
+        h(
+          'th',
+          { title: run.name || `run ${run.id}` },
+          run.name || `run ${run.id}`,
+          h('div', { class: 'mlnb-dim' }, `#${run.id}`)
+        )
+      )
     );
     const body = h('tbody', {});
     const group = (title: string, rows: ICompareRow[]) => {

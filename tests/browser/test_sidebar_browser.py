@@ -1,0 +1,162 @@
+"""The sidebar in a real JupyterLab, driven in headless Chromium with Playwright.
+
+One JupyterLab is started for the whole story (startup dominates the time): open the
+sidebar, see the run a notebook just tracked appear, compare two runs, check that names are
+text and never HTML. Screenshots go to build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab
+
+from mlnb.registry import Registry
+
+pytestmark = pytest.mark.browser
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(
+        f"{CHROMIUM} is missing: run scripts/ensure_browser.sh (make test does) to install it",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+SCREENSHOTS = Path(os.environ.get("MLNB_SCREENSHOTS", REPO / "build" / "screenshots"))
+XSS_NAME = '<img src=x onerror="window.__mlnb_xss=1">'
+TIMEOUT_MS = 30_000
+
+
+def seed_registry(home: Path) -> dict[str, int]:
+    """Runs that exist before JupyterLab starts: one with a hostile name."""
+    reg = Registry(home)
+    try:
+        ids = {}
+        for name, c, acc in [("baseline", 1.0, 0.81), (XSS_NAME, 0.3, 0.84)]:
+            run = reg.start_run("churn", name=name, environment={})
+            reg.log_params(run, {"C": c, "solver": "lbfgs"})
+            reg.log_metrics(run, {"accuracy": acc})
+            reg.end_run(run)
+            ids[name] = run
+        return ids
+    finally:
+        reg.close()
+
+
+def run_training_notebook(root: Path) -> None:
+    """Execute a notebook with a %%track cell, as a user would in JupyterLab."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext mlnb\n%mlnb experiment churn"),
+        nbformat.v4.new_code_cell(
+            "%%track --name notebook-logreg\nC = 0.5\nmax_iter = 200\naccuracy = 0.87\n"
+        ),
+    ]
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+    ).execute()
+    nbformat.write(nb, root / "train.ipynb")
+
+
+def shot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def open_sidebar(page: Page, url: str) -> None:
+    page.goto(url)
+    tab = page.locator('.jp-SideBar [data-id="mlnb-sidebar"]')
+    tab.wait_for(timeout=90_000)
+    tab.click()
+    expect(page.locator("#mlnb-sidebar")).to_be_visible()
+    widen_left_panel(page, 380)
+
+
+def widen_left_panel(page: Page, width: int) -> None:
+    """Drag the left panel's splitter, as a user would, so the screenshots are readable."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    if box is None:
+        return
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + width - 250, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+
+
+def check_runs(page: Page, lab_root: Path) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    rows = sidebar.get_by_test_id("run-row")
+    expect(rows).to_have_count(2, timeout=TIMEOUT_MS)
+    # A run name full of HTML is shown as text and nothing in it runs.
+    expect(sidebar.get_by_test_id("run-name").filter(has_text=XSS_NAME)).to_have_count(1)
+    assert page.evaluate("window.__mlnb_xss") is None
+    assert sidebar.locator("img").count() == 0
+
+    run_training_notebook(lab_root)
+    # The sidebar polls a change token and picks the new run up without a reload.
+    new_row = rows.filter(has_text="notebook-logreg")
+    expect(new_row).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(new_row.get_by_test_id("run-status")).to_have_text("finished")
+
+
+def check_compare(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    sidebar.get_by_test_id("runs-sort").select_option("accuracy")
+    rows = sidebar.get_by_test_id("run-row")
+    expect(rows.first).to_contain_text("notebook-logreg", timeout=TIMEOUT_MS)
+    compare = sidebar.get_by_test_id("runs-compare")
+    expect(compare).to_be_disabled()
+    rows.filter(has_text="notebook-logreg").get_by_test_id("run-select").check()
+    rows.filter(has_text="baseline").get_by_test_id("run-select").check()
+    expect(compare).to_be_enabled()
+    compare.click()
+    table = sidebar.get_by_test_id("compare-table")
+    expect(table).to_be_visible(timeout=TIMEOUT_MS)
+    expect(table.locator("th")).to_contain_text(["", "notebook-logreg", "baseline"])
+    accuracy = table.get_by_test_id("compare-row").filter(has_text="accuracy").first
+    expect(accuracy).to_contain_text("0.87")
+    expect(accuracy).to_contain_text("0.81")
+    expect(accuracy).to_have_class("mlnb-differs")
+
+
+def switch_to_dark_theme(page: Page) -> None:
+    """Settings > Theme > JupyterLab Dark, through the menus."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+    expect(page.locator("body")).to_have_attribute(
+        "data-jp-theme-name", "JupyterLab Dark", timeout=TIMEOUT_MS
+    )
+    page.wait_for_timeout(500)  # let the theme's CSS settle before the screenshot
+
+
+def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
+    seed_registry(registry_home)
+    lab = start_lab(tmp_path / "lab", registry_home)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 960})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                open_sidebar(page, f"{lab.url}/lab?token={lab.token}")
+                check_runs(page, lab.root)
+                check_compare(page)
+                shot(page, "sidebar-runs.png")
+                switch_to_dark_theme(page)
+                shot(page, "sidebar-dark.png")
+                assert not [e for e in errors if "mlnb" in e], errors
+            finally:
+                browser.close()
+    finally:
+        lab.stop()
