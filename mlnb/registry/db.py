@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from mlnb.errors import NotFoundError, RegistryError, ValidationError
 
 SCHEMA_VERSION = 1
@@ -337,13 +335,28 @@ class Database:
             raise _explain_sqlite_error(self.path, exc) from exc
         self.conn = conn
         self.conn.row_factory = sqlite3.Row
-        self.db = sqlite_utils.Database(self.conn)
         try:
             self._configure()
             self._migrate()
         except sqlite3.Error as exc:
             self.conn.close()
             raise _explain_sqlite_error(self.path, exc) from exc
+
+    @property
+    def utils(self) -> Any:
+        """A sqlite-utils view of the same connection, for introspection and export.
+
+        Imported on first use: sqlite-utils pulls in pandas, which ``%load_ext`` must not pay for.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table, via sqlite-utils (used by `mlnb status --tables` and tests)."""
+        with self._lock:
+            db = self.utils
+            return {name: db[name].count for name in db.table_names()}
 
     # -- connection -----------------------------------------------------------------
 
@@ -422,6 +435,29 @@ class Database:
     def schema_version(self) -> int:
         return int(self.query("PRAGMA user_version")[0][0])
 
+    def counts(self) -> dict[str, int]:
+        """Row counts for the status views (one cheap query)."""
+        row = self.query_one(
+            """SELECT
+                (SELECT COUNT(*) FROM experiments),
+                (SELECT COUNT(*) FROM runs),
+                (SELECT COUNT(*) FROM runs WHERE status = 'running'),
+                (SELECT COUNT(*) FROM runs WHERE status = 'failed'),
+                (SELECT COUNT(*) FROM runs WHERE status = 'crashed'),
+                (SELECT COUNT(*) FROM data_versions),
+                (SELECT COUNT(*) FROM model_artifacts),
+                (SELECT COUNT(*) FROM registered_models),
+                (SELECT COUNT(*) FROM model_versions WHERE stage = 'production'),
+                (SELECT COUNT(*) FROM monitors),
+                (SELECT COUNT(*) FROM alerts WHERE status = 'open'),
+                (SELECT COUNT(*) FROM pipelines)"""
+        )
+        keys = (
+            "experiments runs running failed crashed data_versions model_artifacts "
+            "registered_models production_versions monitors open_alerts pipelines"
+        ).split()
+        return {k: int(v) for k, v in zip(keys, tuple(row), strict=True)} if row else {}
+
     # -- experiments ----------------------------------------------------------------
 
     def get_or_create_experiment(self, name: str) -> int:
@@ -433,7 +469,9 @@ class Database:
                 "INSERT OR IGNORE INTO experiments(name, created_at) VALUES (?, ?)",
                 (name, now()),
             )
-            return int(c.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0])
+            return int(
+                c.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+            )
 
     def list_experiments(self) -> list[dict[str, Any]]:
         rows = self.query(
@@ -624,7 +662,9 @@ class Database:
     def run_params(self, run_id: int) -> dict[str, Any]:
         return {
             r[0]: loads(r[1])
-            for r in self.query("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+            for r in self.query(
+                "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,)
+            )
         }
 
     def run_metric_history(self, run_id: int) -> dict[str, list[dict[str, float]]]:
@@ -639,7 +679,9 @@ class Database:
     def run_tags(self, run_id: int) -> dict[str, str]:
         return {
             r[0]: r[1]
-            for r in self.query("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))
+            for r in self.query(
+                "SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,)
+            )
         }
 
     # -- data versions ----------------------------------------------------------------
@@ -689,9 +731,7 @@ class Database:
         if exact:
             rows = exact
         if not rows:
-            raise NotFoundError(
-                f"no data version {version_id!r}; list them with `mlnb data`."
-            )
+            raise NotFoundError(f"no data version {version_id!r}; list them with `mlnb data`.")
         if len(rows) > 1:
             raise ValidationError(
                 f"data version prefix {version_id!r} is ambiguous; give more characters."
@@ -780,22 +820,104 @@ class Database:
         return _artifact_dict(row)
 
     def run_models(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT * FROM model_artifacts WHERE run_id = ? ORDER BY id", (run_id,)
-        )
+        rows = self.query("SELECT * FROM model_artifacts WHERE run_id = ? ORDER BY id", (run_id,))
         return [_artifact_dict(r) for r in rows]
 
     def artifacts_by_name(self, name: str) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT * FROM model_artifacts WHERE name = ? ORDER BY id DESC", (name,)
-        )
+        rows = self.query("SELECT * FROM model_artifacts WHERE name = ? ORDER BY id DESC", (name,))
         return [_artifact_dict(r) for r in rows]
 
     # == model registry (issue: lifecycle and gates) =====================================
 
+    # == alerts (shared by monitoring and pipelines) ======================================
+
+    def id_by_name(self, table: str, name: str) -> int | None:
+        """Id of a named monitor, pipeline, experiment or registered model."""
+        if table not in ("monitors", "pipelines", "experiments", "registered_models"):
+            raise ValidationError(f"{table} has no names")
+        row = self.query_one(f"SELECT id FROM {table} WHERE name = ?", (name,))
+        return None if row is None else int(row[0])
+
+    def record_alert(self, alert: dict[str, Any]) -> int:
+        t = now()
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO alerts(source, monitor_id, pipeline_id, batch_id, kind, severity, "
+                "message, evidence, status, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,'open',?,?)",
+                (
+                    alert["source"],
+                    alert.get("monitor_id"),
+                    alert.get("pipeline_id"),
+                    alert.get("batch_id"),
+                    alert["kind"],
+                    alert.get("severity", "warning"),
+                    alert["message"],
+                    dumps(alert.get("evidence", {})),
+                    t,
+                    t,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def get_alert(self, alert_id: int) -> dict[str, Any]:
+        row = self.query_one(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            "WHERE a.id = ?",
+            (alert_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
+        return _alert_dict(row)
+
+    def list_alerts(
+        self,
+        status: str | None = None,
+        monitor_id: int | None = None,
+        pipeline_id: int | None = None,
+        after_id: int | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        for column, value in (
+            ("a.status", status),
+            ("a.monitor_id", monitor_id),
+            ("a.pipeline_id", pipeline_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if after_id is not None:
+            where.append("a.id > ?")
+            params.append(after_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            f"{clause} ORDER BY a.id DESC {lim}",
+            params,
+        )
+        return [_alert_dict(r) for r in rows]
+
+    def set_alert_status(self, alert_id: int, status: str, handled_by: str | None = None) -> None:
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE alerts SET status = ?, handled_by = COALESCE(?, handled_by), updated_at = ? "
+                "WHERE id = ?",
+                (status, handled_by, now(), alert_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
+
     # == monitoring (issue: drift and accuracy monitoring) ===============================
 
     # == pipelines (issue: scheduled notebook pipelines) =================================
+
+
+def _alert_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["evidence"] = loads(d["evidence"], {})
+    return d
 
 
 def _artifact_dict(row: sqlite3.Row) -> dict[str, Any]:

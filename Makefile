@@ -1,0 +1,41 @@
+# mlnb: two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mlnb-installed
+
+.PHONY: demo test install test-deps lab bench lint clean
+
+# Creates .venv and installs mlnb (with its JupyterLab extension) only when the project
+# files changed since the last install, so a second run starts in seconds.
+$(STAMP): pyproject.toml $(shell find labextension/src labextension/package.json labextension/style -type f 2>/dev/null)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python demo_notebooks/run_demo.py
+
+test-deps: install
+	@bash scripts/ensure_browser.sh
+
+test: test-deps
+	$(BIN)/python -m pytest -q
+
+lab: install
+	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir demo_notebooks
+
+bench: install
+	@bash bench/setup_peers.sh
+	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/ruff check mlnb tests bench demo_notebooks
+	$(BIN)/ruff format --check mlnb tests
+
+clean:
+	rm -rf $(VENV) .venv-peers demo_notebooks/out demo_notebooks/.mlnb

@@ -1,0 +1,467 @@
+"""Capturing what one notebook cell did, given its source and the user namespace.
+
+Used by ``%%track`` and ``%track on`` but free of IPython: ``before()`` runs ahead of the
+cell (fingerprints the inputs, starts the run, watches pandas readers), ``after()`` runs once
+it has finished (params, outputs, models, metrics) and returns a :class:`CaptureSummary`.
+Every step is guarded: something mlnb cannot handle becomes a note, never an exception in the
+user's cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlnb.capture import fingerprint as fp
+from mlnb.capture.models import flat_params, is_estimator, is_fitted
+from mlnb.capture.models import signature as model_signature
+from mlnb.capture.run import Run, _pop, _push, current_experiment, start_run
+from mlnb.capture.source import CellAnalysis, analyse
+from mlnb.registry import Registry
+
+PANDAS_READERS = (
+    "read_csv",
+    "read_table",
+    "read_parquet",
+    "read_json",
+    "read_excel",
+    "read_feather",
+    "read_orc",
+    "read_fwf",
+    "read_xml",
+    "read_stata",
+    "read_sas",
+    "read_spss",
+    "read_hdf",
+    "read_pickle",
+)
+METRIC_NAME_HINTS = (
+    "acc",
+    "accuracy",
+    "f1",
+    "auc",
+    "roc_auc",
+    "precision",
+    "recall",
+    "rmse",
+    "mse",
+    "mae",
+    "r2",
+    "loss",
+    "logloss",
+    "log_loss",
+    "score",
+)
+
+
+@dataclass
+class TrackOptions:
+    """The flags of ``%%track``."""
+
+    name: str = ""
+    params: list[str] | None = None
+    metrics: list[str] = field(default_factory=list)
+    data: bool = True
+    models: bool = True
+    experiment: str | None = None
+
+
+@dataclass
+class CaptureSummary:
+    """What a tracked cell recorded; shown after the cell (HTML in Jupyter, text elsewhere)."""
+
+    run_id: int
+    experiment: str
+    name: str
+    status: str
+    seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        from mlnb.widgets.tables import summary_text
+
+        return summary_text(self)
+
+    def _repr_html_(self) -> str:
+        from mlnb.widgets.tables import summary_html
+
+        return summary_html(self)
+
+
+class CellCapture:
+    """Capture one execution of a cell into a new run."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        namespace: dict[str, Any],
+        source: str,
+        options: TrackOptions | None = None,
+        execution_count: int | None = None,
+        notebook_path: str | None = None,
+        analysed_source: str | None = None,
+    ) -> None:
+        self.registry = registry
+        self.ns = namespace
+        self.source = source
+        self.options = options or TrackOptions()
+        self.execution_count = execution_count
+        self.notebook_path = notebook_path
+        self.analysis: CellAnalysis = analyse(
+            analysed_source if analysed_source is not None else source
+        )
+        self.run: Run | None = None
+        self.notes: list[str] = []
+        self._inputs: dict[str, dict[str, Any]] = {}
+        self._fitted_before: dict[str, int] = {}
+        self._files: dict[str, str] = {}
+        self._restore_readers: Callable[[], None] | None = None
+        self._started = 0.0
+
+    # -- before the cell ---------------------------------------------------------------
+
+    def before(self) -> Run:
+        self._started = time.perf_counter()
+        if self.analysis.syntax_error:
+            self.notes.append(
+                f"could not parse the cell ({self.analysis.syntax_error}); params and metrics from its source were skipped"
+            )
+        self.run = start_run(
+            name=self.options.name or self._default_name(),
+            experiment=self.options.experiment or current_experiment(),
+            registry=self.registry,
+            source="cell",
+            notebook_path=self.notebook_path,
+            cell_source=self.source,
+            execution_count=self.execution_count,
+        )
+        _push(self.run)
+        if self.options.data:
+            with self._guard("fingerprinting inputs"):
+                self._fingerprint_inputs()
+            with self._guard("watching pandas readers"):
+                self._restore_readers = _watch_pandas_readers(self._files)
+        with self._guard("inspecting models"):
+            for name in self.analysis.loaded:
+                obj = self.ns.get(name)
+                if is_estimator(obj) and is_fitted(obj):
+                    self._fitted_before[name] = _fit_token(obj)
+        return self.run
+
+    def _default_name(self) -> str:
+        for line in self.source.splitlines():
+            text = line.strip()
+            if text.startswith("#") and len(text) > 1:
+                return text.lstrip("# ")[:80]
+        return f"cell {self.execution_count}" if self.execution_count else "cell"
+
+    def _fingerprint_inputs(self) -> None:
+        for name in self.analysis.inputs:
+            obj = self.ns.get(name)
+            if obj is not None and fp.is_data(obj):
+                try:
+                    self._inputs[name] = fp.describe(obj)
+                except Exception as exc:
+                    self.notes.append(f"input {name} skipped: {type(exc).__name__}: {exc}")
+
+    # -- after the cell ----------------------------------------------------------------
+
+    def after(self, error: BaseException | None = None) -> CaptureSummary:
+        """Record everything the cell did and end the run (failed if the cell raised)."""
+        assert self.run is not None, "before() must run first"
+        run = self.run
+        if self._restore_readers is not None:
+            with self._guard("restoring pandas readers"):
+                self._restore_readers()
+        _pop(run)
+        summary = CaptureSummary(
+            run_id=run.id, experiment=run.experiment, name=run.name, status="running", seconds=0.0
+        )
+        steps = [("params", self._record_params)]
+        if self.options.data:
+            steps.append(("data", self._record_data))
+        if self.options.models:
+            steps.append(("models", self._record_models))
+        steps.append(("metrics", self._record_metrics))
+        for what, step in steps:
+            with self._guard(f"recording {what}"):
+                step(summary)
+        status = "finished"
+        message = None
+        if error is not None:
+            status = "failed"
+            message = f"{type(error).__name__}: {error}"
+        with self._guard("ending the run"):
+            run.end(status, message)
+        summary.status = run.status
+        summary.seconds = time.perf_counter() - self._started
+        summary.notes = self.notes + run.notes
+        return summary
+
+    def _record_params(self, summary: CaptureSummary) -> None:
+        params: dict[str, Any] = {}
+        wanted = self.options.params
+        if wanted is not None:
+            for name in wanted:
+                if name in self.analysis.literals:
+                    params[name] = self.analysis.literals[name]
+                elif name in self.ns and _is_param_value(self.ns[name]):
+                    params[name] = self.ns[name]
+                else:
+                    self.notes.append(f"param {name} not found in the cell or namespace")
+        else:
+            params.update({k: v for k, v in self.analysis.literals.items() if _is_param_value(v)})
+            for name in self._fitted_model_names():
+                params.update(_changed_params(self.ns[name], prefix=f"{name}."))
+        if params:
+            self.registry.log_params(self.run.id, params)  # type: ignore[union-attr]
+        summary.params = params
+
+    def _record_data(self, summary: CaptureSummary) -> None:
+        links = []
+        for name, described in self._inputs.items():
+            self.registry.db.record_data_version({**described, "name": name})
+            links.append((described["id"], "input", name))
+            summary.inputs.append(_data_brief(name, described))
+        input_ids = {d["id"] for d in self._inputs.values()}
+        for name in self.analysis.stored:
+            obj = self.ns.get(name)
+            if obj is None or not fp.is_data(obj):
+                continue
+            try:
+                described = fp.describe(obj)
+            except Exception as exc:
+                self.notes.append(f"output {name} skipped: {type(exc).__name__}: {exc}")
+                continue
+            if described["id"] in input_ids and name in self._inputs:
+                continue
+            self.registry.db.record_data_version({**described, "name": name})
+            links.append((described["id"], "output", name))
+            summary.outputs.append(_data_brief(name, described))
+        for path in _literal_read_paths(self.source):
+            self._files.setdefault(path, "")
+        for path in list(self._files):
+            try:
+                version = self.registry.record_data(path, name=Path(path).name)
+            except Exception as exc:
+                self.notes.append(f"file {path} skipped: {exc}")
+                continue
+            links.append((version["id"], "input", Path(path).name))
+            summary.files.append({"name": Path(path).name, "id": version["id"], "path": path})
+        self.registry.db.link_run_data(self.run.id, links)  # type: ignore[union-attr]
+
+    def _fitted_model_names(self) -> list[str]:
+        names = []
+        candidates = list(dict.fromkeys([*self.analysis.fitted, *self.analysis.stored]))
+        for name in candidates:
+            obj = self.ns.get(name)
+            if not (is_estimator(obj) and is_fitted(obj)):
+                continue
+            if name in self.analysis.fitted or name not in self._fitted_before:
+                names.append(name)
+            elif self._fitted_before.get(name) != _fit_token(obj):
+                names.append(name)
+        return names
+
+    def _record_models(self, summary: CaptureSummary) -> None:
+        for name in self._fitted_model_names():
+            model = self.ns[name]
+            X = None
+            for xname in self.analysis.fitted.get(name, []):
+                X = self.ns.get(xname)
+                if X is not None:
+                    break
+            try:
+                artifact = self.registry.save_model(
+                    model,
+                    name=name,
+                    run_id=self.run.id,
+                    signature=model_signature(model, X),  # type: ignore[union-attr]
+                )
+            except Exception as exc:
+                self.notes.append(f"model {name} not saved: {exc}")
+                continue
+            summary.models.append(
+                {
+                    "name": name,
+                    "artifact_id": artifact["id"],
+                    "class_name": artifact["class_name"].rsplit(".", 1)[-1],
+                    "hash": artifact["object_hash"],
+                    "size": artifact["size"],
+                    "n_inputs": len(artifact["signature"].get("inputs", [])),
+                }
+            )
+
+    def _record_metrics(self, summary: CaptureSummary) -> None:
+        metrics: dict[str, float] = {}
+        for var, func in self.analysis.metric_candidates.items():
+            value = self.ns.get(var)
+            if _is_number(value) and (self._is_metric_function(func) or _looks_like_metric(var)):
+                metrics[var] = float(value)
+        for var in self.analysis.stored:
+            if var not in metrics and _looks_like_metric(var) and _is_number(self.ns.get(var)):
+                metrics[var] = float(self.ns[var])
+        for var in self.options.metrics:
+            value = self.ns.get(var)
+            if _is_number(value):
+                metrics[var] = float(value)
+            else:
+                self.notes.append(f"metric {var} skipped: it is not a number in the namespace")
+        if metrics:
+            self.registry.log_metrics(self.run.id, metrics)  # type: ignore[union-attr]
+        explicit = self.registry.db.run_metric_history(self.run.id)  # type: ignore[union-attr]
+        summary.metrics = {k: v[-1]["value"] for k, v in explicit.items()}
+
+    def _is_metric_function(self, qualified: str) -> bool:
+        parts = qualified.split(".")
+        if parts[-1] == "score" and len(parts) >= 2:
+            return is_estimator(self.ns.get(parts[0])) or parts[0] == "()"
+        obj: Any = self.ns.get(parts[0])
+        for attr in parts[1:]:
+            obj = getattr(obj, attr, None)
+        module = getattr(obj, "__module__", "") or ""
+        return module.startswith("sklearn.metrics")
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def _fit_token(obj: Any) -> int:
+    """Changes when an estimator is refitted (its fitted attributes are new objects)."""
+    attrs = [v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")]
+    return hash(tuple(id(v) for v in attrs))
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return not math.isnan(float(value))
+
+
+def _is_param_value(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return not isinstance(value, str) or len(value) <= 1000
+    if isinstance(value, (list, tuple)):
+        return len(value) <= 50 and all(_is_param_value(v) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 50 and all(
+            isinstance(k, str) and _is_param_value(v) for k, v in value.items()
+        )
+    return False
+
+
+def _looks_like_metric(name: str) -> bool:
+    lowered = name.lower()
+    return any(
+        lowered == hint or lowered.startswith(hint + "_") or lowered.endswith("_" + hint)
+        for hint in METRIC_NAME_HINTS
+    )
+
+
+def _changed_params(estimator: Any, prefix: str) -> dict[str, Any]:
+    """Hyper-parameters that differ from the estimator's defaults (all of them for composites)."""
+    try:
+        default = type(estimator)()
+        base = flat_params(default)
+    except Exception:
+        base = {}
+    current = flat_params(estimator)
+    return {f"{prefix}{k}": v for k, v in current.items() if k not in base or base[k] != v}
+
+
+def _data_brief(name: str, described: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": described["id"],
+        "kind": described["kind"],
+        "shape": [described.get("n_rows"), described.get("n_cols")],
+    }
+
+
+def _literal_read_paths(source: str) -> list[str]:
+    """Paths given as string literals to ``read_*`` calls (catches ``from pandas import read_csv``)."""
+    import ast
+
+    from mlnb.capture.source import _strip_ipython_syntax
+
+    try:
+        tree = ast.parse(_strip_ipython_syntax(source))
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if fname in PANDAS_READERS and node.args and isinstance(node.args[0], ast.Constant):
+                value = node.args[0].value
+                if isinstance(value, str) and os.path.isfile(value):
+                    out.append(os.path.abspath(value))
+    return out
+
+
+def _watch_pandas_readers(files: dict[str, str]) -> Callable[[], None]:
+    """Wrap ``pandas.read_*`` for the duration of the cell to note local files it reads."""
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return lambda: None
+    originals: dict[str, Any] = {}
+    for name in PANDAS_READERS:
+        original = getattr(pd, name, None)
+        if original is None or getattr(original, "__mlnb_wrapped__", False):
+            continue
+        originals[name] = original
+        setattr(pd, name, _wrap_reader(original, files))
+
+    def restore() -> None:
+        for name, original in originals.items():
+            setattr(pd, name, original)
+
+    return restore
+
+
+def _wrap_reader(original: Callable[..., Any], files: dict[str, str]) -> Callable[..., Any]:
+    def reader(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        try:
+            target = (
+                args[0]
+                if args
+                else next(
+                    (
+                        kwargs[k]
+                        for k in ("filepath_or_buffer", "path", "io", "path_or_buf")
+                        if k in kwargs
+                    ),
+                    None,
+                )
+            )
+            if isinstance(target, (str, os.PathLike)) and os.path.exists(target):
+                files.setdefault(os.path.abspath(target), "")
+        except Exception:
+            pass
+        return result
+
+    reader.__mlnb_wrapped__ = True  # type: ignore[attr-defined]
+    reader.__wrapped__ = original  # type: ignore[attr-defined]
+    reader.__doc__ = original.__doc__
+    reader.__name__ = getattr(original, "__name__", "reader")
+    return reader

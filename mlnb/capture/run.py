@@ -1,0 +1,227 @@
+"""Runs from Python: ``with mlnb.track():`` and the ``log_*`` functions that write into it.
+
+A tracked notebook cell, a script and a papermill pipeline all go through :class:`Run`.
+Inside a pipeline run (``MLNB_PIPELINE_RUN_ID`` set by the scheduler) every run is linked to
+that pipeline run so the registry can say which trigger produced which model.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from typing import Any
+
+from mlnb.errors import MlnbError, ValidationError
+from mlnb.registry import Registry, get_registry
+
+_state = threading.local()
+_experiment = {"name": os.environ.get("MLNB_EXPERIMENT", "Default")}
+
+
+def set_experiment(name: str) -> str:
+    """Make ``name`` the experiment that new runs in this process belong to."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(f"experiment name must be a non-empty string, got {name!r}.")
+    _experiment["name"] = name.strip()
+    return _experiment["name"]
+
+
+def current_experiment() -> str:
+    return _experiment["name"]
+
+
+def pipeline_run_id_from_env() -> int | None:
+    value = os.environ.get("MLNB_PIPELINE_RUN_ID")
+    return int(value) if value and value.isdigit() else None
+
+
+def notebook_path_from_env() -> str | None:
+    return os.environ.get("MLNB_NOTEBOOK_PATH") or os.environ.get("JPY_SESSION_NAME") or None
+
+
+class Run:
+    """One tracked run. Use as a context manager; it finishes (or fails) on exit."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        run_id: int,
+        experiment: str,
+        name: str = "",
+    ) -> None:
+        self.registry = registry
+        self.id = run_id
+        self.experiment = experiment
+        self.name = name
+        self.status = "running"
+        self.notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<mlnb Run #{self.id} {self.name!r} in {self.experiment!r}: {self.status}>"
+
+    # logging
+    def log_param(self, key: str, value: Any) -> None:
+        self.registry.log_params(self.id, {key: value})
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self.registry.log_params(self.id, params)
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        self.registry.log_metrics(self.id, {key: value}, step=step)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.registry.log_metrics(self.id, metrics, step=step)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.registry.set_tags(self.id, {key: value})
+
+    def log_data(
+        self, obj: Any, name: str = "", role: str = "input", snapshot: bool = False
+    ) -> str:
+        """Record a data version as an input (or output) of this run; returns its id."""
+        if role not in ("input", "output"):
+            raise ValidationError(f"role must be 'input' or 'output', got {role!r}.")
+        return str(
+            self.registry.record_data(obj, name=name, run_id=self.id, role=role, snapshot=snapshot)[
+                "id"
+            ]
+        )
+
+    def log_model(
+        self,
+        model: Any,
+        name: str = "model",
+        signature: dict[str, Any] | None = None,
+        allow_pickle: bool = False,
+        X: Any = None,
+    ) -> dict[str, Any]:
+        """Store a fitted model as an output of this run; returns the artifact record."""
+        from mlnb.capture.models import signature as model_signature
+
+        sig = signature if signature is not None else model_signature(model, X)
+        return self.registry.save_model(
+            model, name=name, run_id=self.id, signature=sig, allow_pickle=allow_pickle
+        )
+
+    def end(self, status: str = "finished", error: str | None = None) -> None:
+        if self.status != "running":
+            return
+        self.registry.end_run(self.id, status, error)
+        self.status = status
+
+    def __enter__(self) -> Run:
+        _push(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        _pop(self)
+        if exc_type is None:
+            self.end("finished")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("failed", "interrupted by the user (KeyboardInterrupt)")
+        else:
+            self.end("failed", "".join(traceback.format_exception_only(exc_type, exc)).strip())
+
+
+def start_run(
+    name: str = "",
+    experiment: str | None = None,
+    registry: Registry | str | os.PathLike[str] | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    source: str = "script",
+    notebook_path: str | None = None,
+    cell_source: str | None = None,
+    execution_count: int | None = None,
+) -> Run:
+    """Open a run without entering it (``track`` is the usual way)."""
+    reg = registry if isinstance(registry, Registry) else get_registry(registry)
+    exp = experiment or current_experiment()
+    run_id = reg.start_run(
+        experiment=exp,
+        name=name,
+        source=source,
+        notebook_path=notebook_path or notebook_path_from_env(),
+        cell_source=cell_source,
+        execution_count=execution_count,
+        pipeline_run_id=pipeline_run_id_from_env(),
+    )
+    run = Run(reg, run_id, exp, name)
+    if params:
+        run.log_params(params)
+    if tags:
+        reg.set_tags(run_id, tags)
+    return run
+
+
+def track(
+    name: str = "",
+    experiment: str | None = None,
+    registry: Registry | str | os.PathLike[str] | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+) -> Run:
+    """``with mlnb.track("fit") as run:`` records a run; it ends as finished or failed."""
+    return start_run(name=name, experiment=experiment, registry=registry, params=params, tags=tags)
+
+
+def active_run() -> Run | None:
+    stack = getattr(_state, "stack", None)
+    return stack[-1] if stack else None
+
+
+def _require_run(what: str) -> Run:
+    run = active_run()
+    if run is None:
+        raise MlnbError(
+            f"mlnb.{what} needs an active run: wrap the code in `with mlnb.track():` or run "
+            "it in a `%%track` cell (or turn on `%track on`)."
+        )
+    return run
+
+
+def _push(run: Run) -> None:
+    if not hasattr(_state, "stack"):
+        _state.stack = []
+    _state.stack.append(run)
+
+
+def _pop(run: Run) -> None:
+    stack = getattr(_state, "stack", [])
+    if run in stack:
+        stack.remove(run)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Record a parameter on the active run."""
+    _require_run("log_param").log_param(key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    _require_run("log_params").log_params(params)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Record a metric value on the active run (each call appends a step)."""
+    _require_run("log_metric").log_metric(key, value, step)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    _require_run("log_metrics").log_metrics(metrics, step)
+
+
+def set_tag(key: str, value: Any) -> None:
+    _require_run("set_tag").set_tag(key, value)
+
+
+def log_data(obj: Any, name: str = "", role: str = "input", snapshot: bool = False) -> str:
+    """Record a data version used (or produced) by the active run; returns the version id."""
+    return _require_run("log_data").log_data(obj, name=name, role=role, snapshot=snapshot)
+
+
+def log_model(
+    model: Any, name: str = "model", allow_pickle: bool = False, X: Any = None
+) -> dict[str, Any]:
+    """Store a fitted model as an output of the active run."""
+    return _require_run("log_model").log_model(model, name=name, allow_pickle=allow_pickle, X=X)

@@ -1,0 +1,129 @@
+"""Content-addressed object store: files named by the sha256 of their bytes, stored once.
+
+Writes go to a temporary file in the same folder, are fsynced and then renamed into place, so
+a process killed mid-write never leaves a partial object under a real name; reads verify the
+hash before handing bytes out, so a corrupted or tampered object is refused, never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from mlnb.errors import IntegrityError, NotFoundError, RegistryError
+
+CHUNK = 1 << 20
+
+
+class ObjectStore:
+    """Objects under ``root/ab/cdef...`` keyed by their sha256 hex digest."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path_for(self, digest: str) -> Path:
+        _check_digest(digest)
+        return self.root / digest[:2] / digest[2:]
+
+    def exists(self, digest: str) -> bool:
+        return self.path_for(digest).exists()
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` (once) and return its sha256 hex digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            self._write_atomically(digest, lambda f: f.write(data))
+        return digest
+
+    def put_file(self, source: str | os.PathLike[str]) -> str:
+        """Store a file's bytes (once), streaming, and return the digest."""
+        h = hashlib.sha256()
+        with open(source, "rb") as f:
+            for block in iter(lambda: f.read(CHUNK), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        if not self.exists(digest):
+
+            def copy(out: BinaryIO) -> None:
+                with open(source, "rb") as f:
+                    for block in iter(lambda: f.read(CHUNK), b""):
+                        out.write(block)
+
+            self._write_atomically(digest, copy)
+            if not self.verify(digest):
+                self.path_for(digest).unlink(missing_ok=True)
+                raise RegistryError(f"{source} changed while it was being stored; try again.")
+        return digest
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The object's bytes, after checking they still hash to ``digest``."""
+        path = self.path_for(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"object {digest[:12]} is missing from {self.root}; the registry refers to it "
+                "but the file was deleted."
+            ) from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise IntegrityError(
+                f"object {path} does not match its recorded sha256 (expected {digest[:12]}..., "
+                f"found {actual[:12]}...): it was modified or corrupted after it was stored. "
+                "It is refused; restore it from a backup or re-log the artifact."
+            )
+        return data
+
+    def copy_to(self, digest: str, target: str | os.PathLike[str]) -> None:
+        """Write a verified copy of an object to ``target`` (atomically)."""
+        data = self.get_bytes(digest)
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def verify(self, digest: str) -> bool:
+        h = hashlib.sha256()
+        try:
+            with open(self.path_for(digest), "rb") as f:
+                for block in iter(lambda: f.read(CHUNK), b""):
+                    h.update(block)
+        except FileNotFoundError:
+            return False
+        return h.hexdigest() == digest
+
+    def _write_atomically(self, digest: str, write) -> None:  # type: ignore[no-untyped-def]
+        final = self.path_for(digest)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise RegistryError(f"cannot write to the object store {self.root}: {exc}") from exc
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise RegistryError(
+                f"could not store an object in {self.root} ({exc}); nothing was recorded."
+            ) from exc
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _check_digest(digest: str) -> None:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise IntegrityError(f"{digest!r} is not a sha256 hex digest.")
