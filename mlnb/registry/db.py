@@ -420,6 +420,16 @@ class Database:
             except sqlite3.Error as exc:
                 raise _explain_sqlite_error(self.path, exc) from exc
 
+    def query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like query() but plain tuples: cheaper for bulk reads."""
+        with self._lock:
+            try:
+                cur = self.conn.cursor()
+                cur.row_factory = None
+                return cur.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _explain_sqlite_error(self.path, exc) from exc
+
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
@@ -586,7 +596,10 @@ class Database:
             f"ORDER BY r.id DESC {lim}",
             params,
         )
-        return [dict(r) for r in rows]
+        if not rows:
+            return []
+        names = rows[0].keys()
+        return [dict(zip(names, tuple(r), strict=True)) for r in rows]
 
     def count_runs(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM runs")[0][0])
@@ -596,27 +609,29 @@ class Database:
         if not run_ids:
             return {}
         out: dict[int, dict[str, float]] = {i: {} for i in run_ids}
-        for chunk in _chunks(list(run_ids), 900):
-            marks = ", ".join("?" for _ in chunk)
-            rows = self.query(
-                f"SELECT run_id, key, value FROM metrics WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, key, step, id",
-                chunk,
-            )
-            for r in rows:
-                out[r[0]][r[1]] = r[2]
+        for sql, params in _run_id_filters(
+            "SELECT run_id, key, value FROM metrics WHERE {where} ORDER BY run_id, key, step, id",
+            run_ids,
+        ):
+            for run_id, key, value in self.query_tuples(sql, params):
+                target = out.get(run_id)
+                if target is not None:
+                    target[key] = value
         return out
 
     def params_for_runs(self, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not run_ids:
             return {}
         out: dict[int, dict[str, Any]] = {i: {} for i in run_ids}
-        for chunk in _chunks(list(run_ids), 900):
-            marks = ", ".join("?" for _ in chunk)
-            for r in self.query(
-                f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
-            ):
-                out[r[0]][r[1]] = loads(r[2])
+        for sql, params in _run_id_filters(
+            "SELECT run_id, key, value FROM params WHERE {where}", run_ids
+        ):
+            rows = self.query_tuples(sql, params)
+            values = json.loads("[" + ",".join(r[2] for r in rows) + "]") if rows else []
+            for (run_id, key, _), value in zip(rows, values, strict=True):
+                target = out.get(run_id)
+                if target is not None:
+                    target[key] = value
         return out
 
     def delete_run(self, run_id: int) -> None:
@@ -1049,6 +1064,16 @@ def _artifact_dict(row: sqlite3.Row) -> dict[str, Any]:
 def _prefix_pattern(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+def _run_id_filters(template: str, run_ids: Sequence[int]) -> list[tuple[str, list[Any]]]:
+    """Queries covering ``run_ids``: one id range scan for long lists (rows outside the
+    wanted set are dropped by the caller), IN-lists for short ones."""
+    ids = list(run_ids)
+    if len(ids) > 900:
+        return [(template.format(where="run_id BETWEEN ? AND ?"), [min(ids), max(ids)])]
+    marks = ", ".join("?" for _ in ids)
+    return [(template.format(where=f"run_id IN ({marks})"), ids)]
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
