@@ -32,7 +32,7 @@ CELLS = [
 
 def make_notebook(path):
     nb = nbformat.v4.new_notebook()
-    for kind, source, tags in CELLS:
+    for _kind, source, tags in CELLS:
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = tags
         nb.cells.append(cell)
