@@ -331,6 +331,116 @@ class DataHandler(MlnbHandler):
         self.reply({"data_versions": versions})
 
 
+# -- monitors ----------------------------------------------------------------------------------
+
+SPARKLINE_BATCHES = 30
+SCORE_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "auc", "precision", "recall")
+ERROR_METRICS = ("rmse", "mae", "mse", "log_loss", "error_rate", "r2")
+
+
+def headline_metric(batches: list[dict[str, Any]], thresholds: dict[str, float]) -> str | None:
+    """The metric the sidebar draws: accuracy when there is one, else a thresholded or logged one."""
+    logged = {k for b in batches for k in (b.get("metrics") or {})}
+    for name in (*SCORE_METRICS, *ERROR_METRICS):
+        if name in logged or name in thresholds:
+            return name
+    return min(logged) if logged else None
+
+
+def drifted_columns(report: dict[str, Any] | None) -> list[str]:
+    """Feature columns a stored drift report marks as drifted."""
+    columns = (report or {}).get("columns") or []
+    return [
+        str(c.get("column"))
+        for c in columns
+        if isinstance(c, dict) and c.get("drifted") and c.get("role", "feature") == "feature"
+    ]
+
+
+def batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": batch.get("batch_id", batch.get("id")),
+        "batch_at": batch["batch_at"],
+        "n_rows": batch.get("n_rows"),
+        "n_drifted": batch.get("n_drifted"),
+        "n_columns": batch.get("n_columns"),
+        "dataset_drift": bool(batch.get("dataset_drift")),
+        "metrics": batch.get("metrics") or {},
+        "drifted_columns": drifted_columns(batch.get("report")),
+    }
+
+
+def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, Any]:
+    """Latest drift verdict, the headline metric per batch with its threshold, open alerts."""
+    from mlnb.monitoring import Monitor
+
+    monitor = Monitor.load(name, registry=registry)
+    status = monitor.status()
+    history = monitor.history(limit=n_batches)
+    batches = []
+    for h in history:
+        report = h.get("report") or {}
+        batches.append(
+            batch_brief(
+                {
+                    **h,
+                    "n_drifted": report.get("n_drifted"),
+                    "n_columns": report.get("n_columns"),
+                    "dataset_drift": report.get("dataset_drift"),
+                }
+            )
+        )
+    thresholds = status["thresholds"]
+    metric = headline_metric(batches, thresholds)
+    series = [
+        {"batch_at": b["batch_at"], "value": b["metrics"][metric]}
+        for b in batches
+        if metric is not None and isinstance(b["metrics"].get(metric), (int, float))
+    ]
+    latest = batches[-1] if batches else None
+    if latest is not None:
+        latest = {**latest, "accuracy": series[-1]["value"] if series else None}
+    return {
+        "name": name,
+        "model_name": status["model"],
+        "n_batches": status["batches"],
+        "metric": metric,
+        "threshold": thresholds.get(metric) if metric else None,
+        "thresholds": thresholds,
+        "latest": latest,
+        "accuracy": series,
+        "batches": batches,
+        "open_alerts": status["open_alerts"],
+    }
+
+
+def list_monitor_summaries(registry: Registry) -> list[dict[str, Any]]:
+    from mlnb.monitoring import list_monitors
+
+    out = []
+    for row in list_monitors(registry):
+        summary = monitor_summary(registry, row["name"], SPARKLINE_BATCHES)
+        summary.pop("batches")
+        out.append(summary)
+    return out
+
+
+class MonitorsHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        monitors = await self.blocking(list_monitor_summaries, self.registry)
+        self.reply({"monitors": monitors})
+
+
+class MonitorHandler(MlnbHandler):
+    @get_json
+    async def get(self, name: str) -> None:
+        limit = self.int_arg("batches", 100)
+        summary = await self.blocking(monitor_summary, self.registry, name, limit)
+        summary["alerts"] = await self.blocking(self.registry.list_alerts, monitor=name, limit=100)
+        self.reply(summary)
+
+
 # -- alerts -------------------------------------------------------------------------------------
 
 
@@ -385,6 +495,8 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"runs/([^/]+)", RunHandler),
     (r"compare", CompareHandler),
     (r"data", DataHandler),
+    (r"monitors", MonitorsHandler),
+    (r"monitors/([^/]+)", MonitorHandler),
     (r"alerts", AlertsHandler),
     (r"alerts/([^/]+)/ack", AlertAckHandler),
 ]

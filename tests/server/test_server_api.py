@@ -147,6 +147,8 @@ GET_ENDPOINTS = [
     "compare?runs=1,2",
     "data",
     "alerts",
+    "monitors",
+    "monitors/churn-live",
 ]
 POST_ENDPOINTS = ["alerts/1/ack"]
 
@@ -280,3 +282,68 @@ async def test_cookie_writes_need_the_xsrf_token_and_the_same_origin(
     )
     assert ok.code == 200
     assert await open_alert_ids(jp_fetch) == []
+
+
+def make_monitor(home: Path) -> None:
+    """A churn monitor with a calm batch and a drifted one whose accuracy fell below 0.82."""
+    import numpy as np
+    import pandas as pd
+
+    from mlnb.monitoring import Monitor
+
+    rng = np.random.default_rng(7)
+
+    def frame(n: int, tenure_mean: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "tenure": rng.normal(tenure_mean, 5.0, n),
+                "charges": rng.normal(70.0, 10.0, n),
+                "churned": rng.integers(0, 2, n),
+            }
+        )
+
+    def predictions(batch: pd.DataFrame, accuracy: float) -> np.ndarray:
+        labels = batch["churned"].to_numpy()
+        wrong = rng.random(len(labels)) > accuracy
+        return np.where(wrong, 1 - labels, labels)
+
+    reg = Registry(home)
+    try:
+        monitor = Monitor(
+            "churn-live",
+            model="churn",
+            reference=frame(600, 20.0),
+            target="churned",
+            thresholds={"accuracy": 0.82},
+            registry=reg,
+        )
+        calm = frame(300, 20.0)
+        monitor.log_batch(calm, predictions=predictions(calm, 0.9), when=1_700_000_000)
+        shifted = frame(300, 35.0)
+        monitor.log_batch(shifted, predictions=predictions(shifted, 0.7), when=1_702_600_000)
+    finally:
+        reg.close()
+
+
+async def test_monitors_show_drift_accuracy_threshold_and_alerts(jp_fetch, registry_home) -> None:
+    pytest.importorskip("mlnb.drift", reason="the drift engine has not been merged yet")
+    make_monitor(registry_home)
+    code, body = await get(jp_fetch, "monitors")
+    assert code == 200
+    [monitor] = body["monitors"]
+    assert monitor["name"] == "churn-live" and monitor["model_name"] == "churn"
+    assert monitor["metric"] == "accuracy" and monitor["threshold"] == 0.82
+    values = [p["value"] for p in monitor["accuracy"]]
+    assert len(values) == 2 and values[0] > 0.82 > values[1]
+    assert monitor["latest"]["dataset_drift"] is True
+    assert "tenure" in monitor["latest"]["drifted_columns"]
+    kinds = {a["kind"] for a in monitor["open_alerts"]}
+    assert "accuracy_below_threshold" in kinds
+
+    code, detail = await get(jp_fetch, "monitors", "churn-live")
+    assert code == 200
+    assert [b["dataset_drift"] for b in detail["batches"]] == [False, True]
+    assert detail["alerts"] and all(a["monitor"] == "churn-live" for a in detail["alerts"])
+
+    code, body = await get(jp_fetch, "monitors", "nope")
+    assert code == 404 and "no monitor named 'nope'" in body["error"]
