@@ -7,6 +7,8 @@ import { ISectionHost, Section } from './section';
 import { sparkline } from './sparkline';
 import { IAlert, IMonitorSummary } from './types';
 
+const MAX_ALERTS = 3;
+
 export class MonitorsSection extends Section {
   constructor(host: ISectionHost) {
     super('monitors', 'Monitors', host);
@@ -73,7 +75,14 @@ export class MonitorsSection extends Section {
             )
           )
         : null,
-      ...monitor.open_alerts.map(a => this.alertRow(a))
+      ...monitor.open_alerts.slice(0, MAX_ALERTS).map(a => this.alertRow(a)),
+      monitor.open_alerts.length > MAX_ALERTS
+        ? h(
+            'div',
+            { class: 'mlnb-dim', testid: 'more-alerts' },
+            `and ${monitor.open_alerts.length - MAX_ALERTS} more open alerts (mlnb alerts)`
+          )
+        : null
     );
   }
 

@@ -64,6 +64,66 @@ def run_training_notebook(root: Path) -> None:
     nbformat.write(nb, root / "train.ipynb")
 
 
+def has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def make_monitor(home: Path) -> None:
+    """The churn monitor of the user story: a calm month, then a shifted one whose accuracy
+    fell to about 0.71, below the 0.82 threshold, which raises an alert."""
+    import numpy as np
+    import pandas as pd
+
+    from mlnb.monitoring import Monitor
+
+    rng = np.random.default_rng(3)
+
+    def month(n: int, tenure: float, accuracy: float) -> tuple[pd.DataFrame, np.ndarray]:
+        frame = pd.DataFrame(
+            {
+                "tenure": rng.normal(tenure, 5.0, n),
+                "monthly_charges": rng.normal(70.0, 10.0, n),
+                "churned": rng.integers(0, 2, n),
+            }
+        )
+        labels = frame["churned"].to_numpy()
+        return frame, np.where(rng.random(n) > accuracy, 1 - labels, labels)
+
+    reg = Registry(home)
+    try:
+        reference, _ = month(800, 20.0, 1.0)
+        monitor = Monitor(
+            "churn-live",
+            model="churn",
+            reference=reference,
+            target="churned",
+            thresholds={"accuracy": 0.82},
+            registry=reg,
+        )
+        day = 86_400
+        start = 1_790_000_000
+        for i, (tenure, accuracy) in enumerate([(20, 0.9), (21, 0.88), (26, 0.86), (33, 0.71)]):
+            batch, predictions = month(400, tenure, accuracy)
+            monitor.log_batch(batch, predictions=predictions, when=start + 30 * day * i)
+    finally:
+        reg.close()
+
+
+def check_monitor_alert(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    card = sidebar.get_by_test_id("monitor-card").filter(has_text="churn-live")
+    expect(card).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(card.get_by_test_id("drift-verdict")).to_have_text("drift")
+    expect(card.get_by_test_id("drift-columns")).to_contain_text("tenure")
+    expect(card.get_by_test_id("accuracy-sparkline").locator("polyline")).to_have_count(1)
+    expect(card.get_by_test_id("accuracy-sparkline").locator("line")).to_have_count(1)
+    alert = card.get_by_test_id("alert-item").filter(has_text="accuracy")
+    expect(alert).to_have_count(1)
+    expect(alert).to_contain_text("below the threshold 0.82")
+
+
 def shot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
@@ -141,6 +201,9 @@ def switch_to_dark_theme(page: Page) -> None:
 
 def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
     seed_registry(registry_home)
+    monitors = has_module("mlnb.drift")
+    if monitors:
+        make_monitor(registry_home)
     lab = start_lab(tmp_path / "lab", registry_home)
     try:
         with sync_playwright() as pw:
@@ -152,6 +215,8 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                 open_sidebar(page, f"{lab.url}/lab?token={lab.token}")
                 check_runs(page, lab.root)
                 check_compare(page)
+                if monitors:
+                    check_monitor_alert(page)
                 shot(page, "sidebar-runs.png")
                 switch_to_dark_theme(page)
                 shot(page, "sidebar-dark.png")
