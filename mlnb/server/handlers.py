@@ -331,6 +331,152 @@ class DataHandler(MlnbHandler):
         self.reply({"data_versions": versions})
 
 
+# -- models ------------------------------------------------------------------------------------
+
+PROMOTION_STAGES = ("staging", "production", "archived")
+
+
+def gate_brief(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A recorded gate result as the sidebar shows it: verdict and each check."""
+    if result is None:
+        return None
+    return {
+        "id": result.get("id"),
+        "gate": result.get("gate"),
+        "passed": bool(result.get("passed")),
+        "baseline_version": result.get("baseline_version"),
+        "created_at": result.get("created_at"),
+        "checks": [
+            {
+                "name": c.get("name"),
+                "passed": bool(c.get("passed")),
+                "metric": c.get("metric"),
+                "value": c.get("value"),
+                "threshold": c.get("threshold"),
+                "op": c.get("op"),
+            }
+            for c in result.get("checks") or []
+            if isinstance(c, dict)
+        ],
+    }
+
+
+def rollback_version(registry: Registry, name: str) -> int | None:
+    """The version a rollback would put back in production, or None when there is none."""
+    try:
+        _current, target = registry.rollback_target(name)
+    except ValidationError:
+        return None
+    return int(target["version"])
+
+
+def model_detail(registry: Registry, name: str) -> dict[str, Any]:
+    """Versions (newest first) with stage, aliases and latest gate result; stage history."""
+    model = registry.get_model(name)
+    latest_gate: dict[int, dict[str, Any]] = {}
+    for result in model.get("gate_results", []):  # newest first
+        latest_gate.setdefault(result["version_id"], result)
+    versions = [
+        {
+            "version": v["version"],
+            "stage": v["stage"],
+            "aliases": v.get("aliases", []),
+            "run_id": v.get("run_id"),
+            "created_at": v.get("created_at"),
+            "created_by": v.get("created_by"),
+            "description": v.get("description", ""),
+            "class_name": v.get("class_name"),
+            "gate": gate_brief(latest_gate.get(v["id"])),
+        }
+        for v in reversed(model["versions"])
+    ]
+    staging = [v["version"] for v in versions if v["stage"] == "staging"]
+    rollback_to = rollback_version(registry, name)
+    return {
+        "name": model["name"],
+        "description": model.get("description", ""),
+        "n_versions": len(versions),
+        "latest_version": versions[0]["version"] if versions else None,
+        "production_version": model.get("production_version"),
+        "staging_version": staging[0] if staging else None,
+        "aliases": model.get("aliases", {}),
+        "versions": versions,
+        "transitions": list(reversed(model.get("transitions", [])))[:50],
+        "rollback_to": rollback_to,
+        "can_rollback": rollback_to is not None,
+    }
+
+
+def promote_version(
+    registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
+) -> dict[str, Any]:
+    """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
+    from mlnb.gates.promotion import promote
+
+    result = promote(
+        name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
+    )
+    return result.to_dict()
+
+
+def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
+    from mlnb.registry.models import rollback
+
+    return rollback(name, reason=reason, registry=registry).to_dict()
+
+
+class ModelsHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        models = await self.blocking(self.registry.list_models)
+        self.reply({"models": models})
+
+
+class ModelHandler(MlnbHandler):
+    @get_json
+    async def get(self, name: str) -> None:
+        self.reply(await self.blocking(model_detail, self.registry, name))
+
+
+class LineageHandler(MlnbHandler):
+    @get_json
+    async def get(self, name: str, version: str) -> None:
+        number = parse_id("version", version)
+        lineage = await self.blocking(self.registry.model_lineage, f"{name}/{number}")
+        run = lineage.get("run") or {}
+        lineage["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
+        self.reply(lineage)
+
+
+class PromoteHandler(MlnbHandler):
+    @post_json
+    async def post(self, name: str) -> None:
+        body = self.json_body()
+        version = body.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ApiError(400, f"version must be a positive integer, got {version!r}.")
+        to = body.get("to", "production")
+        if to not in PROMOTION_STAGES:
+            raise ApiError(400, f"to must be one of {', '.join(PROMOTION_STAGES)}, got {to!r}.")
+        reason = body.get("reason", "")
+        gate = body.get("gate") or None
+        if not isinstance(reason, str) or not (gate is None or isinstance(gate, str)):
+            raise ApiError(400, "reason and gate must be strings.")
+        result = await self.blocking(
+            promote_version, self.registry, name, version, to, reason.strip(), gate
+        )
+        self.reply(result)
+
+
+class RollbackHandler(MlnbHandler):
+    @post_json
+    async def post(self, name: str) -> None:
+        reason = self.json_body().get("reason", "")
+        if not isinstance(reason, str):
+            raise ApiError(400, f"reason must be a string, got {reason!r}.")
+        self.reply(await self.blocking(rollback_model, self.registry, name, reason.strip()))
+
+
 # -- monitors ----------------------------------------------------------------------------------
 
 SPARKLINE_BATCHES = 30
@@ -495,6 +641,11 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"runs/([^/]+)", RunHandler),
     (r"compare", CompareHandler),
     (r"data", DataHandler),
+    (r"models", ModelsHandler),
+    (r"models/([^/]+)", ModelHandler),
+    (r"models/([^/]+)/versions/([^/]+)/lineage", LineageHandler),
+    (r"models/([^/]+)/promote", PromoteHandler),
+    (r"models/([^/]+)/rollback", RollbackHandler),
     (r"monitors", MonitorsHandler),
     (r"monitors/([^/]+)", MonitorHandler),
     (r"alerts", AlertsHandler),
