@@ -3,7 +3,7 @@ import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { postAPI, requestAPI } from './api';
-import { badge, button, formatTime, h } from './dom';
+import { badge, button, formatTime, formatValue, h } from './dom';
 import { ISectionHost, Section } from './section';
 import { IGateResult, IModelDetail, IModelSummary, IModelVersion } from './types';
 
@@ -13,6 +13,7 @@ const STAGES = ['staging', 'production', 'archived'];
 class PromoteForm extends Widget {
   private readonly stage: HTMLSelectElement;
   private readonly reason: HTMLInputElement;
+  private readonly gate: HTMLInputElement;
 
   constructor(model: string, version: IModelVersion) {
     super();
@@ -28,20 +29,30 @@ class PromoteForm extends Widget {
       testid: 'promote-reason',
       placeholder: 'why (recorded with the transition)'
     });
+    this.gate = h('input', {
+      type: 'text',
+      class: 'mlnb-input',
+      testid: 'promote-gate',
+      placeholder: 'gate name from gates.yaml (optional)'
+    });
+    if (version.gate) {
+      this.gate.value = version.gate.gate;
+    }
     this.node.append(
       h('p', {}, `Move ${model} v${version.version} (now ${version.stage}) to:`),
       h('label', {}, 'Stage ', this.stage),
+      h('label', {}, 'Gate ', this.gate),
       h('label', {}, 'Reason ', this.reason),
       h(
         'p',
         { class: 'mlnb-dim' },
-        'Promotion to production runs the promotion gates; a failing gate stops it.'
+        'With a gate, its checks run on the holdout first and a failing check stops the promotion.'
       )
     );
   }
 
-  getValue(): { to: string; reason: string } {
-    return { to: this.stage.value, reason: this.reason.value };
+  getValue(): { to: string; reason: string; gate: string } {
+    return { to: this.stage.value, reason: this.reason.value, gate: this.gate.value.trim() };
   }
 }
 
@@ -62,7 +73,8 @@ class RollbackForm extends Widget {
       h(
         'p',
         {},
-        `Roll ${model.name} back from v${model.production_version} to the version that was in production before it?`
+        `Put ${model.name} v${model.rollback_to} back in production` +
+          (model.production_version !== null ? ` and archive v${model.production_version}?` : '?')
       ),
       h('label', {}, 'Reason ', this.reason)
     );
@@ -97,7 +109,7 @@ export class ModelsSection extends Section {
       {
         testid: 'rollback-button',
         title: model.can_rollback
-          ? 'Put the previous production version back'
+          ? `Put v${model.rollback_to} back in production`
           : 'No earlier production version to roll back to'
       },
       () => this.rollback(model)
@@ -138,8 +150,14 @@ export class ModelsSection extends Section {
         ),
         h(
           'span',
-          { class: 'mlnb-dim' },
-          `${formatTime(version.created_at)}${version.run_id !== null ? ` · run #${version.run_id}` : ''}`
+          { class: 'mlnb-dim mlnb-ellipsis', title: version.class_name ?? '' },
+          [
+            formatTime(version.created_at),
+            version.run_id !== null ? `run #${version.run_id}` : '',
+            (version.class_name ?? '').split('.').pop() ?? ''
+          ]
+            .filter(Boolean)
+            .join(' · ')
         ),
         this.gateSummary(version.gate)
       ),
@@ -157,7 +175,13 @@ export class ModelsSection extends Section {
     }
     const failed = gate.checks.filter(c => !c.passed).map(c => c.name);
     const detail = gate.checks
-      .map(c => `${c.passed ? '✓' : '✗'} ${c.name}${c.message ? `: ${c.message}` : ''}`)
+      .map(
+        c =>
+          `${c.passed ? '✓' : '✗'} ${c.name}` +
+          (c.value !== null && c.value !== undefined
+            ? `: ${formatValue(c.value)} ${c.op ?? ''} ${formatValue(c.threshold)}`
+            : '')
+      )
       .join('\n');
     return h(
       'span',
@@ -185,7 +209,8 @@ export class ModelsSection extends Section {
       await postAPI(`models/${encodeURIComponent(model.name)}/promote`, {
         version: version.version,
         to: result.value.to,
-        reason: result.value.reason
+        reason: result.value.reason,
+        gate: result.value.gate || null
       });
     } catch (error) {
       await showErrorMessage(`Promotion of ${model.name} v${version.version} refused`, String(

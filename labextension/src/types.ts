@@ -46,14 +46,17 @@ export interface ICompare {
 export interface IGateCheck {
   name: string;
   passed: boolean;
-  value?: unknown;
-  threshold?: unknown;
-  message?: string;
+  metric: string | null;
+  value: unknown;
+  threshold: unknown;
+  op: string | null;
 }
 
 export interface IGateResult {
+  id: number;
   gate: string;
   passed: boolean;
+  baseline_version: number | null;
   checks: IGateCheck[];
   created_at: number;
 }
@@ -64,7 +67,9 @@ export interface IModelVersion {
   aliases: string[];
   run_id: number | null;
   created_at: number;
+  created_by: string | null;
   description: string;
+  class_name: string | null;
   gate: IGateResult | null;
 }
 
@@ -74,7 +79,6 @@ export interface IModelSummary {
   n_versions: number;
   latest_version: number | null;
   production_version: number | null;
-  staging_version: number | null;
 }
 
 export interface ITransition {
@@ -87,8 +91,10 @@ export interface ITransition {
 }
 
 export interface IModelDetail extends IModelSummary {
+  staging_version: number | null;
   versions: IModelVersion[];
   transitions: ITransition[];
+  rollback_to: number | null;
   can_rollback: boolean;
 }
 

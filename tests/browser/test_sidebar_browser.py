@@ -111,6 +111,58 @@ def make_monitor(home: Path) -> None:
         reg.close()
 
 
+def register_churn_models(home: Path) -> None:
+    """Two versions of 'churn': v1 in production, v2 a fresh candidate."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import mlnb
+
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"tenure": rng.integers(0, 72, 300), "support_calls": rng.poisson(1.5, 300)})
+    y = (X["support_calls"] * 0.9 - X["tenure"] * 0.08 + rng.normal(0, 1, 300) > 0).astype(int)
+    reg = Registry(home)
+    try:
+        for c in (1.0, 0.2):
+            mlnb.register_model(
+                LogisticRegression(C=c, max_iter=300).fit(X, y), "churn", X=X, registry=reg
+            )
+        mlnb.promote("churn", 1, to="production", reason="first release", registry=reg)
+    finally:
+        reg.close()
+
+
+def check_promote_and_rollback(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    card = sidebar.get_by_test_id("model-card").filter(has_text="churn")
+    expect(card).to_have_count(1, timeout=TIMEOUT_MS)
+    v1 = card.locator('[data-testid="model-version"][data-version="1"]')
+    v2 = card.locator('[data-testid="model-version"][data-version="2"]')
+    expect(v1.get_by_test_id("stage-badge")).to_have_text("production")
+    expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
+    expect(card.get_by_test_id("rollback-button")).to_be_disabled()
+
+    v2.get_by_test_id("promote-button").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_test_id("promote-stage").select_option("production")
+    dialog.get_by_test_id("promote-reason").fill("better recall on the March holdout")
+    shot(page, "sidebar-promote-dialog.png")
+    dialog.get_by_role("button", name="Promote", exact=True).click()
+    expect(dialog).to_have_count(0)
+    expect(v2.get_by_test_id("stage-badge")).to_have_text("production", timeout=TIMEOUT_MS)
+    expect(v1.get_by_test_id("stage-badge")).to_have_text("archived")
+
+    rollback = card.get_by_test_id("rollback-button")
+    expect(rollback).to_be_enabled()
+    rollback.click()
+    expect(dialog).to_contain_text("Put churn v1 back in production and archive v2?")
+    dialog.get_by_role("button", name="Roll back", exact=True).click()
+    expect(v1.get_by_test_id("stage-badge")).to_have_text("production", timeout=TIMEOUT_MS)
+    expect(v2.get_by_test_id("stage-badge")).to_have_text("archived")
+
+
 def check_monitor_alert(page: Page) -> None:
     sidebar = page.locator("#mlnb-sidebar")
     card = sidebar.get_by_test_id("monitor-card").filter(has_text="churn-live")
@@ -155,7 +207,7 @@ def widen_left_panel(page: Page, width: int) -> None:
 def check_runs(page: Page, lab_root: Path) -> None:
     sidebar = page.locator("#mlnb-sidebar")
     rows = sidebar.get_by_test_id("run-row")
-    expect(rows).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(rows.filter(has_text="baseline")).to_have_count(1, timeout=TIMEOUT_MS)
     # A run name full of HTML is shown as text and nothing in it runs.
     expect(sidebar.get_by_test_id("run-name").filter(has_text=XSS_NAME)).to_have_count(1)
     assert page.evaluate("window.__mlnb_xss") is None
@@ -170,9 +222,12 @@ def check_runs(page: Page, lab_root: Path) -> None:
 
 def check_compare(page: Page) -> None:
     sidebar = page.locator("#mlnb-sidebar")
-    sidebar.get_by_test_id("runs-sort").select_option("accuracy")
     rows = sidebar.get_by_test_id("run-row")
+    sidebar.get_by_test_id("runs-experiment").select_option("churn")
+    expect(rows).to_have_count(3, timeout=TIMEOUT_MS)
+    sidebar.get_by_test_id("runs-sort").select_option("accuracy")
     expect(rows.first).to_contain_text("notebook-logreg", timeout=TIMEOUT_MS)
+    expect(rows.last).to_contain_text("baseline")
     compare = sidebar.get_by_test_id("runs-compare")
     expect(compare).to_be_disabled()
     rows.filter(has_text="notebook-logreg").get_by_test_id("run-select").check()
@@ -204,6 +259,9 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
     monitors = has_module("mlnb.drift")
     if monitors:
         make_monitor(registry_home)
+    models = has_module("mlnb.gates")
+    if models:
+        register_churn_models(registry_home)
     lab = start_lab(tmp_path / "lab", registry_home)
     try:
         with sync_playwright() as pw:
@@ -215,9 +273,13 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                 open_sidebar(page, f"{lab.url}/lab?token={lab.token}")
                 check_runs(page, lab.root)
                 check_compare(page)
+                shot(page, "sidebar-runs.png")
+                if models:
+                    check_promote_and_rollback(page)
                 if monitors:
                     check_monitor_alert(page)
-                shot(page, "sidebar-runs.png")
+                page.set_viewport_size({"width": 1440, "height": 1500})
+                shot(page, "sidebar-overview.png")
                 switch_to_dark_theme(page)
                 shot(page, "sidebar-dark.png")
                 assert not [e for e in errors if "mlnb" in e], errors
