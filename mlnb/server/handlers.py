@@ -477,6 +477,191 @@ class RollbackHandler(MlnbHandler):
         self.reply(await self.blocking(rollback_model, self.registry, name, reason.strip()))
 
 
+# -- pipelines ---------------------------------------------------------------------------------
+
+RUN_NOW_GRACE_SECONDS = 2.0
+OUTPUT_COPIES_DIRNAME = "mlnb-outputs"
+
+
+def iso_to_epoch(value: Any) -> float | None:
+    """An ISO-8601 time (as the pipelines API gives next run times) as UNIX seconds."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
+def pipeline_run_brief(run: dict[str, Any]) -> dict[str, Any]:
+    output = run.get("output_path")
+    return {
+        "id": run["id"],
+        "trigger": run.get("trigger"),
+        "reason": run.get("reason", ""),
+        "status": run.get("status"),
+        "attempt": run.get("attempt"),
+        "started_at": run.get("started_at"),
+        "ended_at": run.get("ended_at"),
+        "error": run.get("error"),
+        "output_path": output,
+        "has_output": bool(output) and Path(output).is_file(),
+    }
+
+
+def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    config = pipeline.get("config") or {}
+    briefs = [pipeline_run_brief(r) for r in runs]
+    return {
+        "name": pipeline["name"],
+        "notebook_path": pipeline.get("notebook_path"),
+        "schedule": config.get("schedule"),
+        "timezone": config.get("timezone"),
+        "triggers": pipeline.get("triggers", []),
+        "status": pipeline.get("status"),
+        "next_run": iso_to_epoch(pipeline.get("next_run_at")),
+        "last_run": briefs[0] if briefs else None,
+        "runs": briefs,
+    }
+
+
+def list_pipeline_summaries(registry: Registry) -> list[dict[str, Any]]:
+    out = []
+    for pipeline in registry.list_pipelines():
+        runs = registry.pipeline_runs(pipeline["name"], limit=1)
+        summary = pipeline_summary(pipeline, runs)
+        summary.pop("runs")
+        out.append(summary)
+    return out
+
+
+def pipeline_detail(registry: Registry, name: str, limit: int) -> dict[str, Any]:
+    pipeline = registry.get_pipeline(name)
+    return pipeline_summary(pipeline, registry.pipeline_runs(name, limit=limit))
+
+
+def start_pipeline_run(home: Path, root_dir: Path, name: str, who: str | None) -> dict[str, Any]:
+    """Start ``mlnb pipeline run NAME`` as its own process, so that the run goes on even if
+    the Jupyter server stops; an immediate failure (e.g. the concurrency limit) is reported."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    reason = "run now from the JupyterLab sidebar" + (f" by {who}" if who else "")
+    env = {**os.environ, "MLNB_HOME": str(home)}
+    command = [sys.executable, "-m", "mlnb", "pipeline", "run", name, "--reason", reason]
+    errors = tempfile.TemporaryFile()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI, no shell
+        command,
+        cwd=root_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + RUN_NOW_GRACE_SECONDS
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if process.returncode not in (None, 0):
+        errors.seek(0)
+        tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
+        errors.close()
+        message = " ".join(line for line in tail if not line.startswith("running pipeline"))
+        raise ApiError(409, message or f"mlnb pipeline run {name} exited with {process.returncode}")
+    threading.Thread(target=_reap, args=(process, errors), daemon=True).start()
+    return {"pipeline": name, "started": True, "pid": process.pid}
+
+
+def _reap(process: Any, errors: Any) -> None:
+    """Wait for a started run so it does not linger as a zombie; its record is in the registry."""
+    process.wait()
+    errors.close()
+
+
+def output_to_open(
+    run: dict[str, Any], pipeline: str, root_dir: Path, allow_hidden: bool
+) -> dict[str, Any]:
+    """A path under the Jupyter root that JupyterLab can open for a run's output notebook.
+
+    The output itself when it lies under the root in a visible folder; otherwise (outside the
+    root, or inside the hidden .mlnb folder) a copy in ``mlnb-outputs/PIPELINE/``.
+    """
+    import shutil
+
+    source = Path(run.get("output_path") or "")
+    if not run.get("output_path") or not source.is_file():
+        raise ApiError(404, f"pipeline run #{run['id']} has no output notebook (any more).")
+    root = root_dir.resolve()
+    try:
+        rel = source.resolve().relative_to(root)
+    except ValueError:
+        rel = None
+    if rel is not None and (allow_hidden or not any(p.startswith(".") for p in rel.parts)):
+        return {"path": rel.as_posix(), "copied": False}
+    target = root / OUTPUT_COPIES_DIRNAME / pipeline / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    where = "outside the Jupyter root" if rel is None else "in the hidden registry folder"
+    return {
+        "path": target.relative_to(root).as_posix(),
+        "copied": True,
+        "note": f"the output {source} is {where}; opened a copy",
+    }
+
+
+class PipelinesHandler(MlnbHandler):
+    @get_json
+    async def get(self) -> None:
+        pipelines = await self.blocking(list_pipeline_summaries, self.registry)
+        self.reply({"pipelines": pipelines})
+
+
+class PipelineHandler(MlnbHandler):
+    @get_json
+    async def get(self, name: str) -> None:
+        limit = self.int_arg("limit", 20)
+        self.reply(await self.blocking(pipeline_detail, self.registry, name, limit))
+
+
+class PipelineActionHandler(MlnbHandler):
+    @post_json
+    async def post(self, name: str, action: str) -> None:
+        self.json_body()
+        registry = self.registry
+        if action == "run":
+            await self.blocking(registry.get_pipeline, name)  # 404 for an unknown name
+            started = await self.blocking(
+                start_pipeline_run,
+                self.provider.home,
+                self.provider.root_dir,
+                name,
+                self.user_name(),
+            )
+            self.reply(started, status=202)
+            return
+        change = registry.pause_pipeline if action == "pause" else registry.resume_pipeline
+        await self.blocking(change, name)
+        self.reply(await self.blocking(pipeline_detail, registry, name, 5))
+
+
+class PipelineOutputHandler(MlnbHandler):
+    @post_json
+    async def post(self, name: str, run_ref: str) -> None:
+        self.json_body()
+        run_id = parse_id("pipeline run id", run_ref)
+        run = await self.blocking(self.registry.get_pipeline_run, run_id)
+        if run.get("pipeline") != name:
+            raise ApiError(404, f"pipeline {name} has no run #{run_id}.")
+        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
+        self.reply(
+            await self.blocking(output_to_open, run, name, self.provider.root_dir, allow_hidden)
+        )
+
+
 # -- monitors ----------------------------------------------------------------------------------
 
 SPARKLINE_BATCHES = 30
@@ -646,6 +831,10 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"models/([^/]+)/versions/([^/]+)/lineage", LineageHandler),
     (r"models/([^/]+)/promote", PromoteHandler),
     (r"models/([^/]+)/rollback", RollbackHandler),
+    (r"pipelines", PipelinesHandler),
+    (r"pipelines/([^/]+)", PipelineHandler),
+    (r"pipelines/([^/]+)/(run|pause|resume)", PipelineActionHandler),
+    (r"pipelines/([^/]+)/runs/([^/]+)/open", PipelineOutputHandler),
     (r"monitors", MonitorsHandler),
     (r"monitors/([^/]+)", MonitorHandler),
     (r"alerts", AlertsHandler),

@@ -152,8 +152,17 @@ GET_ENDPOINTS = [
     "models",
     "models/churn",
     "models/churn/versions/1/lineage",
+    "pipelines",
+    "pipelines/retrain",
 ]
-POST_ENDPOINTS = ["alerts/1/ack", "models/churn/promote", "models/churn/rollback"]
+POST_ENDPOINTS = [
+    "alerts/1/ack",
+    "models/churn/promote",
+    "models/churn/rollback",
+    "pipelines/retrain/run",
+    "pipelines/retrain/pause",
+    "pipelines/retrain/runs/1/open",
+]
 
 
 @pytest.mark.parametrize("endpoint", GET_ENDPOINTS)
@@ -485,3 +494,83 @@ async def test_bad_promotions_get_a_message(jp_fetch, churn_models, path, body, 
     assert code == status
     assert fragment in answer["error"]
     assert await model_stages(jp_fetch) == {3: "none", 2: "none", 1: "none"}
+
+
+@pytest.fixture
+def retrain_pipeline(registry_home: Path, jp_root_dir: Path) -> str:
+    """A scheduled pipeline over a one-cell notebook saved in the Jupyter root."""
+    pytest.importorskip("mlnb.pipelines", reason="pipelines have not been merged yet")
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("alpha = 0.5")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("result = alpha * 2\nprint(result)")]
+    path = jp_root_dir / "retrain.ipynb"
+    nbformat.write(nb, path)
+    reg = Registry(registry_home)
+    try:
+        reg.create_pipeline("retrain", path, schedule="0 3 * * 1")
+    finally:
+        reg.close()
+    return "retrain"
+
+
+async def wait_for_pipeline_run(jp_fetch, name: str, timeout: float = 90.0) -> dict:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, detail = await get(jp_fetch, "pipelines", name)
+        last = detail["last_run"]
+        if last is not None and last["status"] in ("finished", "failed", "crashed", "skipped"):
+            return detail
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"pipeline {name} did not finish within {timeout} s")
+
+
+async def test_pipelines_pause_resume_run_now_and_open_output(
+    jp_fetch, retrain_pipeline, jp_root_dir
+) -> None:
+    code, body = await get(jp_fetch, "pipelines")
+    assert code == 200
+    [pipeline] = body["pipelines"]
+    assert pipeline["name"] == "retrain" and pipeline["schedule"] == "0 3 * * 1"
+    assert pipeline["status"] == "active" and pipeline["next_run"] > 0
+    assert pipeline["last_run"] is None
+
+    code, paused = await post(jp_fetch, "pipelines", "retrain", "pause")
+    assert code == 200 and paused["status"] == "paused" and paused["next_run"] is None
+    code, resumed = await post(jp_fetch, "pipelines", "retrain", "resume")
+    assert code == 200 and resumed["status"] == "active" and resumed["next_run"] > 0
+
+    code, started = await post(jp_fetch, "pipelines", "retrain", "run")
+    assert code == 202 and started["started"] is True
+    detail = await wait_for_pipeline_run(jp_fetch, "retrain")
+    last = detail["last_run"]
+    assert last["status"] == "finished", last
+    assert last["trigger"] == "manual" and "JupyterLab sidebar" in last["reason"]
+    assert last["has_output"] is True
+
+    # The output lives in the registry (outside the root here): a copy is opened instead.
+    code, opened = await post(jp_fetch, "pipelines", "retrain", "runs", str(last["id"]), "open")
+    assert code == 200 and opened["copied"] is True
+    copy = jp_root_dir / opened["path"]
+    assert copy.is_file() and opened["path"].startswith("mlnb-outputs/retrain/")
+    assert "result = alpha * 2" in copy.read_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "fragment"),
+    [
+        (("nope", "run"), 404, "nope"),
+        (("nope", "pause"), 404, "nope"),
+        (("retrain", "runs", "x", "open"), 400, "pipeline run id must be a number"),
+        (("retrain", "runs", "999", "open"), 404, "999"),
+    ],
+)
+async def test_bad_pipeline_requests(jp_fetch, retrain_pipeline, path, status, fragment):
+    code, body = await post(jp_fetch, "pipelines", *path)
+    assert code == status
+    assert fragment in body["error"]
