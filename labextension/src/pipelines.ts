@@ -4,7 +4,7 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, h } from './dom';
 import { ISectionHost, Section } from './section';
-import { IPipeline, IPipelineRun } from './types';
+import { IOpenOutput, IPipeline, IPipelineRun } from './types';
 
 export class PipelinesSection extends Section {
   constructor(host: ISectionHost) {
@@ -38,7 +38,15 @@ export class PipelinesSection extends Section {
         'div',
         { class: 'mlnb-kv' },
         h('span', {}, 'Schedule'),
-        h('span', { testid: 'pipeline-schedule' }, pipeline.schedule ?? 'manual'),
+        h(
+          'span',
+          { testid: 'pipeline-schedule', title: pipeline.triggers.join(', ') },
+          pipeline.schedule
+            ? `${pipeline.schedule}${pipeline.timezone && pipeline.timezone !== 'UTC' ? ` (${pipeline.timezone})` : ''}`
+            : pipeline.triggers.length
+              ? pipeline.triggers.join(', ')
+              : 'manual only'
+        ),
         h('span', {}, 'Next run'),
         h('span', { testid: 'pipeline-next' }, paused ? 'paused' : formatTime(pipeline.next_run)),
         h('span', {}, 'Last run'),
@@ -55,11 +63,11 @@ export class PipelinesSection extends Section {
           { testid: 'pipeline-toggle', title: paused ? 'Resume the schedule' : 'Pause the schedule' },
           () => this.act(pipeline, paused ? 'resume' : 'pause')
         ),
-        last && last.output_rel
+        last && last.has_output
           ? button(
               'Open output',
-              { testid: 'pipeline-open-output', title: last.output_rel },
-              () => this.host.openPath(last.output_rel as string)
+              { testid: 'pipeline-open-output', title: last.output_path ?? '' },
+              () => this.openOutput(pipeline, last)
             )
           : null
       )
@@ -72,10 +80,24 @@ export class PipelinesSection extends Section {
     }
     return h(
       'span',
-      { testid: 'pipeline-last', title: run.error ?? '' },
-      badge(run.status, run.status),
-      ` ${formatTime(run.ended_at ?? run.started_at)} (${run.trigger})`
+      { testid: 'pipeline-last', title: run.error ?? run.reason ?? '' },
+      badge(run.status, run.status, 'pipeline-last-status'),
+      ` #${run.id} ${formatTime(run.ended_at ?? run.started_at)} (${run.trigger})`
     );
+  }
+
+  private async openOutput(pipeline: IPipeline, run: IPipelineRun): Promise<void> {
+    try {
+      const target = await postAPI<IOpenOutput>(
+        `pipelines/${encodeURIComponent(pipeline.name)}/runs/${run.id}/open`
+      );
+      await this.host.openPath(target.path);
+    } catch (error) {
+      await showErrorMessage(
+        `Could not open the output of ${pipeline.name} run #${run.id}`,
+        (error as Error).message
+      );
+    }
   }
 
   private async act(pipeline: IPipeline, action: 'run' | 'pause' | 'resume'): Promise<void> {

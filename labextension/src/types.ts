@@ -101,23 +101,32 @@ export interface IModelDetail extends IModelSummary {
 export interface IPipelineRun {
   id: number;
   trigger: string;
+  reason: string;
   status: string;
+  attempt: number | null;
   started_at: number | null;
   ended_at: number | null;
   error: string | null;
   output_path: string | null;
-  /** Output notebook path relative to the Jupyter root, when it can be opened in JupyterLab. */
-  output_rel: string | null;
+  has_output: boolean;
 }
 
 export interface IPipeline {
   name: string;
   notebook_path: string;
   schedule: string | null;
+  timezone: string | null;
+  triggers: string[];
   status: string;
   next_run: number | null;
   last_run: IPipelineRun | null;
   runs?: IPipelineRun[];
+}
+
+export interface IOpenOutput {
+  path: string;
+  copied: boolean;
+  note?: string;
 }
 
 export interface IAlert {

@@ -163,6 +163,43 @@ def check_promote_and_rollback(page: Page) -> None:
     expect(v2.get_by_test_id("stage-badge")).to_have_text("archived")
 
 
+def create_retrain_pipeline(home: Path, root: Path) -> None:
+    """A weekly retraining pipeline over a parameterised notebook in the Jupyter root."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("C = 0.5")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("accuracy = 0.8 + C / 10\nprint(accuracy)")]
+    path = root / "retrain.ipynb"
+    nbformat.write(nb, path)
+    reg = Registry(home)
+    try:
+        reg.create_pipeline("weekly-retrain", path, schedule="0 6 * * 1")
+    finally:
+        reg.close()
+
+
+def check_pipeline(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    card = sidebar.get_by_test_id("pipeline-card").filter(has_text="weekly-retrain")
+    expect(card).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(card.get_by_test_id("pipeline-schedule")).to_have_text("0 6 * * 1")
+    expect(card.get_by_test_id("pipeline-last")).to_have_text("never")
+
+    card.get_by_test_id("pipeline-toggle").click()
+    expect(card.get_by_test_id("pipeline-status")).to_have_text("paused", timeout=TIMEOUT_MS)
+    expect(card.get_by_test_id("pipeline-next")).to_have_text("paused")
+    card.get_by_test_id("pipeline-toggle").click()
+    expect(card.get_by_test_id("pipeline-status")).to_have_text("active", timeout=TIMEOUT_MS)
+
+    card.get_by_test_id("pipeline-run").click()
+    expect(card.get_by_test_id("pipeline-last-status")).to_have_text("finished", timeout=90_000)
+    card.get_by_test_id("pipeline-open-output").click()
+    # The executed notebook opens in JupyterLab's main area.
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=".ipynb")
+    expect(tab).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").first).to_contain_text("0.85")
+
+
 def check_monitor_alert(page: Page) -> None:
     sidebar = page.locator("#mlnb-sidebar")
     card = sidebar.get_by_test_id("monitor-card").filter(has_text="churn-live")
@@ -262,7 +299,10 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
     models = has_module("mlnb.gates")
     if models:
         register_churn_models(registry_home)
+    pipelines = has_module("mlnb.pipelines.api")
     lab = start_lab(tmp_path / "lab", registry_home)
+    if pipelines:
+        create_retrain_pipeline(registry_home, lab.root)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -278,6 +318,8 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                     check_promote_and_rollback(page)
                 if monitors:
                     check_monitor_alert(page)
+                if pipelines:
+                    check_pipeline(page)
                 page.set_viewport_size({"width": 1440, "height": 1500})
                 shot(page, "sidebar-overview.png")
                 switch_to_dark_theme(page)
