@@ -247,7 +247,9 @@ class Evaluation:
                 value = value if spec.greater_is_better else -value
             else:
                 predicted = self.response(spec.response_method, spec.pos_label)
-                value = float(spec.score_func(self.y, predicted, **dict(spec.kwargs)))
+                value = fast_binary_metric(spec, self._y_array(), predicted)
+                if value is None:
+                    value = float(spec.score_func(self.y, predicted, **dict(spec.kwargs)))
         except ValidationError:
             raise
         except Exception as exc:
@@ -263,6 +265,13 @@ class Evaluation:
             ) from exc
         self._metrics[spec.key] = value
         return value
+
+    def _y_array(self) -> Any:
+        if not hasattr(self, "_y_values"):
+            import numpy as np
+
+            self._y_values = np.asarray(self.y)
+        return self._y_values
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -314,3 +323,88 @@ def _timings(predict: Any, inputs: list[Any]) -> dict[str, Any]:
         "max_ms": float(ms.max()),
         "total_s": float(times.sum()),
     }
+
+
+# -- fast paths for the common binary metrics ------------------------------------------------
+# scikit-learn's metric functions validate their inputs thoroughly, which costs a few ms per
+# call at 10k rows: several times the gate's whole budget next to a fast model. For the
+# usual binary case the same numbers come straight from counts (and ranks, for ROC AUC);
+# anything unusual (weights, averages, missing values, more labels, undefined ratios) falls
+# back to scikit-learn itself. tests/models/test_gates.py checks both paths agree.
+
+
+def fast_binary_metric(spec: MetricSpec, y: Any, predicted: Any) -> float | None:
+    """The metric for a plain binary problem, or None to let scikit-learn compute it."""
+    import sklearn.metrics as skm
+
+    func = spec.score_func
+    kwargs = dict(spec.kwargs)
+    if kwargs.pop("average", "binary") != "binary" or kwargs:
+        return None
+    if y.ndim != 1 or not _clean_labels(y):
+        return None
+    if func is skm.roc_auc_score:
+        return _fast_roc_auc(y, predicted)
+    if func not in (skm.accuracy_score, skm.precision_score, skm.recall_score, skm.f1_score):
+        return None
+    import numpy as np
+
+    pred = np.asarray(predicted)
+    if pred.shape != y.shape or not _clean_labels(pred):
+        return None
+    labels = np.unique(np.concatenate([np.unique(y), np.unique(pred)]))
+    if len(labels) != 2:
+        return None
+    if func is skm.accuracy_score:
+        return float(np.mean(y == pred))
+    positive = 1 if spec.pos_label is None else spec.pos_label
+    if positive not in labels.tolist():
+        return None
+    actual, chosen = y == positive, pred == positive
+    tp = float(np.count_nonzero(actual & chosen))
+    n_actual, n_chosen = float(np.count_nonzero(actual)), float(np.count_nonzero(chosen))
+    if func is skm.precision_score:
+        return tp / n_chosen if n_chosen else None
+    if func is skm.recall_score:
+        return tp / n_actual if n_actual else None
+    return 2 * tp / (n_actual + n_chosen) if (n_actual + n_chosen) else None
+
+
+def _clean_labels(values: Any) -> bool:
+    """Discrete labels without missing values (integers, booleans, strings, integral floats)."""
+    import numpy as np
+
+    kind = values.dtype.kind
+    if kind in "iub":
+        return True
+    if kind == "f":
+        return bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+    if kind in "OUT":
+        try:
+            return not any(v is None or v != v for v in values.tolist())
+        except Exception:
+            return False
+    return False
+
+
+def _fast_roc_auc(y: Any, scores: Any) -> float | None:
+    """Binary ROC AUC as the Mann-Whitney statistic with mid-ranks for ties (the same value
+    as the area under the trapezoidal ROC curve)."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    if s.ndim != 1 or s.shape != y.shape or not np.all(np.isfinite(s)):
+        return None
+    labels = np.unique(y)
+    if len(labels) != 2:
+        return None
+    positive = y == labels[1]
+    n_pos = int(np.count_nonzero(positive))
+    n_neg = len(y) - n_pos
+    order = np.argsort(s, kind="mergesort")
+    ordered = s[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    ranks = np.empty(len(s))
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

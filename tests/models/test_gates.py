@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import FEATURES, RegionRule
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlnb
 from mlnb.checks import MaxBias, MaxLatency, MaxMetric, MinMetric, NoRegression
@@ -397,3 +399,40 @@ def test_gate_holdout_and_target_come_from_the_gate_file(
     assert result.gate.n_rows == len(holdout_frame)
     data_version = registry.get_data_version(result.gate.holdout_data_version)
     assert data_version["source_path"] == str(tmp_path / "data" / "holdout.csv")
+
+
+# -- the fast binary metrics agree with scikit-learn ------------------------------------------
+
+label_pairs = st.sampled_from([(0, 1), (False, True), ("no", "yes"), (0.0, 1.0), (-1, 1)])
+
+
+@given(
+    pair=label_pairs,
+    truth=st.lists(st.booleans(), min_size=2, max_size=60),
+    guess_seed=st.integers(0, 2**32 - 1),
+    ties=st.integers(1, 6),
+)
+@settings(max_examples=150, deadline=None)
+def test_fast_binary_metrics_match_scikit_learn(pair, truth, guess_seed, ties):
+    import warnings
+
+    from mlnb.gates.evaluation import fast_binary_metric, resolve_metric
+
+    rng = np.random.default_rng(guess_seed)
+    y = np.array([pair[int(t)] for t in truth], dtype=object if isinstance(pair[0], str) else None)
+    pred = np.array([pair[int(b)] for b in rng.random(len(truth)) < 0.5], dtype=y.dtype)
+    scores = np.round(rng.random(len(truth)) * ties) / ties  # few distinct values: many ties
+    for name in ("accuracy", "f1", "precision", "recall", "roc_auc"):
+        spec = resolve_metric(name)
+        response = scores if name == "roc_auc" else pred
+        fast = fast_binary_metric(spec, y, response)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                slow = spec.score_func(y, response, **dict(spec.kwargs))
+            except ValueError:
+                slow = None  # scikit-learn refuses (e.g. pos_label=1 with "yes"/"no" labels)
+        if fast is not None:
+            assert slow is not None and fast == pytest.approx(slow, abs=1e-12), (name, y, response)
+        if name in ("accuracy", "roc_auc") and len(set(truth)) == 2:
+            assert fast is not None  # the common case does take the fast path
