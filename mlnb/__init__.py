@@ -48,6 +48,9 @@ _LAZY: dict[str, str] = {
     "gates": "mlnb.gates",
     "checks": "mlnb.checks",
     # monitoring and drift
+    "Monitor": "mlnb.monitoring.monitor:Monitor",
+    "drift": "mlnb.drift",
+    "alerts": "mlnb.alerts",
     # pipelines
 }
 
@@ -59,8 +62,9 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
     module, _, attr = target.partition(":")
-    imported = importlib.import_module(module)
-    value = getattr(imported, attr) if attr else imported  # "pkg.mod" exposes the module
+    value = importlib.import_module(module)
+    if attr:
+        value = getattr(value, attr)
     globals()[name] = value
     return value
 

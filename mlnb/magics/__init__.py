@@ -8,6 +8,7 @@ from typing import Any
 MAGIC_CLASSES = [
     "mlnb.magics.core:CoreMagics",
     "mlnb.magics.models:ModelMagics",
+    "mlnb.magics.monitoring:MonitorMagics",
 ]
 
 

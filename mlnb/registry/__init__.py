@@ -635,6 +635,46 @@ class Registry:
             self.resolve_model_ref(ref), trusted=trusted, allow_pickle=allow_pickle
         )
 
+    # == alerts (shared by monitoring and pipelines) =====================================
+
+    def list_alerts(
+        self,
+        status: str | None = None,
+        monitor: str | None = None,
+        pipeline: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        """Alerts, newest first, optionally only open ones or those of one monitor/pipeline."""
+        from mlnb.alerts import ALERT_STATUSES
+
+        if status is not None and status not in ALERT_STATUSES:
+            raise ValidationError(
+                f"alert status must be one of {', '.join(ALERT_STATUSES)}, got {status!r}."
+            )
+        monitor_id = self._id_of("monitors", monitor) if monitor else None
+        pipeline_id = self._id_of("pipelines", pipeline) if pipeline else None
+        return self.db.list_alerts(status, monitor_id, pipeline_id, after_id, limit)
+
+    def acknowledge_alert(self, alert_id: int, by: str | None = None) -> dict[str, Any]:
+        from mlnb.capture.environment import user
+
+        self.db.set_alert_status(int(alert_id), "acknowledged", by or user())
+        return self.db.get_alert(int(alert_id))
+
+    def resolve_alert(self, alert_id: int, by: str | None = None) -> dict[str, Any]:
+        from mlnb.capture.environment import user
+
+        self.db.set_alert_status(int(alert_id), "resolved", by or user())
+        return self.db.get_alert(int(alert_id))
+
+    def _id_of(self, table: str, name: str) -> int:
+        row = self.db.id_by_name(table, name)
+        if row is None:
+            kind = table.rstrip("s")
+            raise NotFoundError(f"no {kind} named {name!r}; list them with `mlnb {table}`.")
+        return row
+
     # == monitoring (issue: drift and accuracy monitoring) =============================
 
     # == pipelines (issue: scheduled notebook pipelines) ===============================
