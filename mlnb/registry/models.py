@@ -131,8 +131,18 @@ class ModelVersion:
 
     def load(self, trusted: list[str] | None = None, allow_pickle: bool = False) -> Any:
         """The model object, loaded safely (sha256 checked, types trusted by the registry)."""
-        reg = get_registry(self.registry_home) if self.registry_home else get_registry()
-        return reg.load_artifact(self.artifact_id, trusted=trusted, allow_pickle=allow_pickle)
+        from mlnb.registry import current_registry
+
+        reg = current_registry()
+        if reg is not None and (not self.registry_home or str(reg.home) == self.registry_home):
+            return reg.load_artifact(self.artifact_id, trusted=trusted, allow_pickle=allow_pickle)
+        if not self.registry_home:
+            return get_registry().load_artifact(self.artifact_id, trusted, allow_pickle)
+        other = Registry(self.registry_home, create=False)  # not made the process-wide one
+        try:
+            return other.load_artifact(self.artifact_id, trusted=trusted, allow_pickle=allow_pickle)
+        finally:
+            other.close()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -436,3 +436,11 @@ def test_fast_binary_metrics_match_scikit_learn(pair, truth, guess_seed, ties):
             assert slow is not None and fast == pytest.approx(slow, abs=1e-12), (name, y, response)
         if name in ("accuracy", "roc_auc") and len(set(truth)) == 2:
             assert fast is not None  # the common case does take the fast path
+
+
+def test_holdout_from_a_data_version_snapshot(registry, registered, holdout_frame):
+    version = registry.record_data(holdout_frame, name="holdout", snapshot=True)
+    gate = mlnb.Gate("g", [MinMetric("accuracy", 0.6)], target="churned")
+    result = mlnb.promote("churn", 2, gate=gate, holdout=version["id"])
+    assert result.promoted and result.gate.holdout_data_version == version["id"]
+    assert result.gate.n_rows == len(holdout_frame)

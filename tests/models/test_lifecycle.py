@@ -191,3 +191,41 @@ def test_tracked_cell_model_registers_with_the_training_run(ip, train_frame):
     ip.run_cell("clf.fit(X.iloc[:200], train['churned'].iloc[:200])", store_history=True)
     ip.run_cell("v2 = %register_model clf --name churn", store_history=True).raise_error()
     assert ip.user_ns["v2"].artifact_id != v.artifact_id
+
+
+def test_lineage_names_the_pipeline_run_that_trained_the_model(registry, monkeypatch, good_model):
+    pipeline_id = registry.db.write(
+        "INSERT INTO pipelines(name, notebook_path, created_at, updated_at) "
+        "VALUES ('churn-retrain', 'train.ipynb', 0, 0)"
+    )
+    pipeline_run = registry.db.write(
+        "INSERT INTO pipeline_runs(pipeline_id, trigger, reason, status, created_at) "
+        "VALUES (?, 'alert', 'accuracy below 0.82', 'finished', 0)",
+        (pipeline_id,),
+    )
+    monkeypatch.setenv("MLNB_PIPELINE_RUN_ID", str(pipeline_run))
+    mlnb.register_model(good_model, "churn")
+    lin = mlnb.lineage("churn/1")
+    assert lin["pipeline_run"]["pipeline"] == "churn-retrain"
+    assert lin["pipeline_run"]["trigger"] == "alert"
+    assert "pipeline churn-retrain run" in repr(lin) and "accuracy below 0.82" in repr(lin)
+
+
+def test_user_text_is_escaped_in_html(registry, good_model):
+    mlnb.register_model(good_model, "churn", description="<b>bold</b>")
+    mlnb.promote("churn", 1, reason="<script>alert(1)</script>")
+    html = mlnb.models("churn")._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>" not in mlnb.lineage("churn/1")._repr_html_()
+
+
+def test_a_version_loads_from_its_own_registry_without_switching(tmp_path, registry, good_model):
+    v = mlnb.register_model(good_model, "churn")
+    other = mlnb.Registry(tmp_path / "other")
+    mlnb.set_registry(other)
+    try:
+        assert type(v.load()).__name__ == "LogisticRegression"
+        assert mlnb.registry.current_registry() is other
+    finally:
+        mlnb.set_registry(registry)
+        other.close()
