@@ -67,7 +67,10 @@ def run_training_notebook(root: Path) -> None:
 def has_module(name: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec(name) is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def make_monitor(home: Path) -> None:
