@@ -12,9 +12,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab
 
 from mlnb.registry import Registry
+
+from .labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab
 
 pytestmark = pytest.mark.browser
 
