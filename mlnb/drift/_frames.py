@@ -31,8 +31,22 @@ def iter_frames(data: Any, what: str) -> Iterator[Any]:
             f"{what} must be a pandas DataFrame, got a Series; use series.to_frame() "
             "to make a one-column DataFrame"
         )
-    if data is None or isinstance(data, str | bytes | dict) or not isinstance(data, Iterable):
-        hint = " (read the file first, e.g. pd.read_parquet(path))" if isinstance(data, str) else ""
+    array_like = isinstance(data, np.ndarray) or hasattr(data, "to_pandas")
+    if (
+        data is None
+        or array_like
+        or isinstance(data, str | bytes | dict)
+        or not isinstance(data, Iterable)
+    ):
+        hint = ""
+        if isinstance(data, str):
+            hint = " (read the file first, e.g. pd.read_parquet(path))"
+        elif hasattr(data, "to_pandas"):
+            hint = " (convert it with .to_pandas())"
+        elif isinstance(data, np.ndarray):
+            hint = " (wrap it: pd.DataFrame(array, columns=[...]))"
+        elif isinstance(data, dict):
+            hint = " (wrap it: pd.DataFrame(data))"
         raise ValidationError(
             f"{what} must be a pandas DataFrame or an iterable of DataFrame chunks, "
             f"got {type(data).__name__}{hint}"

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlnb.drift._binning import Binner
+from mlnb.drift._binning import BLOCK, Binner
 from mlnb.drift._frames import (
     category_counts,
     column_family,
@@ -40,6 +40,8 @@ class NumericSummary:
 
     ``edges`` are strictly increasing (``edges[0] == min``, ``edges[-1] == max``) and bin i is
     ``[edges[i], edges[i+1])``, the last one closed; a single value is ``edges == [v]``.
+    ``atoms[j]`` counts values exactly equal to ``edges[j]`` when there are ties (>= 2), so
+    that merging profiles keeps point masses (zero-inflated or rounded data) in place.
     """
 
     n: int
@@ -49,6 +51,7 @@ class NumericSummary:
     max: float
     edges: np.ndarray
     counts: np.ndarray
+    atoms: np.ndarray
 
     @property
     def std(self) -> float:
@@ -64,7 +67,9 @@ class NumericSummary:
         mean = float(x.mean())
         m2 = float(np.dot(x - mean, x - mean)) if n > 1 else 0.0
         if lo == hi:
-            return cls(n, lo, 0.0, lo, hi, np.array([lo]), np.array([float(n)]))
+            return cls(
+                n, lo, 0.0, lo, hi, np.array([lo]), np.array([float(n)]), np.array([float(n)])
+            )
         if n <= EDGE_SAMPLE:
             ordered = np.sort(x)
         else:
@@ -76,18 +81,31 @@ class NumericSummary:
             bounds = edges.copy()
             bounds[-1] = np.nextafter(hi, np.inf)
             counts = np.diff(np.searchsorted(ordered, bounds, side="left"))
+            atoms = np.searchsorted(ordered, edges, "right") - np.searchsorted(
+                ordered, edges, "left"
+            )
         else:
-            counts = Binner(edges).counts(x)[1:-1]
-        return cls(n, mean, m2, lo, hi, edges, counts.astype(float))
+            counts, atoms = _counts_and_atoms(x, edges)
+        atoms = np.where(atoms >= 2, atoms, 0).astype(float)
+        return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms)
 
     def cumulative_below(self, knots: np.ndarray) -> np.ndarray:
-        """Mass strictly below each knot, values spread evenly within each bin."""
+        """Mass strictly below each knot: ties sit on their edge, the rest spreads evenly."""
         if len(self.edges) == 1:
             return np.where(knots > self.edges[0], float(self.n), 0.0)
-        cum = np.concatenate([[0.0], np.cumsum(self.counts)])
-        return np.interp(knots, self.edges, cum)
+        interior = self.counts - self.atoms[:-1]
+        interior[-1] -= self.atoms[-1]
+        spread = np.interp(knots, self.edges, np.concatenate([[0.0], np.cumsum(interior)]))
+        tied = np.concatenate([[0.0], np.cumsum(self.atoms)])
+        return spread + tied[np.searchsorted(self.edges, knots, side="left")]
+
+    def atoms_at(self, knots: np.ndarray) -> np.ndarray:
+        """Tied counts sitting exactly on each knot."""
+        pos = np.minimum(np.searchsorted(self.edges, knots), len(self.edges) - 1)
+        return np.where(self.edges[pos] == knots, self.atoms[pos], 0.0)
 
     def to_dict(self) -> dict[str, Any]:
+        tied = np.flatnonzero(self.atoms)
         return {
             "n": self.n,
             "mean": self.mean,
@@ -96,19 +114,41 @@ class NumericSummary:
             "max": self.max,
             "edges": self.edges.tolist(),
             "counts": _compact_counts(self.counts),
+            "atoms": [[int(i), _num(self.atoms[i])] for i in tied],
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NumericSummary:
+        edges = np.asarray(d["edges"], dtype=float)
+        atoms = np.zeros(len(edges))
+        for i, count in d.get("atoms", []):
+            atoms[int(i)] = float(count)
         return cls(
             int(d["n"]),
             float(d["mean"]),
             float(d["m2"]),
             float(d["min"]),
             float(d["max"]),
-            np.asarray(d["edges"], dtype=float),
+            edges,
             np.asarray(d["counts"], dtype=float),
+            atoms,
         )
+
+
+def _counts_and_atoms(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bin counts of ``x`` (all within the edge range) and counts equal to each edge."""
+    binner = Binner(edges)
+    k = len(edges) - 1
+    counts = np.zeros(k + 2, dtype=np.int64)
+    atoms = np.zeros(k + 1, dtype=np.int64)
+    for start in range(0, len(x), BLOCK):
+        xb = x[start : start + BLOCK]
+        idx = binner.index(xb)
+        counts += np.bincount(idx, minlength=k + 2)
+        on_left_edge = xb == edges[idx - 1]
+        atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
+        atoms[k] += int(np.count_nonzero(xb == edges[k]))
+    return counts[1:-1], atoms
 
 
 def _edge_levels(n_bins: int) -> np.ndarray:
@@ -124,9 +164,10 @@ def _edge_levels(n_bins: int) -> np.ndarray:
 def merge_numeric(parts: list[NumericSummary], n_bins: int) -> NumericSummary | None:
     """One summary from several: exact moments and range, histogram on the union of edges.
 
-    Each part's mass is read off at every part's edges (even spread within its own bins), then
-    the union is thinned to at most ``n_bins`` bins by keeping edges nearest to equal-mass
-    levels, which keeps bin masses exact sums of union bins.
+    Each part's mass is read off at every part's edges (ties stay on their value, the rest
+    spreads evenly within its own bins), then the union is thinned back to about ``n_bins``
+    bins by keeping the edges nearest to the fit's quantile levels (and every heavy tie),
+    which keeps bin masses exact sums of union bins.
     """
     parts = [p for p in parts if p is not None and p.n > 0]
     if not parts:
@@ -137,15 +178,18 @@ def merge_numeric(parts: list[NumericSummary], n_bins: int) -> NumericSummary | 
     lo, hi = min(p.min for p in parts), max(p.max for p in parts)
     knots = np.unique(np.concatenate([p.edges for p in parts]))
     if len(knots) == 1:
-        return NumericSummary(n, mean, m2, lo, hi, knots, np.array([float(n)]))
+        mass = np.array([float(n)])
+        return NumericSummary(n, mean, m2, lo, hi, knots, mass, mass.copy())
     below = sum(p.cumulative_below(knots) for p in parts)
-    cum = np.concatenate([below[:-1], [float(n)]])
-    cum[0] = 0.0
-    return _thin(NumericSummary(n, mean, m2, lo, hi, knots, np.diff(cum)), n_bins)
+    atoms = sum(p.atoms_at(knots) for p in parts)
+    cum = np.concatenate([[0.0], below[1:-1], [float(n)]])
+    summary = NumericSummary(n, mean, m2, lo, hi, knots, np.diff(cum), atoms)
+    return _thin(summary, n_bins)
 
 
 def _thin(s: NumericSummary, n_bins: int) -> NumericSummary:
-    """Keep the edges nearest to the fit's quantile levels (at most ~``n_bins`` bins)."""
+    """Keep the edges nearest to the fit's quantile levels (about ``n_bins`` bins) and the
+    edges holding heavy ties, so point masses are not smeared."""
     fractions = _edge_levels(n_bins)[1:-1]
     if len(s.counts) <= len(fractions) + 1:
         return s
@@ -153,9 +197,11 @@ def _thin(s: NumericSummary, n_bins: int) -> NumericSummary:
     levels = cum[-1] * fractions
     right = np.clip(np.searchsorted(cum, levels), 1, len(cum) - 1)
     nearer_left = (levels - cum[right - 1]) < (cum[right] - levels)
-    picks = np.unique(np.concatenate([[0], right - nearer_left, [len(cum) - 1]]))
+    heavy = np.flatnonzero(s.atoms >= cum[-1] / n_bins)
+    picks = np.unique(np.concatenate([[0], right - nearer_left, heavy, [len(cum) - 1]]))
     s.edges = s.edges[picks]
     s.counts = np.diff(cum[picks])
+    s.atoms = s.atoms[picks]
     return s
 
 

@@ -280,17 +280,19 @@ class _CategoricalAccumulator(_Accumulator):
         self.other = 0  # values outside a truncated reference table
 
     def _add_values(self, series: Any, family: str) -> None:
+        n_inf = 0
         if family == "numeric" and self.col.family == "numeric":
             x = numeric_values(series)
             inf = np.isinf(x)
-            if inf.any():
+            if inf.any():  # infinities are counted apart, not as categories or missing
+                n_inf = int(inf.sum())
                 self.n_posinf += int(np.count_nonzero(x == np.inf))
-                self.n_neginf += int(np.count_nonzero(x == -np.inf))
+                self.n_neginf += n_inf - int(np.count_nonzero(x == np.inf))
                 import pandas as pd
 
                 series = pd.Series(np.where(inf, np.nan, x))
         table, n_missing = category_counts(series, self.col.family)
-        self.n_missing += n_missing
+        self.n_missing += n_missing - n_inf
         truncated = bool(self.col.other_count)
         for key, count in table.items():
             if key in self.known:
@@ -312,7 +314,13 @@ class _SkippedAccumulator(_Accumulator):
 
     def add(self, series: Any) -> None:
         self.n_rows += len(series)
-        self.n_missing += int(series.isna().sum())
+        if column_family(series)[0] == "numeric":
+            x = numeric_values(series)
+            self.n_missing += int(np.isnan(x).sum())
+            self.n_posinf += int(np.count_nonzero(x == np.inf))
+            self.n_neginf += int(np.count_nonzero(x == -np.inf))
+        else:
+            self.n_missing += int(series.isna().sum())
 
 
 def _accumulator(col: ColumnProfile, method: str | None, small: bool) -> _Accumulator:
@@ -425,6 +433,9 @@ class _Scorer:
         )
 
     def _result(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
+        return _plain_types(self._measure(col, acc, method))
+
+    def _measure(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
         res = _base_result(col, acc)
         if method is None:
             res.status = "skipped" if col.kind == "datetime" else "empty"
@@ -457,6 +468,18 @@ class _Scorer:
         res.status = "drift" if res.drifted else "ok"
         _add_inf_note(res)
         return res
+
+
+def _plain_types(res: ColumnResult) -> ColumnResult:
+    """Python floats/bools only (no numpy scalars), so results compare and serialize simply."""
+    for name in ("score", "p_value", "statistic", "threshold"):
+        value = getattr(res, name)
+        if value is not None:
+            setattr(res, name, float(value))
+    res.drifted = bool(res.drifted)
+    res.unseen_share = float(res.unseen_share)
+    res.stats = {k: float(v) for k, v in res.stats.items()}
+    return res
 
 
 def _selected(name: str, col: ColumnProfile, cfg: DriftConfig) -> bool:
