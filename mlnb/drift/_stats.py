@@ -188,3 +188,9 @@ def _clip_p(p: object) -> float:
     if not math.isfinite(value):
         return 1.0
     return min(max(value, 0.0), 1.0)
+
+
+def sum_of_squares(x: np.ndarray) -> float:
+    """Sum of x**2 without BLAS (np.dot hands short vectors to OpenBLAS threads, which stall
+    for milliseconds per call when the cores are busy)."""
+    return float(np.einsum("i,i->", x, x))

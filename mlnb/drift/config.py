@@ -67,8 +67,29 @@ def canonical_method(name: object, where: str) -> str:
 class DriftConfig:
     """How to test each column and when to call drift; overridable per column and per monitor.
 
-    Fit-time fields (``n_bins``, ``small_ref_rows``, ``max_categories``,
-    ``max_discrete_values``) shape the stored profile; the rest apply when scoring.
+    Scoring fields:
+      threshold_share: the dataset drifts when this share of feature columns drifts (0.5).
+      method / num_method / cat_method: test for all / numeric / categorical columns, one of
+        ks, chisquare, ztest, psi, wasserstein, jensenshannon (None = automatic: KS and
+        chi-square/z-test for references of <= small_ref_rows rows, else normed Wasserstein
+        and Jensen-Shannon). A method that does not fit a column leaves it on the default.
+      per_column: {"age": "psi"} or {"age": {"method": "psi", "threshold": 0.2}}; a method
+        that does not fit the named column is an error.
+      threshold / num_threshold / cat_threshold / per_column_threshold: override the
+        method defaults (p < 0.05 for ks/chisquare/ztest; >= 0.1 for wasserstein,
+        jensenshannon and psi; >= 0.1 share of differing values for constant columns).
+      thresholds: per-method defaults, e.g. {"psi": 0.2} for the credit-scoring convention.
+      columns / exclude: restrict which feature columns are scored.
+      unseen_share_threshold: a categorical column also drifts when more than this share of
+        its values are categories the reference never had (0.01).
+      n_jobs: threads for scoring columns in parallel (default: up to 4).
+    Fit-time fields (shape the stored profile):
+      small_ref_rows (1000): references up to this size keep their values for exact tests.
+      n_bins (1000): quantile bins per numeric column; coarse_bins (10): bins for PSI,
+        Jensen-Shannon and chi-square on numeric columns.
+      max_categories (1000): category table size; rarer categories are pooled as "other".
+      max_discrete_values (10): numeric columns with at most this many distinct whole
+        numbers (or at most 5 distinct values) are tested as categories, as Evidently does.
     """
 
     threshold_share: float = 0.5

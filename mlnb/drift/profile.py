@@ -8,6 +8,7 @@ that KS matches scipy on raw data. Profiles fitted on chunks or partitions merge
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -26,11 +27,14 @@ from mlnb.drift._frames import (
     split_finite,
 )
 from mlnb.drift._progress import Progress
+from mlnb.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.drift.config import DriftConfig, coerce_config
 from mlnb.errors import ValidationError
 
 FORMAT = "mlnb.drift.profile/1"
-EDGE_SAMPLE = 200_000  # values sorted to place quantile edges; counts always use every value
+# Edges are placed from a sorted sample of this many values per bin; counts always use every
+# value, so the sample only decides where bins fall, not what they hold.
+EDGE_SAMPLE_PER_BIN = 20
 EVIDENTLY_DISCRETE_ANY = 5  # numeric columns with <= 5 distinct values are tested as categories
 
 
@@ -65,19 +69,21 @@ class NumericSummary:
             return None
         lo, hi = float(x.min()), float(x.max())
         mean = float(x.mean())
-        m2 = float(np.dot(x - mean, x - mean)) if n > 1 else 0.0
+        m2 = _sum_of_squares(x - mean) if n > 1 else 0.0
         if lo == hi:
             return cls(
                 n, lo, 0.0, lo, hi, np.array([lo]), np.array([float(n)]), np.array([float(n)])
             )
-        if n <= EDGE_SAMPLE:
+        sample_size = EDGE_SAMPLE_PER_BIN * n_bins
+        if n <= sample_size:
             ordered = np.sort(x)
+            ranks = np.round(_edge_levels(n_bins) * (n - 1)).astype(np.intp)
+            edges = np.unique(np.concatenate([[lo], ordered[ranks], [hi]]))
         else:
-            pick = np.random.default_rng(0).integers(0, n, EDGE_SAMPLE)
+            pick = np.random.default_rng(0).integers(0, n, sample_size)
             ordered = np.sort(x[pick])
-        ranks = np.round(_edge_levels(n_bins) * (len(ordered) - 1)).astype(np.intp)
-        edges = np.unique(np.concatenate([[lo], ordered[ranks], [hi]]))
-        if n <= EDGE_SAMPLE:  # all values are sorted: count by binary search on the edges
+            edges = _sampled_edges(x, ordered, n_bins, lo, hi)
+        if n <= sample_size:  # all values are sorted: count by binary search on the edges
             bounds = edges.copy()
             bounds[-1] = np.nextafter(hi, np.inf)
             counts = np.diff(np.searchsorted(ordered, bounds, side="left"))
@@ -85,7 +91,11 @@ class NumericSummary:
                 ordered, edges, "left"
             )
         else:
-            counts, atoms = _counts_and_atoms(x, edges)
+            tied = np.searchsorted(ordered, edges, "right") - np.searchsorted(
+                ordered, edges, "left"
+            )
+            heavy = max(2, EDGE_SAMPLE_PER_BIN // 2)  # a value holding >= half a bin's mass
+            counts, atoms = _counts_and_atoms(x, edges, count_ties=bool(tied.max() >= heavy))
         atoms = np.where(atoms >= 2, atoms, 0).astype(float)
         return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms)
 
@@ -135,8 +145,32 @@ class NumericSummary:
         )
 
 
-def _counts_and_atoms(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact bin counts of ``x`` (all within the edge range) and counts equal to each edge."""
+def _sampled_edges(
+    x: np.ndarray, ordered: np.ndarray, n_bins: int, lo: float, hi: float
+) -> np.ndarray:
+    """Edges at the quantile levels: the body from a sorted sample, the fine tail levels from
+    the exact extreme values (a sample cannot resolve 1e-5 quantiles of heavy tails)."""
+    levels = _edge_levels(n_bins)
+    step = 1.0 / n_bins
+    body = (levels >= step) & (levels <= 1 - step)
+    m = len(ordered)
+    body_edges = ordered[np.round(levels[body] * (m - 1)).astype(np.intp)]
+    k = max(1, int(m * step))
+    n = len(x)
+    low = np.sort(x[x < ordered[k]])
+    high = np.sort(x[x > ordered[m - 1 - k]])
+    low_ranks = np.round(levels[levels < step] * (n - 1)).astype(np.intp)
+    from_top = (n - 1) - np.round(levels[levels > 1 - step] * (n - 1)).astype(np.intp)
+    tails = [low[low_ranks[low_ranks < len(low)]]]
+    tails.append(high[len(high) - 1 - from_top[from_top < len(high)]])
+    return np.unique(np.concatenate([[lo], body_edges, *tails, [hi]]))
+
+
+def _counts_and_atoms(
+    x: np.ndarray, edges: np.ndarray, count_ties: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bin counts of ``x`` (all within the edge range) and, when the edge sample showed
+    ties, counts of values equal to each edge (heavy ties always show in the sample)."""
     binner = Binner(edges)
     k = len(edges) - 1
     counts = np.zeros(k + 2, dtype=np.int64)
@@ -145,12 +179,15 @@ def _counts_and_atoms(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.
         xb = x[start : start + BLOCK]
         idx = binner.index(xb)
         counts += np.bincount(idx, minlength=k + 2)
+        if not count_ties:
+            continue
         on_left_edge = xb == edges[idx - 1]
         atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
         atoms[k] += int(np.count_nonzero(xb == edges[k]))
     return counts[1:-1], atoms
 
 
+@functools.lru_cache(maxsize=8)
 def _edge_levels(n_bins: int) -> np.ndarray:
     """Quantile levels of the edges: equal mass, plus finer steps in both tails.
 
@@ -158,7 +195,9 @@ def _edge_levels(n_bins: int) -> np.ndarray:
     keeps the even-spread-within-a-bin assumption from distorting distances there.
     """
     tail = 10.0 ** -np.arange(np.ceil(np.log10(n_bins)) + 1, 8)
-    return np.unique(np.concatenate([np.linspace(0, 1, n_bins + 1), tail, 1 - tail]))
+    levels = np.unique(np.concatenate([np.linspace(0, 1, n_bins + 1), tail, 1 - tail]))
+    levels.flags.writeable = False
+    return levels
 
 
 def merge_numeric(parts: list[NumericSummary], n_bins: int) -> NumericSummary | None:
@@ -564,12 +603,7 @@ def fit_profile(
     roles = _roles(target, prediction)
     import pandas as pd
 
-    if isinstance(reference, pd.DataFrame):
-        chunks: Iterable[Any] = [reference]
-        single = True
-    else:
-        chunks = reference
-        single = False
+    chunks: Iterable[Any] = [reference] if isinstance(reference, pd.DataFrame) else reference
     stack: list[tuple[int, Profile]] = []
     n_rows = 0
     columns: list[str] | None = None
@@ -589,8 +623,7 @@ def fit_profile(
             )
         n_rows += len(df)
         small_so_far = n_rows <= cfg.small_ref_rows
-        bins = cfg.n_bins if single else 2 * cfg.n_bins
-        part = fit_frame(df, cfg, bins, keep_sample=small_so_far, roles=roles)
+        part = fit_frame(df, cfg, cfg.n_bins, keep_sample=small_so_far, roles=roles)
         _push(stack, part, 2 * cfg.n_bins)
         bar.update(1)
     bar.close()

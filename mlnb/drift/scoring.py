@@ -20,6 +20,7 @@ from mlnb.drift import _stats
 from mlnb.drift._binning import BLOCK
 from mlnb.drift._frames import category_counts, column_family, iter_frames, numeric_values
 from mlnb.drift._progress import Progress
+from mlnb.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
 from mlnb.drift.profile import ColumnProfile, Profile, fit_profile
 from mlnb.drift.report import ColumnResult, DriftReport
@@ -219,7 +220,7 @@ class _NumericAccumulator(_Accumulator):
                 self.above_sum += float(np.sum(tail - hi))
                 self.cur_max = max(self.cur_max, float(tail.max()))
             self.total += float(np.sum(xb))
-            self.total_sq += float(np.dot(xb, xb))
+            self.total_sq += _sum_of_squares(xb)
         if self.keep_values:
             self._keep(x)
 
@@ -266,7 +267,7 @@ class _ConstantNumericAccumulator(_Accumulator):
             x = x[finite]
         self.n_equal += int(np.count_nonzero(x == self.value))
         self.total += float(np.sum(x))
-        self.total_sq += float(np.dot(x, x))
+        self.total_sq += _sum_of_squares(x)
 
 
 class _CategoricalAccumulator(_Accumulator):
@@ -369,7 +370,8 @@ class _Scorer:
         self.n_rows = 0
         self.pool: ThreadPoolExecutor | None = None
 
-    def add(self, df: Any, chunk_no: int) -> None:
+    def add(self, df: Any, chunk_no: int, on_column: Any = None) -> None:
+        """Feed one chunk; ``on_column()`` is called as each column is done."""
         if len(df) == 0:
             return
         by_name = {str(c): c for c in df.columns}
@@ -390,10 +392,14 @@ class _Scorer:
                 self.pool = ThreadPoolExecutor(self.cfg.workers)
             # biggest jobs first so the pool stays busy to the end
             work.sort(key=lambda w: not isinstance(w[0], _NumericAccumulator))
-            list(self.pool.map(lambda w: w[0].add(w[1]), work))
+            for _ in self.pool.map(lambda w: w[0].add(w[1]), work):
+                if on_column is not None:
+                    on_column()
         else:
             for acc, series in work:
                 acc.add(series)
+                if on_column is not None:
+                    on_column()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -798,16 +804,15 @@ def score(
     import pandas as pd
 
     single = isinstance(current, pd.DataFrame)
-    bar = Progress(
-        progress,
-        "scoring drift",
-        total=1 if single else _length(current),
-        unit="batch" if single else "chunk",
-    )
+    if single:  # one frame: the bar counts columns
+        bar = Progress(progress, "scoring drift", total=len(scorer.accs), unit="column")
+    else:
+        bar = Progress(progress, "scoring drift", total=_length(current), unit="chunk")
     try:
         for i, chunk in enumerate(iter_frames(current, "current batch")):
-            scorer.add(chunk, i)
-            bar.update(1)
+            scorer.add(chunk, i, on_column=bar.update if single else None)
+            if not single:
+                bar.update(1)
     finally:
         scorer.close()
         bar.close()

@@ -208,3 +208,13 @@ def test_summary_text_is_a_plain_table():
     assert "3 of 8 columns drifted" in text
     assert "x0" in text and "DRIFT" in text and "wasserstein" in text
     assert "<" not in text
+
+
+def test_the_package_itself_is_callable_like_the_drift_function():
+    import mlnb
+    import mlnb.drift
+
+    ref, cur = reference_frame(2000), shifted_frame(2000)
+    report = mlnb.drift(ref, cur, threshold_share=0.3)
+    assert isinstance(report, DriftReport)
+    assert set(report.drifted_columns) == SHIFTED and report.dataset_drift
