@@ -324,6 +324,9 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                     check_monitor_alert(page)
                 if pipelines:
                     check_pipeline(page)
+                if models and monitors and pipelines:
+                    # Every section loaded: the error banner stays hidden.
+                    expect(page.get_by_test_id("mlnb-error")).to_be_hidden()
                 page.set_viewport_size({"width": 1440, "height": 1500})
                 shot(page, "sidebar-overview.png")
                 switch_to_dark_theme(page)
