@@ -191,8 +191,8 @@ export class ModelsSection extends Section {
         title: detail
       },
       gate.passed
-        ? `✓ ${gate.gate} gates passed (${gate.checks.length} checks)`
-        : `✗ ${gate.gate} gates failed: ${failed.join(', ')}`
+        ? `✓ gate ${gate.gate} passed (${gate.checks.length} check${gate.checks.length === 1 ? '' : 's'})`
+        : `✗ gate ${gate.gate} failed: ${failed.join(', ')}`
     );
   }
 

@@ -33,12 +33,16 @@ TIMEOUT_MS = 30_000
 
 
 def seed_registry(home: Path) -> dict[str, int]:
-    """Runs that exist before JupyterLab starts: one with a hostile name."""
+    """Runs that exist before JupyterLab starts; the hostile name sits in its own experiment."""
     reg = Registry(home)
     try:
         ids = {}
-        for name, c, acc in [("baseline", 1.0, 0.81), (XSS_NAME, 0.3, 0.84)]:
-            run = reg.start_run("churn", name=name, environment={})
+        for experiment, name, c, acc in [
+            ("churn", "baseline", 1.0, 0.81),
+            ("churn", "balanced-classes", 0.3, 0.84),
+            ("untrusted-input", XSS_NAME, 0.3, 0.5),
+        ]:
+            run = reg.start_run(experiment, name=name, environment={})
             reg.log_params(run, {"C": c, "solver": "lbfgs"})
             reg.log_metrics(run, {"accuracy": acc})
             reg.end_run(run)
@@ -115,8 +119,25 @@ def make_monitor(home: Path) -> None:
         reg.close()
 
 
-def register_churn_models(home: Path) -> None:
-    """Two versions of 'churn': v1 in production, v2 a fresh candidate."""
+GATES_YAML = """
+gates:
+  release:
+    holdout: holdout.csv
+    target: churned
+    checks:
+      - min_metric: {metric: accuracy, threshold: 0.6}
+  strict:
+    holdout: holdout.csv
+    target: churned
+    checks:
+      - min_metric: {metric: accuracy, threshold: 0.99}
+"""
+
+
+def register_churn_models(home: Path, root: Path) -> None:
+    """Two versions of 'churn': v1 promoted through the 'release' gate, v2 a candidate that
+    failed the 'strict' one. The gates live in the Jupyter root's gates.yaml, where the
+    server finds them too."""
     import numpy as np
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
@@ -124,15 +145,35 @@ def register_churn_models(home: Path) -> None:
     import mlnb
 
     rng = np.random.default_rng(5)
-    X = pd.DataFrame({"tenure": rng.integers(0, 72, 300), "support_calls": rng.poisson(1.5, 300)})
-    y = (X["support_calls"] * 0.9 - X["tenure"] * 0.08 + rng.normal(0, 1, 300) > 0).astype(int)
+
+    def customers(n: int) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {"tenure": rng.integers(0, 72, n), "support_calls": rng.poisson(1.5, n)}
+        )
+        noise = rng.normal(0, 1, n)
+        frame["churned"] = (frame.support_calls * 0.9 - frame.tenure * 0.08 + noise > 0).astype(int)
+        return frame
+
+    train = customers(400)
+    customers(300).to_csv(root / "holdout.csv", index=False)
+    (root / "gates.yaml").write_text(GATES_YAML)
+    gates = root / "gates.yaml"
+    X, y = train[["tenure", "support_calls"]], train["churned"]
     reg = Registry(home)
     try:
         for c in (1.0, 0.2):
             mlnb.register_model(
                 LogisticRegression(C=c, max_iter=300).fit(X, y), "churn", X=X, registry=reg
             )
-        mlnb.promote("churn", 1, to="production", reason="first release", registry=reg)
+        mlnb.promote(
+            "churn",
+            1,
+            to="production",
+            gate=f"{gates}:release",
+            reason="first release",
+            registry=reg,
+        )
+        mlnb.run_gate(f"{gates}:strict", "churn", 2, registry=reg)
     finally:
         reg.close()
 
@@ -145,12 +186,27 @@ def check_promote_and_rollback(page: Page) -> None:
     v2 = card.locator('[data-testid="model-version"][data-version="2"]')
     expect(v1.get_by_test_id("stage-badge")).to_have_text("production")
     expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
+    expect(v1.get_by_test_id("gate-result")).to_contain_text("gate release passed (1 check)")
+    expect(v2.get_by_test_id("gate-result")).to_contain_text("gate strict failed: min accuracy")
     expect(card.get_by_test_id("rollback-button")).to_be_disabled()
 
+    # Through the gate it failed before: refused, with the reason, and nothing moves.
     v2.get_by_test_id("promote-button").click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_be_visible()
+    expect(dialog.get_by_test_id("promote-gate")).to_have_value("strict")
     dialog.get_by_test_id("promote-stage").select_option("production")
+    dialog.get_by_role("button", name="Promote", exact=True).click()
+    expect(dialog).to_contain_text("was NOT promoted to production", timeout=TIMEOUT_MS)
+    shot(page, "sidebar-gate-refused.png")
+    dialog.get_by_role("button").last.click()
+    expect(dialog).to_have_count(0)
+    expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
+
+    # By hand, without a gate, with a reason for the record.
+    v2.get_by_test_id("promote-button").click()
+    dialog.get_by_test_id("promote-stage").select_option("production")
+    dialog.get_by_test_id("promote-gate").fill("")
     dialog.get_by_test_id("promote-reason").fill("better recall on the March holdout")
     shot(page, "sidebar-promote-dialog.png")
     dialog.get_by_role("button", name="Promote", exact=True).click()
@@ -172,7 +228,10 @@ def create_retrain_pipeline(home: Path, root: Path) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("C = 0.5")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("accuracy = 0.8 + C / 10\nprint(accuracy)")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell("accuracy = round(0.8 + C / 10, 3)\nprint(accuracy)"),
+    ]
     path = root / "retrain.ipynb"
     nbformat.write(nb, path)
     reg = Registry(home)
@@ -266,8 +325,10 @@ def check_compare(page: Page) -> None:
     rows = sidebar.get_by_test_id("run-row")
     sidebar.get_by_test_id("runs-experiment").select_option("churn")
     expect(rows).to_have_count(3, timeout=TIMEOUT_MS)
+    expect(rows.filter(has_text=XSS_NAME)).to_have_count(0)
     sidebar.get_by_test_id("runs-sort").select_option("accuracy")
     expect(rows.first).to_contain_text("notebook-logreg", timeout=TIMEOUT_MS)
+    expect(rows.nth(1)).to_contain_text("balanced-classes")
     expect(rows.last).to_contain_text("baseline")
     compare = sidebar.get_by_test_id("runs-compare")
     expect(compare).to_be_disabled()
@@ -300,9 +361,11 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
     monitors = has_module("mlnb.drift")
     if monitors:
         make_monitor(registry_home)
+    root = tmp_path / "lab" / "root"
+    root.mkdir(parents=True)
     models = has_module("mlnb.gates")
     if models:
-        register_churn_models(registry_home)
+        register_churn_models(registry_home, root)
     pipelines = has_module("mlnb.pipelines.api")
     lab = start_lab(tmp_path / "lab", registry_home)
     if pipelines:
