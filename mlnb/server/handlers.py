@@ -73,12 +73,6 @@ class RegistryProvider:
                 self._registry = Registry(self.home)
             return self._registry
 
-    def close(self) -> None:
-        with self._lock:
-            if self._registry is not None:
-                self._registry.close()
-                self._registry = None
-
 
 class ApiError(web.HTTPError):
     """An HTTP error whose JSON body is ``{"error": message, **extra}``."""
@@ -234,19 +228,17 @@ def parse_id(what: str, text: str) -> int:
     return value
 
 
-def get_json(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """Decorate a GET: authenticated, authorized to read, errors as JSON."""
+def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Decorate a handler method: authenticated (else 403), authorized by Jupyter's authorizer
+    (GET needs "read", POST "write" on the "mlnb" resource), errors as JSON."""
     return web.authenticated(authorized(api_errors(method)))
-
-
-post_json = get_json  # same chain; `authorized` maps POST to the "write" action
 
 
 # -- status and change token ----------------------------------------------------------------
 
 
 class StatusHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         counts = await self.blocking(self.registry.change_counters)
         self.reply(
@@ -262,7 +254,7 @@ class StatusHandler(MlnbHandler):
 class VersionHandler(MlnbHandler):
     """A cheap token that changes whenever the registry does; the sidebar polls it."""
 
-    @get_json
+    @endpoint
     async def get(self) -> None:
         counts = await self.blocking(self.registry.change_counters)
         digest = hashlib.sha1(json.dumps(counts, sort_keys=True).encode()).hexdigest()[:16]
@@ -273,14 +265,14 @@ class VersionHandler(MlnbHandler):
 
 
 class ExperimentsHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         experiments = await self.blocking(self.registry.list_experiments)
         self.reply({"experiments": experiments})
 
 
 class RunsHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         experiment = self.text_arg("experiment")
         status = self.text_arg("status")
@@ -300,7 +292,7 @@ class RunsHandler(MlnbHandler):
 
 
 class RunHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self, run_ref: str) -> None:
         run = await self.blocking(self.registry.get_run, run_ref)
         run["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
@@ -308,7 +300,7 @@ class RunHandler(MlnbHandler):
 
 
 class CompareHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         raw = self.text_arg("runs")
         if raw is None:
@@ -324,7 +316,7 @@ class CompareHandler(MlnbHandler):
 
 
 class DataHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         limit = self.int_arg("limit", 200)
         versions = await self.blocking(self.registry.list_data_versions, limit)
@@ -426,20 +418,20 @@ def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]
 
 
 class ModelsHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         models = await self.blocking(self.registry.list_models)
         self.reply({"models": models})
 
 
 class ModelHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self, name: str) -> None:
         self.reply(await self.blocking(model_detail, self.registry, name))
 
 
 class LineageHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self, name: str, version: str) -> None:
         number = parse_id("version", version)
         lineage = await self.blocking(self.registry.model_lineage, f"{name}/{number}")
@@ -449,7 +441,7 @@ class LineageHandler(MlnbHandler):
 
 
 class PromoteHandler(MlnbHandler):
-    @post_json
+    @endpoint
     async def post(self, name: str) -> None:
         body = self.json_body()
         version = body.get("version")
@@ -469,7 +461,7 @@ class PromoteHandler(MlnbHandler):
 
 
 class RollbackHandler(MlnbHandler):
-    @post_json
+    @endpoint
     async def post(self, name: str) -> None:
         reason = self.json_body().get("reason", "")
         if not isinstance(reason, str):
@@ -614,21 +606,21 @@ def output_to_open(
 
 
 class PipelinesHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         pipelines = await self.blocking(list_pipeline_summaries, self.registry)
         self.reply({"pipelines": pipelines})
 
 
 class PipelineHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self, name: str) -> None:
         limit = self.int_arg("limit", 20)
         self.reply(await self.blocking(pipeline_detail, self.registry, name, limit))
 
 
 class PipelineActionHandler(MlnbHandler):
-    @post_json
+    @endpoint
     async def post(self, name: str, action: str) -> None:
         self.json_body()
         registry = self.registry
@@ -649,7 +641,7 @@ class PipelineActionHandler(MlnbHandler):
 
 
 class PipelineOutputHandler(MlnbHandler):
-    @post_json
+    @endpoint
     async def post(self, name: str, run_ref: str) -> None:
         self.json_body()
         run_id = parse_id("pipeline run id", run_ref)
@@ -757,14 +749,14 @@ def list_monitor_summaries(registry: Registry) -> list[dict[str, Any]]:
 
 
 class MonitorsHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         monitors = await self.blocking(list_monitor_summaries, self.registry)
         self.reply({"monitors": monitors})
 
 
 class MonitorHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self, name: str) -> None:
         limit = self.int_arg("batches", 100)
         summary = await self.blocking(monitor_summary, self.registry, name, limit)
@@ -776,7 +768,7 @@ class MonitorHandler(MlnbHandler):
 
 
 class AlertsHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self) -> None:
         status = self.text_arg("status")
         monitor = self.text_arg("monitor")
@@ -793,7 +785,7 @@ class AlertsHandler(MlnbHandler):
 
 
 class AlertAckHandler(MlnbHandler):
-    @post_json
+    @endpoint
     async def post(self, alert_ref: str) -> None:
         self.json_body()
         alert_id = parse_id("alert id", alert_ref)
@@ -802,7 +794,7 @@ class AlertAckHandler(MlnbHandler):
 
 
 class NotFoundHandler(MlnbHandler):
-    @get_json
+    @endpoint
     async def get(self, path: str) -> None:
         raise ApiError(404, f"no mlnb API endpoint /{API_PREFIX}/{path}.")
 
