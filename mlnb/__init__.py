@@ -32,7 +32,25 @@ _LAZY: dict[str, str] = {
     "get_registry": "mlnb.registry:get_registry",
     "set_registry": "mlnb.registry:set_registry",
     # model registry and gates
+    "register_model": "mlnb.registry.models:register_model",
+    "get_model_version": "mlnb.registry.models:get_model_version",
+    "set_alias": "mlnb.registry.models:set_alias",
+    "delete_alias": "mlnb.registry.models:delete_alias",
+    "rollback": "mlnb.registry.models:rollback",
+    "lineage": "mlnb.registry.models:lineage",
+    "models": "mlnb.registry.models:models",
+    "ModelVersion": "mlnb.registry.models:ModelVersion",
+    "promote": "mlnb.gates.promotion:promote",
+    "run_gate": "mlnb.gates.promotion:run_gate",
+    "PromotionResult": "mlnb.gates.promotion:PromotionResult",
+    "Gate": "mlnb.gates.gate:Gate",
+    "GateResult": "mlnb.gates.gate:GateResult",
+    "gates": "mlnb.gates",
+    "checks": "mlnb.checks",
     # monitoring and drift
+    "Monitor": "mlnb.monitoring.monitor:Monitor",
+    "drift": "mlnb.drift",
+    "alerts": "mlnb.alerts",
     # pipelines
 }
 
@@ -44,7 +62,9 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
     module, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module), attr)
+    value = importlib.import_module(module)
+    if attr:
+        value = getattr(value, attr)
     globals()[name] = value
     return value
 

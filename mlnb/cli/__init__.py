@@ -13,7 +13,9 @@ from mlnb.errors import MlnbError
 
 COMMAND_MODULES = [
     "mlnb.cli.tracking",
+    "mlnb.cli.models",
     "mlnb.cli.alerts",
+    "mlnb.cli.monitoring",
 ]
 
 

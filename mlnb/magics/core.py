@@ -26,6 +26,12 @@ MLNB_HELP = """mlnb: MLOps in the notebook.
                                     record a data version (snapshot keeps a copy to restore)
   %runs [--experiment E] [--status S] [--sort METRIC] [--asc] [--limit N]
   %runs --compare A B [C ...]       params, metrics and data of runs side by side
+
+  %register_model VAR --name NAME [--stage staging] [--alias A] [--X VAR]
+                                    register a fitted model as a new version
+  %promote NAME [--version N] [--to STAGE] [--gate G] [--holdout VAR] [--target COL]
+                                    run the gate; promote only if every check passes
+  %models [NAME]   %rollback NAME   %lineage NAME@VERSION
 """
 
 
@@ -214,6 +220,8 @@ class CoreMagics(Magics):
             display(summary)
         except Exception as exc:
             _warn(f"capture problem ({type(exc).__name__}: {exc}); your cell ran normally.")
+        finally:
+            _release(capture)
 
     def _execute(self, cell: str) -> Any:
         """Run the cell body in the user namespace; its last expression is the result."""
@@ -339,6 +347,21 @@ class CoreMagics(Magics):
             descending=not args.asc,
         )
         return Rendered(runs_html(runs), runs_text(runs))
+
+
+def _release(capture: Any) -> None:
+    """Whatever happened, the cell's run is no longer the active one (and is not left running)."""
+    from mlnb.capture.run import _pop
+
+    run = getattr(capture, "run", None)
+    if run is None:
+        return
+    _pop(run)
+    if run.status == "running":
+        try:
+            run.end("failed", "mlnb could not finish capturing this cell")
+        except Exception:
+            pass
 
 
 def _worth_tracking(cell: str) -> bool:
