@@ -26,6 +26,7 @@ MLNB_HELP = """mlnb: MLOps in the notebook.
                                     record a data version (snapshot keeps a copy to restore)
   %runs [--experiment E] [--status S] [--sort METRIC] [--asc] [--limit N]
   %runs --compare A B [C ...]       params, metrics and data of runs side by side
+  %pipeline help                    this notebook as a scheduled, retrained pipeline
 """
 
 

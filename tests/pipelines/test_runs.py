@@ -1,0 +1,134 @@
+"""Real papermill executions of tiny notebooks in fresh kernels: parameters and identity
+reach the kernel, failures name their cell, a dying kernel, timeouts, retries with backoff,
+retention, the concurrency limit and alerts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import mlnb
+from mlnb.cli import main
+from mlnb.errors import ValidationError
+from mlnb.pipelines.runner import RunExecutor
+from tests.pipelines.conftest import write_notebook
+
+
+def test_a_run_injects_parameters_and_links_what_the_notebook_tracks(registry, notebook, capsys):
+    mlnb.create_pipeline("train", notebook, params={"n": 21})
+    main(["pipeline", "run", "train", "--param", "label='b'"])
+    out = capsys.readouterr().out
+    assert "finished" in out
+    (prun,) = mlnb.pipeline_history("train")
+    assert prun["status"] == "finished" and prun["trigger"] == "manual"
+    assert prun["started_at"] < prun["ended_at"] and prun["pid"] and prun["host"]
+    (tracked,) = registry.list_runs(pipeline_run_id=prun["id"])
+    assert tracked["metrics"] == {"score": 42.0}
+    assert tracked["notebook_path"] == str(notebook.resolve())
+    executed = json.loads(Path(prun["output_path"]).read_text())
+    injected = [
+        c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])
+    ]
+    assert "n = 21" in "".join(injected[0]["source"]) and 'label = "b"' in "".join(
+        injected[0]["source"]
+    )
+    assert prun["output_path"].startswith(
+        str(registry.home / "pipelines" / "train" / "runs" / f"{prun['id']}-")
+    )
+    assert "Executing Cell" in prun["log"]
+    assert main(["pipeline", "output", str(prun["id"])]) == 0
+    assert capsys.readouterr().out.strip() == prun["output_path"]
+
+
+def test_a_failing_cell_is_named_stored_and_alerted(registry, tmp_path):
+    nb = write_notebook(
+        tmp_path / "bad.ipynb", ["n = 1", "x = n + 1", "raise ValueError(f'bad x={x}')"]
+    )
+    mlnb.create_pipeline("bad", nb)
+    run = mlnb.run_pipeline("bad")
+    assert run["status"] == "failed"
+    assert run["failing_cell"] == 2
+    assert run["error"].startswith("ValueError: bad x=2 (cell 3")
+    (alert,) = registry.list_alerts(pipeline="bad")
+    assert alert["kind"] == "pipeline_run_failed" and alert["source"] == "pipeline"
+    assert alert["evidence"]["failing_cell"] == 2 and "bad x=2" in alert["message"]
+    assert run["details"]["alerts"] == [alert["id"]]
+
+
+def test_a_kernel_that_dies_mid_run_leaves_a_crashed_run_with_the_reason(registry, tmp_path):
+    nb = write_notebook(
+        tmp_path / "die.ipynb",
+        ["n = 1", "print('before')", "import os\nos.kill(os.getpid(), 9)", "print('never')"],
+    )
+    mlnb.create_pipeline("die", nb)
+    run = mlnb.run_pipeline("die")
+    assert run["status"] == "crashed"
+    assert run["failing_cell"] == 2
+    assert "the kernel died while executing cell 3" in run["error"]
+    assert Path(run["output_path"]).exists()
+    assert registry.list_alerts(pipeline="die")[0]["kind"] == "pipeline_run_crashed"
+
+
+def test_a_run_past_its_timeout_is_stopped_and_failed(registry, tmp_path):
+    nb = write_notebook(tmp_path / "slow.ipynb", ["n = 1", "import time\ntime.sleep(60)"])
+    mlnb.create_pipeline("slow", nb, timeout=4)
+    run = mlnb.run_pipeline("slow")
+    assert run["status"] == "failed"
+    assert run["error"].startswith("timed out after 4 s")
+    assert "while executing cell 2 ('import time')" in run["error"]
+    assert run["failing_cell"] == 1
+    assert run["ended_at"] - run["started_at"] < 30
+
+
+def test_retries_back_off_and_keep_every_attempt(registry, tmp_path):
+    marker = tmp_path / "attempts.txt"
+    nb = write_notebook(
+        tmp_path / "flaky.ipynb",
+        [
+            f"marker = {str(marker)!r}",
+            "import pathlib\np = pathlib.Path(marker)\nk = int(p.read_text()) + 1 if p.exists() else 1\n"
+            "p.write_text(str(k))\nif k < 3:\n    raise RuntimeError(f'flaky attempt {k}')",
+        ],
+    )
+    mlnb.create_pipeline("flaky", nb, retries=3, retry_delay=10)
+    pipeline = registry.db.get_pipeline("flaky")
+    run_id = registry.db.enqueue_pipeline_run(pipeline["id"], "manual", "test")
+    slept = []
+    executor = RunExecutor(registry, sleep=slept.append)
+    assert executor.claim(run_id, pipeline)
+    run = executor.execute(run_id)
+    assert run["status"] == "finished" and run["attempt"] == 3
+    assert slept == [10, 20]  # exponential backoff
+    attempts = run["details"]["attempts"]
+    assert [a["status"] for a in attempts] == ["failed", "failed"]
+    assert "flaky attempt 1" in attempts[0]["error"] and "flaky attempt 2" in attempts[1]["error"]
+    assert registry.list_alerts(pipeline="flaky") == []  # it succeeded in the end
+
+
+def test_retention_keeps_the_last_n_outputs(registry, tmp_path):
+    nb = write_notebook(tmp_path / "tiny.ipynb", ["n = 1"])
+    mlnb.create_pipeline("tiny", nb, keep=1)
+    first = mlnb.run_pipeline("tiny")
+    second = mlnb.run_pipeline("tiny")
+    assert not Path(first["output_path"]).exists()
+    assert Path(second["output_path"]).exists()
+    first = registry.db.get_pipeline_run(first["id"])
+    assert first["details"]["output_removed"] is True and first["status"] == "finished"
+    assert main(["pipeline", "output", str(first["id"])]) == 1
+
+
+def test_a_notebook_gone_at_run_time_fails_with_the_reason(registry, notebook):
+    mlnb.create_pipeline("gone", notebook)
+    notebook.unlink()
+    run = mlnb.run_pipeline("gone")
+    assert run["status"] == "failed" and "does not exist" in run["error"]
+
+
+def test_a_manual_run_respects_the_concurrency_limit(registry, notebook):
+    p = mlnb.create_pipeline("busy", notebook)
+    blocking = registry.db.enqueue_pipeline_run(p["id"], "schedule", "x", "cron:x")
+    assert RunExecutor(registry).claim(blocking, registry.db.get_pipeline("busy"))
+    with pytest.raises(ValidationError, match=f"concurrency limit .* #{blocking}"):
+        mlnb.run_pipeline("busy")
