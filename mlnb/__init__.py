@@ -33,6 +33,9 @@ _LAZY: dict[str, str] = {
     "set_registry": "mlnb.registry:set_registry",
     # model registry and gates
     # monitoring and drift
+    "Monitor": "mlnb.monitoring.monitor:Monitor",
+    "drift": "mlnb.drift",
+    "alerts": "mlnb.alerts",
     # pipelines
     "create_pipeline": "mlnb.pipelines:create_pipeline",
     "run_pipeline": "mlnb.pipelines:run_pipeline",
@@ -49,7 +52,9 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
     module, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module), attr)
+    value = importlib.import_module(module)
+    if attr:
+        value = getattr(value, attr)
     globals()[name] = value
     return value
 

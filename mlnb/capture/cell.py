@@ -136,6 +136,7 @@ class CellCapture:
 
     def before(self) -> Run:
         self._started = time.perf_counter()
+        _warm_up_model_saving()
         if self.analysis.syntax_error:
             self.notes.append(
                 f"could not parse the cell ({self.analysis.syntax_error}); params and metrics from its source were skipped"
@@ -342,6 +343,21 @@ class CellCapture:
             yield
         except Exception as exc:
             self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def _warm_up_model_saving() -> None:
+    """Import skops in the background while the first cell that uses scikit-learn runs, so
+    saving its model afterwards does not pay the import on the user's clock."""
+    if "sklearn" in sys.modules and "skops.io" not in sys.modules:
+        import threading
+
+        def load() -> None:
+            try:
+                import skops.io  # noqa: F401
+            except Exception:
+                pass
+
+        threading.Thread(target=load, name="mlnb-warmup", daemon=True).start()
 
 
 def _fit_token(obj: Any) -> int:

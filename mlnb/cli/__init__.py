@@ -14,6 +14,7 @@ from mlnb.errors import MlnbError
 COMMAND_MODULES = [
     "mlnb.cli.tracking",
     "mlnb.cli.alerts",
+    "mlnb.cli.monitoring",
     "mlnb.cli.pipelines",
 ]
 

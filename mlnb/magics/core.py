@@ -215,6 +215,8 @@ class CoreMagics(Magics):
             display(summary)
         except Exception as exc:
             _warn(f"capture problem ({type(exc).__name__}: {exc}); your cell ran normally.")
+        finally:
+            _release(capture)
 
     def _execute(self, cell: str) -> Any:
         """Run the cell body in the user namespace; its last expression is the result."""
@@ -340,6 +342,21 @@ class CoreMagics(Magics):
             descending=not args.asc,
         )
         return Rendered(runs_html(runs), runs_text(runs))
+
+
+def _release(capture: Any) -> None:
+    """Whatever happened, the cell's run is no longer the active one (and is not left running)."""
+    from mlnb.capture.run import _pop
+
+    run = getattr(capture, "run", None)
+    if run is None:
+        return
+    _pop(run)
+    if run.status == "running":
+        try:
+            run.end("failed", "mlnb could not finish capturing this cell")
+        except Exception:
+            pass
 
 
 def _worth_tracking(cell: str) -> bool:

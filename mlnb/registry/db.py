@@ -420,6 +420,16 @@ class Database:
             except sqlite3.Error as exc:
                 raise _explain_sqlite_error(self.path, exc) from exc
 
+    def query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like query() but plain tuples: cheaper for bulk reads."""
+        with self._lock:
+            try:
+                cur = self.conn.cursor()
+                cur.row_factory = None
+                return cur.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _explain_sqlite_error(self.path, exc) from exc
+
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
@@ -586,7 +596,10 @@ class Database:
             f"ORDER BY r.id DESC {lim}",
             params,
         )
-        return [dict(r) for r in rows]
+        if not rows:
+            return []
+        names = rows[0].keys()
+        return [dict(zip(names, tuple(r), strict=True)) for r in rows]
 
     def count_runs(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM runs")[0][0])
@@ -596,27 +609,29 @@ class Database:
         if not run_ids:
             return {}
         out: dict[int, dict[str, float]] = {i: {} for i in run_ids}
-        for chunk in _chunks(list(run_ids), 900):
-            marks = ", ".join("?" for _ in chunk)
-            rows = self.query(
-                f"SELECT run_id, key, value FROM metrics WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, key, step, id",
-                chunk,
-            )
-            for r in rows:
-                out[r[0]][r[1]] = r[2]
+        for sql, params in _run_id_filters(
+            "SELECT run_id, key, value FROM metrics WHERE {where} ORDER BY run_id, key, step, id",
+            run_ids,
+        ):
+            for run_id, key, value in self.query_tuples(sql, params):
+                target = out.get(run_id)
+                if target is not None:
+                    target[key] = value
         return out
 
     def params_for_runs(self, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not run_ids:
             return {}
         out: dict[int, dict[str, Any]] = {i: {} for i in run_ids}
-        for chunk in _chunks(list(run_ids), 900):
-            marks = ", ".join("?" for _ in chunk)
-            for r in self.query(
-                f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk
-            ):
-                out[r[0]][r[1]] = loads(r[2])
+        for sql, params in _run_id_filters(
+            "SELECT run_id, key, value FROM params WHERE {where}", run_ids
+        ):
+            rows = self.query_tuples(sql, params)
+            values = json.loads("[" + ",".join(r[2] for r in rows) + "]") if rows else []
+            for (run_id, key, _), value in zip(rows, values, strict=True):
+                target = out.get(run_id)
+                if target is not None:
+                    target[key] = value
         return out
 
     def delete_run(self, run_id: int) -> None:
@@ -910,6 +925,114 @@ class Database:
                 raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
 
     # == monitoring (issue: drift and accuracy monitoring) ===============================
+
+    def upsert_monitor(
+        self,
+        name: str,
+        model_name: str | None,
+        target: str | None,
+        profile: str,
+        config: dict[str, Any],
+    ) -> int:
+        """Create a monitor or refit an existing one; its batch history is kept."""
+        t = now()
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO monitors(name, model_name, target, profile, config, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET model_name = excluded.model_name, "
+                "target = excluded.target, profile = excluded.profile, config = excluded.config, "
+                "updated_at = excluded.updated_at",
+                (name, model_name, target, profile, dumps(config), t, t),
+            )
+            return int(c.execute("SELECT id FROM monitors WHERE name = ?", (name,)).fetchone()[0])
+
+    def update_monitor_config(self, monitor_id: int, config: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE monitors SET config = ?, updated_at = ? WHERE id = ?",
+                (dumps(config), now(), monitor_id),
+            )
+
+    def get_monitor(self, name: str) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM monitors WHERE name = ?", (name,))
+        if row is None:
+            return None
+        d = dict(row)
+        d["config"] = loads(d["config"], {})
+        return d
+
+    def list_monitors(self) -> list[dict[str, Any]]:
+        rows = self.query(
+            """SELECT m.id, m.name, m.model_name, m.target, m.config, m.created_at, m.updated_at,
+                      (SELECT COUNT(*) FROM monitor_batches b WHERE b.monitor_id = m.id) AS n_batches,
+                      (SELECT COUNT(*) FROM alerts a WHERE a.monitor_id = m.id AND a.status = 'open')
+                          AS open_alerts
+               FROM monitors m ORDER BY m.name"""
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["config"] = loads(d["config"], {})
+            out.append(d)
+        return out
+
+    def record_batch(self, batch: dict[str, Any]) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO monitor_batches(monitor_id, batch_at, n_rows, n_drifted, n_columns, "
+                "dataset_drift, report, metrics, predictions, data_version_id, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    batch["monitor_id"],
+                    batch["batch_at"],
+                    batch["n_rows"],
+                    batch["n_drifted"],
+                    batch["n_columns"],
+                    int(bool(batch["dataset_drift"])),
+                    dumps(batch["report"]),
+                    dumps(batch.get("metrics", {})),
+                    dumps(batch.get("predictions"))
+                    if batch.get("predictions") is not None
+                    else None,
+                    batch.get("data_version_id"),
+                    now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def update_batch_metrics(self, batch_id: int, metrics: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE monitor_batches SET metrics = ? WHERE id = ?", (dumps(metrics), batch_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no monitor batch with id {batch_id}.")
+
+    def list_batches(
+        self, monitor_id: int, limit: int | None = None, with_reports: bool = True
+    ) -> list[dict[str, Any]]:
+        """Batches of a monitor, oldest first (the last ``limit`` of them)."""
+        cols = (
+            "*"
+            if with_reports
+            else (
+                "id, monitor_id, batch_at, n_rows, n_drifted, n_columns, dataset_drift, metrics, "
+                "data_version_id, created_at"
+            )
+        )
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            f"SELECT * FROM (SELECT {cols} FROM monitor_batches WHERE monitor_id = ? "
+            f"ORDER BY batch_at DESC, id DESC {lim}) ORDER BY batch_at, id",
+            (monitor_id,),
+        )
+        return [_batch_dict(r) for r in rows]
+
+    def get_batch(self, batch_id: int) -> dict[str, Any]:
+        row = self.query_one("SELECT * FROM monitor_batches WHERE id = ?", (batch_id,))
+        if row is None:
+            raise NotFoundError(f"no monitor batch with id {batch_id}.")
+        return _batch_dict(row)
 
     # == pipelines (issue: scheduled notebook pipelines) =================================
 
@@ -1211,6 +1334,17 @@ class Database:
             return int(c.execute("SELECT id FROM monitors WHERE name = ?", (name,)).fetchone()[0])
 
 
+def _batch_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["dataset_drift"] = bool(d["dataset_drift"])
+    d["metrics"] = loads(d.get("metrics"), {})
+    if "report" in d:
+        d["report"] = loads(d["report"], {})
+    if "predictions" in d:
+        d["predictions"] = loads(d["predictions"], None)
+    return d
+
+
 def _alert_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)
     d["evidence"] = loads(d["evidence"], {})
@@ -1227,6 +1361,16 @@ def _artifact_dict(row: sqlite3.Row) -> dict[str, Any]:
 def _prefix_pattern(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+def _run_id_filters(template: str, run_ids: Sequence[int]) -> list[tuple[str, list[Any]]]:
+    """Queries covering ``run_ids``: one id range scan for long lists (rows outside the
+    wanted set are dropped by the caller), IN-lists for short ones."""
+    ids = list(run_ids)
+    if len(ids) > 900:
+        return [(template.format(where="run_id BETWEEN ? AND ?"), [min(ids), max(ids)])]
+    marks = ", ".join("?" for _ in ids)
+    return [(template.format(where=f"run_id IN ({marks})"), ids)]
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

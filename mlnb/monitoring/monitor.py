@@ -1,0 +1,845 @@
+"""Monitors: a reference profile fitted once and stored, live batches scored against it,
+accuracy tracked as labels arrive, and alerts when a threshold is crossed.
+
+Scoring a batch needs only the stored profile, never the raw reference rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlnb.alerts import Sink, WebhookSink, raise_alert
+from mlnb.errors import NotFoundError, ValidationError
+from mlnb.registry import Registry, get_registry
+
+HIGHER_IS_BETTER = {
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "roc_auc",
+    "auc",
+    "r2",
+}
+LOWER_IS_BETTER = {"rmse", "mae", "mse", "log_loss", "error_rate"}
+DRIFT_KEYS = {"drift_share", "dataset_drift", "prediction_drift"}
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "balanced_accuracy")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+
+
+@dataclass
+class Threshold:
+    """One alerting rule: a metric compared with a fixed bound (absolute, relative to the
+    reference value, or learned from reference chunks as mean +/- k sigma)."""
+
+    metric: str
+    kind: str = "absolute"  # absolute | relative | learned
+    min: float | None = None
+    max: float | None = None
+    relative: float | None = None  # allowed relative drop (or rise for error metrics)
+    sigmas: float = 3.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def bounds(self, reference: Mapping[str, float]) -> tuple[float | None, float | None]:
+        """(low, high) limits; relative ones need the metric's reference value."""
+        if self.kind == "relative":
+            base = reference.get(self.metric)
+            if base is None:
+                return (None, None)
+            if self.metric in LOWER_IS_BETTER:
+                return (None, base * (1 + float(self.relative or 0)))
+            return (base * (1 - float(self.relative or 0)), None)
+        return (self.min, self.max)
+
+    def describe(self, reference: Mapping[str, float]) -> str:
+        low, high = self.bounds(reference)
+        parts = []
+        if low is not None:
+            parts.append(f">= {low:.4g}")
+        if high is not None:
+            parts.append(f"<= {high:.4g}")
+        return " and ".join(parts) or "no bound yet"
+
+
+def parse_thresholds(spec: Mapping[str, Any] | None) -> list[Threshold]:
+    """Thresholds from the user's dict: ``{"accuracy": 0.82}`` (minimum for scores, maximum
+    for errors), ``{"rmse": {"max": 3}}``, ``{"accuracy": {"relative": 0.05}}``,
+    ``{"accuracy": "learned"}``, ``{"drift_share": 0.5}``."""
+    if spec is None:
+        return []
+    if not isinstance(spec, Mapping):
+        raise ValidationError(
+            f"thresholds must be a dict like {{'accuracy': 0.82}}, got {type(spec).__name__}."
+        )
+    out = []
+    for metric, value in spec.items():
+        if not isinstance(metric, str) or not metric:
+            raise ValidationError(f"threshold names must be metric names, got {metric!r}.")
+        out.append(_parse_one(metric, value))
+    return out
+
+
+def _parse_one(metric: str, value: Any) -> Threshold:
+    if isinstance(value, bool):
+        raise ValidationError(
+            f"threshold for {metric!r} must be a number or a dict, got {value!r}."
+        )
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValidationError(f"threshold for {metric!r} must be finite, got {value!r}.")
+        if metric in LOWER_IS_BETTER or metric in DRIFT_KEYS:
+            return Threshold(metric, max=float(value))
+        return Threshold(metric, min=float(value))
+    if value == "learned":
+        return Threshold(metric, kind="learned")
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"min", "max", "relative", "learned", "sigmas"}
+        if unknown:
+            raise ValidationError(
+                f"threshold for {metric!r} has unknown keys {sorted(unknown)}; use min, max, "
+                "relative, learned or sigmas."
+            )
+        if value.get("learned"):
+            return Threshold(metric, kind="learned", sigmas=float(value.get("sigmas", 3.0)))
+        if "relative" in value:
+            rel = float(value["relative"])
+            if not 0 <= rel < 1:
+                raise ValidationError(
+                    f"relative threshold for {metric!r} must be in [0, 1), got {rel}."
+                )
+            return Threshold(metric, kind="relative", relative=rel)
+        lo, hi = value.get("min"), value.get("max")
+        if lo is None and hi is None:
+            raise ValidationError(f"threshold for {metric!r} needs min or max.")
+        return Threshold(
+            metric, min=None if lo is None else float(lo), max=None if hi is None else float(hi)
+        )
+    raise ValidationError(
+        f"threshold for {metric!r} must be a number, 'learned' or a dict with min/max/relative, "
+        f"got {value!r}."
+    )
+
+
+@dataclass
+class BatchResult:
+    """What logging one batch found: the drift report, metrics and any alerts raised."""
+
+    monitor: str
+    batch_id: int
+    batch_at: float
+    report: Any
+    metrics: dict[str, float] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    _history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _thresholds: dict[str, float] = field(default_factory=dict, repr=False)
+
+    @property
+    def dataset_drift(self) -> bool:
+        return bool(self.report.dataset_drift)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.report.columns if c.drifted]
+
+    def __repr__(self) -> str:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
+        alerts = "; ".join(a["message"] for a in self.alerts)
+        return (
+            f"monitor {self.monitor} batch #{self.batch_id}: {self.report.n_drifted}/{self.report.n_columns} "
+            f"columns drifted, dataset drift {'YES' if self.dataset_drift else 'no'}"
+            + (f"; {metrics}" if metrics else "")
+            + (f"\nALERTS: {alerts}" if alerts else "")
+        )
+
+    def _repr_html_(self) -> str:
+        from mlnb.drift.panel import render_panel
+        from mlnb.widgets.tables import esc
+
+        alerts = "".join(
+            f'<div style="border-left:4px solid #cf222e;padding:3px 8px;margin:2px 0;font-size:12px">'
+            f"<b>alert #{a['id']}</b> {esc(a['message'])}</div>"
+            for a in self.alerts
+        )
+        return alerts + render_panel(self.report, history=self._history or None)
+
+
+class Monitor:
+    """Drift and accuracy monitoring for one model.
+
+    ``Monitor(model="churn", reference=train_df, target="churned", thresholds={"accuracy": 0.82})``
+    fits and stores the reference profile; ``Monitor.load("churn")`` reopens it later from
+    another process with no reference data at hand.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        model: str | None = None,
+        reference: Any = None,
+        target: str | None = None,
+        prediction: str | None = None,
+        features: list[str] | None = None,
+        thresholds: Mapping[str, Any] | None = None,
+        drift: Any = None,
+        metrics: Iterable[str] | None = None,
+        reference_metrics: Mapping[str, float] | None = None,
+        reference_predictions: Any = None,
+        task: str | None = None,
+        registry: Registry | str | os.PathLike[str] | None = None,
+        sinks: Iterable[Sink] = (),
+        on_alert: Callable[[dict[str, Any]], None] | None = None,
+        webhook: str | None = None,
+        n_chunks: int = 10,
+    ) -> None:
+        self.registry = registry if isinstance(registry, Registry) else get_registry(registry)
+        self.name = name or model
+        if not self.name or not isinstance(self.name, str):
+            raise ValidationError("a monitor needs a name (or a model name to take it from).")
+        self.sinks: list[Sink] = list(sinks)
+        if on_alert is not None:
+            if not callable(on_alert):
+                raise ValidationError("on_alert must be a function taking the alert dict.")
+            self.sinks.append(on_alert)
+        if webhook:
+            self.sinks.append(WebhookSink(webhook))
+        if reference is None:
+            self._load_existing(model, thresholds)
+            return
+        self._fit(
+            reference,
+            model=model,
+            target=target,
+            prediction=prediction,
+            features=features,
+            thresholds=thresholds,
+            drift=drift,
+            metrics=metrics,
+            reference_metrics=reference_metrics,
+            reference_predictions=reference_predictions,
+            task=task,
+            n_chunks=n_chunks,
+        )
+
+    @classmethod
+    def load(
+        cls, name: str, registry: Registry | str | os.PathLike[str] | None = None, **kwargs: Any
+    ) -> Monitor:
+        """Reopen a stored monitor by name."""
+        return cls(name=name, registry=registry, **kwargs)
+
+    # -- fitting --------------------------------------------------------------------
+
+    def _fit(self, reference: Any, **opts: Any) -> None:
+        import pandas as pd
+
+        from mlnb.drift import DriftConfig, fit_profile
+
+        if not isinstance(reference, pd.DataFrame):
+            raise ValidationError(
+                f"reference must be a pandas DataFrame, got {type(reference).__name__}."
+            )
+        target, prediction = opts["target"], opts["prediction"]
+        for col, what in ((target, "target"), (prediction, "prediction")):
+            if col is not None and col not in reference.columns:
+                raise ValidationError(
+                    f"{what} column {col!r} is not in the reference data; its columns are "
+                    f"{', '.join(map(str, reference.columns))}."
+                )
+        features = opts["features"]
+        if features is None:
+            features = [c for c in reference.columns if c not in (target, prediction)]
+        missing = [c for c in features if c not in reference.columns]
+        if missing:
+            raise ValidationError(
+                f"features not in the reference data: {', '.join(map(str, missing))}."
+            )
+        drift = opts["drift"]
+        config = drift if isinstance(drift, DriftConfig) else DriftConfig.from_dict(drift or {})
+        profile = fit_profile(reference[features], config=config)
+        task = opts["task"] or _guess_task(reference[target]) if target else opts["task"]
+        target_profile = (
+            fit_profile(reference[[target]], config=config).to_dict() if target else None
+        )
+        thresholds = parse_thresholds(opts["thresholds"])
+        reference_metrics = dict(opts["reference_metrics"] or {})
+        learned = self._learn_thresholds(
+            reference,
+            features,
+            target,
+            thresholds,
+            opts["reference_predictions"],
+            task,
+            opts["n_chunks"],
+            config,
+        )
+        stored = self.registry.objects.put_bytes(json.dumps(profile.to_dict()).encode())
+        self.config = {
+            "features": [str(f) for f in features],
+            "target": target,
+            "prediction": prediction,
+            "task": task,
+            "thresholds": [t.to_dict() for t in thresholds],
+            "learned": learned,
+            "drift": config.to_dict(),
+            "metrics": list(
+                opts["metrics"]
+                or (CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS)
+            ),
+            "reference_metrics": reference_metrics,
+            "reference_rows": int(len(reference)),
+            "target_profile": target_profile,
+        }
+        self.model = opts["model"]
+        self.monitor_id = self.registry.db.upsert_monitor(
+            self.name, self.model, target, f"obj:{stored}", self.config
+        )
+        self._profile = profile
+
+    def _learn_thresholds(
+        self,
+        reference: Any,
+        features: list[str],
+        target: str | None,
+        thresholds: list[Threshold],
+        reference_predictions: Any,
+        task: str | None,
+        n_chunks: int,
+        config: Any,
+    ) -> dict[str, list[float | None]]:
+        """mean +/- k sigma of each 'learned' metric over chunks of the reference."""
+        import numpy as np
+
+        from mlnb.drift import learn_threshold, reference_chunk_scores
+
+        learned: dict[str, list[float | None]] = {}
+        for t in thresholds:
+            if t.kind != "learned":
+                continue
+            if t.metric in ("drift_share", "dataset_drift"):
+                scores = reference_chunk_scores(reference[features], n_chunks, config=config)
+                values = [
+                    s["share_drifted"] if isinstance(s, dict) else s.share_drifted for s in scores
+                ]
+            else:
+                if target is None or reference_predictions is None:
+                    raise ValidationError(
+                        f"a learned threshold for {t.metric!r} needs target= and "
+                        "reference_predictions= (the model's predictions on the reference rows)."
+                    )
+                preds = np.asarray(reference_predictions)
+                if len(preds) != len(reference):
+                    raise ValidationError(
+                        f"reference_predictions has {len(preds)} values but the reference has {len(reference)} rows."
+                    )
+                chunks = np.array_split(np.arange(len(reference)), max(2, n_chunks))
+                y = reference[target].to_numpy()
+                values = [
+                    compute_metrics(y[i], preds[i], [t.metric], task)[t.metric] for i in chunks
+                ]
+            low, high = learn_threshold(values, sigmas=t.sigmas)
+            if t.metric in HIGHER_IS_BETTER:
+                high = None
+            elif t.metric in LOWER_IS_BETTER or t.metric in DRIFT_KEYS:
+                low = None
+            learned[t.metric] = [low, high]
+        return learned
+
+    def _load_existing(self, model: str | None, thresholds: Mapping[str, Any] | None) -> None:
+        row = self.registry.db.get_monitor(self.name)
+        if row is None:
+            raise NotFoundError(
+                f"no monitor named {self.name!r} in {self.registry.home}. Create it with "
+                f"Monitor({self.name!r}, reference=train_df, target=...)."
+            )
+        self.monitor_id = int(row["id"])
+        self.model = row["model_name"] or model
+        self.config = row["config"]
+        self._profile_ref = row["profile"]
+        self._profile = None
+        if thresholds is not None:
+            self.set_thresholds(thresholds)
+
+    @property
+    def profile(self) -> Any:
+        if self._profile is None:
+            from mlnb.drift import Profile
+
+            digest = self._profile_ref.removeprefix("obj:")
+            self._profile = Profile.from_dict(json.loads(self.registry.objects.get_bytes(digest)))
+        return self._profile
+
+    def set_thresholds(self, thresholds: Mapping[str, Any]) -> None:
+        """Replace the absolute/relative thresholds (learned ones need a refit)."""
+        parsed = parse_thresholds(thresholds)
+        if any(t.kind == "learned" for t in parsed):
+            raise ValidationError(
+                "learned thresholds need the reference data: create the monitor again with reference=."
+            )
+        self.config["thresholds"] = [t.to_dict() for t in parsed]
+        self.registry.db.update_monitor_config(self.monitor_id, self.config)
+
+    @property
+    def thresholds(self) -> list[Threshold]:
+        return [Threshold(**t) for t in self.config.get("thresholds", [])]
+
+    def __repr__(self) -> str:
+        return f"<mlnb Monitor {self.name!r} model={self.model!r} features={len(self.config['features'])}>"
+
+    # -- scoring --------------------------------------------------------------------
+
+    def score(self, batch: Any, progress: bool = False) -> Any:
+        """Drift report of a batch against the stored profile, without recording it."""
+        from mlnb.drift import score
+
+        features = self.config["features"]
+        frame = _frame_for(batch, features)
+        return score(self.profile, frame, config=self.config.get("drift"), progress=progress)
+
+    def log_batch(
+        self,
+        batch: Any,
+        predictions: Any = None,
+        labels: Any = None,
+        when: Any = None,
+        progress: bool = False,
+    ) -> BatchResult:
+        """Score and record a batch; with labels (or a target column) also its metrics.
+
+        Returns the result with any alerts raised; thresholds are checked at once.
+        """
+        import numpy as np
+
+        from mlnb.capture.fingerprint import fingerprint
+
+        if batch is None or not hasattr(batch, "columns"):
+            raise ValidationError(f"batch must be a pandas DataFrame, got {type(batch).__name__}.")
+        if len(batch) == 0:
+            raise ValidationError("the batch is empty: log a batch with at least one row.")
+        batch_at = _timestamp(when)
+        target = self.config.get("target")
+        if labels is None and target and target in batch.columns:
+            labels = batch[target]
+        pred_col = self.config.get("prediction")
+        if predictions is None and pred_col and pred_col in batch.columns:
+            predictions = batch[pred_col]
+        report = self.score(batch, progress=progress)
+        prediction_summary = None
+        if predictions is not None:
+            predictions = np.asarray(predictions)
+            _check_length("predictions", predictions, batch)
+            prediction_summary = self._prediction_drift(predictions)
+        metrics: dict[str, float] = {}
+        if labels is not None:
+            labels = np.asarray(labels)
+            _check_length("labels", labels, batch)
+            if predictions is None:
+                raise ValidationError(
+                    "labels were given without predictions: pass predictions= (the model's output "
+                    "for these rows) so accuracy can be measured."
+                )
+            metrics = compute_metrics(
+                labels, predictions, self.config["metrics"], self.config.get("task")
+            )
+        try:
+            version = fingerprint(batch)
+        except Exception:
+            version = None
+        batch_id = self.registry.db.record_batch(
+            {
+                "monitor_id": self.monitor_id,
+                "batch_at": batch_at,
+                "n_rows": int(len(batch)),
+                "n_drifted": int(report.n_drifted),
+                "n_columns": int(report.n_columns),
+                "dataset_drift": bool(report.dataset_drift),
+                "report": report.to_dict(),
+                "metrics": metrics,
+                "predictions": prediction_summary,
+                "data_version_id": version,
+            }
+        )
+        alerts = self._check(batch_id, report, metrics, prediction_summary)
+        return BatchResult(
+            self.name,
+            batch_id,
+            batch_at,
+            report,
+            metrics,
+            alerts,
+            _history=self.history(),
+            _thresholds=self.threshold_lines(),
+        )
+
+    def log_labels(self, batch_id: int, labels: Any, predictions: Any) -> dict[str, float]:
+        """Labels that arrived later for an earlier batch: compute and store its metrics,
+        and check the thresholds for it."""
+        import numpy as np
+
+        row = self.registry.db.get_batch(int(batch_id))
+        if row["monitor_id"] != self.monitor_id:
+            raise ValidationError(f"batch {batch_id} belongs to another monitor.")
+        labels, predictions = np.asarray(labels), np.asarray(predictions)
+        if len(labels) != len(predictions):
+            raise ValidationError(
+                f"labels ({len(labels)}) and predictions ({len(predictions)}) differ in length."
+            )
+        if len(labels) != row["n_rows"]:
+            raise ValidationError(
+                f"batch {batch_id} had {row['n_rows']} rows but {len(labels)} labels were given."
+            )
+        metrics = {
+            **row["metrics"],
+            **compute_metrics(labels, predictions, self.config["metrics"], self.config.get("task")),
+        }
+        self.registry.db.update_batch_metrics(int(batch_id), metrics)
+        self._check(int(batch_id), None, metrics, None)
+        return metrics
+
+    def _prediction_drift(self, predictions: Any) -> dict[str, Any] | None:
+        """Distribution of predictions vs the reference target's (or predictions') profile."""
+        import pandas as pd
+
+        from mlnb.drift import Profile, score
+
+        target_profile = self.config.get("target_profile")
+        target = self.config.get("target")
+        if not target_profile or not target:
+            return None
+        profile = Profile.from_dict(target_profile)
+        report = score(
+            profile, pd.DataFrame({target: predictions}), config=self.config.get("drift")
+        )
+        col = report.columns[0]
+        return {
+            "score": col.score,
+            "threshold": col.threshold,
+            "drifted": bool(col.drifted),
+            "test": col.test,
+        }
+
+    # -- thresholds and alerts -------------------------------------------------------
+
+    def threshold_lines(self) -> dict[str, float]:
+        """The bound to draw per metric on timelines."""
+        lines: dict[str, float] = {}
+        ref = self._reference_metrics()
+        for t in self.thresholds:
+            low, high = self._bounds(t, ref)
+            bound = low if low is not None else high
+            if bound is not None:
+                lines[t.metric] = float(bound)
+        if "drift_share" not in lines:
+            lines["drift_share"] = float(self.config.get("drift", {}).get("threshold_share", 0.5))
+        return lines
+
+    def _reference_metrics(self) -> dict[str, float]:
+        ref = dict(self.config.get("reference_metrics") or {})
+        if ref:
+            return ref
+        for b in self.registry.db.list_batches(self.monitor_id, with_reports=False):
+            if b["metrics"]:
+                return dict(b["metrics"])
+        return {}
+
+    def _bounds(
+        self, t: Threshold, reference: Mapping[str, float]
+    ) -> tuple[float | None, float | None]:
+        if t.kind == "learned":
+            low, high = self.config.get("learned", {}).get(t.metric, [None, None])
+            return low, high
+        return t.bounds(reference)
+
+    def _check(
+        self,
+        batch_id: int,
+        report: Any,
+        metrics: Mapping[str, float],
+        prediction_summary: Mapping[str, Any] | None,
+    ) -> list[dict[str, Any]]:
+        alerts = []
+        reference = self._reference_metrics()
+        values: dict[str, float] = dict(metrics)
+        if report is not None:
+            values["drift_share"] = float(report.share_drifted)
+            values["dataset_drift"] = float(bool(report.dataset_drift))
+        if prediction_summary:
+            values["prediction_drift"] = float(prediction_summary["score"])
+        for t in self.thresholds:
+            if t.metric not in values:
+                continue
+            low, high = self._bounds(t, reference)
+            value = values[t.metric]
+            breached = (low is not None and value < low) or (high is not None and value > high)
+            if breached:
+                alerts.append(self._alert(batch_id, t, value, low, high, report))
+        has_drift_rule = any(t.metric in ("drift_share", "dataset_drift") for t in self.thresholds)
+        if report is not None and report.dataset_drift and not has_drift_rule:
+            alerts.append(self._drift_alert(batch_id, report))
+        return alerts
+
+    def _alert(
+        self,
+        batch_id: int,
+        t: Threshold,
+        value: float,
+        low: float | None,
+        high: float | None,
+        report: Any,
+    ) -> dict[str, Any]:
+        if t.metric in ("drift_share", "dataset_drift") and report is not None:
+            return self._drift_alert(batch_id, report, t)
+        direction = "below" if low is not None and value < low else "above"
+        bound = low if direction == "below" else high
+        message = f"{self.name}: {t.metric} {value:.4g} is {direction} the threshold {bound:.4g} ({t.kind})"
+        evidence = {
+            "metric": t.metric,
+            "value": value,
+            "threshold": bound,
+            "rule": t.to_dict(),
+            "batch_id": batch_id,
+            "monitor": self.name,
+            "model": self.model,
+        }
+        if report is not None:
+            evidence["drifted_columns"] = [c.column for c in report.columns if c.drifted]
+        kind = f"{t.metric}_{direction}_threshold"
+        return raise_alert(
+            self.registry,
+            "monitor",
+            kind,
+            message,
+            evidence,
+            severity="critical" if t.metric in HIGHER_IS_BETTER | LOWER_IS_BETTER else "warning",
+            monitor_id=self.monitor_id,
+            batch_id=batch_id,
+            sinks=self.sinks,
+        )
+
+    def _drift_alert(
+        self, batch_id: int, report: Any, t: Threshold | None = None
+    ) -> dict[str, Any]:
+        drifted = [c.column for c in report.columns if c.drifted]
+        message = (
+            f"{self.name}: dataset drift, {report.n_drifted} of {report.n_columns} columns drifted "
+            f"({', '.join(drifted[:6])}{'...' if len(drifted) > 6 else ''})"
+        )
+        evidence = {
+            "share_drifted": report.share_drifted,
+            "drifted_columns": drifted,
+            "scores": {c.column: c.score for c in report.columns if c.drifted},
+            "batch_id": batch_id,
+            "monitor": self.name,
+            "model": self.model,
+        }
+        return raise_alert(
+            self.registry,
+            "monitor",
+            "dataset_drift",
+            message,
+            evidence,
+            monitor_id=self.monitor_id,
+            batch_id=batch_id,
+            sinks=self.sinks,
+        )
+
+    # -- reading back ------------------------------------------------------------------
+
+    def history(self, limit: int | None = 50) -> list[dict[str, Any]]:
+        """Past batches (oldest first) in the shape the drift panel's timeline takes."""
+        lines = self.threshold_lines()
+        out = []
+        for b in self.registry.db.list_batches(self.monitor_id, limit=limit):
+            out.append(
+                {
+                    "batch_id": b["id"],
+                    "batch_at": b["batch_at"],
+                    "report": b["report"],
+                    "metrics": b["metrics"],
+                    "n_rows": b["n_rows"],
+                    "thresholds": lines,
+                    "predictions": b.get("predictions"),
+                }
+            )
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Latest verdict, metrics, thresholds and open alerts."""
+        batches = self.registry.db.list_batches(self.monitor_id, limit=1, with_reports=False)
+        latest = batches[-1] if batches else None
+        alerts = self.registry.db.list_alerts(status="open", monitor_id=self.monitor_id, limit=20)
+        return {
+            "monitor": self.name,
+            "model": self.model,
+            "features": len(self.config["features"]),
+            "batches": len(self.registry.db.list_batches(self.monitor_id, with_reports=False)),
+            "latest": latest,
+            "thresholds": self.threshold_lines(),
+            "open_alerts": alerts,
+        }
+
+    def panel(self, batch: int | None = None) -> Any:
+        """The drift panel of the latest (or a given) batch with the timeline of all batches."""
+        from mlnb.drift import DriftReport
+        from mlnb.drift.panel import render_panel
+        from mlnb.widgets.tables import Rendered
+
+        history = self.history()
+        if not history:
+            raise ValidationError(
+                f"monitor {self.name!r} has no batches yet: call log_batch first."
+            )
+        chosen = history[-1]
+        if batch is not None:
+            match = [h for h in history if h["batch_id"] == batch]
+            if not match:
+                raise NotFoundError(f"monitor {self.name!r} has no batch {batch}.")
+            chosen = match[0]
+        report = DriftReport.from_dict(chosen["report"])
+        return Rendered(render_panel(report, history=history), report.summary_text())
+
+    def widget(self) -> Any:
+        """Interactive panel (pick a batch and a column) where ipywidgets is available."""
+        from mlnb.drift import DriftReport
+        from mlnb.drift.panel import drift_widget
+
+        history = self.history()
+        if not history:
+            raise ValidationError(
+                f"monitor {self.name!r} has no batches yet: call log_batch first."
+            )
+        return drift_widget(DriftReport.from_dict(history[-1]["report"]), history=history)
+
+
+def compute_metrics(
+    labels: Any, predictions: Any, names: Iterable[str], task: str | None
+) -> dict[str, float]:
+    """The chosen metrics of predictions against labels (classification or regression)."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    y, p = np.asarray(labels), np.asarray(predictions)
+    if len(y) == 0:
+        raise ValidationError("no labelled rows to measure metrics on.")
+    task = task or _guess_task(y)
+    out: dict[str, float] = {}
+    binary = task == "classification" and len(np.unique(np.concatenate([y, p]))) <= 2
+    average = "binary" if binary else "macro"
+    pos_label = _positive_label(y, p) if binary else None
+    for name in names:
+        try:
+            if name == "accuracy":
+                out[name] = float(skm.accuracy_score(y, p))
+            elif name == "balanced_accuracy":
+                out[name] = float(skm.balanced_accuracy_score(y, p))
+            elif name in ("f1", "precision", "recall"):
+                fn = {
+                    "f1": skm.f1_score,
+                    "precision": skm.precision_score,
+                    "recall": skm.recall_score,
+                }[name]
+                kwargs = {"average": average, "zero_division": 0}
+                if binary:
+                    kwargs["pos_label"] = pos_label
+                out[name] = float(fn(y, p, **kwargs))
+            elif name == "rmse":
+                out[name] = float(np.sqrt(skm.mean_squared_error(y, p)))
+            elif name == "mse":
+                out[name] = float(skm.mean_squared_error(y, p))
+            elif name == "mae":
+                out[name] = float(skm.mean_absolute_error(y, p))
+            elif name == "r2":
+                out[name] = float(skm.r2_score(y, p))
+            elif name == "error_rate":
+                out[name] = float(1 - skm.accuracy_score(y, p))
+            else:
+                raise ValidationError(
+                    f"unknown monitor metric {name!r}; choose from "
+                    f"{', '.join(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER - {'auc', 'roc_auc', 'log_loss'}))}."
+                )
+        except ValidationError:
+            raise
+        except Exception as exc:
+            raise ValidationError(
+                f"cannot compute {name} on these labels/predictions: {exc}"
+            ) from exc
+    return out
+
+
+def _positive_label(y: Any, p: Any) -> Any:
+    import numpy as np
+
+    values = np.unique(np.concatenate([y, p]))
+    for candidate in (1, True, "yes", "Yes", "churned", "1"):
+        if candidate in values.tolist():
+            return candidate
+    return values[-1]
+
+
+def _guess_task(values: Any) -> str:
+    import numpy as np
+
+    arr = np.asarray(values)
+    if (
+        arr.dtype.kind in "biuOUS"
+        or len(np.unique(arr[~_isnan(arr)] if arr.dtype.kind == "f" else arr)) <= 20
+    ):
+        return "classification"
+    return "regression"
+
+
+def _isnan(arr: Any) -> Any:
+    import numpy as np
+
+    return np.isnan(arr)
+
+
+def _frame_for(batch: Any, features: list[str]) -> Any:
+    """The batch's feature columns; missing ones stay missing so the report names them."""
+    import pandas as pd
+
+    if not isinstance(batch, pd.DataFrame):
+        raise ValidationError(f"batch must be a pandas DataFrame, got {type(batch).__name__}.")
+    present = [c for c in batch.columns if c in set(features)]
+    return batch[present] if len(present) < batch.shape[1] else batch
+
+
+def _check_length(what: str, values: Any, batch: Any) -> None:
+    if len(values) != len(batch):
+        raise ValidationError(
+            f"{what} has {len(values)} values but the batch has {len(batch)} rows."
+        )
+
+
+def _timestamp(when: Any) -> float:
+    if when is None:
+        return time.time()
+    if isinstance(when, (int, float)):
+        return float(when)
+    if hasattr(when, "timestamp"):
+        return float(when.timestamp())
+    if isinstance(when, str):
+        import pandas as pd
+
+        try:
+            return float(pd.Timestamp(when).timestamp())
+        except ValueError:
+            raise ValidationError(
+                f"cannot read {when!r} as a date; use ISO format like 2026-03-01."
+            ) from None
+    raise ValidationError(
+        f"when must be a datetime, a date string or UNIX seconds, got {type(when).__name__}."
+    )
+
+
+def list_monitors(registry: Registry | None = None) -> list[dict[str, Any]]:
+    reg = registry or get_registry()
+    return reg.db.list_monitors()

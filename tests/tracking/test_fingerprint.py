@@ -1,0 +1,180 @@
+"""Data fingerprints: full-content, schema-aware, stable across sessions, fast paths exact."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.pandas import column, data_frames
+
+import mlnb
+from mlnb.capture.fingerprint import FileHashCache, fingerprint, fingerprint_path
+from mlnb.errors import ValidationError
+
+
+def big_frame(rows: int = 1_000_000, cols: int = 20) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(rng.normal(size=(rows, cols)), columns=[f"c{i}" for i in range(cols)])
+
+
+def test_edit_deep_inside_a_million_rows_is_a_new_version():
+    df = big_frame()
+    before = mlnb.fingerprint(df)
+    edited = df.copy()
+    edited.iloc[987_654, 13] += 1e-9
+    assert mlnb.fingerprint(edited) != before
+    assert mlnb.fingerprint(df.copy()) == before
+
+
+def test_same_content_same_id_in_another_process(tmp_path):
+    df = pd.DataFrame(
+        {
+            "x": np.arange(1000, dtype="float64"),
+            "s": [f"name {i}" for i in range(1000)],
+            "cat": pd.Categorical(["a", "b"] * 500),
+            "when": pd.date_range("2026-01-01", periods=1000, freq="h"),
+            "n": pd.array([1, None] * 500, dtype="Int64"),
+        }
+    )
+    df.to_pickle(tmp_path / "df.pkl")
+    code = (
+        "import pandas as pd, mlnb; "
+        f"print(mlnb.fingerprint(pd.read_pickle(r'{tmp_path / 'df.pkl'}')))"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == mlnb.fingerprint(df)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pd.DataFrame({"s": pd.Series([f"v{i}" for i in range(5000)], dtype="str")}),
+        lambda: pd.DataFrame({"s": pd.Series([f"v{i}" for i in range(5000)], dtype=object)}),
+        lambda: pd.DataFrame(
+            {"s": pd.Series([f"v{i}" if i % 7 else None for i in range(5000)], dtype="str")}
+        ),
+        lambda: pd.DataFrame(
+            {"mixed": pd.Series([1, "a", 2.5, None, (1, 2)] * 1000, dtype=object)}
+        ),
+        lambda: pd.DataFrame({"c": pd.Categorical([f"k{i % 9}" for i in range(5000)])}),
+        lambda: pd.DataFrame({"b": np.arange(5000) % 2 == 0}),
+    ],
+    ids=["arrow-str", "object-str", "str-with-nulls", "mixed-objects", "categorical", "bool"],
+)
+def test_any_single_value_change_is_detected_for_every_column_kind(make):
+    df = make()
+    base = mlnb.fingerprint(df)
+    assert mlnb.fingerprint(make()) == base
+    col = df.columns[0]
+    changed = df.copy()
+    original = changed[col].iloc[4321]
+    if isinstance(changed[col].dtype, pd.CategoricalDtype):
+        changed[col] = changed[col].cat.add_categories(["zz"])
+        changed.loc[4321, col] = "zz"
+    elif changed[col].dtype == bool:
+        changed.loc[4321, col] = not original
+    else:
+        changed[col] = changed[col].astype(object)
+        changed.loc[4321, col] = "something else"
+        changed[col] = changed[col].astype(df[col].dtype)
+    assert mlnb.fingerprint(changed) != base
+
+
+def test_schema_is_part_of_the_version():
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    ids = {
+        mlnb.fingerprint(df),
+        mlnb.fingerprint(df.rename(columns={"a": "z"})),
+        mlnb.fingerprint(df[["b", "a"]]),
+        mlnb.fingerprint(df.astype("float32")),
+        mlnb.fingerprint(df.set_index(pd.Index([10, 11]))),
+    }
+    assert len(ids) == 5
+
+
+def test_series_and_arrays():
+    s = pd.Series(np.arange(100.0), name="y")
+    assert mlnb.fingerprint(s) != mlnb.fingerprint(s.rename("z"))
+    a = np.arange(12.0).reshape(3, 4)
+    assert mlnb.fingerprint(a) != mlnb.fingerprint(a.reshape(4, 3))
+    assert mlnb.fingerprint(a) == mlnb.fingerprint(a.copy(order="F"))
+    b = a.copy()
+    b[2, 3] = -1
+    assert mlnb.fingerprint(b) != mlnb.fingerprint(a)
+
+
+def test_unsupported_objects_are_refused_clearly():
+    with pytest.raises(ValidationError, match="expected a pandas DataFrame"):
+        fingerprint({"not": "data"})
+    with pytest.raises(ValidationError, match="no such file"):
+        fingerprint("/definitely/not/here.csv")
+
+
+def test_file_hash_cache_is_used_until_the_file_changes(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n")
+    store: dict = {}
+    reads = []
+
+    def get(*key):
+        return store.get(key)
+
+    def put(*args):
+        reads.append(args[0])
+        store[args[:4]] = args[4]
+
+    cache = FileHashCache(get, put)
+    first = fingerprint_path(path, cache)
+    assert fingerprint_path(path, cache) == first
+    assert len(reads) == 1
+    path.write_text("a,b\n1,3\n")
+    assert fingerprint_path(path, cache) != first
+    assert len(reads) == 2
+
+
+def test_folder_fingerprint_covers_names_and_contents(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "jan.csv").write_text("1")
+    v1 = fingerprint_path(tmp_path / "d")
+    (tmp_path / "d" / "feb.csv").write_text("2")
+    v2 = fingerprint_path(tmp_path / "d")
+    (tmp_path / "d" / "feb.csv").write_text("3")
+    v3 = fingerprint_path(tmp_path / "d")
+    assert len({v1, v2, v3}) == 3
+
+
+def test_registry_caches_file_hashes(registry, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a\n1\n")
+    v = mlnb.fingerprint(str(path), registry=registry)
+    rows = registry.db.query("SELECT digest FROM file_hashes")
+    assert [r[0] for r in rows] == [v]
+
+
+frames = data_frames(
+    columns=[
+        column("f", dtype=float),
+        column("i", dtype=int),
+        column("s", elements=st.text(max_size=5)),
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames)
+def test_equal_frames_have_equal_ids(df):
+    assert mlnb.fingerprint(df) == mlnb.fingerprint(df.copy(deep=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames.filter(lambda d: len(d) > 0), st.data())
+def test_changing_one_integer_changes_the_id(df, data):
+    row = data.draw(st.integers(0, len(df) - 1))
+    changed = df.copy()
+    changed.iloc[row, 1] = changed.iloc[row, 1] + 1 if changed.iloc[row, 1] < 2**62 else 0
+    assert mlnb.fingerprint(changed) != mlnb.fingerprint(df)
