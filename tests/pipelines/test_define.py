@@ -155,3 +155,14 @@ def test_magic_inside_a_pipeline_run_leaves_the_definition_alone(ip, notebook, m
     from mlnb.registry import get_registry
 
     assert get_registry().db.get_pipeline("p")["config"]["schedule"] == "@daily"
+
+
+def test_registry_facade_reads_and_changes_pipelines(registry, notebook):
+    registry.create_pipeline("p", notebook, schedule="@hourly")
+    assert [p["name"] for p in registry.list_pipelines()] == ["p"]
+    assert registry.pause_pipeline("p")["status"] == "paused"
+    assert registry.get_pipeline("p")["next_run_at"] is None
+    assert registry.resume_pipeline("p")["next_run_at"] is not None
+    assert registry.pipeline_runs("p") == []
+    registry.delete_pipeline("p")
+    assert registry.list_pipelines() == []
