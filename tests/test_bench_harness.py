@@ -26,7 +26,14 @@ def bench():
 
 def test_every_issue_row_is_registered_with_a_known_peer(bench):
     keys = [b.key for b in bench.BENCHMARKS]
-    assert keys == ["record_run", "fingerprint", "track_overhead", "load_ext", "list_runs"]
+    assert keys == [
+        "record_run",
+        "fingerprint",
+        "track_overhead",
+        "load_ext",
+        "list_runs",
+        "pipeline_overhead",
+    ]
     for b in bench.BENCHMARKS:
         assert b.doc, f"{b.key} needs a one-line docstring for --list"
         assert set(b.peers) <= set(bench.PEER_SCRIPTS), b.key
