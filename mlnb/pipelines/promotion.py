@@ -1,6 +1,11 @@
 """After a training run: find the candidate model version the run registered, run the
 pipeline's gate on it and promote it when it passes. The decision is returned for the run's
-``details`` (and a rejection becomes an alert in the runner)."""
+``details`` (and a rejection becomes an alert in the runner).
+
+The gate is resolved the way :func:`mlnb.promote` resolves it, from the worker whose working
+folder is the notebook's: a name found in ``gates.yaml``/``gates.toml`` next to the notebook,
+or ``path.yaml:name``. The gate file may name its own holdout and target.
+"""
 
 from __future__ import annotations
 
@@ -23,74 +28,59 @@ def promote_candidates(
     newest: dict[str, dict[str, Any]] = {}
     for v in versions:  # newest first
         newest.setdefault(v["model"], v)
+    base = {"gate": cfg.gate, "to": cfg.promote_to}
     if not newest:
         which = f"a version of model {cfg.model!r}" if cfg.model else "a model version"
         return {
+            **base,
             "decision": "no_candidate",
             "message": f"the notebook registered no {which} during this run, so nothing was "
             f"gated or promoted; call mlnb.register_model(...) (or %register_model) in it.",
             "candidates": [],
         }
-    candidates = [_gate_and_promote(pipeline, cfg, run_id, v) for v in newest.values()]
+    candidates = [_gate_and_promote(reg, pipeline, cfg, run_id, v) for v in newest.values()]
     decision = "promoted" if all(c["promoted"] for c in candidates) else "rejected"
-    return {"decision": decision, "candidates": candidates, "gate": cfg.gate, "to": cfg.promote_to}
+    return {**base, "decision": decision, "candidates": candidates}
 
 
 def _gate_and_promote(
-    pipeline: dict[str, Any], cfg: PipelineConfig, run_id: int, version: dict[str, Any]
+    reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, run_id: int, version: dict[str, Any]
 ) -> dict[str, Any]:
-    import mlnb
+    from mlnb.gates.promotion import promote
 
-    reason = f"pipeline {pipeline['name']} run #{run_id}"
     record: dict[str, Any] = {
         "model": version["model"],
         "version": version["version"],
         "version_id": version["version_id"],
     }
     try:
-        result = mlnb.promote(
+        result = promote(
             version["model"],
             version=version["version"],
-            to=cfg.promote_to,
+            to=cfg.promote_to or "production",
             gate=cfg.gate,
-            reason=reason,
+            reason=f"pipeline {pipeline['name']} run #{run_id}",
+            registry=reg,
         )
-    except GateFailed as exc:
-        record.update({"promoted": False, "message": str(exc)})
-        record.update(_gate_summary(exc.result))
-        return record
-    record["promoted"] = bool(getattr(result, "promoted", False))
+    except GateFailed as exc:  # raise_on_failure is off; kept for gates that raise anyway
+        result = exc.result
+        if result is None:
+            return {**record, "promoted": False, "message": str(exc)}
+    d = result.to_dict()
     record.update(
-        _gate_summary(getattr(result, "gate_result", None) or getattr(result, "gate", None))
+        {
+            "promoted": bool(d["promoted"]),
+            "message": d.get("message", ""),
+            "previous_production": d.get("previous_production"),
+            "production_version": d.get("production_version"),
+        }
     )
-    message = getattr(result, "message", None) or getattr(result, "reason", None)
-    if message:
-        record["message"] = str(message)
+    gate = d.get("gate")
+    if gate:
+        record["gate_result_id"] = gate.get("id")
+        record["gate_passed"] = gate.get("passed")
+        record["checks"] = [
+            {k: c.get(k) for k in ("name", "value", "threshold", "op", "passed")}
+            for c in gate.get("checks", [])
+        ]
     return record
-
-
-def _gate_summary(gate_result: Any) -> dict[str, Any]:
-    """The gate result's id, verdict and failed checks, whatever shape it has."""
-    if gate_result is None:
-        return {}
-    get = (
-        gate_result.get
-        if isinstance(gate_result, dict)
-        else lambda k, d=None: getattr(gate_result, k, d)
-    )
-    out: dict[str, Any] = {}
-    for key, name in (("id", "gate_result_id"), ("gate", "gate"), ("passed", "gate_passed")):
-        value = get(key)
-        if value is not None and isinstance(value, (int, float, str, bool)):
-            out[name] = value
-    checks = get("checks")
-    if checks:
-        failed = []
-        for c in checks:
-            cd = c if isinstance(c, dict) else getattr(c, "__dict__", {})
-            if not cd.get("passed", True):
-                failed.append(
-                    {k: cd.get(k) for k in ("name", "value", "threshold", "message") if k in cd}
-                )
-        out["failed_checks"] = failed
-    return out
