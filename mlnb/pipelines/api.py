@@ -80,9 +80,9 @@ def create_pipeline(
         kernel=kernel,
         schedule_anchor=time.time(),
     ).validate()
+    cfg.gate = _resolve_gate_spec(cfg.gate, path.parent)
     if existing is not None and not replace:
         return _unchanged_or_refuse(reg, name, str(path), cfg)
-    _check_gate_file(gate)
     cell, tagged = require_parameters_cell(path, tag=tag_parameters)
     check_params_known(cfg.params, cell, str(path))
     messages = [tagged] if tagged else []
@@ -154,13 +154,55 @@ def _watched_paths(paths: list[str] | str | None) -> list[str]:
     return out
 
 
-def _check_gate_file(gate: str | None) -> None:
-    """A gate given as ``file.yaml:name`` must point at an existing file."""
-    if not gate or ":" not in gate:
-        return
-    file, _, _ = gate.rpartition(":")
-    if file.endswith((".yaml", ".yml")) and not Path(file).expanduser().exists():
-        raise ValidationError(f"--gate {gate}: the gate file {file} does not exist.")
+def _resolve_gate_spec(gate: str | None, notebook_dir: Path) -> str | None:
+    """The gate as the pipeline's worker will look it up, checked now.
+
+    The worker runs in the notebook's folder in its own process: ``file.yaml:name`` is
+    stored with an absolute path, and a bare name must be in ``gates.yaml``/``gates.toml``
+    next to the notebook (a Gate defined in code in this session is invisible to it).
+    """
+    if not gate:
+        return gate
+    text = str(gate).strip()
+    path_part, sep, name = text.rpartition(":")
+    if sep and path_part.lower().endswith((".yaml", ".yml", ".toml")):
+        path = Path(path_part).expanduser().resolve()
+        if not path.exists():
+            raise ValidationError(f"--gate {gate}: the gate file {path} does not exist.")
+        _check_gate_in_file(gate, path, name)
+        return f"{path}:{name}"
+    if text.lower().endswith((".yaml", ".yml", ".toml")):
+        path = Path(text).expanduser().resolve()
+        if not path.exists():
+            raise ValidationError(f"--gate {gate}: the gate file {path} does not exist.")
+        return str(path)
+    files = [notebook_dir / f for f in ("gates.yaml", "gates.yml", "gates.toml")]
+    for f in files:
+        if f.is_file() and _check_gate_in_file(gate, f, text, required=False):
+            return text
+    raise ValidationError(
+        f"--gate {text}: no gates.yaml or gates.toml next to {notebook_dir} defines it. "
+        "Pipeline runs look gates up there (a Gate defined in code in this session is not "
+        "visible to them): add it to the gates file next to the notebook, or pass "
+        "--gate path/to/gates.yaml:NAME."
+    )
+
+
+def _check_gate_in_file(gate: str, path: Path, name: str, required: bool = True) -> bool:
+    """Whether ``path`` defines gate ``name`` (when the gates module is installed)."""
+    try:
+        from mlnb.gates.gate import load_gate_file
+    except ImportError:  # the model registry is not part of this installation
+        return True
+    gates = load_gate_file(path)
+    if name in gates:
+        return True
+    if required:
+        raise ValidationError(
+            f"--gate {gate}: {path} defines no gate named {name!r} (it has "
+            f"{', '.join(gates) or 'none'})."
+        )
+    return False
 
 
 def run_pipeline(

@@ -11,6 +11,7 @@ import pytest
 
 import mlnb
 from mlnb.cli import main
+from mlnb.errors import ValidationError
 from mlnb.pipelines import Scheduler
 from tests.pipelines.conftest import write_notebook
 
@@ -116,11 +117,15 @@ def test_alert_retrains_gate_passes_and_production_moves(registry, project, caps
     assert candidate["gate_passed"] is True and candidate["gate_result_id"]
     assert candidate["previous_production"] == 1 and candidate["production_version"] == 2
 
-    assert mlnb.get_model_version("churn", "production").version == 2
+    assert mlnb.get_model_version("churn@production").version == 2
     (tracked,) = registry.list_runs(pipeline_run_id=run["id"])
     assert tracked["params"] == {"data_path": "data/fresh.csv"}
     lineage = mlnb.lineage("churn/2")
     assert lineage["run"]["id"] == tracked["id"]
+    assert lineage["pipeline_run"]["id"] == run["id"]
+    (moved,) = [t for t in lineage["transitions"] if t["to_stage"] == "production"]
+    assert moved["gate_result_id"] == candidate["gate_result_id"]
+    assert "pipeline churn-train run #" in moved["reason"]
 
     assert main(["pipeline", "show", "churn-train", str(run["id"])]) == 0
     shown = capsys.readouterr().out
@@ -147,7 +152,20 @@ def test_a_gate_rejection_keeps_production_and_raises_an_alert(registry, project
     promotion = run["details"]["promotion"]
     assert promotion["decision"] == "rejected"
     assert promotion["candidates"][0]["promoted"] is False
-    assert mlnb.get_model_version("churn", "production").version == 1
+    assert mlnb.get_model_version("churn@production").version == 1
     (alert,) = registry.list_alerts(pipeline="churn-strict")
     assert alert["kind"] == "gate_rejected" and "strict_gate" in alert["message"]
     assert "production stays as it was" in alert["message"]
+
+
+def test_the_gate_is_checked_where_the_worker_will_look_for_it(registry, project, monkeypatch):
+    nb = project / "train_churn.ipynb"
+    with pytest.raises(ValidationError, match="no gates.yaml or gates.toml next to"):
+        mlnb.create_pipeline("p", nb, gate="no_such_gate", promote_to="production")
+    with pytest.raises(ValidationError, match="defines no gate named 'nope' .*churn_gate"):
+        mlnb.create_pipeline(
+            "p", nb, gate=f"{project / 'gates.yaml'}:nope", promote_to="production"
+        )
+    monkeypatch.chdir(project)
+    p = mlnb.create_pipeline("p", nb, gate="gates.yaml:churn_gate", promote_to="production")
+    assert p["config"]["gate"] == f"{project / 'gates.yaml'}:churn_gate"
