@@ -225,6 +225,9 @@ def run_pipeline(
         cell = find_parameters_cell(read_notebook(pipeline["notebook_path"]))
         if cell is not None:
             check_params_known(params, cell, pipeline["notebook_path"])
+    from mlnb.pipelines.scheduler import recover_pipeline_runs
+
+    recover_pipeline_runs(reg)  # a run whose process died must not hold the slot
     busy = reg.db.list_pipeline_runs(pipeline["id"], statuses=("running",))
     if len(busy) >= cfg.max_concurrent:
         raise ValidationError(

@@ -115,6 +115,50 @@ def _read_holder(fd: int) -> dict[str, Any]:
         return {}
 
 
+def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """Mark ``running`` pipeline runs crashed when their process on this host is gone or
+    their heartbeat is older than STALE_AFTER_SECONDS, naming the reason and the cell, and
+    raise the alert a crash deserves. Runs in ``skip`` (this process's own) are left alone."""
+    from mlnb.capture.environment import host
+    from mlnb.pipelines.notebook import failing_cell_in_output
+    from mlnb.pipelines.runner import raise_run_alerts
+    from mlnb.registry import _pid_alive
+
+    here = host()
+    now = time.time()
+    reasons: dict[int, str] = {}
+    for run in reg.db.list_pipeline_runs(statuses=("running",)):
+        if run["id"] in skip:
+            continue
+        if run["host"] == here and run["pid"] and not _pid_alive(run["pid"]):
+            reasons[run["id"]] = (
+                f"the process running it (pid {run['pid']} on {here}) is gone: the "
+                "scheduler or its worker was killed (e.g. SIGKILL) or the machine restarted"
+            )
+        elif (run["heartbeat_at"] or 0) < now - STALE_AFTER_SECONDS:
+            reasons[run["id"]] = (
+                f"no heartbeat for {now - (run['heartbeat_at'] or now):.0f} s from pid "
+                f"{run['pid']} on {run['host']}; its process stopped"
+            )
+    crashed = []
+    for run_id, reason in reasons.items():
+        row = reg.db.get_pipeline_run(run_id)
+        where = (
+            failing_cell_in_output(row["output_path"])
+            if row["output_path"] and Path(row["output_path"]).exists()
+            else None
+        )
+        cell = f" while executing cell {where[0] + 1} ({where[1]!r})" if where else ""
+        if where:
+            reg.db.update_pipeline_run(run_id, {"failing_cell": where[0]}, "running")
+        if reg.db.mark_pipeline_runs_crashed([run_id], f"crashed: {reason}{cell}"):
+            log.warning("pipeline run #%d marked crashed: %s", run_id, reason)
+            row = reg.db.get_pipeline_run(run_id)
+            raise_run_alerts(reg, reg.db.get_pipeline_by_id(row["pipeline_id"]), row)
+            crashed.append(run_id)
+    return crashed
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -158,6 +202,7 @@ class Scheduler:
         the scheduler carries on (a locked registry, a vanished notebook...)."""
         queued, started = [], []
         try:
+            self.recover()
             queued = self.enqueue_due()
             started = self.start_queued()
         except MlnbError as exc:
@@ -247,46 +292,7 @@ class Scheduler:
     def recover(self) -> list[int]:
         """Mark runs crashed whose process is gone (same host) or whose heartbeat is stale;
         their queued siblings stay queued and run now."""
-        from mlnb.capture.environment import host
-        from mlnb.registry import _pid_alive
-
-        here = host()
-        now = time.time()
-        crashed: dict[int, str] = {}
-        for run in self.reg.db.list_pipeline_runs(statuses=("running",)):
-            if run["id"] in self._threads:
-                continue
-            if run["host"] == here and run["pid"] and not _pid_alive(run["pid"]):
-                crashed[run["id"]] = (
-                    f"the process running it (pid {run['pid']} on {here}) is gone: the "
-                    "scheduler or its worker was killed (e.g. SIGKILL) or the machine restarted"
-                )
-            elif (run["heartbeat_at"] or 0) < now - STALE_AFTER_SECONDS:
-                crashed[run["id"]] = (
-                    f"no heartbeat for {now - (run['heartbeat_at'] or now):.0f} s from pid "
-                    f"{run['pid']} on {run['host']}; its process stopped"
-                )
-        for run_id, reason in crashed.items():
-            row = self.reg.db.get_pipeline_run(run_id)
-            cell = ""
-            if row["output_path"] and Path(row["output_path"]).exists():
-                from mlnb.pipelines.notebook import failing_cell_in_output
-
-                where = failing_cell_in_output(row["output_path"])
-                if where:
-                    cell = f" while executing cell {where[0] + 1} ({where[1]!r})"
-                    self.reg.db.update_pipeline_run(run_id, {"failing_cell": where[0]}, "running")
-            if self.reg.db.mark_pipeline_runs_crashed([run_id], f"crashed: {reason}{cell}"):
-                log.warning("pipeline run #%d marked crashed: %s", run_id, reason)
-                self._alert_crash(run_id)
-        return list(crashed)
-
-    def _alert_crash(self, run_id: int) -> None:
-        from mlnb.pipelines.runner import raise_run_alerts
-
-        row = self.reg.db.get_pipeline_run(run_id)
-        pipeline = self.reg.db.get_pipeline_by_id(row["pipeline_id"])
-        raise_run_alerts(self.reg, pipeline, row)
+        return recover_pipeline_runs(self.reg, skip=set(self._threads))
 
     # -- loops ---------------------------------------------------------------------------------
 

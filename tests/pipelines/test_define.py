@@ -166,3 +166,29 @@ def test_registry_facade_reads_and_changes_pipelines(registry, notebook):
     assert registry.pipeline_runs("p") == []
     registry.delete_pipeline("p")
     assert registry.list_pipelines() == []
+
+
+def test_magic_shows_history_and_one_run(ip, notebook, monkeypatch):
+    from mlnb.registry import get_registry
+
+    reg = get_registry()
+    p = mlnb.create_pipeline("p", notebook, registry=reg)
+    run_id = reg.db.enqueue_pipeline_run(p["id"], "alert", "alert #4 from monitor churn")
+    reg.db.update_pipeline_run(
+        run_id,
+        {
+            "status": "failed",
+            "started_at": 100.0,
+            "ended_at": 103.5,
+            "error": "ValueError: <bad> (cell 3)",
+            "failing_cell": 2,
+        },
+    )
+    history = run_cell(ip, "%pipeline history p").result
+    html = history._repr_html_()
+    assert "alert" in html and "&lt;bad&gt;" in html and "<bad>" not in html
+    assert "3.5 s" in repr(history)
+    shown = repr(run_cell(ip, f"%pipeline show p {run_id}").result)
+    assert "trigger:      alert: alert #4 from monitor churn" in shown
+    assert "failing cell: 3" in shown
+    assert not run_cell(ip, "%pipeline frobnicate").success

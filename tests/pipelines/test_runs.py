@@ -12,7 +12,7 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import ValidationError
-from mlnb.pipelines.runner import RunExecutor
+from mlnb.pipelines.runner import RunExecutor, apply_retention
 from tests.pipelines.conftest import write_notebook
 
 
@@ -82,14 +82,14 @@ def test_a_run_past_its_timeout_is_stopped_and_failed(registry, tmp_path):
     assert run["ended_at"] - run["started_at"] < 30
 
 
-def test_retries_back_off_and_keep_every_attempt(registry, tmp_path):
+def test_a_retry_recovers_a_flaky_run_and_keeps_the_failed_attempt(registry, tmp_path):
     marker = tmp_path / "attempts.txt"
     nb = write_notebook(
         tmp_path / "flaky.ipynb",
         [
             f"marker = {str(marker)!r}",
             "import pathlib\np = pathlib.Path(marker)\nk = int(p.read_text()) + 1 if p.exists() else 1\n"
-            "p.write_text(str(k))\nif k < 3:\n    raise RuntimeError(f'flaky attempt {k}')",
+            "p.write_text(str(k))\nif k < 2:\n    raise RuntimeError(f'flaky attempt {k}')",
         ],
     )
     mlnb.create_pipeline("flaky", nb, retries=3, retry_delay=10)
@@ -99,24 +99,52 @@ def test_retries_back_off_and_keep_every_attempt(registry, tmp_path):
     executor = RunExecutor(registry, sleep=slept.append)
     assert executor.claim(run_id, pipeline)
     run = executor.execute(run_id)
-    assert run["status"] == "finished" and run["attempt"] == 3
-    assert slept == [10, 20]  # exponential backoff
-    attempts = run["details"]["attempts"]
-    assert [a["status"] for a in attempts] == ["failed", "failed"]
-    assert "flaky attempt 1" in attempts[0]["error"] and "flaky attempt 2" in attempts[1]["error"]
+    assert run["status"] == "finished" and run["attempt"] == 2
+    assert slept == [10]
+    (attempt,) = run["details"]["attempts"]
+    assert attempt["status"] == "failed" and "flaky attempt 1" in attempt["error"]
+    assert Path(attempt["output_path"]).exists() and attempt["output_path"] != run["output_path"]
     assert registry.list_alerts(pipeline="flaky") == []  # it succeeded in the end
 
 
-def test_retention_keeps_the_last_n_outputs(registry, tmp_path):
-    nb = write_notebook(tmp_path / "tiny.ipynb", ["n = 1"])
-    mlnb.create_pipeline("tiny", nb, keep=1)
-    first = mlnb.run_pipeline("tiny")
-    second = mlnb.run_pipeline("tiny")
-    assert not Path(first["output_path"]).exists()
-    assert Path(second["output_path"]).exists()
-    first = registry.db.get_pipeline_run(first["id"])
-    assert first["details"]["output_removed"] is True and first["status"] == "finished"
-    assert main(["pipeline", "output", str(first["id"])]) == 1
+def test_retries_back_off_exponentially_then_alert_once(registry, notebook):
+    mlnb.create_pipeline("doomed", notebook, retries=3, retry_delay=5)
+    notebook.unlink()  # every attempt fails fast, before any kernel starts
+    pipeline = registry.db.get_pipeline("doomed")
+    run_id = registry.db.enqueue_pipeline_run(pipeline["id"], "manual", "test")
+    slept = []
+    executor = RunExecutor(registry, sleep=slept.append)
+    assert executor.claim(run_id, pipeline)
+    run = executor.execute(run_id)
+    assert run["status"] == "failed" and run["attempt"] == 4
+    assert slept == [5, 10, 20]
+    assert len(run["details"]["attempts"]) == 3
+    (alert,) = registry.list_alerts(pipeline="doomed")
+    assert "after 4 attempts" in alert["message"]
+
+
+def test_retention_keeps_the_last_n_outputs(registry, notebook, capsys):
+    p = mlnb.create_pipeline("tiny", notebook, keep=2)
+    folder = registry.home / "pipelines" / "tiny" / "runs"
+    folder.mkdir(parents=True)
+    ids = []
+    for i in range(4):
+        run_id = registry.db.enqueue_pipeline_run(p["id"], "manual", f"run {i}")
+        out = folder / f"{run_id}-2026010{i}T000000.ipynb"
+        out.write_text("{}")
+        out.with_suffix(".log").write_text("log")
+        registry.db.update_pipeline_run(run_id, {"status": "finished", "output_path": str(out)})
+        ids.append(run_id)
+    assert sorted(apply_retention(registry, registry.db.get_pipeline("tiny"))) == ids[:2]
+    assert sorted(f.name for f in folder.iterdir()) == sorted(
+        f"{Path(registry.db.get_pipeline_run(i)['output_path']).stem}{ext}"
+        for i in ids[2:]
+        for ext in (".ipynb", ".log")
+    )
+    oldest = registry.db.get_pipeline_run(ids[0])
+    assert oldest["details"]["output_removed"] is True and oldest["status"] == "finished"
+    assert main(["pipeline", "output", str(ids[0])]) == 1
+    assert "removed by retention" in capsys.readouterr().err
 
 
 def test_a_notebook_gone_at_run_time_fails_with_the_reason(registry, notebook):
