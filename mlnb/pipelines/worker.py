@@ -141,7 +141,7 @@ def execute(reg: Any, run_id: int, parent_pid: int | None = None) -> dict[str, A
     except Terminated as exc:
         outcome = {
             "status": "crashed",
-            "error": f"{exc} {CURRENT.describe()}; the run was stopped.",
+            "error": f"{exc} {CURRENT.describe()}.",
             "failing_cell": CURRENT.index,
         }
     finally:

@@ -130,3 +130,24 @@ def _alive(pid: int) -> bool:
     from mlnb.registry import _pid_alive
 
     return _pid_alive(pid)
+
+
+def test_sigterm_stops_the_scheduler_and_says_so_in_the_run(registry, registry_home, tmp_path):
+    p, stuck = _setup(registry, tmp_path)
+    sched = _start_scheduler(registry_home)
+    try:
+        row = _wait_for(
+            lambda: _running_in_worker(registry, stuck, sched.pid), what="the run to start"
+        )
+        sched.terminate()
+        assert sched.wait(timeout=30) == 0
+    finally:
+        if sched.poll() is None:
+            sched.kill()
+    crashed = registry.db.get_pipeline_run(stuck)
+    assert crashed["status"] == "crashed"
+    assert crashed["error"] == "the scheduler got SIGTERM while the run was in progress"
+    _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to exit")
+    from mlnb.pipelines import SchedulerLock
+
+    assert SchedulerLock(registry_home).holder() == {}
