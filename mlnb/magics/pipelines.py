@@ -66,7 +66,8 @@ def this_notebook(ns: dict[str, Any]) -> Path:
     """The notebook this kernel belongs to, as far as Jupyter tells the kernel."""
     from mlnb.magics.core import _notebook_path
 
-    found = _notebook_path(ns)
+    vscode = ns.get("__vsc_ipynb_file__")
+    found = vscode if isinstance(vscode, str) else _notebook_path(ns)
     if found:
         path = Path(found).expanduser()
         for candidate in (path, Path.cwd() / path, Path.cwd() / path.name):

@@ -41,7 +41,8 @@ def worker_environment() -> dict[str, str]:
         paths.insert(0, package_parent)
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
-    env.pop("MLNB_PIPELINE_RUN_ID", None)
+    for inherited in ("MLNB_PIPELINE_RUN_ID", "JPY_SESSION_NAME"):  # not this run's identity
+        env.pop(inherited, None)
     return env
 
 
@@ -165,6 +166,8 @@ class RunExecutor:
 
     def _mark_if_unfinished(self, run_id: int, returncode: int | None, output: Path) -> None:
         """A worker that died without recording its outcome leaves the run crashed."""
+        if self.reg.db.get_pipeline_run(run_id)["status"] != "running":
+            return
         where = failing_cell_in_output(output) if output.exists() else None
         reason = self._stopping or exit_reason(returncode)
         if where:
