@@ -10,8 +10,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import mlnb
 from mlnb.alerts import raise_alert
@@ -320,3 +323,43 @@ def test_recover_marks_runs_of_dead_processes_crashed(registry, notebook):
     assert registry.db.get_pipeline_run(queued)["status"] == "queued"
     kinds = {a["kind"] for a in registry.db.list_alerts()}
     assert kinds == {"pipeline_run_crashed"}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    expr=st.sampled_from(
+        ["*/7 * * * *", "0 * * * *", "30 2 * * *", "0 0 * * 1", "15,45 9-17 * * 1-5"]
+    ),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+    catchup=st.sampled_from(["once", "skip"]),
+    gaps=st.lists(st.integers(1, 3 * 24 * 60), min_size=1, max_size=12),
+)
+def test_any_tick_pattern_runs_each_due_time_at_most_once(expr, tz, catchup, gaps):
+    """However irregularly the scheduler wakes (downtime included), due keys are unique cron
+    slots in order, and after each tick the newest slot so far has been taken."""
+    import tempfile
+
+    from mlnb.pipelines.config import cron_slots
+    from mlnb.registry import Registry
+    from tests.pipelines.conftest import write_notebook
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reg = Registry(Path(tmp) / "reg")
+        try:
+            nb = write_notebook(Path(tmp) / "nb.ipynb", ["n = 1"])
+            clock = FakeClock(T0)
+            _create(reg, nb, clock, schedule=expr, timezone=tz, catchup=catchup)
+            s, runs = _scheduler(reg, clock)
+            for minutes in gaps:
+                clock.advance(minutes=minutes)
+                s.tick()
+                slots = cron_slots(expr, tz, T0, clock())
+                keys = [r["due_key"] for r in _runs(reg)]
+                assert len(keys) == len(set(keys))
+                due = [dt.datetime.fromisoformat(k[5:]) for k in keys]
+                assert due == sorted(due) and set(due) <= set(slots)
+                if slots:
+                    assert due[-1] == slots[-1]
+            assert len(runs.executed) == len([r for r in _runs(reg) if r["status"] != "skipped"])
+        finally:
+            reg.close()
