@@ -151,7 +151,11 @@ class RunExecutor:
 
     def _time_out(self, run_id: int, cfg: PipelineConfig, output: Path) -> None:
         where = failing_cell_in_output(output)
-        cell = f" while executing cell {where[0] + 1} ({where[1]!r})" if where else ""
+        cell = (
+            f" while executing cell {where[0] + 1} ({where[1]!r})"
+            if where
+            else " before the first cell started (the worker or kernel was still starting)"
+        )
         self.reg.db.update_pipeline_run(
             run_id,
             {

@@ -72,11 +72,11 @@ def test_a_kernel_that_dies_mid_run_leaves_a_crashed_run_with_the_reason(registr
 
 
 def test_a_run_past_its_timeout_is_stopped_and_failed(registry, tmp_path):
-    nb = write_notebook(tmp_path / "slow.ipynb", ["n = 1", "import time\ntime.sleep(60)"])
-    mlnb.create_pipeline("slow", nb, timeout=4)
+    nb = write_notebook(tmp_path / "slow.ipynb", ["n = 1", "import time\ntime.sleep(600)"])
+    mlnb.create_pipeline("slow", nb, timeout=10)  # leaves room for a slow kernel start
     run = mlnb.run_pipeline("slow")
     assert run["status"] == "failed"
-    assert run["error"].startswith("timed out after 4 s")
+    assert run["error"].startswith("timed out after 10 s")
     assert "while executing cell 2 ('import time')" in run["error"]
     assert run["failing_cell"] == 1
     assert run["ended_at"] - run["started_at"] < 30
