@@ -11,6 +11,7 @@ it, and a kernel dies with its worker (ipykernel watches its parent).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -106,6 +107,38 @@ def _heartbeat(reg: Any, run_id: int, parent_pid: int | None, stop: threading.Ev
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+def pin_default_kernel(kernel: str, folder: Path) -> str | None:
+    """Make the default ``python3`` kernel run this interpreter, the one that has mlnb.
+
+    When the ``python3`` kernelspec Jupyter would pick (a user-level one, say) starts another
+    interpreter, a spec for this one is put first on ``JUPYTER_PATH`` for the run. Returns a
+    note for the log when that happened. Other kernel names are used as they are.
+    """
+    if kernel != "python3":
+        return None
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec(kernel).argv[0]
+    except (NoSuchKernel, IndexError):
+        argv0 = None
+    same = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+    if argv0 in same or (argv0 and Path(argv0).resolve() == Path(sys.executable).resolve()):
+        return None
+    spec_dir = folder / "kernels" / "python3"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (mlnb)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    paths = [str(folder), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
+    found = f"would start {argv0}" if argv0 else "is not installed"
+    return f"the python3 kernelspec {found}; the run uses {sys.executable}, which has mlnb"
+
+
 def run_params(cfg: PipelineConfig, run: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's parameters with this run's overrides on top."""
     return {**cfg.params, **run["details"].get("params", {})}
@@ -168,6 +201,9 @@ def _execute_notebook(
         }
     _record_data_hashes(reg, cfg, run["id"])
     os.environ.update(kernel_environment(reg, pipeline, run))
+    note = pin_default_kernel(cfg.kernel, Path(reg.home) / "pipelines" / ".jupyter")
+    if note:
+        log.info("%s", note)
     params = run_params(cfg, run)
     log.info(
         "pipeline %s run #%d (%s): executing %s with %s",

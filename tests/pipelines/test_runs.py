@@ -160,3 +160,31 @@ def test_a_manual_run_respects_the_concurrency_limit(registry, notebook):
     assert RunExecutor(registry).claim(blocking, registry.db.get_pipeline("busy"))
     with pytest.raises(ValidationError, match=f"concurrency limit .* #{blocking}"):
         mlnb.run_pipeline("busy")
+
+
+def test_the_default_kernel_runs_the_python_that_has_mlnb(
+    registry, notebook, tmp_path, monkeypatch
+):
+    elsewhere = tmp_path / "jupyter-data" / "kernels" / "python3"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    "/nonexistent/python",
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "Python 3 (somewhere else)",
+                "language": "python",
+            }
+        )
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(elsewhere.parent.parent))  # first in Jupyter's search
+    mlnb.create_pipeline("pinned", notebook)
+    run = mlnb.run_pipeline("pinned")
+    assert run["status"] == "finished", run["error"]
+    assert "the python3 kernelspec would start /nonexistent/python" in run["log"]
+    assert registry.list_runs(pipeline_run_id=run["id"])  # mlnb was importable in the kernel
