@@ -131,6 +131,8 @@ class PipelineMagics(Magics):
             print(
                 "mlnb: the notebook file changed on disk; reload it (File > Reload) before saving."
             )
+        else:
+            print(f"mlnb: runs execute {notebook.name} as saved on disk; save it to include edits.")
         return Rendered(pipeline_html(p), pipeline_text(p))
 
     def _run(self, reg: Any, rest: str) -> Any:
