@@ -524,6 +524,33 @@ def bench_list_runs(ctx: Context) -> list[Row]:
     ]
 
 
+@benchmark("gate_overhead")
+def bench_gate_overhead(ctx: Context) -> list[Row]:
+    """A promotion gate on a 10k-row holdout vs the model's own predict (bench/bench_gates.py)."""
+    from bench_gates import COMMAND, measure, models, overhead
+
+    label = "RandomForest(100 trees)"
+    m = measure(label, models()[label], ctx.scratch("gates") / "registry", 10_000, repeats=7)
+    over = overhead(m)
+    gate = Row(
+        "promotion gate (accuracy, f1, bias gaps, no-regression), 10k-row holdout, RandomForest",
+        m["a"],
+        target="< +10% over predict",
+        ok=over < 0.10,
+        note=f"predict {format_value(m['predict'], 'time')}, the gate's own work "
+        f"{format_value(m['own_a'], 'time')} = {over:+.1%}; all models: {COMMAND}",
+    )
+    scorer = Row(
+        "gate + roc_auc vs scikit-learn's multi-metric scorer for accuracy/f1/roc_auc",
+        m["b"],
+        m["peer"],
+        "scikit-learn",
+        target="not slower",
+    )
+    scorer.ok = scorer.ratio >= 1 if scorer.ratio is not None else None
+    return [gate, scorer]
+
+
 def prepared_registry(ctx: Context, name: str) -> Path:
     """A registry folder that already exists, as in a project that has been tracking."""
     import mlnb

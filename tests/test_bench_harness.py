@@ -32,6 +32,7 @@ def test_every_issue_row_is_registered_with_a_known_peer(bench):
         "track_overhead",
         "load_ext",
         "list_runs",
+        "gate_overhead",
         "pipeline_overhead",
     ]
     for b in bench.BENCHMARKS:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.capture import fingerprint as fp
-from mlnb.capture.models import flat_params, is_estimator, is_fitted
+from mlnb.capture.models import is_estimator, is_fitted
 from mlnb.capture.models import signature as model_signature
 from mlnb.capture.run import Run, _pop, _push, current_experiment, start_run
 from mlnb.capture.source import CellAnalysis, analyse
@@ -393,14 +393,46 @@ def _looks_like_metric(name: str) -> bool:
 
 
 def _changed_params(estimator: Any, prefix: str) -> dict[str, Any]:
-    """Hyper-parameters that differ from the estimator's defaults (all of them for composites)."""
+    """Hyper-parameters that differ from their defaults, walking into pipelines, column
+    transformers and other nested estimators (named ``step__param`` like scikit-learn)."""
+    import inspect
+
     try:
-        default = type(estimator)()
-        base = flat_params(default)
+        params = estimator.get_params(deep=False)
+        signature = inspect.signature(type(estimator).__init__).parameters
     except Exception:
-        base = {}
-    current = flat_params(estimator)
-    return {f"{prefix}{k}": v for k, v in current.items() if k not in base or base[k] != v}
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if is_estimator(value):
+            out.update(_changed_params(value, f"{prefix}{key}__"))
+        elif (
+            isinstance(value, (list, tuple))
+            and value
+            and all(
+                isinstance(item, tuple) and len(item) >= 2 and isinstance(item[0], str)
+                for item in value
+            )
+        ):
+            for item in value:
+                if is_estimator(item[1]):
+                    out.update(_changed_params(item[1], f"{prefix}{item[0]}__"))
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            default = signature[key].default if key in signature else inspect.Parameter.empty
+            same_nan = (
+                isinstance(value, float)
+                and isinstance(default, float)
+                and math.isnan(value)
+                and math.isnan(default)
+            )
+            if not same_nan and (
+                default is inspect.Parameter.empty
+                or default != value
+                or type(default) is not type(value)
+            ):
+                if default is not inspect.Parameter.empty or value is not None:
+                    out[f"{prefix}{key}"] = value
+    return out
 
 
 def _data_brief(name: str, described: dict[str, Any]) -> dict[str, Any]:

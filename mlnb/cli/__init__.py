@@ -13,6 +13,7 @@ from mlnb.errors import MlnbError
 
 COMMAND_MODULES = [
     "mlnb.cli.tracking",
+    "mlnb.cli.models",
     "mlnb.cli.alerts",
     "mlnb.cli.monitoring",
     "mlnb.cli.pipelines",

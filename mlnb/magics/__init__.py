@@ -7,6 +7,7 @@ from typing import Any
 # Each area contributes one Magics class; the list is registered in order.
 MAGIC_CLASSES = [
     "mlnb.magics.core:CoreMagics",
+    "mlnb.magics.models:ModelMagics",
     "mlnb.magics.monitoring:MonitorMagics",
     "mlnb.magics.pipelines:PipelineMagics",
 ]

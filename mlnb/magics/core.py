@@ -26,6 +26,13 @@ MLNB_HELP = """mlnb: MLOps in the notebook.
                                     record a data version (snapshot keeps a copy to restore)
   %runs [--experiment E] [--status S] [--sort METRIC] [--asc] [--limit N]
   %runs --compare A B [C ...]       params, metrics and data of runs side by side
+
+  %register_model VAR --name NAME [--stage staging] [--alias A] [--X VAR]
+                                    register a fitted model as a new version
+  %promote NAME [--version N] [--to STAGE] [--gate G] [--holdout VAR] [--target COL]
+                                    run the gate; promote only if every check passes
+  %models [NAME]   %rollback NAME   %lineage NAME@VERSION
+
   %pipeline help                    this notebook as a scheduled, retrained pipeline
 """
 

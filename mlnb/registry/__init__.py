@@ -331,6 +331,9 @@ class Registry:
             "size": len(data),
         }
         artifact["id"] = self.db.record_model_artifact(artifact)
+        from mlnb.registry.models import remember_saved_model
+
+        remember_saved_model(self, model, artifact["id"])
         return artifact
 
     def load_artifact(
@@ -350,10 +353,286 @@ class Registry:
 
     # == model registry (issue: lifecycle and gates) ===================================
 
+    def register_model_version(
+        self,
+        name: str,
+        artifact_id: int,
+        description: str = "",
+        stage: str | None = None,
+        aliases: tuple[str, ...] | list[str] = (),
+        user: str | None = None,
+        model_description: str = "",
+    ) -> dict[str, Any]:
+        """Add a numbered version of model ``name`` pointing at a stored artifact."""
+        from mlnb.capture.environment import user as current_user
+        from mlnb.registry.refs import check_alias, check_model_name
+
+        check_model_name(name)
+        aliases = [check_alias(a) for a in aliases]
+        if stage not in (None, "none", "staging"):
+            raise ValidationError(
+                f"a new version can start in 'none' or 'staging', not {stage!r}: production "
+                f"goes through mlnb.promote('{name}', to='production', gate=...) so that its "
+                "gate runs and the promotion is recorded."
+            )
+        artifact = self.db.get_model_artifact(int(artifact_id))
+        who = user or current_user()
+        made = self.db.register_model_version(
+            name, artifact["id"], artifact.get("run_id"), description, who, model_description
+        )
+        if stage == "staging":
+            self.db.transition_model_version(made["version_id"], "staging", who, "registered")
+        for alias in aliases:
+            self.db.set_model_alias(made["model_id"], alias, made["version_id"])
+        return self.get_model_version(name, made["version"])
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Registered models with version counts, production and staging versions, aliases."""
+        models = self.db.list_registered_models()
+        for m in models:
+            m["aliases"] = {a["alias"]: a["version"] for a in self.db.model_aliases(m["id"])}
+            staging = m.pop("staging_versions") or ""
+            m["staging_versions"] = sorted(int(v) for v in str(staging).split(",") if v)
+        return models
+
+    def registered_model_id(self, name: str) -> int:
+        row = self.db.registered_model(name)
+        if row is None:
+            known = [m["name"] for m in self.db.list_registered_models()]
+            hint = f" Registered models: {', '.join(known)}." if known else ""
+            raise NotFoundError(
+                f"no registered model named {name!r}.{hint} Register one with "
+                "mlnb.register_model(model, name=...) or `%register_model VAR --name NAME`."
+            )
+        return int(row["id"])
+
+    def get_model(self, name: str) -> dict[str, Any]:
+        """One model: its versions (with aliases), stage history and recent gate results."""
+        model_id = self.registered_model_id(name)
+        model = dict(self.db.registered_model(name) or {})
+        aliases = self.db.model_aliases(model_id)
+        versions = self.db.model_version_rows(model_id)
+        for v in versions:
+            v["aliases"] = [a["alias"] for a in aliases if a["version_id"] == v["id"]]
+        model["versions"] = versions
+        model["aliases"] = {a["alias"]: a["version"] for a in aliases}
+        model["transitions"] = self.db.model_stage_transitions(model_id)
+        model["gate_results"] = self.db.model_gate_results(model_id, limit=50)
+        production = [v for v in versions if v["stage"] == "production"]
+        model["production_version"] = production[0]["version"] if production else None
+        return model
+
+    def get_model_version(self, name: str, version: int) -> dict[str, Any]:
+        """One version with its artifact, aliases and stage (NotFoundError if missing)."""
+        model_id = self.registered_model_id(name)
+        row = self.db.model_version_row(model_id, int(version))
+        if row is None:
+            numbers = [v["version"] for v in self.db.model_version_rows(model_id)]
+            raise NotFoundError(
+                f"{name} has no version {version}; its versions are "
+                f"{', '.join(map(str, numbers)) or 'none'} (see `mlnb model {name}`)."
+            )
+        return self._with_aliases(row)
+
+    def _with_aliases(self, row: dict[str, Any]) -> dict[str, Any]:
+        row["aliases"] = [
+            a["alias"]
+            for a in self.db.model_aliases(row["model_id"])
+            if a["version_id"] == row["id"]
+        ]
+        return row
+
+    def resolve_model_version(self, ref: str) -> dict[str, Any]:
+        """The version a reference names: ``churn/3``, ``churn@3``, ``churn@production``,
+        ``churn@champion`` or ``churn`` (the latest version). A stage with several versions
+        (staging) names its highest-numbered one."""
+        from mlnb.registry.refs import STAGES, parse_model_ref
+
+        parsed = parse_model_ref(ref)
+        model_id = self.registered_model_id(parsed.name)
+        if parsed.version is not None:
+            return self.get_model_version(parsed.name, parsed.version)
+        if parsed.alias is None or parsed.alias == "latest":
+            rows = self.db.model_version_rows(model_id)
+            if not rows:
+                raise NotFoundError(f"{parsed.name} has no versions yet.")
+            return self._with_aliases(rows[-1])
+        if parsed.alias in STAGES:
+            rows = self.db.model_versions_in_stage(model_id, parsed.alias)
+            if not rows:
+                raise NotFoundError(
+                    f"{parsed.name} has no version in {parsed.alias}; promote one with "
+                    f"`mlnb promote {parsed.name} VERSION --to {parsed.alias}`."
+                )
+            return self._with_aliases(rows[0])
+        version_id = self.db.alias_version_id(model_id, parsed.alias)
+        if version_id is None:
+            known = [a["alias"] for a in self.db.model_aliases(model_id)]
+            raise NotFoundError(
+                f"{parsed.name} has no alias {parsed.alias!r}"
+                + (f" (aliases: {', '.join(known)})" if known else "")
+                + f"; set one with `mlnb alias {parsed.name} {parsed.alias} VERSION`."
+            )
+        return self._with_aliases(self.db.model_version_by_id(version_id) or {})
+
     def resolve_model_ref(self, ref: str) -> int:
         """The artifact id behind a registered-model reference (``name@alias``, ``name/3``)."""
-        raise ValidationError(
-            f"cannot resolve model reference {ref!r}: use 'runs:/RUN_ID/NAME' or 'artifact:ID'."
+        return int(self.resolve_model_version(ref)["artifact_id"])
+
+    def transition_model_version(
+        self,
+        name: str,
+        version: int,
+        to: str,
+        reason: str = "",
+        user: str | None = None,
+        gate_result_id: int | None = None,
+        expected_production_id: int | None | object = ...,
+    ) -> list[dict[str, Any]]:
+        """Move a version to another stage (production demotes the old one to archived)."""
+        from mlnb.capture.environment import user as current_user
+        from mlnb.registry.refs import STAGES
+
+        if to not in STAGES or to == "none":
+            raise ValidationError(
+                f"cannot move a version to {to!r}: choose staging, production or archived."
+            )
+        row = self.get_model_version(name, version)
+        return self.db.transition_model_version(
+            row["id"], to, user or current_user(), reason, gate_result_id, expected_production_id
+        )
+
+    def production_version(self, name: str) -> dict[str, Any] | None:
+        rows = self.db.model_versions_in_stage(self.registered_model_id(name), "production")
+        return self._with_aliases(rows[0]) if rows else None
+
+    def rollback_target(self, name: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """(current production version, the version a rollback restores).
+
+        Production history is replayed as a stack: each promotion pushes a version and each
+        return to an earlier version pops back to it, so repeated rollbacks walk further back.
+        """
+        model_id = self.registered_model_id(name)
+        stack: list[int] = []
+        for t in self.db.model_stage_transitions(model_id):
+            if t["to_stage"] != "production":
+                continue
+            if t["version_id"] in stack:
+                del stack[stack.index(t["version_id"]) + 1 :]
+            else:
+                stack.append(t["version_id"])
+        current = self.production_version(name)
+        if current is not None:
+            while stack and stack[-1] == current["id"]:
+                stack.pop()
+        if not stack:
+            raise ValidationError(
+                f"{name} has no earlier production version to roll back to"
+                + (f" (version {current['version']} is the first one)." if current else ".")
+            )
+        target = self.db.model_version_by_id(stack[-1])
+        assert target is not None
+        return current, self._with_aliases(target)
+
+    def rollback_model(
+        self, name: str, reason: str = "", user: str | None = None
+    ) -> dict[str, Any]:
+        """Restore the previous production version in one step; the current one is archived."""
+        from mlnb.capture.environment import user as current_user
+
+        current, target = self.rollback_target(name)
+        text = "rollback" + (f": {reason}" if reason else "")
+        made = self.db.rollback_production(
+            target["model_id"],
+            target["id"],
+            current["id"] if current else None,
+            user or current_user(),
+            text,
+        )
+        return {
+            "model": name,
+            "restored": target["version"],
+            "replaced": current["version"] if current else None,
+            "reason": text,
+            "transitions": made,
+        }
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
+        """Point a free alias (champion, challenger, ...) at a version."""
+        from mlnb.registry.refs import check_alias
+
+        check_alias(alias)
+        row = self.get_model_version(name, version)
+        self.db.set_model_alias(row["model_id"], alias, row["id"])
+        return self.get_model_version(name, version)
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        if not self.db.delete_model_alias(self.registered_model_id(name), alias):
+            raise NotFoundError(f"{name} has no alias {alias!r}.")
+
+    def record_gate_result(
+        self,
+        version_id: int,
+        gate: str,
+        passed: bool,
+        checks: list[dict[str, Any]],
+        baseline_version_id: int | None = None,
+        holdout_data_version: str | None = None,
+    ) -> int:
+        return self.db.record_gate_result(
+            version_id, gate, passed, checks, baseline_version_id, holdout_data_version
+        )
+
+    def gate_result(self, gate_result_id: int) -> dict[str, Any]:
+        return self.db.gate_result(gate_result_id)
+
+    def gate_results_involving(self, version_id: int, holdout: str) -> list[dict[str, Any]]:
+        """Gate results on a holdout where the version was candidate or baseline."""
+        return self.db.gate_results_involving(version_id, holdout)
+
+    def model_lineage(self, ref: str) -> dict[str, Any]:
+        """Version -> artifact (hash) -> run (notebook, cell, git, params, metrics) -> data
+        versions -> pipeline run, plus the stage history that put the version where it is."""
+        version = self.resolve_model_version(ref)
+        artifact = self.db.get_model_artifact(version["artifact_id"])
+        run = None
+        pipeline_run = None
+        if version.get("run_id") is not None:
+            run = self.get_run(version["run_id"])
+            if run.get("pipeline_run_id"):
+                pipeline_run = self.db.pipeline_run_brief(run["pipeline_run_id"])
+        history = [
+            t
+            for t in self.db.model_stage_transitions(version["model_id"])
+            if t["version_id"] == version["id"]
+        ]
+        gates = [
+            g
+            for g in self.db.model_gate_results(version["model_id"])
+            if g["version_id"] == version["id"]
+        ]
+        return {
+            "model": version["model"],
+            "version": version["version"],
+            "stage": version["stage"],
+            "aliases": version["aliases"],
+            "description": version["description"],
+            "created_by": version["created_by"],
+            "created_at": version["created_at"],
+            "artifact": artifact,
+            "run": run,
+            "data": run["data"] if run else [],
+            "pipeline_run": pipeline_run,
+            "transitions": history,
+            "gate_results": gates,
+        }
+
+    def load_model_version(
+        self, ref: str, trusted: list[str] | None = None, allow_pickle: bool = False
+    ) -> Any:
+        """Load a registered version safely (hash checked, trusted types from the registry)."""
+        return self.load_artifact(
+            self.resolve_model_ref(ref), trusted=trusted, allow_pickle=allow_pickle
         )
 
     # == alerts (shared by monitoring and pipelines) =====================================

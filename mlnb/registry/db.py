@@ -844,6 +844,367 @@ class Database:
 
     # == model registry (issue: lifecycle and gates) =====================================
 
+    def register_model_version(
+        self,
+        name: str,
+        artifact_id: int,
+        run_id: int | None,
+        description: str = "",
+        created_by: str | None = None,
+        model_description: str = "",
+    ) -> dict[str, Any]:
+        """Create the model if needed and add the next version number, atomically."""
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM registered_models WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                model_id = c.execute(
+                    "INSERT INTO registered_models(name, description, created_at) VALUES (?, ?, ?)",
+                    (name, model_description, now()),
+                ).lastrowid
+            else:
+                model_id = row[0]
+                if model_description:
+                    c.execute(
+                        "UPDATE registered_models SET description = ? WHERE id = ?",
+                        (model_description, model_id),
+                    )
+            version = c.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model_id = ?",
+                (model_id,),
+            ).fetchone()[0]
+            version_id = c.execute(
+                "INSERT INTO model_versions(model_id, version, artifact_id, run_id, stage, "
+                "description, created_by, created_at) VALUES (?, ?, ?, ?, 'none', ?, ?, ?)",
+                (model_id, version, artifact_id, run_id, description, created_by, now()),
+            ).lastrowid
+        return {
+            "model_id": int(model_id or 0),
+            "version_id": int(version_id or 0),
+            "version": version,
+        }
+
+    def registered_model(self, name: str) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM registered_models WHERE name = ?", (name,))
+        return None if row is None else dict(row)
+
+    def list_registered_models(self) -> list[dict[str, Any]]:
+        """Every registered model with its version count, latest and production versions."""
+        rows = self.query(
+            """SELECT m.id, m.name, m.description, m.created_at,
+                      COUNT(v.id) AS n_versions,
+                      MAX(v.version) AS latest_version,
+                      MAX(CASE WHEN v.stage = 'production' THEN v.version END) AS production_version,
+                      GROUP_CONCAT(CASE WHEN v.stage = 'staging' THEN v.version END) AS staging_versions,
+                      MAX(v.created_at) AS last_version_at,
+                      (SELECT MAX(t.created_at) FROM stage_transitions t
+                         JOIN model_versions tv ON tv.id = t.version_id
+                        WHERE tv.model_id = m.id) AS last_transition_at
+               FROM registered_models m LEFT JOIN model_versions v ON v.model_id = m.id
+               GROUP BY m.id ORDER BY m.name"""
+        )
+        return [dict(r) for r in rows]
+
+    _VERSION_COLUMNS = (
+        "SELECT v.id, v.model_id, m.name AS model, v.version, v.artifact_id, v.run_id, v.stage, "
+        "v.description, v.created_by, v.created_at, a.object_hash, a.format, a.flavor, "
+        "a.class_name, a.signature, a.size, a.name AS artifact_name "
+        "FROM model_versions v JOIN registered_models m ON m.id = v.model_id "
+        "JOIN model_artifacts a ON a.id = v.artifact_id "
+    )
+
+    def model_version_rows(self, model_id: int) -> list[dict[str, Any]]:
+        rows = self.query(
+            self._VERSION_COLUMNS + "WHERE v.model_id = ? ORDER BY v.version", (model_id,)
+        )
+        return [self._version_dict(r) for r in rows]
+
+    def model_version_row(self, model_id: int, version: int) -> dict[str, Any] | None:
+        row = self.query_one(
+            self._VERSION_COLUMNS + "WHERE v.model_id = ? AND v.version = ?", (model_id, version)
+        )
+        return None if row is None else self._version_dict(row)
+
+    def model_version_by_id(self, version_id: int) -> dict[str, Any] | None:
+        row = self.query_one(self._VERSION_COLUMNS + "WHERE v.id = ?", (version_id,))
+        return None if row is None else self._version_dict(row)
+
+    def model_versions_in_stage(self, model_id: int, stage: str) -> list[dict[str, Any]]:
+        """Versions currently in ``stage``, newest first."""
+        rows = self.query(
+            self._VERSION_COLUMNS + "WHERE v.model_id = ? AND v.stage = ? ORDER BY v.version DESC",
+            (model_id, stage),
+        )
+        return [self._version_dict(r) for r in rows]
+
+    def model_aliases(self, model_id: int) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT a.alias, a.version_id, v.version, a.updated_at FROM model_aliases a "
+            "JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = ? ORDER BY a.alias",
+            (model_id,),
+        )
+        return [dict(r) for r in rows]
+
+    def alias_version_id(self, model_id: int, alias: str) -> int | None:
+        row = self.query_one(
+            "SELECT version_id FROM model_aliases WHERE model_id = ? AND alias = ?",
+            (model_id, alias),
+        )
+        return None if row is None else int(row[0])
+
+    def set_model_alias(self, model_id: int, alias: str, version_id: int) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO model_aliases(model_id, alias, version_id, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(model_id, alias) DO UPDATE SET "
+                "version_id = excluded.version_id, updated_at = excluded.updated_at",
+                (model_id, alias, version_id, now()),
+            )
+
+    def delete_model_alias(self, model_id: int, alias: str) -> bool:
+        with self.transaction() as c:
+            cur = c.execute(
+                "DELETE FROM model_aliases WHERE model_id = ? AND alias = ?", (model_id, alias)
+            )
+            return cur.rowcount > 0
+
+    def transition_model_version(
+        self,
+        version_id: int,
+        to_stage: str,
+        user: str | None,
+        reason: str,
+        gate_result_id: int | None = None,
+        expected_production_id: int | None | object = ...,
+    ) -> list[dict[str, Any]]:
+        """Move one version to ``to_stage`` in a single write transaction; returns the
+        transitions made (a production promotion also archives the version it replaces).
+
+        The state is re-read under the write lock, so two concurrent promotions cannot both
+        act on a stale view: ``expected_production_id`` (when given) must still be the
+        production version, otherwise nothing changes and RegistryError explains why.
+        """
+        with self.transaction() as c:
+            row = c.execute(
+                "SELECT v.id, v.model_id, v.version, v.stage, m.name FROM model_versions v "
+                "JOIN registered_models m ON m.id = v.model_id WHERE v.id = ?",
+                (version_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no model version with id {version_id}.")
+            model_id, number, stage, name = row[1], row[2], row[3], row[4]
+            if stage == to_stage:
+                raise ValidationError(f"{name} version {number} is already in {to_stage}.")
+            if stage == "archived":
+                raise ValidationError(
+                    f"{name} version {number} is archived and cannot be promoted. To bring back "
+                    f"the previous production version run `mlnb rollback {name}`; to reuse this "
+                    f"artifact, register it again as a new version."
+                )
+            current = c.execute(
+                "SELECT id, version FROM model_versions WHERE model_id = ? AND stage = 'production'",
+                (model_id,),
+            ).fetchone()
+            current_id = None if current is None else int(current[0])
+            if expected_production_id is not ... and current_id != expected_production_id:
+                raise RegistryError(
+                    f"the production version of {name} changed while this promotion ran (now "
+                    f"{'version ' + str(current[1]) if current else 'none'}): another promotion "
+                    "or rollback finished first. Nothing was changed; run the promotion again "
+                    "so its gate compares against the current production version."
+                )
+            t = now()
+            made = []
+            if to_stage == "production" and current_id is not None:
+                made.append(
+                    self._apply_transition(
+                        c,
+                        current_id,
+                        "production",
+                        "archived",
+                        user,
+                        f"replaced by version {number}",
+                        None,
+                        t,
+                    )
+                )
+            made.append(
+                self._apply_transition(
+                    c, version_id, stage, to_stage, user, reason, gate_result_id, t
+                )
+            )
+            return made
+
+    def rollback_production(
+        self,
+        model_id: int,
+        target_version_id: int,
+        expected_current_id: int | None,
+        user: str | None,
+        reason: str,
+    ) -> list[dict[str, Any]]:
+        """Archive the current production version and restore ``target`` in one transaction."""
+        with self.transaction() as c:
+            current = c.execute(
+                "SELECT id FROM model_versions WHERE model_id = ? AND stage = 'production'",
+                (model_id,),
+            ).fetchone()
+            current_id = None if current is None else int(current[0])
+            if current_id != expected_current_id:
+                raise RegistryError(
+                    "the production version changed while the rollback was being prepared "
+                    "(another promotion or rollback finished first). Nothing was changed; "
+                    "check `mlnb model NAME` and run the rollback again if still needed."
+                )
+            target = c.execute(
+                "SELECT stage FROM model_versions WHERE id = ? AND model_id = ?",
+                (target_version_id, model_id),
+            ).fetchone()
+            if target is None:
+                raise NotFoundError(f"no model version with id {target_version_id}.")
+            t = now()
+            made = []
+            if current_id is not None:
+                made.append(
+                    self._apply_transition(
+                        c, current_id, "production", "archived", user, reason, None, t
+                    )
+                )
+            made.append(
+                self._apply_transition(
+                    c, target_version_id, target[0], "production", user, reason, None, t
+                )
+            )
+            return made
+
+    def model_stage_transitions(self, model_id: int) -> list[dict[str, Any]]:
+        """Every stage change of a model's versions, oldest first, with gate verdicts."""
+        rows = self.query(
+            "SELECT t.id, t.version_id, v.version, t.from_stage, t.to_stage, t.user, t.reason, "
+            "t.gate_result_id, g.gate, g.passed AS gate_passed, t.created_at "
+            "FROM stage_transitions t JOIN model_versions v ON v.id = t.version_id "
+            "LEFT JOIN gate_results g ON g.id = t.gate_result_id "
+            "WHERE v.model_id = ? ORDER BY t.id",
+            (model_id,),
+        )
+        return [dict(r) for r in rows]
+
+    def record_gate_result(
+        self,
+        version_id: int,
+        gate: str,
+        passed: bool,
+        checks: list[dict[str, Any]],
+        baseline_version_id: int | None,
+        holdout_data_version: str | None,
+    ) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO gate_results(version_id, gate, passed, checks, baseline_version_id, "
+                "holdout_data_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    version_id,
+                    gate,
+                    int(bool(passed)),
+                    dumps(checks),
+                    baseline_version_id,
+                    holdout_data_version,
+                    now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    _GATE_COLUMNS = (
+        "SELECT g.id, g.version_id, v.version, g.gate, g.passed, g.checks, "
+        "g.baseline_version_id, b.version AS baseline_version, g.holdout_data_version, "
+        "g.created_at FROM gate_results g JOIN model_versions v ON v.id = g.version_id "
+        "LEFT JOIN model_versions b ON b.id = g.baseline_version_id "
+    )
+
+    def gate_result(self, gate_result_id: int) -> dict[str, Any]:
+        row = self.query_one(self._GATE_COLUMNS + "WHERE g.id = ?", (gate_result_id,))
+        if row is None:
+            raise NotFoundError(f"no gate result with id {gate_result_id}.")
+        return self._gate_dict(row)
+
+    def model_gate_results(self, model_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            self._GATE_COLUMNS + f"WHERE v.model_id = ? ORDER BY g.id DESC {lim}", (model_id,)
+        )
+        return [self._gate_dict(r) for r in rows]
+
+    def gate_results_involving(
+        self, version_id: int, holdout_data_version: str
+    ) -> list[dict[str, Any]]:
+        """Recent gate results on one holdout where a version was the candidate or the
+        baseline, newest first (their recorded metrics can be reused)."""
+        rows = self.query(
+            self._GATE_COLUMNS + "WHERE (g.version_id = ? OR g.baseline_version_id = ?) "
+            "AND g.holdout_data_version = ? ORDER BY g.id DESC LIMIT 20",
+            (version_id, version_id, holdout_data_version),
+        )
+        return [self._gate_dict(r) for r in rows]
+
+    def pipeline_run_brief(self, pipeline_run_id: int) -> dict[str, Any] | None:
+        """The pipeline run that produced a model's run (for lineage)."""
+        row = self.query_one(
+            "SELECT pr.id, pr.pipeline_id, p.name AS pipeline, p.notebook_path, pr.trigger, "
+            "pr.reason, pr.status, pr.started_at, pr.ended_at, pr.output_path "
+            "FROM pipeline_runs pr JOIN pipelines p ON p.id = pr.pipeline_id WHERE pr.id = ?",
+            (pipeline_run_id,),
+        )
+        return None if row is None else dict(row)
+
+    @staticmethod
+    def _apply_transition(
+        c: sqlite3.Connection,
+        version_id: int,
+        from_stage: str,
+        to_stage: str,
+        user: str | None,
+        reason: str,
+        gate_result_id: int | None,
+        at: float,
+    ) -> dict[str, Any]:
+        """Set a version's stage and record the transition (inside the caller's transaction)."""
+        try:
+            c.execute("UPDATE model_versions SET stage = ? WHERE id = ?", (to_stage, version_id))
+        except (
+            sqlite3.IntegrityError
+        ) as exc:  # the one-production index is the last line of defence
+            raise RegistryError(
+                f"refused: model version {version_id} cannot enter {to_stage} ({exc}); a model has "
+                "at most one production version."
+            ) from exc
+        cur = c.execute(
+            "INSERT INTO stage_transitions(version_id, from_stage, to_stage, user, reason, "
+            "gate_result_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (version_id, from_stage, to_stage, user, reason, gate_result_id, at),
+        )
+        return {
+            "id": int(cur.lastrowid or 0),
+            "version_id": version_id,
+            "from_stage": from_stage,
+            "to_stage": to_stage,
+            "user": user,
+            "reason": reason,
+            "gate_result_id": gate_result_id,
+            "created_at": at,
+        }
+
+    @staticmethod
+    def _version_dict(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["signature"] = loads(d.get("signature"), {})
+        return d
+
+    @staticmethod
+    def _gate_dict(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["checks"] = loads(d["checks"], [])
+        d["passed"] = bool(d["passed"])
+        return d
+
     # == alerts (shared by monitoring and pipelines) ======================================
 
     def id_by_name(self, table: str, name: str) -> int | None:

@@ -15,10 +15,6 @@ from mlnb.errors import ValidationError
 from mlnb.pipelines import Scheduler
 from tests.pipelines.conftest import write_notebook
 
-pytestmark = pytest.mark.skipif(
-    "promote" not in mlnb._LAZY, reason="needs the model registry and gates (mlnb.promote)"
-)
-
 TRAIN_CELLS = [
     "data_path = 'data/month0.csv'",
     "import pandas as pd\n"

@@ -1,0 +1,239 @@
+"""Benchmark of mlnb.drift: fit and score timings, a streamed 10M-row run with peak memory,
+and a side-by-side with Evidently's DataDriftPreset on the same data.
+
+    python bench/bench_drift.py                                    # 1M x 25, best of 3
+    python bench/bench_drift.py --rows 10000000 --cols 100 --chunks  # streamed, peak RSS
+    python bench/bench_drift.py --rows 100000 --peer .venv-peers/bin/python  # vs Evidently
+
+Columns: 80% numeric (normal, lognormal, uniform, wide-range integers), 20% categorical
+(string). The current batch shifts every fourth numeric column by half a std and changes the
+shares of every third categorical column; the rest keep their distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mlnb.drift import DriftConfig, fit_profile, score  # noqa: E402
+
+CATEGORIES = np.array([f"segment_{i:02d}" for i in range(30)])
+
+
+def column_plan(n_cols: int) -> list[tuple[str, str, bool]]:
+    """(name, generator kind, shifted in the current batch) for each column."""
+    n_cat = max(1, n_cols // 5)
+    n_num = n_cols - n_cat
+    kinds = ["normal", "lognormal", "uniform", "integers"]
+    plan = [(f"num_{i:03d}", kinds[i % 4], i % 4 == 0) for i in range(n_num)]
+    plan += [(f"cat_{i:03d}", "category", i % 3 == 0) for i in range(n_cat)]
+    return plan
+
+
+def make_frame(rows: int, n_cols: int, seed: int, shifted: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {}
+    base_p = np.linspace(1.0, 3.0, len(CATEGORIES))
+    base_p /= base_p.sum()
+    moved_p = base_p[::-1].copy()
+    for name, kind, moves in column_plan(n_cols):
+        shift = 0.5 if (shifted and moves) else 0.0
+        if kind == "normal":
+            data[name] = rng.normal(shift, 1.0, rows)
+        elif kind == "lognormal":
+            data[name] = rng.lognormal(0.5 * shift, 0.5, rows)
+        elif kind == "uniform":
+            data[name] = rng.uniform(0.0, 1.0, rows) + shift * 0.29
+        elif kind == "integers":
+            data[name] = (rng.integers(0, 10_000, rows) + shift * 2887).astype(np.float64)
+        else:
+            p = moved_p if (shifted and moves) else base_p
+            codes = rng.choice(len(CATEGORIES), size=rows, p=p)
+            data[name] = pd.array(CATEGORIES[codes], dtype="str")
+    return pd.DataFrame(data)
+
+
+def chunks(
+    rows: int, n_cols: int, chunk_rows: int, seed: int, shifted: bool
+) -> Iterator[pd.DataFrame]:
+    for i, start in enumerate(range(0, rows, chunk_rows)):
+        yield make_frame(min(chunk_rows, rows - start), n_cols, seed * 100_003 + i, shifted)
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_memory(args: argparse.Namespace) -> dict[str, Any]:
+    ref = make_frame(args.rows, args.cols, 1, shifted=False)
+    cur = make_frame(args.rows, args.cols, 2, shifted=True)
+    out: dict[str, Any] = {"mode": "in-memory", "rows": args.rows, "cols": args.cols}
+    for jobs in sorted({1, args.jobs}):
+        cfg = DriftConfig(n_jobs=jobs)
+        fit_s, profile = best_of(lambda cfg=cfg: fit_profile(ref, config=cfg), args.repeat)
+        score_s, report = best_of(
+            lambda cfg=cfg, profile=profile: score(profile, cur, config=cfg), args.repeat
+        )
+        out[f"fit_s_jobs{jobs}"] = round(fit_s, 4)
+        out[f"score_s_jobs{jobs}"] = round(score_s, 4)
+    expected = {name for name, _, moves in column_plan(args.cols) if moves}
+    out["drifted_as_planned"] = set(report.drifted_columns) == expected
+    out["n_drifted"] = report.n_drifted
+    out["profile_json_kb"] = round(len(json.dumps(profile.to_dict())) / 1024, 1)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return out
+
+
+def streamed(args: argparse.Namespace) -> dict[str, Any]:
+    first = make_frame(min(args.chunk_rows, args.rows), args.cols, 0, shifted=False)
+    chunk_mb = first.memory_usage(deep=True).sum() / 2**20
+    del first
+    gen_s, _ = best_of(
+        lambda: sum(len(c) for c in chunks(args.rows, args.cols, args.chunk_rows, 3, False)), 1
+    )
+    base = peak_rss_mb()
+    started = time.perf_counter()
+    profile = fit_profile(
+        chunks(args.rows, args.cols, args.chunk_rows, 1, False), progress=args.progress
+    )
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = score(
+        profile, chunks(args.rows, args.cols, args.chunk_rows, 2, True), progress=args.progress
+    )
+    score_s = time.perf_counter() - started
+    expected = {name for name, _, moves in column_plan(args.cols) if moves}
+    return {
+        "mode": "streamed chunks",
+        "rows": args.rows,
+        "cols": args.cols,
+        "chunk_rows": args.chunk_rows,
+        "chunk_mb": round(chunk_mb, 1),
+        "generate_all_chunks_s": round(gen_s, 2),
+        "fit_s_incl_generation": round(fit_s, 2),
+        "score_s_incl_generation": round(score_s, 2),
+        "fit_s_excl_generation": round(fit_s - gen_s, 2),
+        "score_s_excl_generation": round(score_s - gen_s, 2),
+        "peak_rss_mb_before": round(base, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "data_mb_if_held_in_memory": round(chunk_mb * args.rows / args.chunk_rows, 1),
+        "drifted_as_planned": set(report.drifted_columns) == expected,
+        "n_drifted": report.n_drifted,
+    }
+
+
+def versus_peer(args: argparse.Namespace) -> dict[str, Any]:
+    ref = make_frame(args.rows, args.cols, 1, shifted=False)
+    cur = make_frame(args.rows, args.cols, 2, shifted=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_path, cur_path = Path(tmp) / "reference.parquet", Path(tmp) / "current.parquet"
+        ref.to_parquet(ref_path)
+        cur.to_parquet(cur_path)
+        peer_runs = []
+        for _ in range(args.peer_repeat):
+            proc = subprocess.run(
+                [
+                    args.peer,
+                    str(ROOT / "bench" / "peer_evidently.py"),
+                    str(ref_path),
+                    str(cur_path),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            peer_runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    peer = min(peer_runs, key=lambda r: r["seconds"])
+    one_call_s, _ = best_of(lambda: score(fit_profile(ref), cur), args.repeat)
+    profile = fit_profile(ref)
+    score_s, report = best_of(lambda: score(profile, cur), args.repeat)
+    ours = {c.column: c.drifted for c in report.columns}
+    agree = {c: ours.get(c) == v for c, v in peer["drifted"].items()}
+    disagreements = {
+        c: {
+            "mlnb": {
+                "drifted": ours.get(c),
+                "score": report.column(c).score,
+                "test": report.column(c).test,
+            },
+            "evidently": {
+                "drifted": peer["drifted"][c],
+                "score": peer["scores"][c],
+                "method": peer["methods"][c],
+            },
+        }
+        for c, same in agree.items()
+        if not same
+    }
+    return {
+        "mode": "vs evidently",
+        "rows": args.rows,
+        "cols": args.cols,
+        "evidently_version": peer["version"],
+        "evidently_s": round(peer["seconds"], 3),
+        "mlnb_fit_and_score_s": round(one_call_s, 4),
+        "mlnb_score_only_s": round(score_s, 4),
+        "speedup_fit_and_score": round(peer["seconds"] / one_call_s, 1),
+        "speedup_score_only": round(peer["seconds"] / score_s, 1),
+        "columns_agreeing": f"{sum(agree.values())}/{len(agree)}",
+        "disagreements": disagreements,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--cols", type=int, default=25)
+    parser.add_argument("--chunks", action="store_true", help="stream chunks; report peak RSS")
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    parser.add_argument("--jobs", type=int, default=2, help="threads to compare with 1")
+    parser.add_argument("--peer", help="python of the peers venv to run Evidently with")
+    parser.add_argument("--peer-repeat", type=int, default=1)
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.peer:
+        result = versus_peer(args)
+    elif args.chunks:
+        result = streamed(args)
+    else:
+        result = in_memory(args)
+    result["cpus"] = os.cpu_count()
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

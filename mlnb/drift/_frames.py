@@ -1,0 +1,183 @@
+"""Input checks and column decoding shared by fitting and scoring.
+
+Families: ``numeric`` (int/float), ``bool``, ``string`` (str/object/category of text),
+``datetime``, and ``empty`` (an object column holding nothing but missing values, whose type
+cannot be told). Values are decoded into float64 arrays (numeric) or category counts keyed by
+canonical, JSON-serializable Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from mlnb.errors import ValidationError
+
+_NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "decimal"}
+_DATETIME_INFERRED = {"datetime64", "datetime", "date", "timedelta64", "timedelta", "period"}
+
+
+def iter_frames(data: Any, what: str) -> Iterator[Any]:
+    """Yield DataFrames from one DataFrame or an iterable of them; clear errors otherwise."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        yield check_frame(data, what)
+        return
+    if isinstance(data, pd.Series):
+        raise ValidationError(
+            f"{what} must be a pandas DataFrame, got a Series; use series.to_frame() "
+            "to make a one-column DataFrame"
+        )
+    array_like = isinstance(data, np.ndarray) or hasattr(data, "to_pandas")
+    if (
+        data is None
+        or array_like
+        or isinstance(data, str | bytes | dict)
+        or not isinstance(data, Iterable)
+    ):
+        hint = ""
+        if isinstance(data, str):
+            hint = " (read the file first, e.g. pd.read_parquet(path))"
+        elif hasattr(data, "to_pandas"):
+            hint = " (convert it with .to_pandas())"
+        elif isinstance(data, np.ndarray):
+            hint = " (wrap it: pd.DataFrame(array, columns=[...]))"
+        elif isinstance(data, dict):
+            hint = " (wrap it: pd.DataFrame(data))"
+        raise ValidationError(
+            f"{what} must be a pandas DataFrame or an iterable of DataFrame chunks, "
+            f"got {type(data).__name__}{hint}"
+        )
+    for i, chunk in enumerate(data):
+        if not isinstance(chunk, pd.DataFrame):
+            raise ValidationError(
+                f"{what}: chunk {i} is a {type(chunk).__name__}; every chunk must be a "
+                "pandas DataFrame"
+            )
+        yield check_frame(chunk, f"{what} chunk {i}")
+
+
+def check_frame(df: Any, what: str) -> Any:
+    """Reject frames whose columns cannot be named unambiguously."""
+    import pandas as pd
+
+    if isinstance(df.columns, pd.MultiIndex):
+        raise ValidationError(
+            f"{what} has MultiIndex columns; flatten them first, e.g. "
+            "df.columns = ['_'.join(map(str, c)) for c in df.columns]"
+        )
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValidationError(f"{what} has duplicate column names {dupes}; rename them")
+    return df
+
+
+def column_family(series: Any) -> tuple[str, bool]:
+    """(family, is_category_dtype) of a pandas Series."""
+    import pandas as pd
+    from pandas.api import types as pdt
+
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories
+        family = column_family(pd.Series(cats))[0] if len(cats) else "empty"
+        return family, True
+    if pdt.is_bool_dtype(dtype):
+        return "bool", False
+    if pdt.is_complex_dtype(dtype):
+        return "string", False
+    if pdt.is_numeric_dtype(dtype):
+        return "numeric", False
+    if pdt.is_datetime64_any_dtype(dtype) or pdt.is_timedelta64_dtype(dtype):
+        return "datetime", False
+    if pdt.is_string_dtype(dtype) and not pdt.is_object_dtype(dtype):
+        return "string", False
+    inferred = pdt.infer_dtype(series, skipna=True)
+    if inferred == "empty":
+        return "empty", False
+    if inferred in _NUMERIC_INFERRED:
+        return "numeric", False
+    if inferred == "boolean":
+        return "bool", False
+    if inferred in _DATETIME_INFERRED:
+        return "datetime", False
+    return "string", False
+
+
+def numeric_values(series: Any) -> np.ndarray:
+    """Float64 values of a numeric (or numeric-object) Series; missing values become NaN."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype == np.float64:
+            return series.to_numpy()
+        if dtype.kind in "iufb":
+            return series.to_numpy().astype(np.float64)
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return numeric_values(series.astype(dtype.categories.dtype))
+    try:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def canonical_key(value: Any, family: str) -> Any:
+    """A JSON-serializable key for a category value, equal across dtypes for equal values."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if family in ("numeric", "bool") and value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return value
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def category_counts(series: Any, family: str) -> tuple[dict[Any, int], int]:
+    """({canonical value: count}, missing count) for a Series."""
+    import pandas as pd
+
+    n = len(series)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        counts = np.bincount(codes + 1, minlength=len(series.cat.categories) + 1)
+        table: dict[Any, int] = {}
+        for key, count in zip(series.cat.categories.tolist(), counts[1:].tolist(), strict=True):
+            if count:
+                _add(table, canonical_key(key, family), count)
+        return table, int(counts[0])
+    try:
+        vc = series.value_counts(dropna=True)
+    except TypeError:  # unhashable cells (lists, dicts): compare their text
+        present = series[~series.isna()]
+        vc = present.astype(str).value_counts()
+    table = {}
+    for key, count in zip(vc.index.tolist(), vc.to_numpy().tolist(), strict=True):
+        _add(table, canonical_key(key, family), int(count))
+    return table, n - int(vc.sum())
+
+
+def _add(table: dict[Any, int], key: Any, count: int) -> None:
+    table[key] = table.get(key, 0) + count
+
+
+def split_finite(x: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """(finite values, #NaN, #+inf, #-inf) of a float64 array; no copy when all are finite."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return x, 0, 0, 0
+    n_nan = int(np.isnan(x).sum())
+    n_pos = int(np.count_nonzero(x == np.inf))
+    n_neg = int(np.count_nonzero(x == -np.inf))
+    return x[finite], n_nan, n_pos, n_neg

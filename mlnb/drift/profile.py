@@ -1,0 +1,704 @@
+"""Reference profiles: the compact statistics a batch is scored against.
+
+A profile holds, per column, what the drift tests need and nothing more: quantile bin edges
+with counts, mean/std/min/max and missing/inf counts for numbers; category count tables for
+categories; and, only for small references (<= ``small_ref_rows`` rows), the exact values so
+that KS matches scipy on raw data. Profiles fitted on chunks or partitions merge into one.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlnb.drift._binning import BLOCK, Binner
+from mlnb.drift._frames import (
+    category_counts,
+    column_family,
+    iter_frames,
+    numeric_values,
+    split_finite,
+)
+from mlnb.drift._progress import Progress
+from mlnb.drift._stats import sum_of_squares as _sum_of_squares
+from mlnb.drift.config import DriftConfig, coerce_config
+from mlnb.errors import ValidationError
+
+FORMAT = "mlnb.drift.profile/1"
+# Edges are placed from a sorted sample of this many values per bin; counts always use every
+# value, so the sample only decides where bins fall, not what they hold.
+EDGE_SAMPLE_PER_BIN = 20
+EVIDENTLY_DISCRETE_ANY = 5  # numeric columns with <= 5 distinct values are tested as categories
+
+
+@dataclass
+class NumericSummary:
+    """Finite values of a numeric column: moments, range and a fine quantile histogram.
+
+    ``edges`` are strictly increasing (``edges[0] == min``, ``edges[-1] == max``) and bin i is
+    ``[edges[i], edges[i+1])``, the last one closed; a single value is ``edges == [v]``.
+    ``atoms[j]`` counts values exactly equal to ``edges[j]`` when there are ties (>= 2), so
+    that merging profiles keeps point masses (zero-inflated or rounded data) in place.
+    """
+
+    n: int
+    mean: float
+    m2: float
+    min: float
+    max: float
+    edges: np.ndarray
+    counts: np.ndarray
+    atoms: np.ndarray
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+    @classmethod
+    def from_values(cls, x: np.ndarray, n_bins: int) -> NumericSummary | None:
+        """Summary of finite float64 values (None when there are none)."""
+        n = len(x)
+        if n == 0:
+            return None
+        lo, hi = float(x.min()), float(x.max())
+        mean = float(x.mean())
+        m2 = _sum_of_squares(x - mean) if n > 1 else 0.0
+        if lo == hi:
+            return cls(
+                n, lo, 0.0, lo, hi, np.array([lo]), np.array([float(n)]), np.array([float(n)])
+            )
+        sample_size = EDGE_SAMPLE_PER_BIN * n_bins
+        if n <= sample_size:
+            ordered = np.sort(x)
+            ranks = np.round(_edge_levels(n_bins) * (n - 1)).astype(np.intp)
+            edges = np.unique(np.concatenate([[lo], ordered[ranks], [hi]]))
+        else:
+            pick = np.random.default_rng(0).integers(0, n, sample_size)
+            ordered = np.sort(x[pick])
+            edges = _sampled_edges(x, ordered, n_bins, lo, hi)
+        if n <= sample_size:  # all values are sorted: count by binary search on the edges
+            bounds = edges.copy()
+            bounds[-1] = np.nextafter(hi, np.inf)
+            counts = np.diff(np.searchsorted(ordered, bounds, side="left"))
+            atoms = np.searchsorted(ordered, edges, "right") - np.searchsorted(
+                ordered, edges, "left"
+            )
+        else:
+            tied = np.searchsorted(ordered, edges, "right") - np.searchsorted(
+                ordered, edges, "left"
+            )
+            heavy = max(2, EDGE_SAMPLE_PER_BIN // 2)  # a value holding >= half a bin's mass
+            counts, atoms = _counts_and_atoms(x, edges, count_ties=bool(tied.max() >= heavy))
+        atoms = np.where(atoms >= 2, atoms, 0).astype(float)
+        return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms)
+
+    def cumulative_below(self, knots: np.ndarray) -> np.ndarray:
+        """Mass strictly below each knot: ties sit on their edge, the rest spreads evenly."""
+        if len(self.edges) == 1:
+            return np.where(knots > self.edges[0], float(self.n), 0.0)
+        interior = self.counts - self.atoms[:-1]
+        interior[-1] -= self.atoms[-1]
+        spread = np.interp(knots, self.edges, np.concatenate([[0.0], np.cumsum(interior)]))
+        tied = np.concatenate([[0.0], np.cumsum(self.atoms)])
+        return spread + tied[np.searchsorted(self.edges, knots, side="left")]
+
+    def atoms_at(self, knots: np.ndarray) -> np.ndarray:
+        """Tied counts sitting exactly on each knot."""
+        pos = np.minimum(np.searchsorted(self.edges, knots), len(self.edges) - 1)
+        return np.where(self.edges[pos] == knots, self.atoms[pos], 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        tied = np.flatnonzero(self.atoms)
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "m2": self.m2,
+            "min": self.min,
+            "max": self.max,
+            "edges": self.edges.tolist(),
+            "counts": _compact_counts(self.counts),
+            "atoms": [[int(i), _num(self.atoms[i])] for i in tied],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NumericSummary:
+        edges = np.asarray(d["edges"], dtype=float)
+        atoms = np.zeros(len(edges))
+        for i, count in d.get("atoms", []):
+            atoms[int(i)] = float(count)
+        return cls(
+            int(d["n"]),
+            float(d["mean"]),
+            float(d["m2"]),
+            float(d["min"]),
+            float(d["max"]),
+            edges,
+            np.asarray(d["counts"], dtype=float),
+            atoms,
+        )
+
+
+def _sampled_edges(
+    x: np.ndarray, ordered: np.ndarray, n_bins: int, lo: float, hi: float
+) -> np.ndarray:
+    """Edges at the quantile levels: the body from a sorted sample, the fine tail levels from
+    the exact extreme values (a sample cannot resolve 1e-5 quantiles of heavy tails)."""
+    levels = _edge_levels(n_bins)
+    step = 1.0 / n_bins
+    body = (levels >= step) & (levels <= 1 - step)
+    m = len(ordered)
+    body_edges = ordered[np.round(levels[body] * (m - 1)).astype(np.intp)]
+    k = max(1, int(m * step))
+    n = len(x)
+    low = np.sort(x[x < ordered[k]])
+    high = np.sort(x[x > ordered[m - 1 - k]])
+    low_ranks = np.round(levels[levels < step] * (n - 1)).astype(np.intp)
+    from_top = (n - 1) - np.round(levels[levels > 1 - step] * (n - 1)).astype(np.intp)
+    tails = [low[low_ranks[low_ranks < len(low)]]]
+    tails.append(high[len(high) - 1 - from_top[from_top < len(high)]])
+    return np.unique(np.concatenate([[lo], body_edges, *tails, [hi]]))
+
+
+def _counts_and_atoms(
+    x: np.ndarray, edges: np.ndarray, count_ties: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bin counts of ``x`` (all within the edge range) and, when the edge sample showed
+    ties, counts of values equal to each edge (heavy ties always show in the sample)."""
+    binner = Binner(edges)
+    k = len(edges) - 1
+    counts = np.zeros(k + 2, dtype=np.int64)
+    atoms = np.zeros(k + 1, dtype=np.int64)
+    for start in range(0, len(x), BLOCK):
+        xb = x[start : start + BLOCK]
+        idx = binner.index(xb)
+        counts += np.bincount(idx, minlength=k + 2)
+        if not count_ties:
+            continue
+        on_left_edge = xb == edges[idx - 1]
+        atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
+        atoms[k] += int(np.count_nonzero(xb == edges[k]))
+    return counts[1:-1], atoms
+
+
+@functools.lru_cache(maxsize=8)
+def _edge_levels(n_bins: int) -> np.ndarray:
+    """Quantile levels of the edges: equal mass, plus finer steps in both tails.
+
+    Tail bins of heavy-tailed data are wide; splitting the outermost ones at 1e-4 .. 1e-7
+    keeps the even-spread-within-a-bin assumption from distorting distances there.
+    """
+    tail = 10.0 ** -np.arange(np.ceil(np.log10(n_bins)) + 1, 8)
+    levels = np.unique(np.concatenate([np.linspace(0, 1, n_bins + 1), tail, 1 - tail]))
+    levels.flags.writeable = False
+    return levels
+
+
+def merge_numeric(parts: list[NumericSummary], n_bins: int) -> NumericSummary | None:
+    """One summary from several: exact moments and range, histogram on the union of edges.
+
+    Each part's mass is read off at every part's edges (ties stay on their value, the rest
+    spreads evenly within its own bins), then the union is thinned back to about ``n_bins``
+    bins by keeping the edges nearest to the fit's quantile levels (and every heavy tie),
+    which keeps bin masses exact sums of union bins.
+    """
+    parts = [p for p in parts if p is not None and p.n > 0]
+    if not parts:
+        return None
+    n = sum(p.n for p in parts)
+    mean = sum(p.mean * p.n for p in parts) / n
+    m2 = sum(p.m2 + p.n * (p.mean - mean) ** 2 for p in parts)
+    lo, hi = min(p.min for p in parts), max(p.max for p in parts)
+    knots = np.unique(np.concatenate([p.edges for p in parts]))
+    if len(knots) == 1:
+        mass = np.array([float(n)])
+        return NumericSummary(n, mean, m2, lo, hi, knots, mass, mass.copy())
+    below = sum(p.cumulative_below(knots) for p in parts)
+    atoms = sum(p.atoms_at(knots) for p in parts)
+    cum = np.concatenate([[0.0], below[1:-1], [float(n)]])
+    summary = NumericSummary(n, mean, m2, lo, hi, knots, np.diff(cum), atoms)
+    return _thin(summary, n_bins)
+
+
+def _thin(s: NumericSummary, n_bins: int) -> NumericSummary:
+    """Keep the edges nearest to the fit's quantile levels (about ``n_bins`` bins) and the
+    edges holding heavy ties, so point masses are not smeared."""
+    fractions = _edge_levels(n_bins)[1:-1]
+    if len(s.counts) <= len(fractions) + 1:
+        return s
+    cum = np.concatenate([[0.0], np.cumsum(s.counts)])
+    levels = cum[-1] * fractions
+    right = np.clip(np.searchsorted(cum, levels), 1, len(cum) - 1)
+    nearer_left = (levels - cum[right - 1]) < (cum[right] - levels)
+    heavy = np.flatnonzero(s.atoms >= cum[-1] / n_bins)
+    picks = np.unique(np.concatenate([[0], right - nearer_left, heavy, [len(cum) - 1]]))
+    s.edges = s.edges[picks]
+    s.counts = np.diff(cum[picks])
+    s.atoms = s.atoms[picks]
+    return s
+
+
+@dataclass
+class ColumnProfile:
+    """What the reference looked like in one column."""
+
+    name: str
+    family: str
+    n_rows: int
+    n_missing: int = 0
+    n_posinf: int = 0
+    n_neginf: int = 0
+    category_dtype: bool = False
+    dtype: str = ""
+    numeric: NumericSummary | None = None
+    categories: dict[Any, float] | None = None
+    other_count: float = 0.0
+    n_distinct: int = 0
+    sample: np.ndarray | None = None
+    role: str = "feature"
+    _binner: Binner | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        """'numeric', 'categorical', 'constant', 'empty' or 'datetime'."""
+        if self.family == "datetime":
+            return "datetime"
+        if self.family == "numeric" and not self.category_dtype:
+            s = self.numeric
+            if s is None or s.n == 0:
+                return "empty"
+            if s.min == s.max:
+                return "constant"
+            table = self.categories
+            if table is not None and (
+                len(table) <= EVIDENTLY_DISCRETE_ANY or all(isinstance(k, int) for k in table)
+            ):
+                return "categorical"
+            return "numeric"
+        table = self.categories or {}
+        if not table and not self.other_count:
+            return "empty"
+        if len(table) == 1 and not self.other_count:
+            return "constant"
+        return "categorical"
+
+    @property
+    def n_present(self) -> int:
+        """Values that are neither missing nor infinite."""
+        return self.n_rows - self.n_missing - self.n_posinf - self.n_neginf
+
+    def binner(self) -> Binner:
+        """Cached fast binner on this column's edges (numeric columns with a spread)."""
+        if self._binner is None:
+            assert self.numeric is not None and len(self.numeric.edges) >= 2
+            self._binner = Binner(self.numeric.edges)
+        return self._binner
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "family": self.family,
+            "dtype": self.dtype,
+            "category_dtype": self.category_dtype,
+            "n_rows": self.n_rows,
+            "n_missing": self.n_missing,
+            "n_posinf": self.n_posinf,
+            "n_neginf": self.n_neginf,
+            "numeric": self.numeric.to_dict() if self.numeric is not None else None,
+            "categories": (
+                [[k, _num(v)] for k, v in self.categories.items()]
+                if self.categories is not None
+                else None
+            ),
+            "other_count": _num(self.other_count),
+            "n_distinct": self.n_distinct,
+            "sample": self.sample.tolist() if self.sample is not None else None,
+        }
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ColumnProfile:
+        return cls(
+            name=str(d["name"]),
+            role=d.get("role", "feature"),
+            family=d["family"],
+            dtype=d.get("dtype", ""),
+            category_dtype=bool(d.get("category_dtype", False)),
+            n_rows=int(d["n_rows"]),
+            n_missing=int(d.get("n_missing", 0)),
+            n_posinf=int(d.get("n_posinf", 0)),
+            n_neginf=int(d.get("n_neginf", 0)),
+            numeric=NumericSummary.from_dict(d["numeric"]) if d.get("numeric") else None,
+            categories=(
+                {k: float(v) for k, v in d["categories"]}
+                if d.get("categories") is not None
+                else None
+            ),
+            other_count=float(d.get("other_count", 0)),
+            n_distinct=int(d.get("n_distinct", 0)),
+            sample=np.asarray(d["sample"], dtype=float) if d.get("sample") is not None else None,
+        )
+
+
+class Profile:
+    """A fitted reference: per-column statistics, row count, roles and the fit settings."""
+
+    def __init__(
+        self,
+        columns: dict[str, ColumnProfile],
+        n_rows: int,
+        config: DriftConfig,
+        target: str | None = None,
+        prediction: str | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        self.columns = columns
+        self.n_rows = n_rows
+        self.config = config
+        self.target = target
+        self.prediction = prediction
+        self.created_at = time.time() if created_at is None else created_at
+
+    @property
+    def is_small(self) -> bool:
+        """True when the reference is small enough for exact p-value tests."""
+        return self.n_rows <= self.config.small_ref_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for col in self.columns.values():
+            kinds[col.kind] = kinds.get(col.kind, 0) + 1
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        return f"Profile(n_rows={self.n_rows}, columns={len(self.columns)}: {parts})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form (``json.dumps`` works on it)."""
+        return {
+            "format": FORMAT,
+            "n_rows": self.n_rows,
+            "target": self.target,
+            "prediction": self.prediction,
+            "created_at": self.created_at,
+            "config": self.config.to_dict(),
+            "columns": [c.to_dict() for c in self.columns.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Profile:
+        """Rebuild a profile saved with :meth:`to_dict`."""
+        if not isinstance(d, Mapping) or d.get("format") != FORMAT:
+            raise ValidationError(
+                f"not a drift profile: expected a dict with format {FORMAT!r} "
+                "(made by Profile.to_dict())"
+            )
+        cols = [ColumnProfile.from_dict(c) for c in d["columns"]]
+        return cls(
+            {c.name: c for c in cols},
+            int(d["n_rows"]),
+            DriftConfig.from_dict(d.get("config")),
+            target=d.get("target"),
+            prediction=d.get("prediction"),
+            created_at=d.get("created_at"),
+        )
+
+    @classmethod
+    def merge(cls, *profiles: Profile) -> Profile:
+        """Combine profiles fitted on disjoint chunks or partitions of the same data."""
+        if len(profiles) == 1 and isinstance(profiles[0], list | tuple):
+            profiles = tuple(profiles[0])
+        if not profiles:
+            raise ValidationError("Profile.merge needs at least one profile")
+        for p in profiles:
+            if not isinstance(p, Profile):
+                raise ValidationError(
+                    f"Profile.merge takes Profile objects, got {type(p).__name__}"
+                )
+        first = profiles[0]
+        for p in profiles[1:]:
+            if list(p.columns) != list(first.columns):
+                missing = sorted(set(first.columns) ^ set(p.columns))
+                raise ValidationError(
+                    f"cannot merge profiles with different columns (differing: {missing})"
+                )
+            if (p.target, p.prediction) != (first.target, first.prediction):
+                raise ValidationError("cannot merge profiles with different target/prediction")
+        cfg = first.config
+        n_rows = sum(p.n_rows for p in profiles)
+        columns = {
+            name: _merge_columns([p.columns[name] for p in profiles], cfg, cfg.n_bins, n_rows)
+            for name in first.columns
+        }
+        return cls(columns, n_rows, cfg, first.target, first.prediction)
+
+
+def _merge_columns(
+    cols: list[ColumnProfile], cfg: DriftConfig, n_bins: int, n_rows: int
+) -> ColumnProfile:
+    known = {c.family for c in cols} - {"empty"}
+    if len(known) > 1:
+        raise ValidationError(
+            f"column {cols[0].name!r} has different types in different chunks: "
+            f"{sorted(known)}; make its dtype consistent before fitting"
+        )
+    family = known.pop() if known else "empty"
+    out = ColumnProfile(
+        name=cols[0].name,
+        family=family,
+        n_rows=sum(c.n_rows for c in cols),
+        n_missing=sum(c.n_missing for c in cols),
+        n_posinf=sum(c.n_posinf for c in cols),
+        n_neginf=sum(c.n_neginf for c in cols),
+        category_dtype=any(c.category_dtype for c in cols),
+        dtype=next((c.dtype for c in cols if c.family != "empty"), cols[0].dtype),
+        role=cols[0].role,
+    )
+    if family == "numeric":
+        out.numeric = merge_numeric([c.numeric for c in cols if c.numeric is not None], n_bins)
+    tables = [c.categories for c in cols if c.family != "empty" or c.categories]
+    if family != "numeric" or out.category_dtype:
+        _merge_tables(out, cols, cfg.max_categories)
+    elif tables and all(t is not None for t in tables):
+        merged: dict[Any, float] = {}
+        for t in tables:
+            for k, v in t.items():
+                merged[k] = merged.get(k, 0.0) + v
+        out.categories = merged if len(merged) <= cfg.max_discrete_values else None
+        out.n_distinct = len(merged)
+    if n_rows <= cfg.small_ref_rows and family == "numeric":
+        numeric_parts = [c for c in cols if c.family == "numeric"]
+        if numeric_parts and all(c.sample is not None for c in numeric_parts):
+            out.sample = np.sort(np.concatenate([c.sample for c in numeric_parts]))
+    return out
+
+
+def _merge_tables(out: ColumnProfile, cols: list[ColumnProfile], max_categories: int) -> None:
+    merged: dict[Any, float] = {}
+    other = 0.0
+    for c in cols:
+        other += c.other_count
+        for k, v in (c.categories or {}).items():
+            merged[k] = merged.get(k, 0.0) + v
+    out.n_distinct = max([len(merged)] + [c.n_distinct for c in cols])
+    out.categories, dropped = _truncate(merged, max_categories)
+    out.other_count = other + dropped
+
+
+def _truncate(table: dict[Any, float], limit: int) -> tuple[dict[Any, float], float]:
+    if len(table) <= limit:
+        return table, 0.0
+    ranked = sorted(table.items(), key=lambda kv: kv[1], reverse=True)
+    kept = dict(ranked[:limit])
+    return kept, float(sum(v for _, v in ranked[limit:]))
+
+
+def fit_column(
+    series: Any, name: str, cfg: DriftConfig, n_bins: int, keep_sample: bool
+) -> ColumnProfile:
+    """Profile one column of one frame."""
+    family, is_cat = column_family(series)
+    col = ColumnProfile(
+        name=name,
+        family=family,
+        n_rows=len(series),
+        category_dtype=is_cat,
+        dtype=str(series.dtype),
+    )
+    if family == "numeric" and not is_cat:
+        x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
+        col.n_missing, col.n_posinf, col.n_neginf = n_nan, n_pos, n_neg
+        col.numeric = NumericSummary.from_values(x, n_bins)
+        col.categories = _discrete_values(x, col.numeric, cfg.max_discrete_values)
+        col.n_distinct = len(col.categories) if col.categories is not None else 0
+        if keep_sample:
+            col.sample = np.sort(x)
+    elif family == "datetime":
+        col.n_missing = int(series.isna().sum())
+    else:
+        table, col.n_missing = category_counts(series, family)
+        col.n_distinct = len(table)
+        truncated, col.other_count = _truncate(
+            {k: float(v) for k, v in table.items()}, cfg.max_categories
+        )
+        col.categories = truncated
+        if family == "numeric" and keep_sample:  # numeric categories keep their values
+            x, *_ = split_finite(numeric_values(series))
+            col.sample = np.sort(x)
+    return col
+
+
+def _discrete_values(
+    x: np.ndarray, summary: NumericSummary | None, limit: int
+) -> dict[Any, float] | None:
+    """Exact value counts when the column holds at most ``limit`` distinct values."""
+    if summary is None:
+        return {}
+    if len(summary.edges) > limit:
+        return None
+    values, counts = np.unique(x, return_counts=True)
+    if len(values) > limit:
+        return None
+    return {
+        (int(v) if float(v).is_integer() and abs(v) < 2**53 else float(v)): float(c)
+        for v, c in zip(values.tolist(), counts.tolist(), strict=True)
+    }
+
+
+def fit_frame(
+    df: Any, cfg: DriftConfig, n_bins: int, keep_sample: bool, roles: dict[str, str]
+) -> Profile:
+    """Profile of one DataFrame."""
+    names = _selected_columns(df, cfg, roles)
+    by_name = {str(c): c for c in df.columns}
+
+    def work(name: str) -> ColumnProfile:
+        col = fit_column(df[by_name[name]], name, cfg, n_bins, keep_sample)
+        col.role = roles.get(name, "feature")
+        return col
+
+    if cfg.workers > 1 and len(df) * len(names) >= 200_000:
+        with ThreadPoolExecutor(cfg.workers) as pool:
+            cols = list(pool.map(work, names))
+    else:
+        cols = [work(n) for n in names]
+    return Profile({c.name: c for c in cols}, len(df), cfg)
+
+
+def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:
+    names = [str(c) for c in df.columns]
+    if cfg.columns is not None:
+        wanted = list(dict.fromkeys(list(cfg.columns) + list(roles)))
+        absent = [c for c in wanted if c not in names]
+        if absent:
+            raise ValidationError(f"columns {absent} are not in the reference data")
+        names = wanted
+    return [n for n in names if n not in cfg.exclude or n in roles]
+
+
+def fit_profile(
+    reference: Any,
+    target: str | None = None,
+    prediction: str | None = None,
+    config: DriftConfig | Mapping[str, Any] | None = None,
+    progress: bool = False,
+    **config_kwargs: Any,
+) -> Profile:
+    """Fit a reference once into compact statistics to score later batches against.
+
+    ``reference`` is a DataFrame or an iterable of DataFrame chunks (memory stays bounded by
+    one chunk plus the profile). ``target``/``prediction`` name those columns, if present.
+    """
+    cfg = coerce_config(config)
+    cfg = DriftConfig.from_kwargs(cfg, **config_kwargs) if config_kwargs or cfg is None else cfg
+    roles = _roles(target, prediction)
+    import pandas as pd
+
+    chunks: Iterable[Any] = [reference] if isinstance(reference, pd.DataFrame) else reference
+    stack: list[tuple[int, Profile]] = []
+    n_rows = 0
+    columns: list[str] | None = None
+    bar = Progress(progress, "fitting profile", unit="chunk")
+    small_so_far = True
+    for i, df in enumerate(iter_frames(chunks, "reference")):
+        if len(df) == 0:
+            continue
+        names = [str(c) for c in df.columns]
+        if columns is None:
+            columns = names
+            _check_roles(names, roles)
+        elif names != columns:
+            raise ValidationError(
+                f"reference chunk {i} has columns {names[:10]}, expected the same columns "
+                f"as the first chunk {columns[:10]}"
+            )
+        n_rows += len(df)
+        small_so_far = n_rows <= cfg.small_ref_rows
+        part = fit_frame(df, cfg, cfg.n_bins, keep_sample=small_so_far, roles=roles)
+        _push(stack, part, 2 * cfg.n_bins)
+        bar.update(1)
+    bar.close()
+    if not stack:
+        raise ValidationError(
+            "the reference data has no rows; pass at least one row to fit a profile"
+        )
+    profile = _collapse(stack, cfg)
+    profile.target, profile.prediction = target, prediction
+    return profile
+
+
+def _push(stack: list[tuple[int, Profile]], part: Profile, bins: int) -> None:
+    """Binary-counter merging: each row goes through O(log chunks) merges."""
+    level = 0
+    while stack and stack[-1][0] == level:
+        _, prev = stack.pop()
+        part = _merge_at(prev, part, bins)
+        level += 1
+    stack.append((level, part))
+
+
+def _merge_at(a: Profile, b: Profile, bins: int) -> Profile:
+    cfg = a.config
+    n_rows = a.n_rows + b.n_rows
+    cols = {
+        name: _merge_columns([a.columns[name], b.columns[name]], cfg, bins, n_rows)
+        for name in a.columns
+    }
+    return Profile(cols, n_rows, cfg)
+
+
+def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
+    parts = [p for _, p in stack]
+    if len(parts) == 1:
+        profile = parts[0]
+        for col in profile.columns.values():
+            if col.numeric is not None:
+                col.numeric = _thin(col.numeric, cfg.n_bins)
+        return profile
+    n_rows = sum(p.n_rows for p in parts)
+    cols = {
+        name: _merge_columns([p.columns[name] for p in parts], cfg, cfg.n_bins, n_rows)
+        for name in parts[0].columns
+    }
+    return Profile(cols, n_rows, cfg)
+
+
+def _roles(target: str | None, prediction: str | None) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for role, name in (("target", target), ("prediction", prediction)):
+        if name is not None:
+            if not isinstance(name, str):
+                raise ValidationError(f"{role} must be a column name (str), got {name!r}")
+            roles[name] = role
+    if target is not None and target == prediction:
+        raise ValidationError(
+            f"target and prediction must be different columns, both are {target!r}"
+        )
+    return roles
+
+
+def _check_roles(names: list[str], roles: dict[str, str]) -> None:
+    for name, role in roles.items():
+        if name not in names:
+            raise ValidationError(
+                f"{role} column {name!r} is not in the reference data (columns: {names[:20]})"
+            )
+
+
+def _compact_counts(counts: np.ndarray) -> list[float] | list[int]:
+    if np.all(counts == np.round(counts)):
+        return counts.astype(np.int64).tolist()
+    return np.round(counts, 6).tolist()
+
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else float(v)

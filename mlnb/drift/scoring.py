@@ -1,0 +1,848 @@
+"""Score a batch (or a stream of chunks) against a fitted profile in linear time.
+
+Each profiled column gets an accumulator fed chunk by chunk: numeric columns are counted on
+the profile's cached quantile bins (plus exact sums for values outside the reference range),
+categorical ones into count tables. Memory is one chunk plus these fixed-size counts. The
+tests then run on the counts only; for small references (<= ``small_ref_rows``) they run
+on the profile's exact sample so p-values equal scipy's on the raw data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from mlnb.drift import _stats
+from mlnb.drift._binning import BLOCK
+from mlnb.drift._frames import category_counts, column_family, iter_frames, numeric_values
+from mlnb.drift._progress import Progress
+from mlnb.drift._stats import sum_of_squares as _sum_of_squares
+from mlnb.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
+from mlnb.drift.profile import ColumnProfile, Profile, fit_profile
+from mlnb.drift.report import ColumnResult, DriftReport
+from mlnb.errors import ValidationError
+
+NUMERIC_METHODS = frozenset({"ks", "chisquare", "psi", "wasserstein", "jensenshannon"})
+CATEGORICAL_METHODS = frozenset({"chisquare", "ztest", "psi", "jensenshannon"})
+MAX_UNSEEN_TRACKED = 1000  # distinct unseen categories counted individually per column
+UNSEEN_LISTED = 20  # unseen categories listed in a result
+DISPLAY_BINS = 30
+DISPLAY_CATEGORIES = 12
+PARALLEL_MIN_CELLS = 200_000  # rows x columns below which threads cost more than they save
+
+
+# --------------------------------------------------------------------------- test choice
+
+
+def _compatible(method: str, col: ColumnProfile) -> bool:
+    kind = col.kind
+    if kind == "numeric":
+        return method in NUMERIC_METHODS
+    if kind == "categorical":
+        if method == "ztest":
+            return len(col.categories or {}) == 2 and not col.other_count
+        if method in ("ks", "wasserstein"):
+            return col.family == "numeric" and col.numeric is not None
+        return method in CATEGORICAL_METHODS
+    return False
+
+
+def choose_method(col: ColumnProfile, cfg: DriftConfig, small: bool) -> str | None:
+    """The test for a column: per-column choice, then num/cat method, method, then default."""
+    kind = col.kind
+    if kind == "constant":
+        return "constant"
+    if kind not in ("numeric", "categorical"):
+        return None
+    explicit = cfg.per_column.get(col.name)
+    if explicit is not None:
+        if not _compatible(explicit, col):
+            raise ValidationError(_incompatible_message(explicit, col))
+        return explicit
+    for candidate in (cfg.num_method if kind == "numeric" else cfg.cat_method, cfg.method):
+        if candidate is not None and _compatible(candidate, col):
+            return candidate
+    if kind == "numeric":
+        return "ks" if small else "wasserstein"
+    if small:
+        return "ztest" if _compatible("ztest", col) else "chisquare"
+    return "jensenshannon"
+
+
+def _incompatible_message(method: str, col: ColumnProfile) -> str:
+    if col.kind == "categorical" and method == "ztest":
+        n = len(col.categories or {})
+        return (
+            f"column {col.name!r}: method 'ztest' needs exactly 2 categories, the reference "
+            f"has {n}{'+' if col.other_count else ''}; use 'chisquare' or 'jensenshannon'"
+        )
+    allowed = NUMERIC_METHODS if col.kind == "numeric" else CATEGORICAL_METHODS
+    return (
+        f"column {col.name!r} is {col.kind} ({col.dtype}); method {method!r} does not apply "
+        f"to it, choose one of {', '.join(sorted(allowed))}"
+    )
+
+
+def choose_threshold(col: ColumnProfile, method: str, cfg: DriftConfig) -> float:
+    """Per-column threshold, then num/cat threshold, then the global one, then the default."""
+    if col.name in cfg.per_column_threshold:
+        return cfg.per_column_threshold[col.name]
+    if method == "constant":
+        return cfg.thresholds.get("constant", DEFAULT_THRESHOLDS["constant"])
+    by_kind = cfg.num_threshold if col.kind == "numeric" else cfg.cat_threshold
+    for value in (by_kind, cfg.threshold, cfg.thresholds.get(method)):
+        if value is not None:
+            return value
+    return DEFAULT_THRESHOLDS[method]
+
+
+# --------------------------------------------------------------------------- accumulators
+
+
+class _Accumulator:
+    """Counts one column's values across chunks."""
+
+    def __init__(self, col: ColumnProfile) -> None:
+        self.col = col
+        self.n_rows = 0
+        self.n_missing = 0
+        self.n_posinf = 0
+        self.n_neginf = 0
+        self.dtype_problem: str | None = None
+
+    def add(self, series: Any) -> None:
+        self.n_rows += len(series)
+        if self.dtype_problem is not None:
+            return
+        family, is_cat = column_family(series)
+        if family == "empty":
+            self.n_missing += len(series)
+            return
+        problem = _dtype_problem(self.col, family, series)
+        if problem is not None:
+            if _all_missing(series):
+                self.n_missing += len(series)
+                return
+            self.dtype_problem = problem
+            return
+        self._add_values(series, family)
+
+    def _add_values(self, series: Any, family: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def n_present(self) -> int:
+        return self.n_rows - self.n_missing - self.n_posinf - self.n_neginf
+
+
+def _all_missing(series: Any) -> bool:
+    return bool(series.isna().all())
+
+
+def _dtype_problem(col: ColumnProfile, family: str, series: Any) -> str | None:
+    ref = col.family
+    if ref == "empty" or family == ref:
+        return None
+    if {ref, family} <= {"numeric", "bool"} and col.kind in ("categorical", "constant"):
+        return None
+    if ref == "numeric" and family == "bool" and col.kind == "numeric":
+        return None
+    hint = ""
+    if ref == "numeric" and family == "string":
+        import pandas as pd
+
+        probe = series.dropna().head(1000)
+        if len(probe) and pd.to_numeric(probe, errors="coerce").notna().mean() > 0.9:
+            hint = " The values look like numbers stored as text: convert with pd.to_numeric."
+    return (
+        f"dtype changed: the reference column was {_family_word(ref)} ({col.dtype}), "
+        f"this batch has {_family_word(family)} ({series.dtype}).{hint}"
+    )
+
+
+def _family_word(family: str) -> str:
+    return {
+        "numeric": "numbers",
+        "string": "text/categories",
+        "bool": "booleans",
+        "datetime": "dates/times",
+    }.get(family, family)
+
+
+class _NumericAccumulator(_Accumulator):
+    """Histogram counts on the profile's fine bins plus exact tail sums and moments."""
+
+    def __init__(self, col: ColumnProfile, keep_values: bool) -> None:
+        super().__init__(col)
+        self.binner = col.binner()
+        self.counts = np.zeros(self.binner.n_bins, dtype=np.int64)
+        self.below_sum = 0.0
+        self.above_sum = 0.0
+        self.cur_min = np.inf
+        self.cur_max = -np.inf
+        self.total = 0.0
+        self.total_sq = 0.0
+        # exact tests on small references: raw values while few, KS cells after that
+        self.keep_values = keep_values
+        self.values: list[np.ndarray] = []
+        self.n_values = 0
+        self.ks_cells: np.ndarray | None = None
+        self.ref_uniq = np.unique(col.sample) if keep_values and col.sample is not None else None
+
+    def _add_values(self, series: Any, family: str) -> None:
+        x = numeric_values(series)
+        finite = np.isfinite(x)
+        if not finite.all():
+            self.n_missing += int(np.isnan(x).sum())
+            self.n_posinf += int(np.count_nonzero(x == np.inf))
+            self.n_neginf += int(np.count_nonzero(x == -np.inf))
+            x = x[finite]
+        self.add_finite(x)
+
+    def add_finite(self, x: np.ndarray) -> None:
+        n_inner = self.binner.n_inner
+        lo, hi = self.binner.edges[0], self.binner.edges[-1]
+        for start in range(0, len(x), BLOCK):
+            xb = x[start : start + BLOCK]
+            idx = self.binner.index(xb)
+            block_counts = np.bincount(idx, minlength=n_inner + 2)
+            self.counts += block_counts
+            if block_counts[0]:
+                tail = xb[idx == 0]
+                self.below_sum += float(np.sum(lo - tail))
+                self.cur_min = min(self.cur_min, float(tail.min()))
+            if block_counts[-1]:
+                tail = xb[idx == n_inner + 1]
+                self.above_sum += float(np.sum(tail - hi))
+                self.cur_max = max(self.cur_max, float(tail.max()))
+            self.total += float(np.sum(xb))
+            self.total_sq += _sum_of_squares(xb)
+        if self.keep_values:
+            self._keep(x)
+
+    def _keep(self, x: np.ndarray) -> None:
+        if self.ks_cells is None and self.n_values + len(x) <= _stats.KS_EXACT_MAX_N:
+            self.values.append(x.copy())
+            self.n_values += len(x)
+            return
+        if self.ref_uniq is None or len(self.ref_uniq) == 0:
+            return
+        if self.ks_cells is None:
+            self.ks_cells = np.zeros(2 * len(self.ref_uniq) + 1, dtype=np.int64)
+            for kept in self.values:
+                self.ks_cells += _stats.ks_cells(self.ref_uniq, kept)
+            self.values = []
+        self.ks_cells += _stats.ks_cells(self.ref_uniq, x)
+        self.n_values += len(x)
+
+    def raw_values(self) -> np.ndarray | None:
+        """All current finite values when few enough were seen to keep them."""
+        if not self.keep_values or self.ks_cells is not None:
+            return None
+        return np.concatenate(self.values) if self.values else np.empty(0)
+
+
+class _ConstantNumericAccumulator(_Accumulator):
+    """A reference holding one value: count how many current values differ from it."""
+
+    def __init__(self, col: ColumnProfile) -> None:
+        super().__init__(col)
+        assert col.numeric is not None
+        self.value = col.numeric.min
+        self.n_equal = 0
+        self.total = 0.0
+        self.total_sq = 0.0
+
+    def _add_values(self, series: Any, family: str) -> None:
+        x = numeric_values(series)
+        finite = np.isfinite(x)
+        if not finite.all():
+            self.n_missing += int(np.isnan(x).sum())
+            self.n_posinf += int(np.count_nonzero(x == np.inf))
+            self.n_neginf += int(np.count_nonzero(x == -np.inf))
+            x = x[finite]
+        self.n_equal += int(np.count_nonzero(x == self.value))
+        self.total += float(np.sum(x))
+        self.total_sq += _sum_of_squares(x)
+
+
+class _CategoricalAccumulator(_Accumulator):
+    """Counts of the reference's categories, plus unseen ones (bounded)."""
+
+    def __init__(self, col: ColumnProfile) -> None:
+        super().__init__(col)
+        self.known = {k: 0 for k in (col.categories or {})}
+        self.unseen: dict[Any, int] = {}
+        self.unseen_total = 0
+        self.other = 0  # values outside a truncated reference table
+
+    def _add_values(self, series: Any, family: str) -> None:
+        n_inf = 0
+        if family == "numeric" and self.col.family == "numeric":
+            x = numeric_values(series)
+            inf = np.isinf(x)
+            if inf.any():  # infinities are counted apart, not as categories or missing
+                n_inf = int(inf.sum())
+                self.n_posinf += int(np.count_nonzero(x == np.inf))
+                self.n_neginf += n_inf - int(np.count_nonzero(x == np.inf))
+                import pandas as pd
+
+                series = pd.Series(np.where(inf, np.nan, x))
+        table, n_missing = category_counts(series, self.col.family)
+        self.n_missing += n_missing - n_inf
+        truncated = bool(self.col.other_count)
+        for key, count in table.items():
+            if key in self.known:
+                self.known[key] += count
+            elif truncated:
+                self.other += count
+            else:
+                self.unseen_total += count
+                if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
+                    self.unseen[key] = self.unseen.get(key, 0) + count
+
+    @property
+    def n_present(self) -> int:
+        return self.n_rows - self.n_missing - self.n_posinf - self.n_neginf
+
+
+class _SkippedAccumulator(_Accumulator):
+    """Columns that are not tested (datetime, empty reference): count rows and missing."""
+
+    def add(self, series: Any) -> None:
+        self.n_rows += len(series)
+        if column_family(series)[0] == "numeric":
+            x = numeric_values(series)
+            self.n_missing += int(np.isnan(x).sum())
+            self.n_posinf += int(np.count_nonzero(x == np.inf))
+            self.n_neginf += int(np.count_nonzero(x == -np.inf))
+        else:
+            self.n_missing += int(series.isna().sum())
+
+
+def _accumulator(col: ColumnProfile, method: str | None, small: bool) -> _Accumulator:
+    kind = col.kind
+    if method is None:
+        return _SkippedAccumulator(col)
+    if kind == "constant":
+        if col.family == "numeric" and not col.category_dtype:
+            return _ConstantNumericAccumulator(col)
+        return _CategoricalAccumulator(col)
+    if kind == "numeric" or method in ("ks", "wasserstein"):
+        return _NumericAccumulator(col, keep_values=small and col.sample is not None)
+    return _CategoricalAccumulator(col)
+
+
+# --------------------------------------------------------------------------- results
+
+
+class _Scorer:
+    """Feeds chunks to per-column accumulators and turns them into a DriftReport."""
+
+    def __init__(self, profile: Profile, cfg: DriftConfig) -> None:
+        self.profile = profile
+        self.cfg = cfg
+        self.small = profile.is_small
+        self.methods: dict[str, str | None] = {}
+        self.accs: dict[str, _Accumulator] = {}
+        for name, col in profile.columns.items():
+            if not _selected(name, col, cfg):
+                continue
+            method = choose_method(col, cfg, self.small)
+            self.methods[name] = method
+            self.accs[name] = _accumulator(col, method, self.small)
+        unknown = [
+            c
+            for c in list(cfg.per_column) + list(cfg.per_column_threshold)
+            if c not in profile.columns
+        ]
+        if unknown:
+            raise ValidationError(
+                f"per-column settings name columns that are not in the profile: {sorted(set(unknown))}"
+            )
+        self.columns_seen: list[str] | None = None
+        self.extra: list[str] = []
+        self.missing: list[str] = []
+        self.n_rows = 0
+        self.pool: ThreadPoolExecutor | None = None
+
+    def add(self, df: Any, chunk_no: int, on_column: Any = None) -> None:
+        """Feed one chunk; ``on_column()`` is called as each column is done."""
+        if len(df) == 0:
+            return
+        by_name = {str(c): c for c in df.columns}
+        names = list(by_name)
+        if self.columns_seen is None:
+            self.columns_seen = names
+            self.missing = [n for n in self.accs if n not in by_name]
+            self.extra = [n for n in names if n not in self.profile.columns]
+        elif names != self.columns_seen:
+            raise ValidationError(
+                f"current chunk {chunk_no} has columns {names[:10]}, expected the same columns "
+                f"as the first chunk {self.columns_seen[:10]}"
+            )
+        self.n_rows += len(df)
+        work = [(acc, df[by_name[name]]) for name, acc in self.accs.items() if name in by_name]
+        if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(self.cfg.workers)
+            # biggest jobs first so the pool stays busy to the end
+            work.sort(key=lambda w: not isinstance(w[0], _NumericAccumulator))
+            for _ in self.pool.map(lambda w: w[0].add(w[1]), work):
+                if on_column is not None:
+                    on_column()
+        else:
+            for acc, series in work:
+                acc.add(series)
+                if on_column is not None:
+                    on_column()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def report(self, seconds: float) -> DriftReport:
+        results = []
+        for name, acc in self.accs.items():
+            col = self.profile.columns[name]
+            if name in self.missing:
+                results.append(_missing_result(col))
+            else:
+                results.append(self._result(col, acc, self.methods[name]))
+        for name in self.extra:
+            results.append(
+                ColumnResult(
+                    column=name,
+                    kind="unknown",
+                    test=None,
+                    score=None,
+                    threshold=None,
+                    drifted=False,
+                    status="extra_column",
+                    note="column not in the reference profile; not scored",
+                )
+            )
+        return DriftReport(
+            columns=results,
+            threshold_share=self.cfg.threshold_share,
+            n_rows_ref=self.profile.n_rows,
+            n_rows_cur=self.n_rows,
+            target=self.profile.target,
+            prediction=self.profile.prediction,
+            seconds=seconds,
+            small_reference=self.small,
+        )
+
+    def _result(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
+        return _plain_types(self._measure(col, acc, method))
+
+    def _measure(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
+        res = _base_result(col, acc)
+        if method is None:
+            res.status = "skipped" if col.kind == "datetime" else "empty"
+            res.note = (
+                "dates/times are not tested for drift (time always moves on); derive a feature "
+                "such as day of week to monitor it"
+                if col.kind == "datetime"
+                else "the reference column has no values, so it cannot be tested"
+            )
+            return res
+        if acc.dtype_problem is not None:
+            res.status, res.drifted, res.note = "dtype_changed", True, acc.dtype_problem
+            return res
+        if acc.n_present == 0:
+            res.status, res.drifted = "all_missing", True
+            res.note = (
+                f"all {acc.n_rows:,} values are missing or infinite in this batch "
+                f"(reference: {res.missing_ref:.1%} missing)"
+            )
+            return res
+        res.test = method
+        res.threshold = choose_threshold(col, method, self.cfg)
+        if isinstance(acc, _NumericAccumulator):
+            _numeric_test(res, col, acc, method, self.cfg)
+        elif isinstance(acc, _ConstantNumericAccumulator):
+            _constant_numeric_test(res, col, acc)
+        else:
+            assert isinstance(acc, _CategoricalAccumulator)
+            _categorical_test(res, col, acc, method, self.cfg)
+        res.status = "drift" if res.drifted else "ok"
+        _add_inf_note(res)
+        return res
+
+
+def _plain_types(res: ColumnResult) -> ColumnResult:
+    """Python floats/bools only (no numpy scalars), so results compare and serialize simply."""
+    for name in ("score", "p_value", "statistic", "threshold"):
+        value = getattr(res, name)
+        if value is not None:
+            setattr(res, name, float(value))
+    res.drifted = bool(res.drifted)
+    res.unseen_share = float(res.unseen_share)
+    res.stats = {k: float(v) for k, v in res.stats.items()}
+    return res
+
+
+def _selected(name: str, col: ColumnProfile, cfg: DriftConfig) -> bool:
+    if col.role != "feature":
+        return True
+    if cfg.columns is not None and name not in cfg.columns:
+        return False
+    return name not in cfg.exclude
+
+
+def _base_result(col: ColumnProfile, acc: _Accumulator) -> ColumnResult:
+    missing_ref = col.n_missing / col.n_rows if col.n_rows else 0.0
+    missing_cur = acc.n_missing / acc.n_rows if acc.n_rows else 0.0
+    return ColumnResult(
+        column=col.name,
+        kind=col.kind,
+        role=col.role,
+        test=None,
+        score=None,
+        threshold=None,
+        drifted=False,
+        missing_ref=missing_ref,
+        missing_cur=missing_cur,
+        missing_change=missing_cur - missing_ref,
+        n_ref=col.n_present,
+        n_cur=acc.n_present,
+        n_inf_ref=col.n_posinf + col.n_neginf,
+        n_inf_cur=acc.n_posinf + acc.n_neginf,
+    )
+
+
+def _missing_result(col: ColumnProfile) -> ColumnResult:
+    note = "column is missing from this batch"
+    if col.role == "target":
+        note += " (labels may arrive later)"
+    return ColumnResult(
+        column=col.name,
+        kind=col.kind,
+        role=col.role,
+        test=None,
+        score=None,
+        threshold=None,
+        drifted=False,
+        status="missing_column",
+        note=note,
+        missing_ref=col.n_missing / col.n_rows if col.n_rows else 0.0,
+    )
+
+
+def _add_inf_note(res: ColumnResult) -> None:
+    if res.n_inf_cur or res.n_inf_ref:
+        extra = (
+            f"{res.n_inf_cur:,} infinite values in this batch, {res.n_inf_ref:,} in the "
+            "reference (excluded from the test)"
+        )
+        res.note = f"{res.note}; {extra}" if res.note else extra
+
+
+def _decide(res: ColumnResult, method: str) -> None:
+    assert res.score is not None and res.threshold is not None
+    if method in ("ks", "chisquare", "ztest"):
+        res.drifted = res.score < res.threshold
+    else:
+        res.drifted = res.score >= res.threshold
+
+
+def _numeric_test(
+    res: ColumnResult, col: ColumnProfile, acc: _NumericAccumulator, method: str, cfg: DriftConfig
+) -> None:
+    s = col.numeric
+    assert s is not None
+    ref_counts = s.counts
+    cur_counts = acc.counts.astype(float)
+    raw = acc.raw_values()
+    if method == "ks":
+        if raw is not None and col.sample is not None:
+            d, p = _stats.ks_exact(col.sample, raw)
+        elif acc.ks_cells is not None and col.sample is not None:
+            d, p = _stats.ks_from_cells(col.sample, acc.ks_cells, acc.n_present)
+        else:
+            d, p = _stats.ks_binned(ref_counts, cur_counts)
+        res.statistic, res.p_value, res.score = d, p, p
+    elif method == "wasserstein":
+        norm = max(s.std, 0.001)
+        if raw is not None and col.sample is not None:
+            from scipy.stats import wasserstein_distance
+
+            w = float(wasserstein_distance(col.sample, raw))
+        else:
+            w = _stats.wasserstein_binned(
+                s.edges, ref_counts, cur_counts, acc.below_sum, acc.above_sum
+            )
+        res.statistic, res.score = w, w / norm
+    else:
+        ref_c, cur_c = _stats.coarse_counts(ref_counts, cur_counts, cfg.coarse_bins)
+        if method == "psi":
+            res.score = res.statistic = _stats.psi(ref_c, cur_c)
+        elif method == "jensenshannon":
+            res.score = res.statistic = _stats.js_distance(ref_c, cur_c)
+        else:
+            stat, p = _stats.chisquare_test(cur_c, ref_c)
+            res.statistic, res.p_value, res.score = stat, p, p
+    _decide(res, method)
+    n = acc.n_present
+    mean = acc.total / n
+    var = max(acc.total_sq / n - mean * mean, 0.0)
+    res.stats = {
+        "ref_mean": s.mean,
+        "ref_std": s.std,
+        "cur_mean": mean,
+        "cur_std": float(np.sqrt(var)),
+    }
+    res.hist = _numeric_hist(s, acc)
+    if col.kind == "categorical":
+        res.note = f"{len(col.categories or {})} distinct values, tested as numbers ({method})"
+
+
+def _constant_numeric_test(
+    res: ColumnResult, col: ColumnProfile, acc: _ConstantNumericAccumulator
+) -> None:
+    n = acc.n_present
+    share = (n - acc.n_equal) / n
+    res.score = res.statistic = share
+    _decide(res, "constant")
+    value = acc.value
+    res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
+    mean = acc.total / n
+    res.stats = {
+        "ref_mean": value,
+        "ref_std": 0.0,
+        "cur_mean": mean,
+        "cur_std": float(np.sqrt(max(acc.total_sq / n - mean * mean, 0.0))),
+    }
+    res.hist = {
+        "type": "categorical",
+        "labels": ["the reference value", "other values"],
+        "ref": [1.0, 0.0],
+        "cur": [round(1 - share, 6), round(share, 6)],
+        "unseen": [False, True],
+    }
+
+
+def _categorical_test(
+    res: ColumnResult,
+    col: ColumnProfile,
+    acc: _CategoricalAccumulator,
+    method: str,
+    cfg: DriftConfig,
+) -> None:
+    table = col.categories or {}
+    keys = list(table)
+    ref = np.array([table[k] for k in keys], dtype=float)
+    cur = np.array([acc.known[k] for k in keys], dtype=float)
+    if col.other_count:
+        ref = np.append(ref, col.other_count)
+        cur = np.append(cur, acc.other)
+    n_cur = acc.n_present
+    res.unseen_share = acc.unseen_total / n_cur if n_cur else 0.0
+    ranked_unseen = sorted(acc.unseen.items(), key=lambda kv: kv[1], reverse=True)
+    res.unseen_categories = [k for k, _ in ranked_unseen[:UNSEEN_LISTED]]
+    if method == "constant":
+        share = 1.0 - (cur[0] / n_cur if n_cur else 0.0)
+        res.score = res.statistic = share
+        _decide(res, "constant")
+        res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
+    elif method in ("chisquare", "ztest"):
+        if cur.sum() == 0:
+            res.note = "no value of this batch is a category seen in the reference"
+            res.drifted = True
+        elif method == "ztest":
+            z, p = _stats.ztest_two_proportions(ref[0], ref.sum(), cur[0], cur.sum())
+            res.statistic, res.p_value, res.score = z, p, p
+            _decide(res, method)
+        else:
+            stat, p = _stats.chisquare_test(cur, ref)
+            res.statistic, res.p_value, res.score = stat, p, p
+            _decide(res, method)
+    else:
+        unseen_counts = np.array([c for _, c in ranked_unseen], dtype=float)
+        untracked = acc.unseen_total - unseen_counts.sum()
+        if untracked > 0:
+            unseen_counts = np.append(unseen_counts, untracked)
+        ref_all = np.concatenate([ref, np.zeros(len(unseen_counts))])
+        cur_all = np.concatenate([cur, unseen_counts])
+        if method == "psi":
+            res.score = res.statistic = _stats.psi(ref_all, cur_all)
+        else:
+            res.score = res.statistic = _stats.js_distance(ref_all, cur_all)
+        _decide(res, method)
+    if acc.unseen_total:
+        listed = ", ".join(repr(k) for k in res.unseen_categories[:5])
+        more = " ..." if len(acc.unseen) > 5 else ""
+        msg = (
+            f"{acc.unseen_total:,} values ({res.unseen_share:.1%}) are categories never seen "
+            f"in the reference: {listed}{more}"
+        )
+        if (
+            method != "constant"
+            and res.unseen_share > cfg.unseen_share_threshold
+            and not res.drifted
+        ):
+            res.drifted = True
+            msg += f" (more than {cfg.unseen_share_threshold:.0%}: counted as drift)"
+        res.note = f"{res.note}; {msg}" if res.note else msg
+    if col.other_count:
+        extra = (
+            f"only the {len(keys)} most frequent of {col.n_distinct:,}+ reference categories are "
+            "tracked; the rest are compared as one 'other' group"
+        )
+        res.note = f"{res.note}; {extra}" if res.note else extra
+    res.hist = _categorical_hist(keys, ref, cur, col.other_count > 0, ranked_unseen, acc)
+
+
+# --------------------------------------------------------------------------- histograms
+
+
+def _numeric_hist(s: Any, acc: _NumericAccumulator) -> dict[str, Any]:
+    """Reference vs current shares on equal-width display bins, from the fine counts only."""
+    ref_x = s.edges
+    ref_cum = np.concatenate([[0.0], np.cumsum(s.counts)]) / s.n
+    counts = acc.counts.astype(float)
+    n_cur = counts.sum()
+    cur_x = [s.edges]
+    cur_cum = [counts[0] + np.concatenate([[0.0], np.cumsum(counts[1:-1])])]
+    if counts[0]:
+        cur_x.insert(0, np.array([min(acc.cur_min, s.edges[0])]))
+        cur_cum.insert(0, np.array([0.0]))
+    if counts[-1]:
+        cur_x.append(np.array([max(acc.cur_max, s.edges[-1])]))
+        cur_cum.append(np.array([n_cur]))
+    cx = np.concatenate(cur_x)
+    cc = np.concatenate(cur_cum) / n_cur
+    cx, keep = np.unique(cx, return_index=True)
+    cc = cc[keep]
+
+    def quantile(x: np.ndarray, cum: np.ndarray, q: float) -> float:
+        return float(np.interp(q, cum, x)) if len(x) > 1 else float(x[0])
+
+    lo = min(quantile(ref_x, ref_cum, 0.005), quantile(cx, cc, 0.005))
+    hi = max(quantile(ref_x, ref_cum, 0.995), quantile(cx, cc, 0.995))
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, DISPLAY_BINS + 1)
+
+    def shares(x: np.ndarray, cum: np.ndarray) -> list[float]:
+        at = np.interp(edges, x, cum, left=0.0, right=1.0) if len(x) > 1 else (edges >= x[0]) * 1.0
+        at[0], at[-1] = 0.0, 1.0  # mass outside the shown range goes to the end bins
+        return np.round(np.diff(at), 6).tolist()
+
+    return {
+        "type": "numeric",
+        "edges": np.round(edges, 10).tolist(),
+        "ref": shares(ref_x, ref_cum),
+        "cur": shares(cx, cc),
+    }
+
+
+def _categorical_hist(
+    keys: list[Any],
+    ref: np.ndarray,
+    cur: np.ndarray,
+    has_other: bool,
+    ranked_unseen: list[tuple[Any, int]],
+    acc: _CategoricalAccumulator,
+) -> dict[str, Any]:
+    n_ref, n_cur = ref.sum(), max(acc.n_present, 1)
+    labels = [str(k) for k in keys] + (["(other)"] if has_other else [])
+    ref_s = (ref / n_ref if n_ref else ref).tolist()
+    cur_s = (cur / n_cur).tolist()
+    unseen = [False] * len(labels)
+    for key, count in ranked_unseen:
+        labels.append(str(key))
+        ref_s.append(0.0)
+        cur_s.append(count / n_cur)
+        unseen.append(True)
+    order = sorted(range(len(labels)), key=lambda i: max(ref_s[i], cur_s[i]), reverse=True)
+    top, rest = order[:DISPLAY_CATEGORIES], order[DISPLAY_CATEGORIES:]
+    out = {
+        "type": "categorical",
+        "labels": [labels[i] for i in top],
+        "ref": [round(ref_s[i], 6) for i in top],
+        "cur": [round(cur_s[i], 6) for i in top],
+        "unseen": [unseen[i] for i in top],
+    }
+    untracked = acc.unseen_total - sum(c for _, c in ranked_unseen)
+    if rest or untracked:
+        out["labels"].append(f"({len(rest) + (1 if untracked else 0)} more)")
+        out["ref"].append(round(sum(ref_s[i] for i in rest), 6))
+        out["cur"].append(round(sum(cur_s[i] for i in rest) + untracked / n_cur, 6))
+        out["unseen"].append(False)
+    return out
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def score(
+    profile: Profile,
+    current: Any,
+    config: DriftConfig | Mapping[str, Any] | None = None,
+    progress: bool = False,
+) -> DriftReport:
+    """Score a batch against a fitted profile.
+
+    ``current`` is a DataFrame or an iterable of DataFrame chunks (memory stays bounded by
+    one chunk plus the profile). ``config`` overrides the profile's settings, e.g. per
+    monitor; ``progress=True`` shows a progress bar.
+    """
+    if not isinstance(profile, Profile):
+        raise ValidationError(
+            f"score() needs a Profile from fit_profile() first, got {type(profile).__name__}"
+        )
+    cfg = coerce_config(config) or profile.config
+    started = time.perf_counter()
+    scorer = _Scorer(profile, cfg)
+    import pandas as pd
+
+    single = isinstance(current, pd.DataFrame)
+    if single:  # one frame: the bar counts columns
+        bar = Progress(progress, "scoring drift", total=len(scorer.accs), unit="column")
+    else:
+        bar = Progress(progress, "scoring drift", total=_length(current), unit="chunk")
+    try:
+        for i, chunk in enumerate(iter_frames(current, "current batch")):
+            scorer.add(chunk, i, on_column=bar.update if single else None)
+            if not single:
+                bar.update(1)
+    finally:
+        scorer.close()
+        bar.close()
+    if scorer.n_rows == 0:
+        raise ValidationError(
+            "the current batch is empty (0 rows); drift needs at least one row to compare"
+        )
+    return scorer.report(time.perf_counter() - started)
+
+
+def drift(
+    reference: Any,
+    current: Any,
+    target: str | None = None,
+    prediction: str | None = None,
+    progress: bool = False,
+    **config_kwargs: Any,
+) -> DriftReport:
+    """Compare two datasets in one call: fit the reference, score the current batch.
+
+    Keyword options are :class:`DriftConfig` fields, e.g. ``threshold_share=0.3`` or
+    ``per_column={"age": "psi"}``.
+    """
+    cfg = DriftConfig.from_kwargs(**config_kwargs)
+    profile = fit_profile(reference, target=target, prediction=prediction, config=cfg)
+    return score(profile, current, progress=progress)
+
+
+def _length(obj: Any) -> int | None:
+    try:
+        return len(obj)
+    except TypeError:
+        return None
