@@ -1683,17 +1683,6 @@ class Database:
         d["details"] = loads(d["details"], {})
         return d
 
-    def create_monitor_row(self, name: str, model_name: str | None = None) -> int:
-        """A bare monitor row (no profile) so alerts can name a monitor before one is fitted."""
-        t = now()
-        with self.transaction() as c:
-            c.execute(
-                "INSERT OR IGNORE INTO monitors(name, model_name, profile, config, created_at, "
-                "updated_at) VALUES (?, ?, '{}', '{}', ?, ?)",
-                (name, model_name, t, t),
-            )
-            return int(c.execute("SELECT id FROM monitors WHERE name = ?", (name,)).fetchone()[0])
-
 
 def _batch_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)

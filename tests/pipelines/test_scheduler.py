@@ -197,7 +197,10 @@ def test_new_data_does_not_loop_when_the_run_fails(registry, notebook, tmp_path)
 
 def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     clock = FakeClock(T0)
-    monitor_id = registry.db.create_monitor_row("churn", "churn")
+    import pandas as pd
+
+    reference = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [i % 2 for i in range(40)]})
+    monitor_id = mlnb.Monitor(name="churn", reference=reference, target="y").monitor_id
     old = raise_alert(registry, "monitor", "accuracy_below_threshold", "old", monitor_id=monitor_id)
     _create(registry, notebook, clock, on_alert="churn:accuracy_below_threshold")
     s, runs = _scheduler(registry, clock)
