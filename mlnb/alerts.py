@@ -19,6 +19,9 @@ from typing import Any
 from mlnb.errors import ValidationError
 
 log = logging.getLogger("mlnb.alerts")
+# Library logging stays silent until the application configures it (the CLI and the scheduler
+# do); in a notebook the alert is shown by the notebook sink instead of a stderr line.
+logging.getLogger("mlnb").addHandler(logging.NullHandler())
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 
@@ -145,7 +148,7 @@ def raise_alert(
     alert["id"] = registry.db.record_alert(alert)
     alert["status"] = "open"
     with _lock:
-        everyone = [log_sink, *_global_sinks, *sinks_from_env(), *sinks]
+        everyone = [log_sink, notebook_sink, *_global_sinks, *sinks_from_env(), *sinks]
     for sink in everyone:
         try:
             sink(alert)

@@ -62,8 +62,12 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="mlnb: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

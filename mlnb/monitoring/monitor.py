@@ -30,7 +30,7 @@ HIGHER_IS_BETTER = {
 }
 LOWER_IS_BETTER = {"rmse", "mae", "mse", "log_loss", "error_rate"}
 DRIFT_KEYS = {"drift_share", "dataset_drift", "prediction_drift"}
-CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "balanced_accuracy")
+CLASSIFICATION_METRICS = ("accuracy", "f1")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 
 
@@ -325,10 +325,8 @@ class Monitor:
             if t.kind != "learned":
                 continue
             if t.metric in ("drift_share", "dataset_drift"):
-                scores = reference_chunk_scores(reference[features], n_chunks, config=config)
-                values = [
-                    s["share_drifted"] if isinstance(s, dict) else s.share_drifted for s in scores
-                ]
+                scores = reference_chunk_scores(reference[features], n_chunks, **config.to_dict())
+                values = [float(v) for v in scores["share_drifted"]]
             else:
                 if target is None or reference_predictions is None:
                     raise ValidationError(
@@ -426,11 +424,11 @@ class Monitor:
             raise ValidationError("the batch is empty: log a batch with at least one row.")
         batch_at = _timestamp(when)
         target = self.config.get("target")
-        if labels is None and target and target in batch.columns:
-            labels = batch[target]
         pred_col = self.config.get("prediction")
         if predictions is None and pred_col and pred_col in batch.columns:
             predictions = batch[pred_col]
+        if labels is None and predictions is not None and target and target in batch.columns:
+            labels = batch[target]  # the batch carries its labels: measure accuracy at once
         report = self.score(batch, progress=progress)
         prediction_summary = None
         if predictions is not None:
