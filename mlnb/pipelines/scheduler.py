@@ -207,6 +207,9 @@ class Scheduler:
             started = self.start_queued()
         except MlnbError as exc:
             self._error(f"scheduler tick failed, retrying next tick: {exc}")
+        except Exception as exc:  # a bug must not end the scheduler either; say what it was
+            log.exception("scheduler tick failed unexpectedly")
+            self._error(f"scheduler tick failed, retrying next tick: {type(exc).__name__}: {exc}")
         return {"queued": queued, "started": started}
 
     def enqueue_due(self) -> list[int]:
@@ -225,7 +228,7 @@ class Scheduler:
                             fire.status,
                             fire.reason,
                         )
-            except MlnbError as exc:
+            except Exception as exc:  # one broken pipeline never blocks the others
                 self._error(f"pipeline {pipeline['name']}: cannot check its triggers: {exc}")
         return queued
 

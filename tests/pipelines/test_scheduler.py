@@ -366,3 +366,15 @@ def test_any_tick_pattern_runs_each_due_time_at_most_once(expr, tz, catchup, gap
             assert len(runs.executed) == len([r for r in _runs(reg) if r["status"] != "skipped"])
         finally:
             reg.close()
+
+
+def test_a_broken_pipeline_does_not_stop_the_others(registry, notebook, tmp_path):
+    clock = FakeClock(T0)
+    broken = _create(registry, notebook, clock, name="broken", schedule="@hourly")
+    registry.db.update_pipeline(broken["id"], config={**broken["config"], "schedule": "61 * * * *"})
+    _create(registry, notebook, clock, name="fine", schedule="@hourly")
+    s, runs = _scheduler(registry, clock)
+    clock.advance(hours=1)
+    s.tick()
+    assert [r["pipeline"] for r in mlnb.pipeline_history("fine", registry=registry)] == ["fine"]
+    assert any("pipeline broken: cannot check its triggers" in e for e in s.errors)
