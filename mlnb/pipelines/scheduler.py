@@ -341,7 +341,7 @@ class Scheduler:
             if cfg.schedule:
                 try:
                     due = next_due(cfg.schedule, cfg.timezone, now)
-                except MlnbError:
+                except Exception:  # a broken schedule is reported by tick()
                     continue
                 wait = min(wait, max((due - now).total_seconds(), 0.0) + 0.5)
         return max(wait, 0.5)
