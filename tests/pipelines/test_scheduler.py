@@ -377,3 +377,16 @@ def test_a_broken_pipeline_does_not_stop_the_others(registry, notebook, tmp_path
     s.run_forever(max_ticks=2)  # sleeps until the next slot of "fine", then takes it
     assert [r["pipeline"] for r in mlnb.pipeline_history("fine", registry=registry)] == ["fine"]
     assert any("pipeline broken: cannot check its triggers" in e for e in s.errors)
+
+
+def test_cli_scheduler_respects_the_lock(registry, registry_home, capsys):
+    from mlnb.cli import main
+    from mlnb.pipelines import SchedulerLock
+
+    with SchedulerLock(registry_home):
+        assert main(["scheduler", "--once"]) == 0  # cron's --once leaves the work to it
+        assert "another mlnb scheduler is running" in capsys.readouterr().err
+        assert main(["scheduler"]) == 1
+        assert f"pid {os.getpid()}" in capsys.readouterr().err
+    assert main(["scheduler", "--once"]) == 0
+    assert "0 run(s) executed" in capsys.readouterr().out
