@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -213,32 +215,51 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from mlnb.pipelines import Scheduler, SchedulerLocked
 
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s"
-    )
     reg = open_registry(args, create=True)
     scheduler = Scheduler(reg, poll_seconds=args.poll, pipelines=args.pipeline)
-    try:
-        if args.once:
-            result = scheduler.run_once()
-            emit(
-                args,
-                result,
-                f"scheduler --once: {len(result['started'])} run(s) executed, "
-                f"{len(result['recovered'])} crashed run(s) recovered",
+    with _activity_log():
+        try:
+            if args.once:
+                result = scheduler.run_once()
+                emit(
+                    args,
+                    result,
+                    f"scheduler --once: {len(result['started'])} run(s) executed, "
+                    f"{len(result['recovered'])} crashed run(s) recovered",
+                )
+                return 0
+            signal.signal(
+                signal.SIGTERM,
+                lambda *_: scheduler.stop(
+                    "the scheduler got SIGTERM while the run was in progress"
+                ),
             )
+            print(
+                f"mlnb scheduler: registry {reg.home} (pid {os.getpid()}); Ctrl-C stops it",
+                file=sys.stderr,
+                flush=True,
+            )
+            scheduler.run_forever()
             return 0
-        signal.signal(
-            signal.SIGTERM,
-            lambda *_: scheduler.stop("the scheduler got SIGTERM while the run was in progress"),
-        )
-        print(
-            f"mlnb scheduler: registry {reg.home} (pid {os.getpid()}); Ctrl-C stops it",
-            file=sys.stderr,
-            flush=True,
-        )
-        scheduler.run_forever()
-        return 0
-    except SchedulerLocked as exc:
-        print(f"mlnb: {exc}", file=sys.stderr)
-        return 0 if args.once else 1
+        except SchedulerLocked as exc:
+            print(f"mlnb: {exc}", file=sys.stderr)
+            return 0 if args.once else 1
+
+
+@contextmanager
+def _activity_log() -> Iterator[None]:
+    """Timestamped INFO lines from mlnb while a scheduler runs (what it queued, started,
+    finished, recovered), restored afterwards."""
+    logger = logging.getLogger("mlnb")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
