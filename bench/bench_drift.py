@@ -189,6 +189,12 @@ def versus_peer(args: argparse.Namespace) -> dict[str, Any]:
         for c, same in agree.items()
         if not same
     }
+    score_gaps: dict[str, float] = {}
+    for c in report.columns:
+        if c.column in peer["scores"] and c.score is not None:
+            key = f"{c.test} vs {peer['methods'][c.column]}"
+            gap = abs(c.score - peer["scores"][c.column])
+            score_gaps[key] = max(score_gaps.get(key, 0.0), gap)
     return {
         "mode": "vs evidently",
         "rows": args.rows,
@@ -200,6 +206,7 @@ def versus_peer(args: argparse.Namespace) -> dict[str, Any]:
         "speedup_fit_and_score": round(peer["seconds"] / one_call_s, 1),
         "speedup_score_only": round(peer["seconds"] / score_s, 1),
         "columns_agreeing": f"{sum(agree.values())}/{len(agree)}",
+        "max_score_gap_by_test": {k: float(f"{v:.3g}") for k, v in score_gaps.items()},
         "disagreements": disagreements,
     }
 

@@ -551,6 +551,86 @@ def bench_gate_overhead(ctx: Context) -> list[Row]:
     return [gate, scorer]
 
 
+@benchmark("drift")
+def bench_drift(ctx: Context) -> list[Row]:
+    """Scoring a batch for drift vs Evidently's DataDriftPreset on the same frames
+    (100k x 25 for the side-by-side; 1M x 25 for the 0.3 s target; bench/bench_drift.py)."""
+    from bench_drift import make_frame
+
+    from mlnb.drift import fit_profile, score
+
+    rows = []
+    folder = ctx.scratch("drift")
+    ref = make_frame(100_000, 25, seed=1, shifted=False)
+    cur = make_frame(100_000, 25, seed=2, shifted=True)
+    ref.to_parquet(folder / "ref.parquet")
+    cur.to_parquet(folder / "cur.parquet")
+    both = median_seconds(lambda: score(fit_profile(ref), cur), repeats=3)
+    fitted = fit_profile(ref)
+    only = median_seconds(lambda: score(fitted, cur), repeats=3)
+    peer = None
+    note = ""
+    if ctx.use_peers and PEERS_PYTHON.exists():
+        done = subprocess.run(
+            [
+                str(PEERS_PYTHON),
+                str(BENCH / "peer_evidently.py"),
+                str(folder / "ref.parquet"),
+                str(folder / "cur.parquet"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+        )
+        last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        if done.returncode == 0 and last.startswith("{"):
+            result = json.loads(last)
+            peer = result["seconds"]
+            mine = score(fit_profile(ref), cur)
+            agree = sum(
+                bool(result["drifted"].get(c.column)) == bool(c.drifted) for c in mine.columns
+            )
+            note = (
+                f"verdicts agree on {agree}/{len(mine.columns)} columns; fit + score "
+                f"{format_value(both, 'time')} = {peer / both:.0f}x faster"
+            )
+        else:
+            note = f"evidently failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
+    else:
+        note = (
+            "no .venv-peers: run `bash bench/setup_peers.sh`"
+            if ctx.use_peers
+            else "peers skipped (--no-peers)"
+        )
+    rows.append(
+        Row(
+            "drift: score 100k x 25 (20 num, 5 cat) against a fitted reference",
+            only,
+            peer,
+            "Evidently",
+            target=">= 300x faster",
+            note=note,
+        )
+    )
+    if rows[-1].ratio is not None:
+        rows[-1].ok = rows[-1].ratio >= 300
+    big_ref = make_frame(1_000_000, 25, seed=1, shifted=False)
+    profile = fit_profile(big_ref)
+    del big_ref
+    big_cur = make_frame(1_000_000, 25, seed=2, shifted=True)
+    scored = median_seconds(lambda: score(profile, big_cur), repeats=3)
+    rows.append(
+        Row(
+            "drift: score a 1M x 25 batch against a fitted profile",
+            scored,
+            target="< 0.3 s",
+            ok=scored < 0.3,
+            note="10M x 100 in chunks: python bench/bench_drift.py --rows 10000000 --cols 100 --chunks",
+        )
+    )
+    return rows
+
+
 def prepared_registry(ctx: Context, name: str) -> Path:
     """A registry folder that already exists, as in a project that has been tracking."""
     import mlnb

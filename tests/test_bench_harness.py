@@ -33,6 +33,7 @@ def test_every_issue_row_is_registered_with_a_known_peer(bench):
         "load_ext",
         "list_runs",
         "gate_overhead",
+        "drift",
         "pipeline_overhead",
     ]
     for b in bench.BENCHMARKS:

@@ -285,7 +285,9 @@ def _draw_timeline(
     import matplotlib.dates as mdates
 
     rows = _history_rows(history)
-    times = [r["at"] for r in rows]
+    span = (rows[-1]["at"] - rows[0]["at"]).total_seconds() if rows else 0.0
+    by_date = span >= 60  # batches logged seconds apart (tests, backfills): number them
+    times: list[Any] = [r["at"] for r in rows] if by_date else list(range(1, len(rows) + 1))
     metric_names = sorted({m for r in rows for m in r["metrics"]})
     n_panels = 2 + (1 if metric_names else 0)
     sub = spec.subgridspec(n_panels, 1, hspace=0.08)
@@ -361,9 +363,15 @@ def _draw_timeline(
         ax.set_ylabel("metrics", fontsize=8)
         ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=2)
 
-    locator = mdates.AutoDateLocator(maxticks=8)
-    axes[-1].xaxis.set_major_locator(locator)
-    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if by_date:
+        locator = mdates.AutoDateLocator(maxticks=8)
+        axes[-1].xaxis.set_major_locator(locator)
+        axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
+        axes[-1].set_xlabel("batch", fontsize=8)
     for ax in axes:
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.25)

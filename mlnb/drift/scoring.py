@@ -829,14 +829,15 @@ def drift(
     target: str | None = None,
     prediction: str | None = None,
     progress: bool = False,
+    config: DriftConfig | Mapping[str, Any] | None = None,
     **config_kwargs: Any,
 ) -> DriftReport:
     """Compare two datasets in one call: fit the reference, score the current batch.
 
     Keyword options are :class:`DriftConfig` fields, e.g. ``threshold_share=0.3`` or
-    ``per_column={"age": "psi"}``.
+    ``per_column={"age": "psi"}``; they override ``config`` when both are given.
     """
-    cfg = DriftConfig.from_kwargs(**config_kwargs)
+    cfg = DriftConfig.from_kwargs(coerce_config(config), **config_kwargs)
     profile = fit_profile(reference, target=target, prediction=prediction, config=cfg)
     return score(profile, current, progress=progress)
 

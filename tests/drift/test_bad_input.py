@@ -268,3 +268,18 @@ def test_config_round_trip():
     again = DriftConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     assert again.per_column == {"a": "jensenshannon"} and again.per_column_threshold == {"a": 0.2}
+
+
+def test_integer_column_names_and_nullable_booleans():
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame(
+        {0: rng.normal(size=2000), 1: pd.array(rng.random(2000) < 0.4, dtype="boolean")}
+    )
+    cur = pd.DataFrame(
+        {0: rng.normal(1, 1, size=1000), 1: pd.array(rng.random(1000) < 0.4, dtype="boolean")}
+    )
+    cur.loc[::10, 1] = pd.NA
+    report = drift(ref, cur)
+    assert [c.column for c in report.columns] == ["0", "1"]
+    assert report.column("0").drifted and not report.column("1").drifted
+    assert report.column("1").missing_cur == pytest.approx(0.1)

@@ -169,3 +169,15 @@ def test_panel_handles_structured_statuses():
     html_text = render_panel(drift(ref, cur))
     for word in ("type changed", "all missing", "missing from this batch", "not in the reference"):
         assert word in html_text
+
+
+def test_timeline_of_batches_logged_at_the_same_moment(drifted_report, recwarn):
+    now = time.time()
+    records = [
+        {"batch_at": now + i * 0.5, "report": drifted_report, "metrics": {"accuracy": 0.8}}
+        for i in range(3)
+    ]
+    records.append({"batch_at": now + 2, "report": None, "metrics": {}})
+    html_text = render_panel(drifted_report, history=records)
+    assert len(_png_payloads(html_text)) == 2
+    assert not [w for w in recwarn if "AutoDateLocator" in str(w.message)]

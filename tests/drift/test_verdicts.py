@@ -218,3 +218,11 @@ def test_the_package_itself_is_callable_like_the_drift_function():
     report = mlnb.drift(ref, cur, threshold_share=0.3)
     assert isinstance(report, DriftReport)
     assert set(report.drifted_columns) == SHIFTED and report.dataset_drift
+
+
+def test_drift_takes_a_config_object_and_keyword_overrides():
+    ref, cur = reference_frame(3000), shifted_frame(3000)
+    cfg = DriftConfig(threshold_share=0.3, per_column={"x0": "psi"})
+    report = drift(ref, cur, config=cfg, threshold_share=0.9)
+    assert report.threshold_share == 0.9 and not report.dataset_drift
+    assert report.column("x0").test == "psi"
