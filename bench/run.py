@@ -640,6 +640,27 @@ def prepared_registry(ctx: Context, name: str) -> Path:
     return home
 
 
+@benchmark("pipeline_overhead")
+def bench_pipeline_overhead(ctx: Context) -> list[Row]:
+    """`mlnb pipeline run` vs plain `papermill` on the same small training notebook."""
+    sys.path.insert(0, str(BENCH))
+    from bench_pipelines import COMMAND, measure
+
+    r = measure(ctx.scratch("pipelines"), repeats=5)
+    return [
+        Row(
+            "pipeline run (papermill + mlnb)",
+            r["mlnb_pipeline_run_s"],
+            r["papermill_s"],
+            peer_name="papermill",
+            target="overhead < max(10%, 1 s)",
+            ok=r["ok"],
+            note=f"overhead {r['overhead_s']:+.2f} s ({r['overhead_pct']:+.1f}%); "
+            f"details: {COMMAND}",
+        )
+    ]
+
+
 # -- command line ----------------------------------------------------------------------------
 
 

@@ -52,6 +52,11 @@ _LAZY: dict[str, str] = {
     "drift": "mlnb.drift",
     "alerts": "mlnb.alerts",
     # pipelines
+    "create_pipeline": "mlnb.pipelines:create_pipeline",
+    "run_pipeline": "mlnb.pipelines:run_pipeline",
+    "list_pipelines": "mlnb.pipelines:list_pipelines",
+    "pipeline_history": "mlnb.pipelines:pipeline_history",
+    "Scheduler": "mlnb.pipelines:Scheduler",
 }
 
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension", "__version__"]

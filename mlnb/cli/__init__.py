@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "mlnb.cli.models",
     "mlnb.cli.alerts",
     "mlnb.cli.monitoring",
+    "mlnb.cli.pipelines",
 ]
 
 

@@ -9,6 +9,7 @@ MAGIC_CLASSES = [
     "mlnb.magics.core:CoreMagics",
     "mlnb.magics.models:ModelMagics",
     "mlnb.magics.monitoring:MonitorMagics",
+    "mlnb.magics.pipelines:PipelineMagics",
 ]
 
 

@@ -32,6 +32,8 @@ MLNB_HELP = """mlnb: MLOps in the notebook.
   %promote NAME [--version N] [--to STAGE] [--gate G] [--holdout VAR] [--target COL]
                                     run the gate; promote only if every check passes
   %models [NAME]   %rollback NAME   %lineage NAME@VERSION
+
+  %pipeline help                    this notebook as a scheduled, retrained pipeline
 """
 
 

@@ -679,6 +679,59 @@ class Registry:
 
     # == pipelines (issue: scheduled notebook pipelines) ===============================
 
+    def create_pipeline(
+        self, name: str, notebook: str | os.PathLike[str], **options: Any
+    ) -> dict[str, Any]:
+        """Store a pipeline running ``notebook`` (see :func:`mlnb.pipelines.create_pipeline`)."""
+        from mlnb.pipelines import create_pipeline
+
+        return create_pipeline(name, notebook, registry=self, **options)
+
+    def list_pipelines(self) -> list[dict[str, Any]]:
+        """Pipelines with their triggers, next scheduled time and last run."""
+        from mlnb.pipelines import list_pipelines
+
+        return list_pipelines(registry=self)
+
+    def get_pipeline(self, name: str) -> dict[str, Any]:
+        """One pipeline with its config, next scheduled time and recent runs."""
+        from mlnb.pipelines import describe_pipeline
+
+        return describe_pipeline(name, registry=self)
+
+    def pipeline_runs(self, name: str, limit: int | None = 20) -> list[dict[str, Any]]:
+        """A pipeline's runs, newest first (trigger and reason, status, error, output)."""
+        from mlnb.pipelines import pipeline_history
+
+        return pipeline_history(name, limit=limit, registry=self)
+
+    def get_pipeline_run(self, run_id: int) -> dict[str, Any]:
+        """One pipeline run with the tracked runs and model versions it produced."""
+        from mlnb.pipelines import get_pipeline_run
+
+        return get_pipeline_run(run_id, registry=self)
+
+    def run_pipeline(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run a pipeline now in a fresh kernel and wait for the outcome."""
+        from mlnb.pipelines import run_pipeline
+
+        return run_pipeline(name, params=params, registry=self)
+
+    def pause_pipeline(self, name: str) -> dict[str, Any]:
+        from mlnb.pipelines import set_pipeline_status
+
+        return set_pipeline_status(name, "paused", registry=self)
+
+    def resume_pipeline(self, name: str) -> dict[str, Any]:
+        from mlnb.pipelines import set_pipeline_status
+
+        return set_pipeline_status(name, "active", registry=self)
+
+    def delete_pipeline(self, name: str, keep_outputs: bool = False) -> dict[str, Any]:
+        from mlnb.pipelines import delete_pipeline
+
+        return delete_pipeline(name, keep_outputs=keep_outputs, registry=self)
+
     # == server queries (issue: JupyterLab sidebar) ====================================
 
     def change_counters(self) -> dict[str, Any]:

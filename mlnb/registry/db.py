@@ -1397,6 +1397,292 @@ class Database:
 
     # == pipelines (issue: scheduled notebook pipelines) =================================
 
+    def create_pipeline(self, name: str, notebook_path: str, config: dict[str, Any]) -> int:
+        """Insert a pipeline; a name that exists already is a ValidationError."""
+        t = now()
+        with self.transaction() as c:
+            try:
+                cur = c.execute(
+                    "INSERT INTO pipelines(name, notebook_path, config, status, created_at, "
+                    "updated_at) VALUES (?, ?, ?, 'active', ?, ?)",
+                    (name, notebook_path, dumps(config), t, t),
+                )
+            except sqlite3.IntegrityError:
+                raise ValidationError(
+                    f"a pipeline named {name!r} exists already; pick another name, delete it "
+                    f"first (`mlnb pipeline delete {name}`) or pass --replace."
+                ) from None
+            return int(cur.lastrowid or 0)
+
+    def update_pipeline(
+        self,
+        pipeline_id: int,
+        notebook_path: str | None = None,
+        config: dict[str, Any] | None = None,
+        status: str | None = None,
+    ) -> None:
+        sets, params = ["updated_at = ?"], [now()]
+        for column, value in (
+            ("notebook_path", notebook_path),
+            ("config", None if config is None else dumps(config)),
+            ("status", status),
+        ):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(value)
+        with self.transaction() as c:
+            c.execute(
+                f"UPDATE pipelines SET {', '.join(sets)} WHERE id = ?", (*params, pipeline_id)
+            )
+
+    def get_pipeline(self, name: str) -> dict[str, Any]:
+        row = self.query_one("SELECT * FROM pipelines WHERE name = ?", (name,))
+        if row is None:
+            raise NotFoundError(f"no pipeline named {name!r}; list them with `mlnb pipeline list`.")
+        return self._pipeline_row(row)
+
+    def get_pipeline_by_id(self, pipeline_id: int) -> dict[str, Any]:
+        row = self.query_one("SELECT * FROM pipelines WHERE id = ?", (pipeline_id,))
+        if row is None:
+            raise NotFoundError(f"no pipeline with id {pipeline_id}.")
+        return self._pipeline_row(row)
+
+    def list_pipelines(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Pipelines by name, each with its latest run's id, status, trigger and times."""
+        clause = "WHERE p.status = ?" if status else ""
+        rows = self.query(
+            "SELECT p.*, r.id AS last_run_id, r.status AS last_run_status, "
+            "r.trigger AS last_run_trigger, r.created_at AS last_run_at, "
+            "r.ended_at AS last_run_ended_at, "
+            "(SELECT COUNT(*) FROM pipeline_runs x WHERE x.pipeline_id = p.id) AS n_runs "
+            "FROM pipelines p LEFT JOIN pipeline_runs r ON r.id = "
+            "(SELECT MAX(id) FROM pipeline_runs y WHERE y.pipeline_id = p.id "
+            "AND y.status != 'skipped') "
+            f"{clause} ORDER BY p.name",
+            (status,) if status else (),
+        )
+        return [self._pipeline_row(r) for r in rows]
+
+    def delete_pipeline(self, pipeline_id: int) -> None:
+        """Delete a pipeline and its run history (alerts keep their text, lose the link)."""
+        with self.transaction() as c:
+            c.execute("UPDATE alerts SET pipeline_id = NULL WHERE pipeline_id = ?", (pipeline_id,))
+            c.execute(
+                "UPDATE runs SET pipeline_run_id = NULL WHERE pipeline_run_id IN "
+                "(SELECT id FROM pipeline_runs WHERE pipeline_id = ?)",
+                (pipeline_id,),
+            )
+            c.execute("DELETE FROM pipelines WHERE id = ?", (pipeline_id,))
+
+    def enqueue_pipeline_run(
+        self,
+        pipeline_id: int,
+        trigger: str,
+        reason: str,
+        due_key: str | None = None,
+        details: dict[str, Any] | None = None,
+        status: str = "queued",
+    ) -> int | None:
+        """Queue a run; returns None when a run with the same ``due_key`` exists (idempotent)."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO pipeline_runs(pipeline_id, trigger, reason, due_key, "
+                "status, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (pipeline_id, trigger, reason, due_key, status, dumps(details or {}), now()),
+            )
+            return int(cur.lastrowid) if cur.rowcount else None
+
+    def claim_pipeline_run(self, run_id: int, max_concurrent: int, pid: int, host: str) -> bool:
+        """Move a queued run to running when its pipeline is under its concurrency limit.
+
+        One statement, so two processes can never both take the last free slot.
+        """
+        t = now()
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE pipeline_runs SET status = 'running', started_at = ?, heartbeat_at = ?, "
+                "ended_at = NULL, pid = ?, host = ?, error = NULL, failing_cell = NULL "
+                "WHERE id = ? AND status = 'queued' AND (SELECT COUNT(*) FROM pipeline_runs r "
+                "WHERE r.pipeline_id = pipeline_runs.pipeline_id AND r.status = 'running') < ?",
+                (t, t, pid, host, run_id, max_concurrent),
+            )
+            return cur.rowcount == 1
+
+    def update_pipeline_run(
+        self, run_id: int, fields: dict[str, Any], only_if_status: str | None = None
+    ) -> bool:
+        """Set columns of a run (``details`` as a dict); with ``only_if_status`` only when the
+        run is still in that status. Returns whether the row changed."""
+        if not fields:
+            return False
+        values = {k: (dumps(v) if k == "details" else v) for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        where, params = "id = ?", [run_id]
+        if only_if_status is not None:
+            where += " AND status = ?"
+            params.append(only_if_status)
+        with self.transaction() as c:
+            cur = c.execute(
+                f"UPDATE pipeline_runs SET {sets} WHERE {where}", (*values.values(), *params)
+            )
+            return cur.rowcount == 1
+
+    def merge_pipeline_run_details(self, run_id: int, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge keys into a run's ``details`` JSON inside one transaction; returns the result."""
+        with self.transaction() as c:
+            row = c.execute("SELECT details FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no pipeline run with id {run_id}.")
+            details = {**loads(row[0], {}), **patch}
+            c.execute("UPDATE pipeline_runs SET details = ? WHERE id = ?", (dumps(details), run_id))
+            return details
+
+    def heartbeat_pipeline_run(self, run_id: int) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE pipeline_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                (now(), run_id),
+            )
+
+    def get_pipeline_run(self, run_id: int) -> dict[str, Any]:
+        row = self.query_one(
+            "SELECT r.*, p.name AS pipeline FROM pipeline_runs r "
+            "JOIN pipelines p ON p.id = r.pipeline_id WHERE r.id = ?",
+            (run_id,),
+        )
+        if row is None:
+            raise NotFoundError(
+                f"no pipeline run with id {run_id}; see `mlnb pipeline history NAME`."
+            )
+        return self._pipeline_run_row(row)
+
+    def list_pipeline_runs(
+        self,
+        pipeline_id: int | None = None,
+        statuses: Sequence[str] | None = None,
+        limit: int | None = None,
+        oldest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        if pipeline_id is not None:
+            where.append("r.pipeline_id = ?")
+            params.append(pipeline_id)
+        if statuses:
+            where.append(f"r.status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.query(
+            "SELECT r.*, p.name AS pipeline FROM pipeline_runs r "
+            f"JOIN pipelines p ON p.id = r.pipeline_id {clause} "
+            f"ORDER BY r.id {'ASC' if oldest_first else 'DESC'} {lim}",
+            params,
+        )
+        return [self._pipeline_run_row(r) for r in rows]
+
+    def count_running_pipeline_runs(self, pipeline_id: int) -> int:
+        row = self.query_one(
+            "SELECT COUNT(*) FROM pipeline_runs WHERE pipeline_id = ? AND status = 'running'",
+            (pipeline_id,),
+        )
+        return int(row[0]) if row else 0
+
+    def latest_due_key(self, pipeline_id: int, prefix: str) -> str | None:
+        """The due key of the newest run whose key starts with ``prefix`` (e.g. ``cron:``)."""
+        row = self.query_one(
+            "SELECT due_key FROM pipeline_runs WHERE pipeline_id = ? AND due_key LIKE ? "
+            "ESCAPE '\\' ORDER BY id DESC LIMIT 1",
+            (pipeline_id, _prefix_pattern(prefix)),
+        )
+        return None if row is None else str(row[0])
+
+    def has_queued_run(self, pipeline_id: int, trigger: str) -> bool:
+        row = self.query_one(
+            "SELECT 1 FROM pipeline_runs WHERE pipeline_id = ? AND trigger = ? "
+            "AND status = 'queued' LIMIT 1",
+            (pipeline_id, trigger),
+        )
+        return row is not None
+
+    def last_successful_pipeline_run(self, pipeline_id: int) -> dict[str, Any] | None:
+        row = self.query_one(
+            "SELECT r.*, p.name AS pipeline FROM pipeline_runs r "
+            "JOIN pipelines p ON p.id = r.pipeline_id "
+            "WHERE r.pipeline_id = ? AND r.status = 'finished' ORDER BY r.id DESC LIMIT 1",
+            (pipeline_id,),
+        )
+        return None if row is None else self._pipeline_run_row(row)
+
+    def last_handled_alert_id(self, pipeline_id: int) -> int:
+        """The newest alert id a pipeline's alert-triggered runs have taken on (0 if none)."""
+        row = self.query_one(
+            "SELECT MAX(CAST(substr(due_key, 7) AS INTEGER)) FROM pipeline_runs "
+            "WHERE pipeline_id = ? AND due_key LIKE 'alert:%'",
+            (pipeline_id,),
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def open_monitor_alerts(
+        self, monitor_id: int, after_id: int, kinds: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Open alerts of one monitor newer than ``after_id``, oldest first."""
+        sql = "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+        sql += "WHERE a.monitor_id = ? AND a.status = 'open' AND a.id > ?"
+        params: list[Any] = [monitor_id, after_id]
+        if kinds:
+            sql += f" AND a.kind IN ({', '.join('?' for _ in kinds)})"
+            params.extend(kinds)
+        return [_alert_dict(r) for r in self.query(sql + " ORDER BY a.id", params)]
+
+    def mark_pipeline_runs_crashed(self, run_ids: Sequence[int], reason: str) -> int:
+        """Mark still-running runs crashed with ``reason``; returns how many changed."""
+        if not run_ids:
+            return 0
+        marks = ", ".join("?" for _ in run_ids)
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE pipeline_runs SET status = 'crashed', error = ?, "
+                "ended_at = COALESCE(heartbeat_at, started_at, created_at) "
+                f"WHERE status = 'running' AND id IN ({marks})",
+                (reason, *run_ids),
+            )
+            return cur.rowcount
+
+    def model_versions_of_pipeline_run(self, pipeline_run_id: int) -> list[dict[str, Any]]:
+        """Model versions registered by runs tracked inside one pipeline run, newest first."""
+        rows = self.query(
+            "SELECT mv.id AS version_id, rm.name AS model, mv.version, mv.stage, mv.run_id, "
+            "mv.created_at FROM model_versions mv "
+            "JOIN registered_models rm ON rm.id = mv.model_id "
+            "LEFT JOIN model_artifacts ma ON ma.id = mv.artifact_id "
+            "WHERE mv.run_id IN (SELECT id FROM runs WHERE pipeline_run_id = ?) "
+            "OR ma.run_id IN (SELECT id FROM runs WHERE pipeline_run_id = ?) "
+            "ORDER BY mv.id DESC",
+            (pipeline_run_id, pipeline_run_id),
+        )
+        return [dict(r) for r in rows]
+
+    def runs_of_pipeline_run(self, pipeline_run_id: int) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT r.id, r.name, r.status, e.name AS experiment, r.started_at, r.ended_at "
+            "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+            "WHERE r.pipeline_run_id = ? ORDER BY r.id",
+            (pipeline_run_id,),
+        )
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def _pipeline_row(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["config"] = loads(d["config"], {})
+        return d
+
+    @staticmethod
+    def _pipeline_run_row(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["details"] = loads(d["details"], {})
+        return d
+
     # == server queries (issue: JupyterLab sidebar) =====================================
 
     def change_counters(self) -> dict[str, Any]:

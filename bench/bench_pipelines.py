@@ -1,0 +1,162 @@
+"""mlnb's pipeline overhead on top of plain papermill, on the same small training notebook.
+
+Both sides are timed from the shell, wall clock, as a user would run them:
+
+    papermill train.ipynb out.ipynb -p n_rows 5000            (the peer)
+    mlnb pipeline run bench-train --param n_rows=5000         (mlnb: registry rows, a worker
+                                                              process, the run's identity in
+                                                              the kernel, log, retention)
+
+Target: the overhead stays under 10% of the papermill time or 1 s, whichever is larger.
+
+    python bench/bench_pipelines.py [--repeats 7]
+
+Also registered in ``bench/run.py`` as the ``pipeline_overhead`` row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = "python bench/bench_pipelines.py"
+
+NOTEBOOK_CELLS = [
+    "n_rows = 1000\nseed = 0",
+    "from sklearn.datasets import make_classification\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.model_selection import train_test_split",
+    "X, y = make_classification(n_samples=n_rows, n_features=20, random_state=seed)\n"
+    "X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=seed)",
+    "model = LogisticRegression(max_iter=500).fit(X_train, y_train)\n"
+    "accuracy = model.score(X_test, y_test)\naccuracy",
+]
+
+
+def write_notebook(path: Path) -> Path:
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "metadata": {"tags": ["parameters"]} if i == 0 else {},
+            "outputs": [],
+            "source": source,
+        }
+        for i, source in enumerate(NOTEBOOK_CELLS)
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, indent=1))
+    return path
+
+
+def _script(name: str, module: str) -> list[str]:
+    """The installed console script next to this Python, else ``python -m module``."""
+    found = Path(sys.executable).with_name(name)
+    if found.exists():
+        return [str(found)]
+    which = shutil.which(name)
+    return [which] if which else [sys.executable, "-m", module]
+
+
+def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def measure(workdir: Path, repeats: int = 7, n_rows: int = 5000) -> dict[str, Any]:
+    """Median wall-clock seconds of both commands, run alternately after one warm-up each."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    notebook = write_notebook(workdir / "train.ipynb")
+    env = dict(os.environ)
+    env["MLNB_HOME"] = str(workdir / "registry")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    mlnb = _script("mlnb", "mlnb")
+    plain_cmd = [
+        *_script("papermill", "papermill"),
+        str(notebook),
+        str(workdir / "out.ipynb"),
+        "-p",
+        "n_rows",
+        str(n_rows),
+        "--no-progress-bar",
+    ]
+    run_cmd = [*mlnb, "pipeline", "run", "bench-train", "--param", f"n_rows={n_rows}"]
+    subprocess.run(
+        [*mlnb, "pipeline", "create", "bench-train", str(notebook), "--keep", "3", "--replace"],
+        env=env,
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
+    plain, piped = [], []
+    _timed(plain_cmd, env, workdir)
+    _timed(run_cmd, env, workdir)
+    for _ in range(repeats):
+        plain.append(_timed(plain_cmd, env, workdir))
+        piped.append(_timed(run_cmd, env, workdir))
+    p, m = statistics.median(plain), statistics.median(piped)
+    overhead = m - p
+    allowed = max(0.10 * p, 1.0)
+    return {
+        "papermill_min_s": min(plain),
+        "mlnb_min_s": min(piped),
+        "papermill_s": p,
+        "mlnb_pipeline_run_s": m,
+        "overhead_s": overhead,
+        "overhead_pct": 100 * overhead / p,
+        "allowed_s": allowed,
+        "ok": overhead <= allowed,
+        "repeats": repeats,
+        "papermill_runs": plain,
+        "mlnb_runs": piped,
+        "commands": {"peer": " ".join(plain_cmd), "mlnb": " ".join(run_cmd)},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rows", type=int, default=5000, help="n_rows parameter of the notebook")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mlnb-bench-pipelines-") as tmp:
+        r = measure(Path(tmp), repeats=args.repeats, n_rows=args.rows)
+    print(f"plain papermill:       {r['papermill_s']:.2f} s  (median of {r['repeats']})")
+    print(f"mlnb pipeline run:     {r['mlnb_pipeline_run_s']:.2f} s")
+    print(
+        f"overhead:              {r['overhead_s']:+.2f} s ({r['overhead_pct']:+.1f}%); target "
+        f"< {r['allowed_s']:.2f} s (10% or 1 s, whichever is larger): "
+        f"{'ok' if r['ok'] else 'MISSED'}"
+    )
+    print(
+        f"fastest of each:       papermill {r['papermill_min_s']:.2f} s, mlnb "
+        f"{r['mlnb_min_s']:.2f} s ({r['mlnb_min_s'] - r['papermill_min_s']:+.2f} s; the least "
+        "disturbed by other load)"
+    )
+    print(f"reproduce: {COMMAND} --repeats {args.repeats} --rows {args.rows}")
+    return 0 if r["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

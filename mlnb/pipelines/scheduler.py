@@ -1,0 +1,365 @@
+"""``mlnb scheduler``: one process per registry that queues due pipeline runs and runs them.
+
+It needs no notebook server. Time comes from an injectable ``clock`` and waiting goes
+through an injectable ``sleep``, so tests drive days of schedule without waiting. A lock
+file in the registry folder keeps a second scheduler out; a scheduler that was killed
+leaves runs behind that the next one marks crashed (their process is gone or their
+heartbeat stopped) before it carries on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import MlnbError, RegistryError
+from mlnb.pipelines.config import PipelineConfig, next_due
+from mlnb.pipelines.runner import RunExecutor
+from mlnb.pipelines.triggers import due_fires, enqueue
+
+log = logging.getLogger("mlnb.scheduler")
+LOCK_FILENAME = "scheduler.lock"
+STALE_AFTER_SECONDS = 90.0
+
+
+class SchedulerLocked(RegistryError):
+    """Another scheduler holds this registry's lock; ``holder`` says who."""
+
+    def __init__(self, message: str, holder: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class SchedulerLock:
+    """An exclusive ``flock`` on ``<registry>/scheduler.lock`` holding the owner's pid, host
+    and start time. The kernel drops it when the process dies, even by SIGKILL."""
+
+    def __init__(self, home: str | os.PathLike[str]) -> None:
+        self.path = Path(home) / LOCK_FILENAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        from mlnb.capture.environment import host
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            since = holder.get("since")
+            when = (
+                dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                if isinstance(since, (int, float))
+                else "an unknown time"
+            )
+            raise SchedulerLocked(
+                f"another mlnb scheduler is running for the registry {self.path.parent}: pid "
+                f"{holder.get('pid', '?')} on host {holder.get('host', '?')}, since {when}. "
+                "One scheduler per registry runs every pipeline in it; stop that one first "
+                "if you want to start another.",
+                holder,
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(
+            fd, json.dumps({"pid": os.getpid(), "host": host(), "since": time.time()}).encode()
+        )
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+            finally:
+                os.close(self._fd)  # closing drops the flock
+                self._fd = None
+
+    def holder(self) -> dict[str, Any]:
+        """Who holds the lock now ({} when nobody does)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return {}
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_holder(fd)
+            return {}
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> SchedulerLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = os.read(fd, 4096)
+        return json.loads(data) if data else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """Mark ``running`` pipeline runs crashed when their process on this host is gone or
+    their heartbeat is older than STALE_AFTER_SECONDS, naming the reason and the cell, and
+    raise the alert a crash deserves. Runs in ``skip`` (this process's own) are left alone."""
+    from mlnb.capture.environment import host
+    from mlnb.pipelines.notebook import failing_cell_in_output
+    from mlnb.pipelines.runner import raise_run_alerts
+    from mlnb.registry import _pid_alive
+
+    here = host()
+    now = time.time()
+    reasons: dict[int, str] = {}
+    for run in reg.db.list_pipeline_runs(statuses=("running",)):
+        if run["id"] in skip:
+            continue
+        if run["host"] == here and run["pid"] and not _pid_alive(run["pid"]):
+            reasons[run["id"]] = (
+                f"the process running it (pid {run['pid']} on {here}) is gone: the "
+                "scheduler or its worker was killed (e.g. SIGKILL) or the machine restarted"
+            )
+        elif (run["heartbeat_at"] or 0) < now - STALE_AFTER_SECONDS:
+            reasons[run["id"]] = (
+                f"no heartbeat for {now - (run['heartbeat_at'] or now):.0f} s from pid "
+                f"{run['pid']} on {run['host']}; its process stopped"
+            )
+    crashed = []
+    for run_id, reason in reasons.items():
+        row = reg.db.get_pipeline_run(run_id)
+        where = (
+            failing_cell_in_output(row["output_path"])
+            if row["output_path"] and Path(row["output_path"]).exists()
+            else None
+        )
+        cell = f" while executing cell {where[0] + 1} ({where[1]!r})" if where else ""
+        if where:
+            reg.db.update_pipeline_run(run_id, {"failing_cell": where[0]}, "running")
+        if reg.db.mark_pipeline_runs_crashed([run_id], f"crashed: {reason}{cell}"):
+            log.warning("pipeline run #%d marked crashed: %s", run_id, reason)
+            row = reg.db.get_pipeline_run(run_id)
+            raise_run_alerts(reg, reg.db.get_pipeline_by_id(row["pipeline_id"]), row)
+            crashed.append(run_id)
+    return crashed
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Scheduler:
+    """Queues due runs of every active pipeline (or of ``pipelines``) and executes them.
+
+    ``execute`` (default: a :class:`RunExecutor`) takes a claimed run id to its end; with
+    ``threaded`` each run executes in its own thread so the scheduler keeps ticking.
+    """
+
+    def __init__(
+        self,
+        registry: Any = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        sleep: Callable[[float], Any] | None = None,
+        poll_seconds: float = 30.0,
+        pipelines: list[str] | None = None,
+        execute: Callable[[int], Any] | None = None,
+        threaded: bool = True,
+    ) -> None:
+        from mlnb.registry import Registry, get_registry
+
+        self.reg = registry if isinstance(registry, Registry) else get_registry(registry)
+        self.clock = clock or utc_now
+        self._stop = threading.Event()
+        self.sleep = sleep or self._stop.wait
+        self.poll_seconds = poll_seconds
+        self.only = set(pipelines) if pipelines else None
+        self.executor = RunExecutor(self.reg, sleep=self.sleep)
+        self.execute = execute or self.executor.execute
+        self.threaded = threaded
+        self.lock = SchedulerLock(self.reg.home)
+        self._threads: dict[int, threading.Thread] = {}
+        self.errors: list[str] = []
+
+    # -- one step ----------------------------------------------------------------------------
+
+    def tick(self) -> dict[str, list[int]]:
+        """Queue what is due now and start what may start; a failing step is logged and
+        the scheduler carries on (a locked registry, a vanished notebook...)."""
+        queued, started = [], []
+        try:
+            self.recover()
+            queued = self.enqueue_due()
+            started = self.start_queued()
+        except MlnbError as exc:
+            self._error(f"scheduler tick failed, retrying next tick: {exc}")
+        except Exception as exc:  # a bug must not end the scheduler either; say what it was
+            log.exception("scheduler tick failed unexpectedly")
+            self._error(f"scheduler tick failed, retrying next tick: {type(exc).__name__}: {exc}")
+        return {"queued": queued, "started": started}
+
+    def enqueue_due(self) -> list[int]:
+        now = self.clock()
+        queued = []
+        for pipeline in self._pipelines("active"):
+            try:
+                for fire in due_fires(self.reg, pipeline, now):
+                    run_id = enqueue(self.reg, pipeline, fire)
+                    if run_id is not None:
+                        queued.append(run_id)
+                        log.info(
+                            "pipeline %s: run #%d %s (%s)",
+                            pipeline["name"],
+                            run_id,
+                            fire.status,
+                            fire.reason,
+                        )
+            except Exception as exc:  # one broken pipeline never blocks the others
+                self._error(f"pipeline {pipeline['name']}: cannot check its triggers: {exc}")
+        return queued
+
+    def start_queued(self) -> list[int]:
+        """Claim queued runs (oldest first) while each pipeline is under its limit."""
+        started = []
+        now = time.time()
+        for pipeline in self._pipelines("active"):
+            queued = self.reg.db.list_pipeline_runs(
+                pipeline["id"], statuses=("queued",), oldest_first=True
+            )
+            for run in queued:
+                if run["details"].get("not_before", 0) > now or run["id"] in self._threads:
+                    continue  # waiting out a retry backoff
+                if not self.executor.claim(run["id"], pipeline):
+                    break
+                started.append(run["id"])
+                self._launch(run["id"])
+        return started
+
+    def _launch(self, run_id: int) -> None:
+        if not self.threaded:
+            self._execute_logged(run_id)
+            return
+        thread = threading.Thread(
+            target=self._execute_logged, args=(run_id,), name=f"mlnb-run-{run_id}", daemon=True
+        )
+        self._threads[run_id] = thread
+        thread.start()
+
+    def _execute_logged(self, run_id: int) -> None:
+        try:
+            row = self.execute(run_id)
+            if isinstance(row, dict):
+                log.info(
+                    "pipeline run #%d %s%s",
+                    run_id,
+                    row.get("status"),
+                    f": {row['error']}" if row.get("error") else "",
+                )
+        except Exception as exc:  # one run's trouble never stops the scheduler
+            self._error(f"pipeline run #{run_id}: {type(exc).__name__}: {exc}")
+            try:
+                self.reg.db.mark_pipeline_runs_crashed(
+                    [run_id], f"the scheduler could not execute it: {type(exc).__name__}: {exc}"
+                )
+            except MlnbError:
+                pass
+        finally:
+            self._threads.pop(run_id, None)
+
+    def _pipelines(self, status: str) -> list[dict[str, Any]]:
+        pipelines = self.reg.db.list_pipelines(status)
+        if self.only is not None:
+            pipelines = [p for p in pipelines if p["name"] in self.only]
+        return pipelines
+
+    def _error(self, message: str) -> None:
+        self.errors.append(message)
+        log.error("%s", message)
+
+    # -- recovery -----------------------------------------------------------------------------
+
+    def recover(self) -> list[int]:
+        """Mark runs crashed whose process is gone (same host) or whose heartbeat is stale;
+        their queued siblings stay queued and run now."""
+        return recover_pipeline_runs(self.reg, skip=set(self._threads))
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    def run_once(self) -> dict[str, list[int]]:
+        """``mlnb scheduler --once``: recover, run everything due now, wait, exit."""
+        with self.lock:
+            recovered = self.recover()
+            result = self.tick()
+            started = list(result["started"])
+            while True:
+                self.wait()
+                more = self.start_queued()
+                if not more:
+                    break
+                started += more
+            return {"recovered": recovered, "queued": result["queued"], "started": started}
+
+    def run_forever(self, max_ticks: int | None = None) -> None:
+        """``mlnb scheduler``: tick, then sleep until the next cron slot or ``poll_seconds``."""
+        with self.lock:
+            self.recover()
+            ticks = 0
+            try:
+                while not self._stop.is_set() and (max_ticks is None or ticks < max_ticks):
+                    self.tick()
+                    ticks += 1
+                    if max_ticks is not None and ticks >= max_ticks:
+                        break
+                    self.sleep(self.seconds_until_next_check())
+            except KeyboardInterrupt:
+                self.stop("the scheduler was interrupted (Ctrl-C) while the run was in progress")
+            finally:
+                if self._stop.is_set():
+                    self.executor.stop_all(self._stop_reason)
+                self.wait()
+
+    def seconds_until_next_check(self) -> float:
+        """Until the nearest cron slot of an active pipeline, at most ``poll_seconds``."""
+        now = self.clock()
+        wait = self.poll_seconds
+        for pipeline in self._pipelines("active"):
+            cfg = PipelineConfig.from_dict(pipeline["config"])
+            if cfg.schedule:
+                try:
+                    due = next_due(cfg.schedule, cfg.timezone, now)
+                except Exception:  # a broken schedule is reported by tick()
+                    continue
+                wait = min(wait, max((due - now).total_seconds(), 0.0) + 0.5)
+        return max(wait, 0.5)
+
+    _stop_reason = "the scheduler was stopped while the run was in progress"
+
+    def stop(self, reason: str | None = None) -> None:
+        """Ask ``run_forever`` to end; runs still executing are stopped and marked crashed."""
+        if reason:
+            self._stop_reason = reason
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for runs started by this scheduler to end."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._threads:
+            for thread in list(self._threads.values()):
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                thread.join(remaining)
+            if deadline is not None and time.monotonic() >= deadline:
+                return

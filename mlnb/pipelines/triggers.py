@@ -1,0 +1,210 @@
+"""When a pipeline should run, and why: its cron schedule, new data in a watched path, or an
+open alert of a monitor. Each check returns :class:`Fire` records; the scheduler queues them
+under a ``due_key`` that is unique per pipeline, so the same due time never runs twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import MlnbError
+from mlnb.pipelines.config import PipelineConfig, cron_slots
+
+log = logging.getLogger("mlnb.pipelines")
+TRIGGERS = ("schedule", "new_data", "alert", "manual")
+
+
+@dataclass
+class Fire:
+    """A reason to run: which trigger, why (in words), and the key that makes it idempotent."""
+
+    trigger: str
+    reason: str
+    due_key: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+    status: str = "queued"
+    after_enqueue: Callable[[int], None] | None = None
+
+
+def due_fires(reg: Any, pipeline: dict[str, Any], now: dt.datetime) -> list[Fire]:
+    """Every trigger of ``pipeline`` that is due at ``now``."""
+    cfg = PipelineConfig.from_dict(pipeline["config"])
+    fires: list[Fire] = []
+    if cfg.schedule:
+        fires += schedule_fires(reg, pipeline, cfg, now)
+    if cfg.on_new_data:
+        fires += new_data_fires(reg, pipeline, cfg)
+    if cfg.on_alert:
+        fires += alert_fires(reg, pipeline, cfg)
+    return fires
+
+
+# -- cron ---------------------------------------------------------------------------------
+
+
+def schedule_anchor(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> dt.datetime:
+    """Slots after this time are due: the last scheduled due time, or creation/resume time."""
+    since = dt.datetime.fromtimestamp(cfg.schedule_anchor or pipeline["created_at"], dt.UTC)
+    last = reg.db.latest_due_key(pipeline["id"], "cron:")
+    if last:
+        since = max(since, dt.datetime.fromisoformat(last.removeprefix("cron:")))
+    return since
+
+
+def schedule_fires(
+    reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, now: dt.datetime
+) -> list[Fire]:
+    """The cron slot due now; slots missed while no scheduler ran follow ``cfg.catchup``."""
+    assert cfg.schedule
+    if reg.db.has_queued_run(pipeline["id"], "schedule"):
+        return []  # the queued run covers any later slot
+    anchor = schedule_anchor(reg, pipeline, cfg)
+    slots = cron_slots(cfg.schedule, cfg.timezone, anchor, now)
+    if not slots:
+        return []
+    latest = slots[-1]
+    late = (now - latest).total_seconds() > cfg.misfire_grace_seconds
+    what = f"schedule '{cfg.schedule}' ({cfg.timezone}) due at {latest.isoformat()}"
+    details = {
+        "due_at": latest.isoformat(),
+        "slots": len(slots),
+        "first_slot": slots[0].isoformat(),
+    }
+    key = f"cron:{latest.isoformat()}"
+    if cfg.catchup == "once":
+        if len(slots) > 1 or late:
+            what += (
+                f"; catch-up policy 'once': one run for {len(slots)} slot(s) missed since "
+                f"{slots[0].isoformat()}"
+            )
+        return [Fire("schedule", what, key, details)]
+    if late:
+        return [
+            Fire(
+                "schedule",
+                f"{what}: skipped, {len(slots)} slot(s) since {slots[0].isoformat()} were "
+                "missed while no scheduler ran (catch-up policy 'skip')",
+                key,
+                details,
+                status="skipped",
+            )
+        ]
+    if len(slots) > 1:
+        what += f"; {len(slots) - 1} earlier missed slot(s) skipped (catch-up policy 'skip')"
+    return [Fire("schedule", what, key, details)]
+
+
+# -- new data -------------------------------------------------------------------------------
+
+
+def hash_watched_paths(reg: Any, paths: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Content hashes of watched files/folders (cached by inode, size and mtime), and the
+    paths that could not be hashed with the reason."""
+    from mlnb.capture.fingerprint import fingerprint_path
+
+    hashes, problems = {}, {}
+    cache = reg.file_hash_cache()
+    for path in paths:
+        try:
+            hashes[path] = fingerprint_path(Path(path), cache)
+        except (MlnbError, OSError) as exc:
+            problems[path] = str(exc)
+    return hashes, problems
+
+
+def new_data_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list[Fire]:
+    """A run when a watched path's content differs from what the last successful run saw."""
+    hashes, problems = hash_watched_paths(reg, cfg.on_new_data)
+    for path, problem in problems.items():
+        log.warning(
+            "pipeline %s: cannot check %s for new data: %s", pipeline["name"], path, problem
+        )
+    last = reg.db.last_successful_pipeline_run(pipeline["id"])
+    baseline = dict(cfg.data_baseline)
+    if last is not None:
+        baseline.update(last["details"].get("data_hashes", {}))
+    changed = [p for p, h in hashes.items() if h != baseline.get(p)]
+    if not changed or reg.db.has_queued_run(pipeline["id"], "new_data"):
+        return []
+    since = f"run #{last['id']}" if last else "the pipeline was created"
+    parts = [f"{p} changed ({_short(baseline.get(p))} -> {_short(hashes[p])})" for p in changed[:3]]
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    combined = "+".join(hashes[p].split(":")[-1][:12] for p in sorted(changed))
+    return [
+        Fire(
+            "new_data",
+            f"new data: {'; '.join(parts)}{more} since {since}",
+            f"data:{combined}@{last['id'] if last else 0}",
+            {"changed": changed, "new_hashes": {p: hashes[p] for p in changed}},
+        )
+    ]
+
+
+def _short(digest: str | None) -> str:
+    return "none" if not digest else digest.split(":")[-1][:12]
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def alert_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list[Fire]:
+    """A run for open alerts of the watched monitor that the pipeline has not handled yet.
+
+    Several new alerts make one run; each is acknowledged with ``handled_by=pipeline:NAME``.
+    """
+    assert cfg.on_alert
+    monitor_id = reg.db.id_by_name("monitors", cfg.on_alert)
+    if monitor_id is None:
+        return []
+    after = max(cfg.alert_after_id, reg.db.last_handled_alert_id(pipeline["id"]))
+    alerts = reg.db.open_monitor_alerts(monitor_id, after, cfg.alert_kinds or None)
+    if not alerts:
+        return []
+    newest = alerts[-1]
+    reason = (
+        f"alert #{newest['id']} from monitor {cfg.on_alert} ({newest['kind']}): {newest['message']}"
+    )
+    if len(alerts) > 1:
+        reason += (
+            f" (with {len(alerts) - 1} earlier open alert(s): "
+            + ", ".join(f"#{a['id']}" for a in alerts[:-1])
+            + ")"
+        )
+    handler = f"pipeline:{pipeline['name']}"
+
+    def acknowledge(run_id: int) -> None:
+        for alert in alerts:
+            reg.acknowledge_alert(alert["id"], by=handler)
+
+    return [
+        Fire(
+            "alert",
+            reason,
+            f"alert:{newest['id']}",
+            {
+                "alert_ids": [a["id"] for a in alerts],
+                "alert": {k: newest[k] for k in ("id", "kind", "message", "severity")},
+                "monitor": cfg.on_alert,
+            },
+            after_enqueue=acknowledge,
+        )
+    ]
+
+
+def enqueue(reg: Any, pipeline: dict[str, Any], fire: Fire) -> int | None:
+    """Queue (or record as skipped) one fire; None when its due key was taken already."""
+    run_id = reg.db.enqueue_pipeline_run(
+        pipeline["id"], fire.trigger, fire.reason, fire.due_key, fire.details, fire.status
+    )
+    if run_id is None:
+        return None
+    if fire.status == "skipped":
+        reg.db.update_pipeline_run(run_id, {"ended_at": time.time()})
+    if fire.after_enqueue is not None:
+        fire.after_enqueue(run_id)
+    return run_id

@@ -1,0 +1,167 @@
+"""The user story, end to end, all in the registry: production accuracy falls below 0.82, the
+monitor raises an alert, the scheduler retrains with the pipeline's notebook in a fresh
+kernel, the new candidate passes its gate and production moves to it. A stricter gate
+rejects the next candidate: production stays, and an alert says so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlnb
+from mlnb.cli import main
+from mlnb.errors import ValidationError
+from mlnb.pipelines import Scheduler
+from tests.pipelines.conftest import write_notebook
+
+TRAIN_CELLS = [
+    "data_path = 'data/month0.csv'",
+    "import pandas as pd\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "import mlnb\n"
+    "df = pd.read_csv(data_path)\n"
+    "X, y = df[['usage', 'price']], df['churned']",
+    "with mlnb.track('train churn'):\n"
+    "    model = LogisticRegression().fit(X, y)\n"
+    "    mlnb.log_param('data_path', data_path)\n"
+    "    mlnb.log_metric('train_accuracy', model.score(X, y))\n"
+    "    mlnb.register_model(model, 'churn', X=X)",
+]
+
+GATES = """
+gates:
+  churn_gate:
+    holdout: data/holdout.csv
+    target: churned
+    checks:
+      - min_metric: {metric: accuracy, threshold: 0.82}
+      - no_regression: {metric: accuracy, tolerance: 0.0}
+  strict_gate:
+    holdout: data/holdout.csv
+    target: churned
+    checks:
+      - min_metric: {metric: accuracy, threshold: 0.999}
+"""
+
+
+def churn_data(n: int, shifted: bool, seed: int) -> pd.DataFrame:
+    """Before the shift, low usage predicts churn; after it, a high price does."""
+    rng = np.random.default_rng(seed)
+    usage = rng.normal(size=n)
+    price = rng.normal(size=n)
+    signal = price if shifted else -usage
+    churned = (signal + rng.normal(scale=0.3, size=n) > 0).astype(int)
+    return pd.DataFrame({"usage": usage, "price": price, "churned": churned})
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "data").mkdir()
+    churn_data(600, shifted=False, seed=0).to_csv(tmp_path / "data" / "month0.csv", index=False)
+    churn_data(600, shifted=True, seed=1).to_csv(tmp_path / "data" / "fresh.csv", index=False)
+    churn_data(400, shifted=True, seed=2).to_csv(tmp_path / "data" / "holdout.csv", index=False)
+    (tmp_path / "gates.yaml").write_text(GATES)
+    write_notebook(tmp_path / "train_churn.ipynb", TRAIN_CELLS)
+    return tmp_path
+
+
+def test_alert_retrains_gate_passes_and_production_moves(registry, project, capsys):
+    month0 = pd.read_csv(project / "data" / "month0.csv")
+    features = month0[["usage", "price"]]
+    from sklearn.linear_model import LogisticRegression
+
+    v1 = mlnb.register_model(
+        LogisticRegression().fit(features, month0["churned"]), "churn", X=features
+    )
+    assert mlnb.promote("churn", version=v1.version, to="production").promoted
+
+    mlnb.create_pipeline(
+        "churn-train",
+        project / "train_churn.ipynb",
+        params={"data_path": "data/fresh.csv"},
+        on_alert="churn:accuracy_below_threshold",
+        gate="churn_gate",
+        promote_to="production",
+    )
+    monitor = mlnb.Monitor(
+        name="churn",
+        model="churn",
+        reference=month0,
+        target="churned",
+        thresholds={"accuracy": 0.82},
+    )
+    live = churn_data(300, shifted=True, seed=3)
+    production = mlnb.load_model("churn@production")
+    batch = monitor.log_batch(live, predictions=production.predict(live[["usage", "price"]]))
+    (alert,) = [a for a in batch.alerts if a["kind"] == "accuracy_below_threshold"]
+
+    result = Scheduler(registry).run_once()
+
+    (run,) = mlnb.pipeline_history("churn-train")
+    assert result["started"] == [run["id"]]
+    assert run["status"] == "finished", run["error"]
+    assert run["trigger"] == "alert" and run["due_key"] == f"alert:{alert['id']}"
+    assert run["reason"].startswith(f"alert #{alert['id']} from monitor churn")
+    handled = registry.db.get_alert(alert["id"])
+    assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:churn-train"
+
+    promotion = run["details"]["promotion"]
+    assert promotion["decision"] == "promoted"
+    (candidate,) = promotion["candidates"]
+    assert candidate["model"] == "churn" and candidate["version"] == 2
+    assert candidate["gate_passed"] is True and candidate["gate_result_id"]
+    assert candidate["previous_production"] == 1 and candidate["production_version"] == 2
+
+    assert mlnb.get_model_version("churn@production").version == 2
+    (tracked,) = registry.list_runs(pipeline_run_id=run["id"])
+    assert tracked["params"] == {"data_path": "data/fresh.csv"}
+    lineage = mlnb.lineage("churn/2")
+    assert lineage["run"]["id"] == tracked["id"]
+    assert lineage["pipeline_run"]["id"] == run["id"]
+    (moved,) = [t for t in lineage["transitions"] if t["to_stage"] == "production"]
+    assert moved["gate_result_id"] == candidate["gate_result_id"]
+    assert "pipeline churn-train run #" in moved["reason"]
+
+    assert main(["pipeline", "show", "churn-train", str(run["id"])]) == 0
+    shown = capsys.readouterr().out
+    assert "promoted: churn v2 -> production" in shown and "alert #" in shown
+
+
+def test_a_gate_rejection_keeps_production_and_raises_an_alert(registry, project):
+    month0 = pd.read_csv(project / "data" / "month0.csv")
+    from sklearn.linear_model import LogisticRegression
+
+    v1 = mlnb.register_model(
+        LogisticRegression().fit(month0[["usage", "price"]], month0["churned"]), "churn"
+    )
+    mlnb.promote("churn", version=v1.version, to="production")
+    mlnb.create_pipeline(
+        "churn-strict",
+        project / "train_churn.ipynb",
+        params={"data_path": "data/fresh.csv"},
+        gate="strict_gate",
+        promote_to="production",
+    )
+    run = mlnb.run_pipeline("churn-strict")
+    assert run["status"] == "finished"
+    promotion = run["details"]["promotion"]
+    assert promotion["decision"] == "rejected"
+    assert promotion["candidates"][0]["promoted"] is False
+    assert mlnb.get_model_version("churn@production").version == 1
+    (alert,) = registry.list_alerts(pipeline="churn-strict")
+    assert alert["kind"] == "gate_rejected" and "strict_gate" in alert["message"]
+    assert "production stays as it was" in alert["message"]
+
+
+def test_the_gate_is_checked_where_the_worker_will_look_for_it(registry, project, monkeypatch):
+    nb = project / "train_churn.ipynb"
+    with pytest.raises(ValidationError, match="no gates.yaml or gates.toml next to"):
+        mlnb.create_pipeline("p", nb, gate="no_such_gate", promote_to="production")
+    with pytest.raises(ValidationError, match="defines no gate named 'nope' .*churn_gate"):
+        mlnb.create_pipeline(
+            "p", nb, gate=f"{project / 'gates.yaml'}:nope", promote_to="production"
+        )
+    monkeypatch.chdir(project)
+    p = mlnb.create_pipeline("p", nb, gate="gates.yaml:churn_gate", promote_to="production")
+    assert p["config"]["gate"] == f"{project / 'gates.yaml'}:churn_gate"
