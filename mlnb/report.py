@@ -105,6 +105,29 @@ def pipelines_section(reg: Any) -> str:
     )
 
 
+def lineage_section(reg: Any) -> str:
+    """Where each production model came from: artifact, run, cell, data files, pipeline run."""
+    from mlnb.widgets.models import lineage_text
+
+    names = [
+        r[0]
+        for r in reg.db.query(
+            "SELECT DISTINCT rm.name FROM registered_models rm JOIN model_versions mv "
+            "ON mv.model_id = rm.id WHERE mv.stage = 'production' ORDER BY rm.name"
+        )
+    ]
+    if not names:
+        return _section("lineage", "no model in production")
+    texts = []
+    for name in names:
+        text = lineage_text(reg.model_lineage(f"{name}@production"))
+        keep = [
+            ln for ln in text.splitlines() if not ln.lstrip().startswith(("|", "└─ cell source"))
+        ]
+        texts.append("\n".join(keep))
+    return _section("lineage of production models", "\n\n".join(texts))
+
+
 def demo_report(reg: Any, outputs: list[Path], root: Path) -> str:
     parts = [
         runs_section(reg),
@@ -112,6 +135,7 @@ def demo_report(reg: Any, outputs: list[Path], root: Path) -> str:
         monitors_section(reg),
         alerts_section(reg),
         pipelines_section(reg),
+        lineage_section(reg),
     ]
     where = [f"registry:          {reg.home}"]
     where += [f"output notebook:   {p}" for p in outputs]

@@ -91,8 +91,9 @@ def create_pipeline(
 
         cfg.data_baseline, _ = hash_watched_paths(reg, cfg.on_new_data)
     if monitor:
-        newest = reg.db.list_alerts(limit=1)
-        cfg.alert_after_id = newest[0]["id"] if newest else 0
+        # Alerts still open when the pipeline is created count: nobody has handled them, and
+        # retraining is what the new pipeline is for. Acknowledge an alert to exclude it.
+        cfg.alert_after_id = 0
         if reg.db.id_by_name("monitors", monitor) is None:
             messages.append(
                 f"no monitor named {monitor!r} yet: the pipeline reacts once it raises alerts"

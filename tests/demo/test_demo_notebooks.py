@@ -1,0 +1,103 @@
+"""The churn story of demo_notebooks/, executed headless as `make demo` does, checked
+through the registry: the alert fired, the pipeline retrained and production moved."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mlnb.registry import Registry
+
+DEMO = Path(__file__).resolve().parents[2] / "demo_notebooks"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    for name in (
+        "churn_data.py",
+        "gates.yaml",
+        "run_demo.py",
+        "01_train.ipynb",
+        "02_monitor.ipynb",
+        "03_pipeline.ipynb",
+    ):
+        shutil.copy(DEMO / name, work / name)
+    done = subprocess.run(
+        [sys.executable, str(work / "run_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=work,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return work, done.stdout
+
+
+def test_demo_report_tells_the_story(demo_run):
+    _, out = demo_run
+    for heading in (
+        "== runs ==",
+        "== model versions ==",
+        "== monitoring ==",
+        "== alerts ==",
+        "== pipeline runs ==",
+        "== lineage of production models ==",
+    ):
+        assert heading in out
+    assert "make lab" in out
+
+
+def test_alert_fired_below_82_percent_and_pipeline_retrained(demo_run):
+    work, _ = demo_run
+    reg = Registry(work / ".mlnb")
+    alerts = reg.list_alerts()
+    accuracy_alerts = [a for a in alerts if a["kind"] == "accuracy_below_threshold"]
+    assert accuracy_alerts and all(a["evidence"]["value"] < 0.82 for a in accuracy_alerts)
+    assert all(
+        a["status"] == "acknowledged" and a["handled_by"] == "pipeline:churn-train"
+        for a in accuracy_alerts
+    )
+    [prun] = reg.db.query("SELECT * FROM pipeline_runs")
+    assert prun["trigger"] == "alert" and prun["status"] == "finished"
+    batches = reg.db.list_batches(reg.db.get_monitor("churn")["id"], with_reports=False)
+    accuracy = [b["metrics"]["accuracy"] for b in batches]
+    assert accuracy[0] > 0.86 and min(accuracy) < 0.75  # ~88% sliding towards ~71%
+    assert accuracy[-1] > 0.84  # month 7, scored by the retrained model
+
+
+def test_production_moved_to_the_retrained_version_with_lineage_to_new_data(demo_run):
+    work, _ = demo_run
+    reg = Registry(work / ".mlnb")
+    lineage = reg.model_lineage("churn@production")
+    assert lineage["version"] == 2
+    assert lineage["run"]["pipeline_run_id"] is not None
+    inputs = [d for d in lineage["run"]["data"] if d["role"] == "input" and d["kind"] == "file"]
+    assert sorted(Path(d["source_path"]).name for d in inputs) == [
+        "customers_2026_06.csv",
+        "customers_2026_07.csv",
+    ]
+    month0 = reg.model_lineage("churn/1")
+    first_inputs = {d["id"] for d in month0["run"]["data"] if d["role"] == "input"}
+    assert not first_inputs & {d["id"] for d in inputs}  # a genuinely new data version
+    stages = {
+        v["version"]: v["stage"] for v in reg.db.query("SELECT version, stage FROM model_versions")
+    }
+    assert stages == {1: "archived", 2: "production"}
+
+
+def test_output_notebooks_carry_static_panels(demo_run):
+    work, _ = demo_run
+    monitor_nb = nbformat.read(work / "out" / "02_monitor.ipynb", as_version=4)
+    html = "".join(
+        o.get("data", {}).get("text/html", "")
+        for c in monitor_nb.cells
+        for o in c.get("outputs", [])
+    )
+    assert "data:image/png;base64," in html
+    assert "drift" in html
