@@ -601,6 +601,10 @@ def fit_profile(
     cfg = coerce_config(config)
     cfg = DriftConfig.from_kwargs(cfg, **config_kwargs) if config_kwargs or cfg is None else cfg
     roles = _roles(target, prediction)
+    from mlnb.drift._dask import is_dask
+
+    if is_dask(reference):
+        return _fit_dask(reference, cfg, roles, target, prediction)
     import pandas as pd
 
     chunks: Iterable[Any] = [reference] if isinstance(reference, pd.DataFrame) else reference
@@ -627,6 +631,27 @@ def fit_profile(
         _push(stack, part, 2 * cfg.n_bins)
         bar.update(1)
     bar.close()
+    if not stack:
+        raise ValidationError(
+            "the reference data has no rows; pass at least one row to fit a profile"
+        )
+    profile = _collapse(stack, cfg)
+    profile.target, profile.prediction = target, prediction
+    return profile
+
+
+def _fit_dask(
+    reference: Any, cfg: DriftConfig, roles: dict[str, str], target: Any, prediction: Any
+) -> Profile:
+    """Profiles of the partitions fitted on the Dask workers, merged here in partition order
+    exactly as the chunked path merges chunks."""
+    from mlnb.drift._dask import dask_frame, fit_dask
+
+    ddf = dask_frame(reference, "reference")
+    _check_roles([str(c) for c in ddf.columns], roles)
+    stack: list[tuple[int, Profile]] = []
+    for part in fit_dask(ddf, cfg, roles):
+        _push(stack, part, 2 * cfg.n_bins)
     if not stack:
         raise ValidationError(
             "the reference data has no rows; pass at least one row to fit a profile"

@@ -134,6 +134,19 @@ class _Accumulator:
     def _add_values(self, series: Any, family: str) -> None:
         raise NotImplementedError
 
+    def merge(self, other: _Accumulator) -> None:
+        """Add the counts of ``other`` (the same column, counted on another partition)."""
+        self.n_rows += other.n_rows
+        self.n_missing += other.n_missing
+        self.n_posinf += other.n_posinf
+        self.n_neginf += other.n_neginf
+        if self.dtype_problem is None:
+            self.dtype_problem = other.dtype_problem
+
+    def detach(self) -> None:
+        """Drop references to the profile before the counts travel back from a worker."""
+        self.col = None  # type: ignore[assignment]
+
     @property
     def n_present(self) -> int:
         return self.n_rows - self.n_missing - self.n_posinf - self.n_neginf
@@ -239,6 +252,37 @@ class _NumericAccumulator(_Accumulator):
         self.ks_cells += _stats.ks_cells(self.ref_uniq, x)
         self.n_values += len(x)
 
+    def merge(self, other: _Accumulator) -> None:
+        assert isinstance(other, _NumericAccumulator)
+        super().merge(other)
+        self.counts += other.counts
+        self.below_sum += other.below_sum
+        self.above_sum += other.above_sum
+        self.cur_min = min(self.cur_min, other.cur_min)
+        self.cur_max = max(self.cur_max, other.cur_max)
+        self.total += other.total
+        self.total_sq += other.total_sq
+        if not self.keep_values:
+            return
+        if other.ks_cells is None:
+            for kept in other.values:
+                self._keep(kept)
+            return
+        if self.ref_uniq is None or len(self.ref_uniq) == 0:
+            return
+        if self.ks_cells is None:  # switch from raw values to KS cells, then add theirs
+            self.ks_cells = np.zeros(2 * len(self.ref_uniq) + 1, dtype=np.int64)
+            for kept in self.values:
+                self.ks_cells += _stats.ks_cells(self.ref_uniq, kept)
+            self.values = []
+        self.ks_cells += other.ks_cells
+        self.n_values += other.n_values
+
+    def detach(self) -> None:
+        super().detach()
+        self.binner = None  # type: ignore[assignment]
+        self.ref_uniq = None
+
     def raw_values(self) -> np.ndarray | None:
         """All current finite values when few enough were seen to keep them."""
         if not self.keep_values or self.ks_cells is not None:
@@ -268,6 +312,13 @@ class _ConstantNumericAccumulator(_Accumulator):
         self.n_equal += int(np.count_nonzero(x == self.value))
         self.total += float(np.sum(x))
         self.total_sq += _sum_of_squares(x)
+
+    def merge(self, other: _Accumulator) -> None:
+        assert isinstance(other, _ConstantNumericAccumulator)
+        super().merge(other)
+        self.n_equal += other.n_equal
+        self.total += other.total
+        self.total_sq += other.total_sq
 
 
 class _CategoricalAccumulator(_Accumulator):
@@ -304,6 +355,17 @@ class _CategoricalAccumulator(_Accumulator):
                 self.unseen_total += count
                 if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
                     self.unseen[key] = self.unseen.get(key, 0) + count
+
+    def merge(self, other: _Accumulator) -> None:
+        assert isinstance(other, _CategoricalAccumulator)
+        super().merge(other)
+        for key, count in other.known.items():
+            self.known[key] += count
+        self.other += other.other
+        self.unseen_total += other.unseen_total
+        for key, count in other.unseen.items():
+            if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
+                self.unseen[key] = self.unseen.get(key, 0) + count
 
     @property
     def n_present(self) -> int:
@@ -400,6 +462,28 @@ class _Scorer:
                 acc.add(series)
                 if on_column is not None:
                     on_column()
+
+    def merge(self, other: _Scorer) -> None:
+        """Add the counts of a scorer fed another partition of the same batch."""
+        if other.columns_seen is None:  # an empty partition
+            return
+        if self.columns_seen is None:
+            self.columns_seen, self.missing, self.extra = (
+                other.columns_seen,
+                other.missing,
+                other.extra,
+            )
+        self.n_rows += other.n_rows
+        for name, acc in self.accs.items():
+            if name not in self.missing:
+                acc.merge(other.accs[name])
+
+    def detach(self) -> _Scorer:
+        """This scorer with only its counts (no profile), small enough to send to the client."""
+        self.profile = None  # type: ignore[assignment]
+        for acc in self.accs.values():
+            acc.detach()
+        return self
 
     def close(self) -> None:
         if self.pool is not None:
@@ -803,6 +887,10 @@ def score(
     scorer = _Scorer(profile, cfg)
     import pandas as pd
 
+    from mlnb.drift._dask import is_dask
+
+    if is_dask(current):
+        return _score_dask(scorer, current, cfg, started)
     single = isinstance(current, pd.DataFrame)
     if single:  # one frame: the bar counts columns
         bar = Progress(progress, "scoring drift", total=len(scorer.accs), unit="column")
@@ -816,6 +904,20 @@ def score(
     finally:
         scorer.close()
         bar.close()
+    if scorer.n_rows == 0:
+        raise ValidationError(
+            "the current batch is empty (0 rows); drift needs at least one row to compare"
+        )
+    return scorer.report(time.perf_counter() - started)
+
+
+def _score_dask(scorer: _Scorer, current: Any, cfg: DriftConfig, started: float) -> DriftReport:
+    """Count each partition on the workers, add the counts up here, then test as usual."""
+    from mlnb.drift._dask import dask_frame, score_dask
+
+    ddf = dask_frame(current, "current batch")
+    for part in score_dask(ddf, scorer.profile, cfg):
+        scorer.merge(part)
     if scorer.n_rows == 0:
         raise ValidationError(
             "the current batch is empty (0 rows); drift needs at least one row to compare"

@@ -242,10 +242,13 @@ class Monitor:
         import pandas as pd
 
         from mlnb.drift import DriftConfig, fit_profile
+        from mlnb.drift._dask import compute, dask_frame, is_dask
 
-        if not isinstance(reference, pd.DataFrame):
+        if is_dask(reference):  # fitted partition by partition on the Dask workers
+            reference = dask_frame(reference, "reference")
+        elif not isinstance(reference, pd.DataFrame):
             raise ValidationError(
-                f"reference must be a pandas DataFrame, got {type(reference).__name__}."
+                f"reference must be a pandas DataFrame (or a Dask DataFrame), got {type(reference).__name__}."
             )
         target, prediction = opts["target"], opts["prediction"]
         for col, what in ((target, "target"), (prediction, "prediction")):
@@ -265,7 +268,7 @@ class Monitor:
         drift = opts["drift"]
         config = drift if isinstance(drift, DriftConfig) else DriftConfig.from_dict(drift or {})
         profile = fit_profile(reference[features], config=config)
-        task = opts["task"] or _guess_task(reference[target]) if target else opts["task"]
+        task = opts["task"] or _guess_task(compute(reference[target])) if target else opts["task"]
         target_profile = (
             fit_profile(reference[[target]], config=config).to_dict() if target else None
         )
@@ -295,7 +298,7 @@ class Monitor:
                 or (CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS)
             ),
             "reference_metrics": reference_metrics,
-            "reference_rows": int(len(reference)),
+            "reference_rows": int(profile.n_rows),
             "target_profile": target_profile,
         }
         self.model = opts["model"]
@@ -319,11 +322,18 @@ class Monitor:
         import numpy as np
 
         from mlnb.drift import learn_threshold, reference_chunk_scores
+        from mlnb.drift._dask import is_dask
 
         learned: dict[str, list[float | None]] = {}
         for t in thresholds:
             if t.kind != "learned":
                 continue
+            if is_dask(reference):
+                raise ValidationError(
+                    f"a learned threshold for {t.metric!r} splits the reference into chunks, "
+                    "which needs a pandas reference; give a fixed threshold (e.g. "
+                    f"{{{t.metric!r}: 0.5}}) or pass reference.compute()."
+                )
             if t.metric in ("drift_share", "dataset_drift"):
                 scores = reference_chunk_scores(reference[features], n_chunks, **config.to_dict())
                 values = [float(v) for v in scores["share_drifted"]]
@@ -417,10 +427,14 @@ class Monitor:
         import numpy as np
 
         from mlnb.capture.fingerprint import fingerprint
+        from mlnb.drift._dask import compute, is_dask
 
+        lazy = is_dask(batch)
         if batch is None or not hasattr(batch, "columns"):
-            raise ValidationError(f"batch must be a pandas DataFrame, got {type(batch).__name__}.")
-        if len(batch) == 0:
+            raise ValidationError(
+                f"batch must be a pandas DataFrame (or a Dask DataFrame), got {type(batch).__name__}."
+            )
+        if not lazy and len(batch) == 0:
             raise ValidationError("the batch is empty: log a batch with at least one row.")
         batch_at = _timestamp(when)
         target = self.config.get("target")
@@ -430,15 +444,16 @@ class Monitor:
         if labels is None and predictions is not None and target and target in batch.columns:
             labels = batch[target]  # the batch carries its labels: measure accuracy at once
         report = self.score(batch, progress=progress)
+        n_rows = report.n_rows_cur  # counted by the scorer, also for a Dask batch
         prediction_summary = None
         if predictions is not None:
-            predictions = np.asarray(predictions)
-            _check_length("predictions", predictions, batch)
+            predictions = np.asarray(compute(predictions))
+            _check_length("predictions", predictions, n_rows)
             prediction_summary = self._prediction_drift(predictions)
         metrics: dict[str, float] = {}
         if labels is not None:
-            labels = np.asarray(labels)
-            _check_length("labels", labels, batch)
+            labels = np.asarray(compute(labels))
+            _check_length("labels", labels, n_rows)
             if predictions is None:
                 raise ValidationError(
                     "labels were given without predictions: pass predictions= (the model's output "
@@ -447,15 +462,17 @@ class Monitor:
             metrics = compute_metrics(
                 labels, predictions, self.config["metrics"], self.config.get("task")
             )
-        try:
-            version = fingerprint(batch)
-        except Exception:
-            version = None
+        version = None  # a Dask batch is not fingerprinted: that would read it all once more
+        if not lazy:
+            try:
+                version = fingerprint(batch)
+            except Exception:
+                version = None
         batch_id = self.registry.db.record_batch(
             {
                 "monitor_id": self.monitor_id,
                 "batch_at": batch_at,
-                "n_rows": int(len(batch)),
+                "n_rows": int(n_rows),
                 "n_drifted": int(report.n_drifted),
                 "n_columns": int(report.n_columns),
                 "dataset_drift": bool(report.dataset_drift),
@@ -804,17 +821,21 @@ def _frame_for(batch: Any, features: list[str]) -> Any:
     """The batch's feature columns; missing ones stay missing so the report names them."""
     import pandas as pd
 
-    if not isinstance(batch, pd.DataFrame):
-        raise ValidationError(f"batch must be a pandas DataFrame, got {type(batch).__name__}.")
+    from mlnb.drift._dask import dask_frame, is_dask
+
+    if is_dask(batch):
+        batch = dask_frame(batch, "batch")
+    elif not isinstance(batch, pd.DataFrame):
+        raise ValidationError(
+            f"batch must be a pandas DataFrame (or a Dask DataFrame), got {type(batch).__name__}."
+        )
     present = [c for c in batch.columns if c in set(features)]
     return batch[present] if len(present) < batch.shape[1] else batch
 
 
-def _check_length(what: str, values: Any, batch: Any) -> None:
-    if len(values) != len(batch):
-        raise ValidationError(
-            f"{what} has {len(values)} values but the batch has {len(batch)} rows."
-        )
+def _check_length(what: str, values: Any, n_rows: int) -> None:
+    if len(values) != n_rows:
+        raise ValidationError(f"{what} has {len(values)} values but the batch has {n_rows} rows.")
 
 
 def _timestamp(when: Any) -> float:
