@@ -595,8 +595,10 @@ def fit_profile(
 ) -> Profile:
     """Fit a reference once into compact statistics to score later batches against.
 
-    ``reference`` is a DataFrame or an iterable of DataFrame chunks (memory stays bounded by
-    one chunk plus the profile). ``target``/``prediction`` name those columns, if present.
+    ``reference`` is a DataFrame, an iterable of DataFrame chunks (memory stays bounded by
+    one chunk plus the profile), or a Dask DataFrame (each partition is profiled on the
+    workers, and the profiles merge here exactly as chunks do). ``target``/``prediction``
+    name those columns, if present.
     """
     cfg = coerce_config(config)
     cfg = DriftConfig.from_kwargs(cfg, **config_kwargs) if config_kwargs or cfg is None else cfg

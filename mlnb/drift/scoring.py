@@ -874,8 +874,9 @@ def score(
 ) -> DriftReport:
     """Score a batch against a fitted profile.
 
-    ``current`` is a DataFrame or an iterable of DataFrame chunks (memory stays bounded by
-    one chunk plus the profile). ``config`` overrides the profile's settings, e.g. per
+    ``current`` is a DataFrame, an iterable of DataFrame chunks (memory stays bounded by
+    one chunk plus the profile) or a Dask DataFrame (partitions are counted on the workers,
+    the counts summed here: the report equals the pandas one on the same rows). ``config`` overrides the profile's settings, e.g. per
     monitor; ``progress=True`` shows a progress bar.
     """
     if not isinstance(profile, Profile):

@@ -177,7 +177,9 @@ class Monitor:
 
     ``Monitor(model="churn", reference=train_df, target="churned", thresholds={"accuracy": 0.82})``
     fits and stores the reference profile; ``Monitor.load("churn")`` reopens it later from
-    another process with no reference data at hand.
+    another process with no reference data at hand. ``reference`` may be a Dask DataFrame:
+    it is profiled partition by partition on the Dask workers (learned thresholds, which
+    split the reference into chunks, need a pandas reference).
     """
 
     def __init__(
@@ -422,7 +424,9 @@ class Monitor:
     ) -> BatchResult:
         """Score and record a batch; with labels (or a target column) also its metrics.
 
-        Returns the result with any alerts raised; thresholds are checked at once.
+        Returns the result with any alerts raised; thresholds are checked at once. ``batch``
+        may be a Dask DataFrame (scored per partition on the workers; Dask predictions and
+        labels are computed here; its data version is not fingerprinted and stays None).
         """
         import numpy as np
 
