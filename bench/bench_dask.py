@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -152,10 +153,12 @@ def main() -> None:
         print(json.dumps(result))
         return
     results = {}
+    load_before = os.getloadavg()[0]
     for side in ("pandas", "dask"):
         cmd = [sys.executable, __file__, *sys.argv[1:], "--side", side]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[side] = json.loads(done.stdout.strip().splitlines()[-1])
+    results["load_average"] = [load_before, os.getloadavg()[0]]
     print_table(args, results)
     out = Path(__file__).parent / "results" / "dask.json"
     out.parent.mkdir(exist_ok=True)
@@ -191,6 +194,10 @@ def print_table(args: argparse.Namespace, results: dict[str, dict]) -> None:
         f"drifted columns: pandas {pd_['n_drifted']}/{pd_['n_columns']}, Dask "
         f"{dk['n_drifted']}/{dk['n_columns']}, same verdicts: {same}, "
         f"largest relative score difference: {worst:.1e}"
+    )
+    before, after = results["load_average"]
+    print(
+        f"1-minute load average on {os.cpu_count()} cores: {before:.1f} before, {after:.1f} after"
     )
     print(f"command: python bench/bench_dask.py {' '.join(sys.argv[1:])}".rstrip())
 
