@@ -57,6 +57,8 @@ class SyncReport:
             c, u, s = (self.created.get(kind, 0), self.updated.get(kind, 0),
                        self.unchanged.get(kind, 0))  # fmt: skip
             lines.append(f"  {kind.replace('_', ' '):<18} {c} new, {u} updated, {s} unchanged")
+        if self.updated.get("aliases"):
+            lines.append(f"  aliases            {self.updated['aliases']} moved")
         return "\n".join(lines)
 
 
