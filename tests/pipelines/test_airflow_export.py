@@ -26,7 +26,6 @@ AIRFLOW_PYTHON = next(
         for p in (
             os.environ.get("MLNB_AIRFLOW_PYTHON", ""),
             str(ROOT / ".venv-airflow" / "bin" / "python"),
-            "/work/main/.venv-airflow/bin/python",
         )
         if p and Path(p).exists()
     ),

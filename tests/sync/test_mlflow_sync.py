@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PEER_CANDIDATES = [
     os.environ.get("MLNB_PEERS_PYTHON", ""),
     str(ROOT / ".venv-peers" / "bin" / "python"),
-    "/work/wt-demo/.venv-peers/bin/python",
 ]
 PEER_PYTHON = next((p for p in PEER_CANDIDATES if p and Path(p).exists()), None)
 
