@@ -8,9 +8,9 @@ hash before handing bytes out, so a corrupted or tampered object is refused, nev
 from __future__ import annotations
 
 import hashlib
-from errno import ENOSPC
 import os
 import tempfile
+from errno import ENOSPC
 from pathlib import Path
 from typing import BinaryIO
 
