@@ -225,7 +225,15 @@ class CellCapture:
                 else:
                     self.notes.append(f"param {name} not found in the cell or namespace")
         else:
-            params.update({k: v for k, v in self.analysis.literals.items() if _is_param_value(v)})
+            params.update(
+                {
+                    k: v
+                    for k, v in self.analysis.literals.items()
+                    if _is_param_value(v)
+                    and not (_looks_like_metric(k) and _is_number(v))
+                    and k not in self.options.metrics
+                }
+            )
             for name in self._fitted_model_names():
                 params.update(_changed_params(self.ns[name], prefix=f"{name}."))
         if params:

@@ -33,7 +33,14 @@ MLNB_HELP = """mlnb: MLOps in the notebook.
                                     run the gate; promote only if every check passes
   %models [NAME]   %rollback NAME   %lineage NAME@VERSION
 
+  %drift CURRENT --reference REF | --monitor NAME [--log] [--widget]
+                                    drift panel of a DataFrame against a reference or monitor
+  %monitor help                     create monitors, log batches, status, history, panels
   %pipeline help                    this notebook as a scheduled, retrained pipeline
+
+Python: mlnb.track, log_param/log_metric/log_data/log_model, fingerprint, load_model,
+load_data, register_model, promote, rollback, lineage, Monitor, drift, create_pipeline.
+CLI: mlnb --help.
 """
 
 

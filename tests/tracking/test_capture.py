@@ -222,3 +222,10 @@ def test_html_in_names_renders_as_text(ip, registry):
     run_cell(ip, "%%track --name '<script>alert(1)</script>'\nx = 1")
     table = run_cell(ip, "%runs").result._repr_html_()
     assert "<script>alert(1)" not in table and "&lt;script&gt;" in table
+
+
+def test_metric_named_literals_are_metrics_not_params(ip, registry):
+    run_cell(ip, "%%track\nC = 1\nacc = 0.8\nnotes = 'baseline'")
+    run = registry.get_run(registry.list_runs()[0]["id"])
+    assert run["params"] == {"C": 1, "notes": "baseline"}
+    assert run["metrics"] == {"acc": 0.8}
