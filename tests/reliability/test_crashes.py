@@ -162,3 +162,34 @@ def test_a_second_scheduler_process_refuses_and_says_who_holds_the_registry(tmp_
     finally:
         first.kill()
         first.wait()
+
+
+KILLED_KERNEL = textwrap.dedent(
+    """
+    from IPython.testing.globalipapp import get_ipython
+    sh = get_ipython()
+    sh.run_line_magic("load_ext", "mlnb")
+    sh.run_cell("%%track --name kept\\nlr = 0.1\\naccuracy = 0.8")
+    sh.run_cell(
+        "%%track --name doomed\\nimport os, signal\\nlr = 0.2\\n"
+        "print('inside', flush=True)\\nos.kill(os.getpid(), signal.SIGKILL)"
+    )
+    """
+)
+
+
+def test_a_kernel_killed_mid_capture_leaves_a_crashed_run_and_keeps_the_earlier_one(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_KERNEL],
+        env={**os.environ, "MLNB_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "inside" in proc.stdout and proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    reg = Registry(tmp_path)  # opening it notices the dead pid
+    runs = {r["name"]: r for r in reg.list_runs(limit=None)}
+    assert runs["doomed"]["status"] == "crashed"
+    assert runs["kept"]["status"] == "finished"
+    assert runs["kept"]["params"]["lr"] == 0.1 and runs["kept"]["metrics"]["accuracy"] == 0.8
+    assert reg.db.integrity_check() == "ok"
