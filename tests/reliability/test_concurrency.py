@@ -10,7 +10,7 @@ from tests.reliability.figures import record_figure
 from tests.reliability.workers import run_concurrency
 
 WORKERS = 8
-RUNS_EACH = 40
+RUNS_EACH = 30
 
 
 def test_eight_writers_lose_nothing_and_leave_a_sound_database(tmp_path):
