@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "mlnb.cli.alerts",
     "mlnb.cli.monitoring",
     "mlnb.cli.pipelines",
+    "mlnb.cli.sync",
 ]
 
 

@@ -39,7 +39,33 @@ def add_commands(sub: Any) -> None:
     r.add_argument("name")
     r.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE")
     r.add_argument("--reason", default="", help="why (recorded with the run)")
+    r.add_argument(
+        "--params-json", default=None, metavar="JSON", help="parameters as one JSON object"
+    )
+    r.add_argument(
+        "--trigger", default="manual", choices=("manual", "airflow"), help="recorded trigger"
+    )
+    r.add_argument(
+        "--no-promote",
+        action="store_true",
+        help="skip the gate and promotion (run them later with `mlnb pipeline promote`)",
+    )
+    r.add_argument("--no-retry", action="store_true", help="one attempt only (the caller retries)")
+    r.add_argument(
+        "--print-id", action="store_true", help="print only the pipeline run id (for scripts)"
+    )
     r.set_defaults(func=cmd_run)
+
+    a = psub.add_parser(
+        "promote",
+        help="gate and promote the model of a run made with --no-promote",
+        description="Run the pipeline's gate on the model version that run RUN_ID registered "
+        "and promote it when it passes. Exits 1 when the gate rejects it. Running it again "
+        "prints the decision already recorded.",
+    )
+    a.add_argument("name")
+    a.add_argument("run_id", type=int)
+    a.set_defaults(func=cmd_promote)
 
     a = psub.add_parser("list", help="list pipelines")
     a.set_defaults(func=cmd_list)
@@ -78,6 +104,9 @@ def add_commands(sub: Any) -> None:
     how = a.add_mutually_exclusive_group(required=True)
     how.add_argument("--crontab", action="store_true")
     how.add_argument("--systemd", action="store_true")
+    how.add_argument(
+        "--airflow", action="store_true", help="an Airflow DAG file (run + gate/promote tasks)"
+    )
     a.set_defaults(func=cmd_export)
 
     s = sub.add_parser(
@@ -122,12 +151,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mlnb.widgets.pipelines import run_text
 
     reg = open_registry(args)
+    params = _json_params(args.params_json) | parse_params(args.param)
     if not args.json:
         print(f"running pipeline {args.name} ...", file=sys.stderr, flush=True)
-    row = run_pipeline(args.name, params=parse_params(args.param), reason=args.reason, registry=reg)
+    row = run_pipeline(
+        args.name,
+        params=params,
+        reason=args.reason,
+        registry=reg,
+        trigger=args.trigger,
+        promote=not args.no_promote,
+        retry=not args.no_retry,
+    )
     run = get_pipeline_run(row["id"], registry=reg)
-    emit(args, _run_json(run), run_text(run))
+    if args.print_id:
+        print(run_text(run), file=sys.stderr)
+        print(run["id"])
+    else:
+        emit(args, _run_json(run), run_text(run))
     return 0 if run["status"] == "finished" else 1
+
+
+def _json_params(text: str | None) -> dict[str, Any]:
+    import json
+
+    from mlnb.errors import ValidationError
+
+    if not text:
+        return {}
+    try:
+        params = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(f"--params-json is not valid JSON ({exc}): {text!r}") from exc
+    if not isinstance(params, dict):
+        raise ValidationError(f"--params-json must be a JSON object, got {text!r}.")
+    return params
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from mlnb.pipelines import promote_pipeline_run
+
+    decision = promote_pipeline_run(args.name, args.run_id, registry=open_registry(args))
+    lines = [f"pipeline {args.name} run #{args.run_id}: {decision['decision']}"]
+    for c in decision.get("candidates", []):
+        verdict = "promoted" if c.get("promoted") else "rejected"
+        lines.append(f"  {c['model']} v{c['version']}: {verdict} {c.get('message') or ''}".rstrip())
+    if decision.get("message"):
+        lines.append(f"  {decision['message']}")
+    emit(args, decision, "\n".join(lines))
+    return 1 if decision["decision"] in ("rejected", "error") else 0
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -209,6 +281,11 @@ def cmd_export(args: argparse.Namespace) -> None:
     from mlnb.pipelines.export import export_crontab, export_systemd
 
     reg = open_registry(args)
+    if args.airflow:
+        from mlnb.pipelines.airflow import export_airflow_dag
+
+        print(export_airflow_dag(reg, args.name))
+        return
     print(export_crontab(reg, args.name) if args.crontab else export_systemd(reg, args.name))
 
 

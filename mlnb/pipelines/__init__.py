@@ -16,6 +16,7 @@ from mlnb.pipelines.api import (
     get_pipeline_run,
     list_pipelines,
     pipeline_history,
+    promote_pipeline_run,
     run_pipeline,
     set_pipeline_status,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "get_pipeline_run",
     "list_pipelines",
     "pipeline_history",
+    "promote_pipeline_run",
     "run_pipeline",
     "set_pipeline_status",
 ]

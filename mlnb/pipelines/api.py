@@ -3,6 +3,7 @@ sidebar call."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -211,10 +212,15 @@ def run_pipeline(
     params: dict[str, Any] | None = None,
     reason: str = "",
     registry: Any = None,
+    trigger: str = "manual",
+    promote: bool = True,
+    retry: bool = True,
 ) -> dict[str, Any]:
-    """Run a pipeline now (trigger ``manual``) and wait for it; returns the run record.
+    """Run a pipeline now and wait for it; returns the run record.
 
-    ``params`` override the pipeline's parameters for this run only.
+    ``params`` override the pipeline's parameters for this run only. An outside orchestrator
+    (Airflow) passes ``trigger="airflow"``, ``promote=False`` to run the gate and promotion
+    as its own step (:func:`promote_pipeline_run`) and ``retry=False`` to do the retrying.
     """
     from mlnb.capture.environment import user
     from mlnb.pipelines.notebook import find_parameters_cell
@@ -238,10 +244,10 @@ def run_pipeline(
         )
     run_id = reg.db.enqueue_pipeline_run(
         pipeline["id"],
-        "manual",
+        trigger,
         reason or f"started by {user()}",
         None,
-        {"params": params} if params else {},
+        _run_details(params, promote, retry),
     )
     assert run_id is not None
     executor = RunExecutor(reg)
@@ -262,6 +268,55 @@ def run_pipeline(
     except KeyboardInterrupt:
         executor.stop_all("interrupted by the user (Ctrl-C) while the run was in progress")
         raise
+
+
+def _run_details(params: dict[str, Any] | None, promote: bool, retry: bool) -> dict[str, Any]:
+    details: dict[str, Any] = {"params": params} if params else {}
+    if not promote:
+        details["defer_promotion"] = True
+    if not retry:
+        details["no_retry"] = True
+    return details
+
+
+def promote_pipeline_run(name: str, run_id: int, registry: Any = None) -> dict[str, Any]:
+    """Gate and promote the candidate of a finished run started with ``promote=False``.
+
+    Returns the decision recorded in the run's details. Calling it again returns the decision
+    already recorded, so a retried orchestrator task never promotes twice.
+    """
+    from mlnb.pipelines.promotion import promote_candidates
+    from mlnb.pipelines.runner import raise_run_alerts
+
+    reg = _registry(registry)
+    pipeline = reg.db.get_pipeline(name)
+    run = reg.db.get_pipeline_run(int(run_id))
+    if run["pipeline_id"] != pipeline["id"]:
+        raise ValidationError(f"run #{run_id} does not belong to pipeline {name}.")
+    if run["details"].get("promotion"):
+        return run["details"]["promotion"]
+    if run["status"] != "finished":
+        raise ValidationError(
+            f"pipeline {name} run #{run_id} is {run['status']}, not finished: only a finished "
+            f"run's model can be gated (see `mlnb pipeline show {name} {run_id} --log`)."
+        )
+    cfg = PipelineConfig.from_dict(pipeline["config"])
+    if not cfg.promote_to:
+        decision: dict[str, Any] = {
+            "decision": "not_configured",
+            "message": f"pipeline {name} has no --promote-to stage, so nothing was gated.",
+            "candidates": [],
+        }
+    else:
+        # Gate names resolve against gates.yaml next to the notebook, as in the worker.
+        folder = Path(pipeline["notebook_path"]).parent
+        with contextlib.chdir(folder if folder.is_dir() else Path.cwd()):
+            decision = promote_candidates(reg, pipeline, cfg, run["id"])
+    reg.db.merge_pipeline_run_details(run["id"], {"promotion": decision})
+    alerts = raise_run_alerts(reg, pipeline, reg.db.get_pipeline_run(run["id"]))
+    if alerts:
+        reg.db.merge_pipeline_run_details(run["id"], {"alerts": alerts})
+    return decision
 
 
 def describe_pipeline(

@@ -203,7 +203,7 @@ class RunExecutor:
     # -- retries ----------------------------------------------------------------------------
 
     def _may_retry(self, row: dict[str, Any]) -> bool:
-        if self._stopping:
+        if self._stopping or row["details"].get("no_retry"):
             return False
         pipeline = self.reg.db.get_pipeline_by_id(row["pipeline_id"])
         return row["attempt"] <= PipelineConfig.from_dict(pipeline["config"]).retries

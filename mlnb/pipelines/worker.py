@@ -169,7 +169,7 @@ def execute(reg: Any, run_id: int, parent_pid: int | None = None) -> dict[str, A
     beat.start()
     try:
         outcome = _execute_notebook(reg, pipeline, cfg, run)
-        if outcome["status"] == "finished":
+        if outcome["status"] == "finished" and not run["details"].get("defer_promotion"):
             outcome.update(_promotion_step(reg, pipeline, cfg, run_id))
     except Terminated as exc:
         outcome = {
