@@ -19,10 +19,19 @@ _state = threading.local()
 _experiment = {"name": os.environ.get("MLNB_EXPERIMENT", "Default")}
 
 
+MAX_EXPERIMENT_NAME = 500  # the registry's limit for names
+
+
 def set_experiment(name: str) -> str:
     """Make ``name`` the experiment that new runs in this process belong to."""
     if not isinstance(name, str) or not name.strip():
         raise ValidationError(f"experiment name must be a non-empty string, got {name!r}.")
+    if len(name.strip()) > MAX_EXPERIMENT_NAME:
+        # refused now, not at the next tracked cell (where every run would fail to start)
+        raise ValidationError(
+            f"experiment name is {len(name.strip())} characters long; keep it under "
+            f"{MAX_EXPERIMENT_NAME}."
+        )
     _experiment["name"] = name.strip()
     return _experiment["name"]
 

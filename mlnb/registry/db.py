@@ -404,14 +404,26 @@ class Database:
                 raise _explain_sqlite_error(self.path, exc) from exc
             try:
                 yield self.conn
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise _explain_sqlite_error(self.path, exc) from exc
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise _explain_sqlite_error(self.path, exc) from exc
+
+    def _rollback(self) -> None:
+        """Undo the open transaction; SQLite may already have rolled it back itself (a full
+        disk or I/O error), and that must not hide the error that got us here."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

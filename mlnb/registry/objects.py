@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from errno import ENOSPC
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,8 +117,9 @@ class ObjectStore:
             os.replace(tmp, final)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
+            hint = " The disk is full: free some space and retry." if exc.errno == ENOSPC else ""
             raise RegistryError(
-                f"could not store an object in {self.root} ({exc}); nothing was recorded."
+                f"could not store an object in {self.root} ({exc}); nothing was recorded.{hint}"
             ) from exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
