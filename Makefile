@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mlnb-installed
 
-.PHONY: demo test install test-deps lab bench lint clean
+.PHONY: demo test test-slow install test-deps lab bench lint clean
 
 # Creates .venv and installs mlnb (with its JupyterLab extension) only when the project
 # files changed since the last install, so a second run starts in seconds.
@@ -26,6 +26,13 @@ test-deps: install
 test: test-deps
 	$(BIN)/python -m pytest -q
 
+# The long runs left out of `make test`: a real MLflow server (peer env) and Airflow's
+# `dags test` of an exported pipeline (its own env).
+test-slow: test-deps
+	@bash bench/setup_peers.sh
+	@bash scripts/setup_airflow.sh
+	$(BIN)/python -m pytest -q -m slow
+
 lab: install
 	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir demo_notebooks
 
@@ -38,4 +45,4 @@ lint: install
 	$(BIN)/ruff format --check mlnb tests
 
 clean:
-	rm -rf $(VENV) .venv-peers demo_notebooks/out demo_notebooks/.mlnb
+	rm -rf $(VENV) .venv-peers .venv-airflow demo_notebooks/out demo_notebooks/.mlnb demo_notebooks/data
