@@ -134,6 +134,17 @@ class _Accumulator:
     def _add_values(self, series: Any, family: str) -> None:
         raise NotImplementedError
 
+    def _finite_values(self, series: Any) -> np.ndarray:
+        """The column's finite values; NaN and +-inf are counted, not returned."""
+        x = numeric_values(series)
+        finite = np.isfinite(x)
+        if not finite.all():
+            self.n_missing += int(np.isnan(x).sum())
+            self.n_posinf += int(np.count_nonzero(x == np.inf))
+            self.n_neginf += int(np.count_nonzero(x == -np.inf))
+            x = x[finite]
+        return x
+
     def merge(self, other: _Accumulator) -> None:
         """Add the counts of ``other`` (the same column, counted on another partition)."""
         self.n_rows += other.n_rows
@@ -207,13 +218,7 @@ class _NumericAccumulator(_Accumulator):
         self.ref_uniq = np.unique(col.sample) if keep_values and col.sample is not None else None
 
     def _add_values(self, series: Any, family: str) -> None:
-        x = numeric_values(series)
-        finite = np.isfinite(x)
-        if not finite.all():
-            self.n_missing += int(np.isnan(x).sum())
-            self.n_posinf += int(np.count_nonzero(x == np.inf))
-            self.n_neginf += int(np.count_nonzero(x == -np.inf))
-            x = x[finite]
+        x = self._finite_values(series)
         self.add_finite(x)
 
     def add_finite(self, x: np.ndarray) -> None:
@@ -302,13 +307,7 @@ class _ConstantNumericAccumulator(_Accumulator):
         self.total_sq = 0.0
 
     def _add_values(self, series: Any, family: str) -> None:
-        x = numeric_values(series)
-        finite = np.isfinite(x)
-        if not finite.all():
-            self.n_missing += int(np.isnan(x).sum())
-            self.n_posinf += int(np.count_nonzero(x == np.inf))
-            self.n_neginf += int(np.count_nonzero(x == -np.inf))
-            x = x[finite]
+        x = self._finite_values(series)
         self.n_equal += int(np.count_nonzero(x == self.value))
         self.total += float(np.sum(x))
         self.total_sq += _sum_of_squares(x)
@@ -367,10 +366,6 @@ class _CategoricalAccumulator(_Accumulator):
             if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
                 self.unseen[key] = self.unseen.get(key, 0) + count
 
-    @property
-    def n_present(self) -> int:
-        return self.n_rows - self.n_missing - self.n_posinf - self.n_neginf
-
 
 class _SkippedAccumulator(_Accumulator):
     """Columns that are not tested (datetime, empty reference): count rows and missing."""
@@ -378,10 +373,7 @@ class _SkippedAccumulator(_Accumulator):
     def add(self, series: Any) -> None:
         self.n_rows += len(series)
         if column_family(series)[0] == "numeric":
-            x = numeric_values(series)
-            self.n_missing += int(np.isnan(x).sum())
-            self.n_posinf += int(np.count_nonzero(x == np.inf))
-            self.n_neginf += int(np.count_nonzero(x == -np.inf))
+            self._finite_values(series)
         else:
             self.n_missing += int(series.isna().sum())
 

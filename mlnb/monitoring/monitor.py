@@ -139,8 +139,8 @@ class BatchResult:
     report: Any
     metrics: dict[str, float] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
-    _history: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    _thresholds: dict[str, float] = field(default_factory=dict, repr=False)
+    # Reads the monitor's batch history when the panel is rendered, not on every log_batch.
+    _load_history: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     @property
     def dataset_drift(self) -> bool:
@@ -169,7 +169,8 @@ class BatchResult:
             f"<b>alert #{a['id']}</b> {esc(a['message'])}</div>"
             for a in self.alerts
         )
-        return alerts + render_panel(self.report, history=self._history or None)
+        history = self._load_history() if self._load_history is not None else []
+        return alerts + render_panel(self.report, history=history or None)
 
 
 class Monitor:
@@ -494,8 +495,7 @@ class Monitor:
             report,
             metrics,
             alerts,
-            _history=self.history(),
-            _thresholds=self.threshold_lines(),
+            _load_history=self.history,
         )
 
     def log_labels(self, batch_id: int, labels: Any, predictions: Any) -> dict[str, float]:
@@ -699,7 +699,7 @@ class Monitor:
             "monitor": self.name,
             "model": self.model,
             "features": len(self.config["features"]),
-            "batches": len(self.registry.db.list_batches(self.monitor_id, with_reports=False)),
+            "batches": self.registry.db.count_batches(self.monitor_id),
             "latest": latest,
             "thresholds": self.threshold_lines(),
             "open_alerts": alerts,
@@ -804,21 +804,13 @@ def _positive_label(y: Any, p: Any) -> Any:
 
 
 def _guess_task(values: Any) -> str:
+    """Classification for labels that are not floats or take at most 20 distinct values."""
     import numpy as np
 
     arr = np.asarray(values)
-    if (
-        arr.dtype.kind in "biuOUS"
-        or len(np.unique(arr[~_isnan(arr)] if arr.dtype.kind == "f" else arr)) <= 20
-    ):
+    if arr.dtype.kind != "f":
         return "classification"
-    return "regression"
-
-
-def _isnan(arr: Any) -> Any:
-    import numpy as np
-
-    return np.isnan(arr)
+    return "classification" if len(np.unique(arr[~np.isnan(arr)])) <= 20 else "regression"
 
 
 def _frame_for(batch: Any, features: list[str]) -> Any:

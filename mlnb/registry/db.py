@@ -1401,6 +1401,13 @@ class Database:
         )
         return [_batch_dict(r) for r in rows]
 
+    def count_batches(self, monitor_id: int) -> int:
+        return int(
+            self.query("SELECT COUNT(*) FROM monitor_batches WHERE monitor_id = ?", (monitor_id,))[
+                0
+            ][0]
+        )
+
     def get_batch(self, batch_id: int) -> dict[str, Any]:
         row = self.query_one("SELECT * FROM monitor_batches WHERE id = ?", (batch_id,))
         if row is None:
@@ -1778,11 +1785,6 @@ def _run_id_filters(template: str, run_ids: Sequence[int]) -> list[tuple[str, li
         return [(template.format(where="run_id BETWEEN ? AND ?"), [min(ids), max(ids)])]
     marks = ", ".join("?" for _ in ids)
     return [(template.format(where=f"run_id IN ({marks})"), ids)]
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _split_sql(script: str) -> list[str]:
