@@ -56,7 +56,7 @@ def chunk_sizes(rows: int, per_chunk: int) -> list[int]:
 
 
 def run_pandas(args: argparse.Namespace) -> dict[str, float]:
-    from mlnb.drift import fit_profile, score
+    from mlnb.monitoring.drift import fit_profile, score
 
     sizes = chunk_sizes(args.rows, args.chunk_rows)
 
@@ -81,7 +81,7 @@ def run_dask(args: argparse.Namespace) -> dict[str, float]:
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
-    from mlnb.drift import fit_profile, score
+    from mlnb.monitoring.drift import fit_profile, score
 
     sizes = chunk_sizes(args.rows, args.chunk_rows)
     meta = make_part(0, 0, args.cols, 0.0)

@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlnb.drift import DriftConfig, fit_profile, score  # noqa: E402
+from mlnb.monitoring.drift import DriftConfig, fit_profile, score  # noqa: E402
 
 CATEGORIES = np.array([f"segment_{i:02d}" for i in range(30)])
 

@@ -84,7 +84,7 @@ def measure(
 
     import mlnb
     from mlnb.checks import MaxBias, MaxLatency, MinMetric, NoRegression
-    from mlnb.gates.promotion import Baseline
+    from mlnb.lifecycle.promotion import Baseline
 
     reg = mlnb.Registry(registry_home)
     train, holdout = make_data(20_000, seed=1), make_data(rows, seed=2)

@@ -122,7 +122,7 @@ def _slope(points: list[tuple[float, float]]) -> float:
 
 def soak(runs: int) -> dict:
     import mlnb
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
     with tempfile.TemporaryDirectory(prefix="mlnb-soak-") as tmp:
         home = Path(tmp) / "registry"

@@ -557,7 +557,7 @@ def bench_drift(ctx: Context) -> list[Row]:
     (100k x 25 for the side-by-side; 1M x 25 for the 0.3 s target; bench/bench_drift.py)."""
     from bench_drift import make_frame
 
-    from mlnb.drift import fit_profile, score
+    from mlnb.monitoring.drift import fit_profile, score
 
     rows = []
     folder = ctx.scratch("drift")

@@ -48,8 +48,8 @@ def run_notebooks(fresh: bool = True) -> list[Path]:
 
 
 def report(outputs: list[Path]) -> str:
-    from mlnb.registry import Registry
-    from mlnb.report import demo_report
+    from mlnb.commands.report import demo_report
+    from mlnb.store.registry import Registry
 
     return demo_report(Registry(REGISTRY), outputs, HERE)
 

@@ -1,8 +1,8 @@
-"""Gate checks, importable as ``from mlnb.checks import MinMetric`` (see :mod:`mlnb.gates.checks`)."""
+"""Gate checks, importable as ``from mlnb.checks import MinMetric`` (see :mod:`mlnb.lifecycle.checks`)."""
 
 from __future__ import annotations
 
-from mlnb.gates.checks import (
+from mlnb.lifecycle.checks import (
     Check,
     CheckResult,
     MaxBias,

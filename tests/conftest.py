@@ -13,7 +13,7 @@ def registry_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "registry"
     monkeypatch.setenv("MLNB_HOME", str(home))
     monkeypatch.delenv("MLNB_PIPELINE_RUN_ID", raising=False)
-    import mlnb.registry as r
+    import mlnb.store.registry as r
 
     r._current = None
     yield home
@@ -24,7 +24,7 @@ def registry_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def registry(registry_home):
-    from mlnb.registry import get_registry
+    from mlnb.store.registry import get_registry
 
     return get_registry()
 
@@ -45,7 +45,7 @@ def ip(registry_home):
     for name in list(shell.user_ns):
         if not name.startswith("_") and name not in ("In", "Out", "get_ipython", "exit", "quit"):
             shell.user_ns.pop(name, None)
-    from mlnb.capture.run import set_experiment
+    from mlnb.tracking.run import set_experiment
 
     set_experiment("Default")
 

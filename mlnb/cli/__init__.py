@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_registry(args: argparse.Namespace, create: bool = False) -> Any:
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
     return Registry(args.registry, create=create)
 

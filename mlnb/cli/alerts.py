@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mlnb.cli import emit, open_registry
-from mlnb.widgets.tables import fmt_time, text_table
+from mlnb.render.tables import fmt_time, text_table
 
 
 def add_commands(sub: Any) -> None:

@@ -62,14 +62,14 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from mlnb.widgets.models import models_text
+    from mlnb.render.models import models_text
 
     models = open_registry(args).list_models()
     emit(args, models, models_text(models))
 
 
 def cmd_model(args: argparse.Namespace) -> None:
-    from mlnb.widgets.models import lineage_text, model_text
+    from mlnb.render.models import lineage_text, model_text
 
     reg = open_registry(args)
     model = reg.get_model(args.name)
@@ -85,7 +85,7 @@ def cmd_model(args: argparse.Namespace) -> None:
 
 
 def cmd_register(args: argparse.Namespace) -> None:
-    from mlnb.registry.models import register_model
+    from mlnb.lifecycle.versions import register_model
 
     aliases = [a.strip() for text in args.alias for a in text.split(",") if a.strip()]
     version = register_model(
@@ -100,7 +100,7 @@ def cmd_register(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from mlnb.gates.promotion import promote
+    from mlnb.lifecycle.promotion import promote
 
     result = promote(
         args.name,
@@ -118,7 +118,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from mlnb.gates.promotion import run_gate
+    from mlnb.lifecycle.promotion import run_gate
 
     result = run_gate(
         args.gate,
@@ -133,14 +133,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
-    from mlnb.registry.models import rollback
+    from mlnb.lifecycle.versions import rollback
 
     result = rollback(args.name, reason=args.reason, registry=open_registry(args))
     emit(args, result.to_dict(), repr(result))
 
 
 def cmd_lineage(args: argparse.Namespace) -> None:
-    from mlnb.widgets.models import lineage_text
+    from mlnb.render.models import lineage_text
 
     lin = open_registry(args).model_lineage(args.ref)
     emit(args, lin, lineage_text(lin))

@@ -24,7 +24,7 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from mlnb.widgets.monitoring import monitors_view
+    from mlnb.render.monitoring import monitors_view
 
     reg = open_registry(args)
     monitors = reg.db.list_monitors()
@@ -32,8 +32,8 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    from mlnb.monitoring import Monitor
-    from mlnb.widgets.monitoring import status_text
+    from mlnb.monitoring.monitor import Monitor
+    from mlnb.render.monitoring import status_text
 
     if args.name is None:
         return cmd_list(args)
@@ -43,8 +43,8 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> None:
-    from mlnb.monitoring import Monitor
-    from mlnb.widgets.monitoring import history_rows, history_view
+    from mlnb.monitoring.monitor import Monitor
+    from mlnb.render.monitoring import history_rows, history_view
 
     reg = open_registry(args)
     monitor = Monitor.load(args.name, registry=reg)

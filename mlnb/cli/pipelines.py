@@ -137,7 +137,7 @@ def _run_json(r: dict[str, Any]) -> dict[str, Any]:
 def cmd_create(args: argparse.Namespace) -> None:
     from mlnb.pipelines import create_pipeline
     from mlnb.pipelines.options import definition_kwargs
-    from mlnb.widgets.pipelines import pipeline_text
+    from mlnb.render.pipelines import pipeline_text
 
     reg = open_registry(args, create=True)
     p = create_pipeline(args.name, args.notebook, registry=reg, **definition_kwargs(args))
@@ -148,7 +148,7 @@ def cmd_create(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from mlnb.pipelines import get_pipeline_run, run_pipeline
     from mlnb.pipelines.config import parse_params
-    from mlnb.widgets.pipelines import run_text
+    from mlnb.render.pipelines import run_text
 
     reg = open_registry(args)
     params = _json_params(args.params_json) | parse_params(args.param)
@@ -204,7 +204,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from mlnb.pipelines import list_pipelines
-    from mlnb.widgets.pipelines import pipelines_text
+    from mlnb.render.pipelines import pipelines_text
 
     pipelines = list_pipelines(registry=open_registry(args))
     emit(args, pipelines, pipelines_text(pipelines))
@@ -213,7 +213,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_show(args: argparse.Namespace) -> None:
     from mlnb.errors import NotFoundError
     from mlnb.pipelines import describe_pipeline, get_pipeline_run
-    from mlnb.widgets.pipelines import pipeline_text, run_text
+    from mlnb.render.pipelines import pipeline_text, run_text
 
     reg = open_registry(args)
     if args.run_id is None:
@@ -230,7 +230,7 @@ def cmd_show(args: argparse.Namespace) -> None:
 
 def cmd_history(args: argparse.Namespace) -> None:
     from mlnb.pipelines import pipeline_history
-    from mlnb.widgets.pipelines import history_text
+    from mlnb.render.pipelines import history_text
 
     runs = pipeline_history(args.name, limit=args.limit, registry=open_registry(args))
     emit(args, [_run_json(r) for r in runs], history_text(runs))

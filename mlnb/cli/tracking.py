@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mlnb.cli import emit, open_registry
-from mlnb.widgets.tables import (
+from mlnb.render.tables import (
     compare_text,
     fmt_duration,
     fmt_time,
@@ -206,7 +206,7 @@ def cmd_experiments(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    from mlnb.status import status_dict, status_report
+    from mlnb.commands.status import status_dict, status_report
 
     reg = open_registry(args)
     emit(args, status_dict(reg, "Default"), repr(status_report(reg, "Default")))

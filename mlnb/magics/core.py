@@ -70,7 +70,7 @@ def _track_parser(prog: str) -> MagicArgumentParser:
 
 
 def _options(args: Any) -> Any:
-    from mlnb.capture.cell import TrackOptions
+    from mlnb.tracking.cell import TrackOptions
 
     return TrackOptions(
         name=args.name,
@@ -94,7 +94,7 @@ class CoreMagics(Magics):
     # -- helpers --------------------------------------------------------------------
 
     def _registry(self) -> Any:
-        from mlnb.registry import get_registry
+        from mlnb.store.registry import get_registry
 
         return get_registry()
 
@@ -114,8 +114,8 @@ class CoreMagics(Magics):
         return self._run_guarded(self._mlnb, line)
 
     def _mlnb(self, line: str) -> Any:
-        from mlnb.capture.run import current_experiment, set_experiment
-        from mlnb.registry import get_registry, set_registry
+        from mlnb.store.registry import get_registry, set_registry
+        from mlnb.tracking.run import current_experiment, set_experiment
 
         words = line.split(None, 1)
         if not words or words[0] in ("help", "-h", "--help"):
@@ -137,7 +137,7 @@ class CoreMagics(Magics):
                 print(f"mlnb: experiment {current_experiment()!r}")
             return None
         if cmd == "status":
-            from mlnb.status import status_report
+            from mlnb.commands.status import status_report
 
             return status_report(
                 get_registry(), current_experiment(), self._auto_options is not None
@@ -186,7 +186,7 @@ class CoreMagics(Magics):
         print("mlnb: tracking every cell (turn off with %track off)")
 
     def _new_capture(self, cell: str, options: Any, execution_count: int | None) -> Any:
-        from mlnb.capture.cell import CellCapture
+        from mlnb.tracking.cell import CellCapture
 
         try:
             transformed = self.shell.transform_cell(cell)
@@ -279,9 +279,9 @@ class CoreMagics(Magics):
         return self._run_guarded(self._dataversion, line)
 
     def _dataversion(self, line: str) -> Any:
-        from mlnb.capture.fingerprint import is_data
-        from mlnb.capture.run import active_run
-        from mlnb.widgets.tables import Rendered, esc, short_id
+        from mlnb.render.tables import Rendered, esc, short_id
+        from mlnb.tracking.fingerprint import is_data
+        from mlnb.tracking.run import active_run
 
         p = MagicArgumentParser(prog="%dataversion")
         p.add_argument("target", help="a variable name or a path")
@@ -332,7 +332,7 @@ class CoreMagics(Magics):
         return self._run_guarded(self._runs, line)
 
     def _runs(self, line: str) -> Any:
-        from mlnb.widgets.tables import Rendered, compare_html, compare_text, runs_html, runs_text
+        from mlnb.render.tables import Rendered, compare_html, compare_text, runs_html, runs_text
 
         p = MagicArgumentParser(prog="%runs")
         p.add_argument("--experiment", default=None)
@@ -360,7 +360,7 @@ class CoreMagics(Magics):
 
 def _release(capture: Any) -> None:
     """Whatever happened, the cell's run is no longer the active one (and is not left running)."""
-    from mlnb.capture.run import _pop
+    from mlnb.tracking.run import _pop
 
     run = getattr(capture, "run", None)
     if run is None:

@@ -1,5 +1,5 @@
 """Model registry magics: ``%register_model``, ``%promote``, ``%models``, ``%rollback``,
-``%lineage``. Thin wrappers over :mod:`mlnb.registry.models` and :mod:`mlnb.gates.promotion`."""
+``%lineage``. Thin wrappers over :mod:`mlnb.lifecycle.versions` and :mod:`mlnb.lifecycle.promotion`."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class ModelMagics(Magics):
         return self._guarded(self._register_model, line)
 
     def _register_model(self, line: str) -> Any:
-        from mlnb.registry.models import register_model
+        from mlnb.lifecycle.versions import register_model
 
         args = parse(_register_parser(), line)
         ns = self.shell.user_ns
@@ -104,7 +104,7 @@ class ModelMagics(Magics):
         return self._guarded(self._promote, line)
 
     def _promote(self, line: str) -> Any:
-        from mlnb.gates.promotion import promote
+        from mlnb.lifecycle.promotion import promote
 
         args = parse(_promote_parser(), line)
         holdout: Any = None
@@ -136,7 +136,7 @@ class ModelMagics(Magics):
         return self._guarded(self._models, line)
 
     def _models(self, line: str) -> Any:
-        from mlnb.registry.models import models
+        from mlnb.lifecycle.versions import models
 
         p = MagicArgumentParser(prog="%models")
         p.add_argument("name", nargs="?", default=None)
@@ -149,7 +149,7 @@ class ModelMagics(Magics):
         return self._guarded(self._rollback, line)
 
     def _rollback(self, line: str) -> Any:
-        from mlnb.registry.models import rollback
+        from mlnb.lifecycle.versions import rollback
 
         p = MagicArgumentParser(prog="%rollback")
         p.add_argument("name")
@@ -163,7 +163,7 @@ class ModelMagics(Magics):
         return self._guarded(self._lineage, line)
 
     def _lineage(self, line: str) -> Any:
-        from mlnb.registry.models import lineage
+        from mlnb.lifecycle.versions import lineage
 
         p = MagicArgumentParser(prog="%lineage")
         p.add_argument("ref", help="churn@3, churn/3, churn@production, churn@champion")

@@ -53,10 +53,10 @@ class MonitorMagics(Magics):
         return self._guard(self._drift, line)
 
     def _drift(self, line: str) -> Any:
-        from mlnb.drift import drift as compute_drift
-        from mlnb.drift.panel import drift_widget
-        from mlnb.monitoring import Monitor
-        from mlnb.widgets.tables import Rendered
+        from mlnb.monitoring.drift import drift as compute_drift
+        from mlnb.monitoring.drift.panel import drift_widget
+        from mlnb.monitoring.monitor import Monitor
+        from mlnb.render.tables import Rendered
 
         p = MagicArgumentParser(prog="%drift")
         p.add_argument("current")
@@ -77,7 +77,7 @@ class MonitorMagics(Magics):
         report = monitor.score(current)
         if args.widget:
             return drift_widget(report, history=monitor.history())
-        from mlnb.drift.panel import render_panel
+        from mlnb.monitoring.drift.panel import render_panel
 
         return Rendered(
             render_panel(report, history=monitor.history() or None), report.summary_text()
@@ -89,8 +89,8 @@ class MonitorMagics(Magics):
         return self._guard(self._monitor, line)
 
     def _monitor(self, line: str) -> Any:
-        from mlnb.monitoring import Monitor, list_monitors
-        from mlnb.widgets.monitoring import history_view, monitors_view, status_view
+        from mlnb.monitoring.monitor import Monitor, list_monitors
+        from mlnb.render.monitoring import history_view, monitors_view, status_view
 
         words = line.split(None, 1)
         if not words or words[0] in ("help", "-h", "--help"):

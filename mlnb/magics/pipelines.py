@@ -94,7 +94,7 @@ class PipelineMagics(Magics):
         return None
 
     def _dispatch(self, line: str) -> Any:
-        from mlnb.registry import get_registry
+        from mlnb.store.registry import get_registry
 
         words = line.split(None, 1)
         if not words or words[0] in ("help", "-h", "--help"):
@@ -110,8 +110,8 @@ class PipelineMagics(Magics):
     def _create(self, reg: Any, rest: str) -> Any:
         from mlnb.pipelines import create_pipeline
         from mlnb.pipelines.options import definition_kwargs
-        from mlnb.widgets.pipelines import pipeline_html, pipeline_text
-        from mlnb.widgets.tables import Rendered
+        from mlnb.render.pipelines import pipeline_html, pipeline_text
+        from mlnb.render.tables import Rendered
 
         args = parse(_create_parser(), rest)
         inside = os.environ.get("MLNB_PIPELINE_RUN_ID")
@@ -138,7 +138,7 @@ class PipelineMagics(Magics):
     def _run(self, reg: Any, rest: str) -> Any:
         from mlnb.pipelines import get_pipeline_run, run_pipeline
         from mlnb.pipelines.config import parse_params
-        from mlnb.widgets.pipelines import run_rendered
+        from mlnb.render.pipelines import run_rendered
 
         args = parse(_run_parser(), rest)
         print(f"mlnb: running pipeline {args.name} in a fresh kernel ...", flush=True)
@@ -149,16 +149,16 @@ class PipelineMagics(Magics):
 
     def _list(self, reg: Any, rest: str) -> Any:
         from mlnb.pipelines import list_pipelines
-        from mlnb.widgets.pipelines import pipelines_html, pipelines_text
-        from mlnb.widgets.tables import Rendered
+        from mlnb.render.pipelines import pipelines_html, pipelines_text
+        from mlnb.render.tables import Rendered
 
         pipelines = list_pipelines(registry=reg)
         return Rendered(pipelines_html(pipelines), pipelines_text(pipelines))
 
     def _show(self, reg: Any, rest: str) -> Any:
         from mlnb.pipelines import describe_pipeline, get_pipeline_run
-        from mlnb.widgets.pipelines import pipeline_html, pipeline_text, run_rendered
-        from mlnb.widgets.tables import Rendered
+        from mlnb.render.pipelines import pipeline_html, pipeline_text, run_rendered
+        from mlnb.render.tables import Rendered
 
         args = parse(_name_parser("show"), rest)
         if args.run_id is not None:
@@ -168,8 +168,8 @@ class PipelineMagics(Magics):
 
     def _history(self, reg: Any, rest: str) -> Any:
         from mlnb.pipelines import pipeline_history
-        from mlnb.widgets.pipelines import history_html, history_text
-        from mlnb.widgets.tables import Rendered
+        from mlnb.render.pipelines import history_html, history_text
+        from mlnb.render.tables import Rendered
 
         args = parse(_name_parser("history"), rest)
         runs = pipeline_history(args.name, limit=args.limit, registry=reg)

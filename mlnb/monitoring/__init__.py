@@ -1,19 +1,3 @@
-"""Drift and accuracy monitoring over the drift engine, with alerts stored in the registry."""
-
-from mlnb.monitoring.monitor import (
-    BatchResult,
-    Monitor,
-    Threshold,
-    compute_metrics,
-    list_monitors,
-    parse_thresholds,
-)
-
-__all__ = [
-    "BatchResult",
-    "Monitor",
-    "Threshold",
-    "compute_metrics",
-    "list_monitors",
-    "parse_thresholds",
-]
+"""Monitoring: the drift engine (``drift/``), monitors over it (``monitor.py``) and the
+alerts they raise (``alerts.py``). Import from the modules; this file imports nothing so
+that the drift engine loads without the monitor."""

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlnb.alerts import Sink, WebhookSink, raise_alert
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.registry import Registry, get_registry
+from mlnb.monitoring.alerts import Sink, WebhookSink, raise_alert
+from mlnb.store.registry import Registry, get_registry
 
 HIGHER_IS_BETTER = {
     "accuracy",
@@ -161,8 +161,8 @@ class BatchResult:
         )
 
     def _repr_html_(self) -> str:
-        from mlnb.drift.panel import render_panel
-        from mlnb.widgets.tables import esc
+        from mlnb.monitoring.drift.panel import render_panel
+        from mlnb.render.tables import esc
 
         alerts = "".join(
             f'<div style="border-left:4px solid #cf222e;padding:3px 8px;margin:2px 0;font-size:12px">'
@@ -244,8 +244,8 @@ class Monitor:
     def _fit(self, reference: Any, **opts: Any) -> None:
         import pandas as pd
 
-        from mlnb.drift import DriftConfig, fit_profile
-        from mlnb.drift._dask import compute, dask_frame, is_dask
+        from mlnb.monitoring.drift import DriftConfig, fit_profile
+        from mlnb.monitoring.drift._dask import compute, dask_frame, is_dask
 
         if is_dask(reference):  # fitted partition by partition on the Dask workers
             reference = dask_frame(reference, "reference")
@@ -324,8 +324,8 @@ class Monitor:
         """mean +/- k sigma of each 'learned' metric over chunks of the reference."""
         import numpy as np
 
-        from mlnb.drift import learn_threshold, reference_chunk_scores
-        from mlnb.drift._dask import is_dask
+        from mlnb.monitoring.drift import learn_threshold, reference_chunk_scores
+        from mlnb.monitoring.drift._dask import is_dask
 
         learned: dict[str, list[float | None]] = {}
         for t in thresholds:
@@ -382,7 +382,7 @@ class Monitor:
     @property
     def profile(self) -> Any:
         if self._profile is None:
-            from mlnb.drift import Profile
+            from mlnb.monitoring.drift import Profile
 
             digest = self._profile_ref.removeprefix("obj:")
             self._profile = Profile.from_dict(json.loads(self.registry.objects.get_bytes(digest)))
@@ -409,7 +409,7 @@ class Monitor:
 
     def score(self, batch: Any, progress: bool = False) -> Any:
         """Drift report of a batch against the stored profile, without recording it."""
-        from mlnb.drift import score
+        from mlnb.monitoring.drift import score
 
         features = self.config["features"]
         frame = _frame_for(batch, features)
@@ -431,8 +431,8 @@ class Monitor:
         """
         import numpy as np
 
-        from mlnb.capture.fingerprint import fingerprint
-        from mlnb.drift._dask import compute, is_dask
+        from mlnb.monitoring.drift._dask import compute, is_dask
+        from mlnb.tracking.fingerprint import fingerprint
 
         lazy = is_dask(batch)
         if batch is None or not hasattr(batch, "columns"):
@@ -527,7 +527,7 @@ class Monitor:
         """Distribution of predictions vs the reference target's (or predictions') profile."""
         import pandas as pd
 
-        from mlnb.drift import Profile, score
+        from mlnb.monitoring.drift import Profile, score
 
         target_profile = self.config.get("target_profile")
         target = self.config.get("target")
@@ -707,9 +707,9 @@ class Monitor:
 
     def panel(self, batch: int | None = None) -> Any:
         """The drift panel of the latest (or a given) batch with the timeline of all batches."""
-        from mlnb.drift import DriftReport
-        from mlnb.drift.panel import render_panel
-        from mlnb.widgets.tables import Rendered
+        from mlnb.monitoring.drift import DriftReport
+        from mlnb.monitoring.drift.panel import render_panel
+        from mlnb.render.tables import Rendered
 
         history = self.history()
         if not history:
@@ -727,8 +727,8 @@ class Monitor:
 
     def widget(self) -> Any:
         """Interactive panel (pick a batch and a column) where ipywidgets is available."""
-        from mlnb.drift import DriftReport
-        from mlnb.drift.panel import drift_widget
+        from mlnb.monitoring.drift import DriftReport
+        from mlnb.monitoring.drift.panel import drift_widget
 
         history = self.history()
         if not history:
@@ -817,7 +817,7 @@ def _frame_for(batch: Any, features: list[str]) -> Any:
     """The batch's feature columns; missing ones stay missing so the report names them."""
     import pandas as pd
 
-    from mlnb.drift._dask import dask_frame, is_dask
+    from mlnb.monitoring.drift._dask import dask_frame, is_dask
 
     if is_dask(batch):
         batch = dask_frame(batch, "batch")

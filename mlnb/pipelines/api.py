@@ -23,7 +23,7 @@ from mlnb.pipelines.runner import RunExecutor, runs_folder
 
 
 def _registry(registry: Any) -> Any:
-    from mlnb.registry import Registry, get_registry
+    from mlnb.store.registry import Registry, get_registry
 
     return registry if isinstance(registry, Registry) else get_registry(registry)
 
@@ -193,7 +193,7 @@ def _resolve_gate_spec(gate: str | None, notebook_dir: Path) -> str | None:
 def _check_gate_in_file(gate: str, path: Path, name: str, required: bool = True) -> bool:
     """Whether ``path`` defines gate ``name`` (when the gates module is installed)."""
     try:
-        from mlnb.gates.gate import load_gate_file
+        from mlnb.lifecycle.gate import load_gate_file
     except ImportError:  # the model registry is not part of this installation
         return True
     gates = load_gate_file(path)
@@ -222,7 +222,7 @@ def run_pipeline(
     (Airflow) passes ``trigger="airflow"``, ``promote=False`` to run the gate and promotion
     as its own step (:func:`promote_pipeline_run`) and ``retry=False`` to do the retrying.
     """
-    from mlnb.capture.environment import user
+    from mlnb._runtime import user
     from mlnb.pipelines.notebook import find_parameters_cell
 
     reg = _registry(registry)

@@ -65,7 +65,7 @@ def cell_tags(cell: dict[str, Any]) -> list[str]:
 
 def cell_literals(source: str) -> tuple[dict[str, Any], bool]:
     """Top-level literal assignments of a cell, and whether the cell holds nothing else."""
-    from mlnb.capture.source import _strip_ipython_syntax, literal_assignments
+    from mlnb.tracking.source import _strip_ipython_syntax, literal_assignments
 
     try:
         tree = ast.parse(_strip_ipython_syntax(source))

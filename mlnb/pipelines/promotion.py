@@ -46,7 +46,7 @@ def promote_candidates(
 def _gate_and_promote(
     reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, run_id: int, version: dict[str, Any]
 ) -> dict[str, Any]:
-    from mlnb.gates.promotion import promote
+    from mlnb.lifecycle.promotion import promote
 
     record: dict[str, Any] = {
         "model": version["model"],

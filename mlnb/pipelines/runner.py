@@ -81,7 +81,7 @@ class RunExecutor:
 
     def claim(self, run_id: int, pipeline: dict[str, Any]) -> bool:
         """Take a queued run if the pipeline is under its concurrency limit."""
-        from mlnb.capture.environment import host
+        from mlnb._runtime import host
 
         cfg = PipelineConfig.from_dict(pipeline["config"])
         return self.reg.db.claim_pipeline_run(run_id, cfg.max_concurrent, os.getpid(), host())
@@ -291,7 +291,7 @@ def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
 
 def raise_run_alerts(reg: Any, pipeline: dict[str, Any], row: dict[str, Any]) -> list[int]:
     """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected."""
-    from mlnb.alerts import raise_alert
+    from mlnb.monitoring.alerts import raise_alert
 
     evidence = {
         "pipeline": pipeline["name"],

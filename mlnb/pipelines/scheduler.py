@@ -47,7 +47,7 @@ class SchedulerLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        from mlnb.capture.environment import host
+        from mlnb._runtime import host
 
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -119,10 +119,10 @@ def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset(
     """Mark ``running`` pipeline runs crashed when their process on this host is gone or
     their heartbeat is older than STALE_AFTER_SECONDS, naming the reason and the cell, and
     raise the alert a crash deserves. Runs in ``skip`` (this process's own) are left alone."""
-    from mlnb.capture.environment import host
+    from mlnb._runtime import host
     from mlnb.pipelines.notebook import failing_cell_in_output
     from mlnb.pipelines.runner import raise_run_alerts
-    from mlnb.registry import _pid_alive
+    from mlnb.store.registry import _pid_alive
 
     here = host()
     now = time.time()
@@ -180,7 +180,7 @@ class Scheduler:
         execute: Callable[[int], Any] | None = None,
         threaded: bool = True,
     ) -> None:
-        from mlnb.registry import Registry, get_registry
+        from mlnb.store.registry import Registry, get_registry
 
         self.reg = registry if isinstance(registry, Registry) else get_registry(registry)
         self.clock = clock or utc_now

@@ -105,7 +105,7 @@ def schedule_fires(
 def hash_watched_paths(reg: Any, paths: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Content hashes of watched files/folders (cached by inode, size and mtime), and the
     paths that could not be hashed with the reason."""
-    from mlnb.capture.fingerprint import fingerprint_path
+    from mlnb.tracking.fingerprint import fingerprint_path
 
     hashes, problems = {}, {}
     cache = reg.file_hash_cache()

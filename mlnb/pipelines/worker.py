@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s"
     )
     signal.signal(signal.SIGTERM, _on_sigterm(args.parent_pid))
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
     try:
         _die_with_parent(args.parent_pid)

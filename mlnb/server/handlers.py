@@ -1,4 +1,4 @@
-"""REST handlers under ``/mlnb/api/``: a thin JSON layer over :class:`mlnb.registry.Registry`.
+"""REST handlers under ``/mlnb/api/``: a thin JSON layer over :class:`mlnb.store.registry.Registry`.
 
 Every handler needs Jupyter's authentication (a request without a token or login cookie gets
 403), writes need the XSRF token too (or a token header), and the answers are JSON. mlnb's
@@ -29,7 +29,7 @@ from traitlets.config import Configurable
 from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
 MAX_LIMIT = 1000
@@ -68,7 +68,7 @@ class RegistryProvider:
     def get(self) -> Registry:
         with self._lock:
             if self._registry is None:
-                from mlnb.registry import Registry
+                from mlnb.store.registry import Registry
 
                 self._registry = Registry(self.home)
             return self._registry
@@ -403,7 +403,7 @@ def promote_version(
     registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
 ) -> dict[str, Any]:
     """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
-    from mlnb.gates.promotion import promote
+    from mlnb.lifecycle.promotion import promote
 
     result = promote(
         name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
@@ -412,7 +412,7 @@ def promote_version(
 
 
 def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
-    from mlnb.registry.models import rollback
+    from mlnb.lifecycle.versions import rollback
 
     return rollback(name, reason=reason, registry=registry).to_dict()
 
@@ -695,7 +695,7 @@ def batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
 
 def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, Any]:
     """Latest drift verdict, the headline metric per batch with its threshold, open alerts."""
-    from mlnb.monitoring import Monitor
+    from mlnb.monitoring.monitor import Monitor
 
     monitor = Monitor.load(name, registry=registry)
     status = monitor.status()
@@ -738,7 +738,7 @@ def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, 
 
 
 def list_monitor_summaries(registry: Registry) -> list[dict[str, Any]]:
-    from mlnb.monitoring import list_monitors
+    from mlnb.monitoring.monitor import list_monitors
 
     out = []
     for row in list_monitors(registry):

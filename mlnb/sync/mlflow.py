@@ -140,7 +140,7 @@ def sync_to_mlflow(
 
     Running it again copies nothing new; runs that changed in mlnb since are topped up.
     """
-    from mlnb.registry import get_registry
+    from mlnb.store.registry import get_registry
 
     reg = registry if registry is not None else get_registry()
     client = MlflowClient(uri)
@@ -240,7 +240,7 @@ def _run_tags(run: dict[str, Any]) -> dict[str, str]:
     extra = {
         "mlnb.run_uuid": run["uuid"],
         "mlnb.run_id": str(run["id"]),
-        "mlnb.status": run["status"],
+        "mlnb.commands.status": run["status"],
         "mlnb.source": run.get("source") or "",
         "mlflow.user": run.get("user") or "",
         "mlflow.source.name": run.get("notebook_path") or "",

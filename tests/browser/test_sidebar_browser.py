@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
 
 from .labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab
 
@@ -84,7 +84,7 @@ def make_monitor(home: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from mlnb.monitoring import Monitor
+    from mlnb.monitoring.monitor import Monitor
 
     rng = np.random.default_rng(3)
 
@@ -358,12 +358,12 @@ def switch_to_dark_theme(page: Page) -> None:
 
 def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
     seed_registry(registry_home)
-    monitors = has_module("mlnb.drift")
+    monitors = has_module("mlnb.monitoring.drift")
     if monitors:
         make_monitor(registry_home)
     root = tmp_path / "lab" / "root"
     root.mkdir(parents=True)
-    models = has_module("mlnb.gates")
+    models = has_module("mlnb.lifecycle")
     if models:
         register_churn_models(registry_home, root)
     pipelines = has_module("mlnb.pipelines.api")

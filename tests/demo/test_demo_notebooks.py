@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
 
 DEMO = Path(__file__).resolve().parents[2] / "demo_notebooks"
 

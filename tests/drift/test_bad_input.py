@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlnb.drift import DriftConfig, DriftReport, Profile, drift, fit_profile, score
 from mlnb.errors import ValidationError
+from mlnb.monitoring.drift import DriftConfig, DriftReport, Profile, drift, fit_profile, score
 from tests.drift.frames import reference_frame
 
 

@@ -19,9 +19,9 @@ distributed = pytest.importorskip(
 import dask  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
 
-from mlnb.drift import fit_profile, score  # noqa: E402
 from mlnb.errors import ValidationError  # noqa: E402
-from mlnb.monitoring import Monitor  # noqa: E402
+from mlnb.monitoring.drift import fit_profile, score  # noqa: E402
+from mlnb.monitoring.monitor import Monitor  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,7 @@ def test_unsupported_lazy_types_are_refused_clearly(client, registry):
 
 def test_mlnb_does_not_import_dask_for_pandas_data():
     code = (
-        "import sys, pandas as pd; from mlnb.drift import fit_profile, score; "
+        "import sys, pandas as pd; from mlnb.monitoring.drift import fit_profile, score; "
         "df = pd.DataFrame({'x': range(50)}); score(fit_profile(df), df); "
         "print('dask' in sys.modules)"
     )

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlnb.drift import drift, fit_profile, score
-from mlnb.drift.panel import drift_widget, panel_png, render_panel
+from mlnb.monitoring.drift import drift, fit_profile, score
+from mlnb.monitoring.drift.panel import drift_widget, panel_png, render_panel
 from tests.drift.frames import reference_frame, shifted_frame
 
 SENTINEL = 987654.321
@@ -149,9 +149,9 @@ def test_core_modules_do_not_import_ipython():
     import subprocess
 
     code = (
-        "import sys, mlnb.drift as d, pandas as pd;"
+        "import sys, mlnb.monitoring.drift as d, pandas as pd;"
         "r = d.drift(pd.DataFrame({'a': [1.0, 2.0, 3.0]}), pd.DataFrame({'a': [2.0, 3.0]}));"
-        "import mlnb.drift.panel;"
+        "import mlnb.monitoring.drift.panel;"
         "print('IPython' in sys.modules, 'ipywidgets' in sys.modules, 'matplotlib' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mlnb.drift import DriftReport, Profile, fit_profile, score
-from mlnb.drift._binning import Binner
+from mlnb.monitoring.drift import DriftReport, Profile, fit_profile, score
+from mlnb.monitoring.drift._binning import Binner
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

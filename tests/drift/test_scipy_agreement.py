@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chisquare, ks_2samp, norm, wasserstein_distance
 
-from mlnb.drift import drift, fit_profile, score
+from mlnb.monitoring.drift import drift, fit_profile, score
 
 
 def _frames(ref_values, cur_values, name="v"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlnb.drift import fit_profile, learn_threshold, reference_chunk_scores, score
 from mlnb.errors import ValidationError
+from mlnb.monitoring.drift import fit_profile, learn_threshold, reference_chunk_scores, score
 from tests.drift.frames import NUMERIC, reference_frame, shifted_frame
 
 
@@ -46,7 +46,7 @@ def test_reference_chunk_scores_validates_input():
 MEMORY_PROBE = """
 import resource, sys
 import numpy as np
-from mlnb.drift import fit_profile, score
+from mlnb.monitoring.drift import fit_profile, score
 from tests.drift.frames import shifted_frame
 
 n_chunks, rows = int(sys.argv[1]), int(sys.argv[2])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlnb.drift import DriftConfig, DriftReport, Profile, drift, fit_profile, score
+from mlnb.monitoring.drift import DriftConfig, DriftReport, Profile, drift, fit_profile, score
 from tests.drift.frames import NUMERIC, SHIFTED, permuted, reference_frame, shifted_frame
 
 
@@ -212,7 +212,7 @@ def test_summary_text_is_a_plain_table():
 
 def test_the_package_itself_is_callable_like_the_drift_function():
     import mlnb
-    import mlnb.drift
+    import mlnb.monitoring.drift
 
     ref, cur = reference_frame(2000), shifted_frame(2000)
     report = mlnb.drift(ref, cur, threshold_share=0.3)

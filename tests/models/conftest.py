@@ -33,7 +33,7 @@ def churn_frame(n: int, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(autouse=True)
 def forget_gates_registered_in_code():
     """Gates defined with mlnb.Gate(...) are process-wide; each test starts without any."""
-    from mlnb.gates.gate import _registered
+    from mlnb.lifecycle.gate import _registered
 
     _registered.clear()
     yield

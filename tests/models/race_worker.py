@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def race_promote(home: str, version: int, gate, barrier, queue) -> None:
     import mlnb
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
     reg = Registry(home)
     barrier.wait()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import mlnb
 from mlnb.checks import MaxBias, MaxLatency, MaxMetric, MinMetric, NoRegression
 from mlnb.errors import GateFailed, NotFoundError, ValidationError
-from mlnb.gates.promotion import Baseline
+from mlnb.lifecycle.promotion import Baseline
 
 
 def verdicts(result):
@@ -67,7 +67,7 @@ def test_max_metric_on_a_regressor(holdout_frame, train_frame):
 def test_metrics_equal_scikit_learn_scorers(forest_model, good_model, holdout_frame, metric):
     from sklearn.metrics import get_scorer
 
-    from mlnb.gates.evaluation import Evaluation, resolve_metric
+    from mlnb.lifecycle.evaluation import Evaluation, resolve_metric
 
     X, y = holdout_frame[FEATURES], holdout_frame["churned"]
     for model in (forest_model, good_model):
@@ -83,7 +83,7 @@ def test_multiclass_auc_and_short_names(train_frame, holdout_frame):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import get_scorer
 
-    from mlnb.gates.evaluation import Evaluation, resolve_metric
+    from mlnb.lifecycle.evaluation import Evaluation, resolve_metric
 
     y3 = pd.cut(train_frame["tenure"], 3, labels=["new", "mid", "old"]).astype(str)
     model = RandomForestClassifier(20, random_state=0).fit(
@@ -107,7 +107,7 @@ def test_multiclass_auc_and_short_names(train_frame, holdout_frame):
 
 
 def test_labels_come_from_probabilities_in_one_pass(forest_model, holdout_frame):
-    from mlnb.gates.evaluation import Evaluation
+    from mlnb.lifecycle.evaluation import Evaluation
 
     X = holdout_frame[FEATURES]
     calls = []
@@ -258,19 +258,21 @@ threshold = 0.6
 def test_gate_files_in_yaml_and_toml(tmp_path, monkeypatch):
     (tmp_path / "gates.yaml").write_text(GATES_YAML)
     (tmp_path / "other.toml").write_text(GATES_TOML)
-    gates = mlnb.gates.load_gate_file(tmp_path / "gates.yaml")
+    gates = mlnb.lifecycle.load_gate_file(tmp_path / "gates.yaml")
     assert set(gates) == {"churn_gate", "strict"}
     g = gates["churn_gate"]
     assert [c.kind for c in g.checks] == ["min_metric", "max_bias", "no_regression", "max_latency"]
     assert g.holdout_path() == tmp_path / "data" / "holdout.csv"
-    assert mlnb.gates.resolve_gate(f"{tmp_path}/other.toml").checks == [MinMetric("roc_auc", 0.6)]
+    assert mlnb.lifecycle.resolve_gate(f"{tmp_path}/other.toml").checks == [
+        MinMetric("roc_auc", 0.6)
+    ]
     monkeypatch.chdir(tmp_path)
-    assert mlnb.gates.resolve_gate("strict").checks == [MinMetric("accuracy", 0.99)]
-    assert mlnb.gates.resolve_gate("gates.yaml:churn_gate").target == "churned"
+    assert mlnb.lifecycle.resolve_gate("strict").checks == [MinMetric("accuracy", 0.99)]
+    assert mlnb.lifecycle.resolve_gate("gates.yaml:churn_gate").target == "churned"
     with pytest.raises(NotFoundError, match="no gate named 'nope'"):
-        mlnb.gates.resolve_gate("nope")
+        mlnb.lifecycle.resolve_gate("nope")
     with pytest.raises(ValidationError, match="several gates"):
-        mlnb.gates.resolve_gate("gates.yaml")
+        mlnb.lifecycle.resolve_gate("gates.yaml")
 
 
 @pytest.mark.parametrize(
@@ -294,7 +296,7 @@ def test_bad_gate_files_say_what_is_wrong(tmp_path, body, message):
     path = tmp_path / "gates.yaml"
     path.write_text(body)
     with pytest.raises(ValidationError, match=message):
-        mlnb.gates.load_gate_file(path)
+        mlnb.lifecycle.load_gate_file(path)
 
 
 # -- promotion through gates on the registry ---------------------------------------------------------
@@ -416,7 +418,7 @@ label_pairs = st.sampled_from([(0, 1), (False, True), ("no", "yes"), (0.0, 1.0),
 def test_fast_binary_metrics_match_scikit_learn(pair, truth, guess_seed, ties):
     import warnings
 
-    from mlnb.gates.evaluation import fast_binary_metric, resolve_metric
+    from mlnb.lifecycle.evaluation import fast_binary_metric, resolve_metric
 
     rng = np.random.default_rng(guess_seed)
     y = np.array([pair[int(t)] for t in truth], dtype=object if isinstance(pair[0], str) else None)

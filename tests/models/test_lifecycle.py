@@ -225,7 +225,7 @@ def test_a_version_loads_from_its_own_registry_without_switching(tmp_path, regis
     mlnb.set_registry(other)
     try:
         assert type(v.load()).__name__ == "LogisticRegression"
-        assert mlnb.registry.current_registry() is other
+        assert mlnb.store.registry.current_registry() is other
     finally:
         mlnb.set_registry(registry)
         other.close()

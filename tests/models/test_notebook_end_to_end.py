@@ -50,7 +50,7 @@ def executed_notebook(tmp_path, monkeypatch):
         cwd=str(work),
         progress_bar=False,
     )
-    import mlnb.registry as r
+    import mlnb.store.registry as r
 
     r._current = None
     monkeypatch.chdir(work)

@@ -9,7 +9,7 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.monitoring import Monitor
+from mlnb.monitoring.monitor import Monitor
 from tests.conftest import run_cell
 
 

@@ -135,7 +135,7 @@ def test_magic_creates_the_pipeline_of_this_notebook(ip, notebook, monkeypatch, 
     monkeypatch.setenv("MLNB_NOTEBOOK_PATH", str(notebook))
     result = run_cell(ip, '%pipeline create churn-train --schedule "0 3 * * *" --param n=9')
     assert result.success, result.error_in_exec
-    from mlnb.registry import get_registry
+    from mlnb.store.registry import get_registry
 
     stored = get_registry().db.get_pipeline("churn-train")
     assert stored["notebook_path"] == str(notebook.resolve())
@@ -152,7 +152,7 @@ def test_magic_inside_a_pipeline_run_leaves_the_definition_alone(ip, notebook, m
     monkeypatch.setenv("MLNB_PIPELINE_RUN_ID", "12")
     assert run_cell(ip, "%pipeline create p --schedule @hourly").success
     assert "inside pipeline run #12" in capsys.readouterr().out
-    from mlnb.registry import get_registry
+    from mlnb.store.registry import get_registry
 
     assert get_registry().db.get_pipeline("p")["config"]["schedule"] == "@daily"
 
@@ -169,7 +169,7 @@ def test_registry_facade_reads_and_changes_pipelines(registry, notebook):
 
 
 def test_magic_shows_history_and_one_run(ip, notebook, monkeypatch):
-    from mlnb.registry import get_registry
+    from mlnb.store.registry import get_registry
 
     reg = get_registry()
     p = mlnb.create_pipeline("p", notebook, registry=reg)

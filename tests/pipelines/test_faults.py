@@ -127,7 +127,7 @@ def test_when_scheduler_and_worker_are_both_killed_the_next_scheduler_marks_the_
 
 
 def _alive(pid: int) -> bool:
-    from mlnb.registry import _pid_alive
+    from mlnb.store.registry import _pid_alive
 
     return _pid_alive(pid)
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlnb
-from mlnb.alerts import raise_alert
+from mlnb.monitoring.alerts import raise_alert
 from mlnb.pipelines import Scheduler, SchedulerLocked
 from tests.pipelines.conftest import FakeClock, InstantRuns
 
@@ -323,7 +323,7 @@ def test_recover_marks_runs_of_dead_processes_crashed(registry, notebook):
         {
             "status": "running",
             "pid": dead.pid,
-            "host": __import__("mlnb.capture.environment", fromlist=["host"]).host(),
+            "host": __import__("mlnb._runtime", fromlist=["host"]).host(),
             "heartbeat_at": time.time(),
         },
     )
@@ -351,7 +351,7 @@ def test_any_tick_pattern_runs_each_due_time_at_most_once(expr, tz, catchup, gap
     import tempfile
 
     from mlnb.pipelines.config import cron_slots
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
     from tests.pipelines.conftest import write_notebook
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from mlnb.errors import IntegrityError
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
 
 ARTIFACT_WRITER = textwrap.dedent(
     """
     import os, sys
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
     reg = Registry(sys.argv[1])
     i = 0
     while True:
@@ -91,7 +91,7 @@ def test_a_truncated_object_is_refused_not_served(tmp_path):
 OPEN_TRANSACTION = textwrap.dedent(
     """
     import os, signal, sys
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
     reg = Registry(sys.argv[1])
     with reg.db.transaction() as c:
         for i in range(5000):

@@ -15,7 +15,7 @@ import pytest
 
 import mlnb
 from mlnb.errors import IntegrityError, RegistryError
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
 
 
 def _mount(args: list[str], target: Path) -> bool:

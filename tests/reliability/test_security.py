@@ -31,8 +31,8 @@ ALERTING_CELL = """
 import logging, sys
 logging.basicConfig(stream=sys.stdout, level=logging.WARNING)  # warnings into the notebook
 import mlnb
-from mlnb.alerts import raise_alert
-from mlnb.registry import get_registry
+from mlnb.monitoring.alerts import raise_alert
+from mlnb.store.registry import get_registry
 with mlnb.track("secret-check"):
     mlnb.log_metric("acc", 0.71)
 alert = raise_alert(get_registry(), "monitor", "accuracy", "accuracy 0.71 fell below 0.82",

@@ -72,7 +72,7 @@ def run_concurrency(home: str, workers: int, n: int, timeout: float = 1800.0) ->
     """Start ``workers`` writer processes at once; return errors, counts and integrity."""
     import multiprocessing as mp
 
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
     Registry(home).close()
     errors_path = os.path.join(home, "errors.txt")

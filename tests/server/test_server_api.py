@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
 
 API = ("mlnb", "api")
 
@@ -205,7 +205,7 @@ async def browser_login(jp_fetch, jp_serverapp) -> dict[str, str]:
 
 @pytest.fixture
 def alert_id(registry_home: Path, runs) -> int:
-    from mlnb.alerts import raise_alert
+    from mlnb.monitoring.alerts import raise_alert
 
     reg = Registry(registry_home)
     try:
@@ -301,7 +301,7 @@ def make_monitor(home: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from mlnb.monitoring import Monitor
+    from mlnb.monitoring.monitor import Monitor
 
     rng = np.random.default_rng(7)
 
@@ -338,7 +338,7 @@ def make_monitor(home: Path) -> None:
 
 
 async def test_monitors_show_drift_accuracy_threshold_and_alerts(jp_fetch, registry_home) -> None:
-    pytest.importorskip("mlnb.drift", reason="the drift engine has not been merged yet")
+    pytest.importorskip("mlnb.monitoring.drift", reason="the drift engine has not been merged yet")
     make_monitor(registry_home)
     code, body = await get(jp_fetch, "monitors")
     assert code == 200
@@ -365,7 +365,7 @@ async def test_monitors_show_drift_accuracy_threshold_and_alerts(jp_fetch, regis
 def churn_models(registry_home: Path, tmp_path: Path) -> Path:
     """Three versions of 'churn' (two logistic regressions and a constant model) and a
     holdout CSV for gates; returns the holdout's path."""
-    pytest.importorskip("mlnb.gates", reason="the model registry has not been merged yet")
+    pytest.importorskip("mlnb.lifecycle", reason="the model registry has not been merged yet")
     import numpy as np
     import pandas as pd
     from sklearn.dummy import DummyClassifier
@@ -472,7 +472,7 @@ async def test_a_failing_gate_refuses_the_promotion_with_409(jp_fetch, churn_mod
         assert gates[3]["gate"] == "strict" and gates[3]["passed"] is False
         assert gates[2] is None
     finally:
-        from mlnb.gates.gate import _registered
+        from mlnb.lifecycle.gate import _registered
 
         _registered.clear()
 

@@ -103,7 +103,7 @@ def test_failing_cell_fails_the_run_and_raises_the_users_error(ip, registry):
 def test_capture_problem_is_one_warning_and_the_cell_still_returns(
     ip, registry, monkeypatch, capsys
 ):
-    from mlnb.capture import cell
+    from mlnb.tracking import cell
 
     def broken(self, error=None):
         raise RuntimeError("disk on fire")
@@ -117,7 +117,7 @@ def test_capture_problem_is_one_warning_and_the_cell_still_returns(
 
 
 def test_capture_that_cannot_start_runs_the_cell_untracked(ip, registry, monkeypatch, capsys):
-    from mlnb.capture import cell
+    from mlnb.tracking import cell
 
     monkeypatch.setattr(
         cell.CellCapture, "before", lambda self: (_ for _ in ()).throw(OSError("read-only"))
@@ -163,7 +163,7 @@ def test_experiment_and_registry_switching(ip, registry, tmp_path, capsys):
     other = tmp_path / "other"
     run_cell(ip, f"%mlnb registry {other}")
     run_cell(ip, "%%track\nb = 2")
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
 
     assert len(Registry(other).list_runs()) == 1
     assert "registry" in capsys.readouterr().out

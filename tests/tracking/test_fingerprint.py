@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames
 
 import mlnb
-from mlnb.capture.fingerprint import FileHashCache, fingerprint, fingerprint_path
 from mlnb.errors import ValidationError
+from mlnb.tracking.fingerprint import FileHashCache, fingerprint, fingerprint_path
 
 
 def big_frame(rows: int = 1_000_000, cols: int = 20) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import os
 import nbformat
 import papermill as pm
 
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
 
 CELLS = [
     ("code", "%load_ext mlnb\n%mlnb experiment churn", []),

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from mlnb.errors import IntegrityError, NotFoundError, RegistryError, ValidationError
-from mlnb.registry import Registry
-from mlnb.registry.db import SCHEMA_VERSION
+from mlnb.store.db import SCHEMA_VERSION
+from mlnb.store.registry import Registry
 
 
 def test_new_registry_has_schema_wal_and_foreign_keys(tmp_path):
@@ -167,7 +167,7 @@ def test_list_runs_sorts_by_metric(tmp_path):
 KILLED_RUN = textwrap.dedent(
     """
     import os, signal, sys
-    from mlnb.registry import Registry
+    from mlnb.store.registry import Registry
     reg = Registry(sys.argv[1])
     run = reg.start_run("exp", name="doomed")
     print(run, flush=True)

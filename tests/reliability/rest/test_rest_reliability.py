@@ -13,8 +13,8 @@ import urllib.parse
 import pytest
 from tornado.web import RequestHandler
 
-from mlnb.registry import Registry
 from mlnb.server.handlers import ROUTES
+from mlnb.store.registry import Registry
 from tests.reliability.figures import record_figure
 from tests.server.test_server_api import API, browser_login
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlnb.capture import fingerprint as fp
-from mlnb.capture.models import is_estimator, is_fitted
-from mlnb.capture.models import signature as model_signature
-from mlnb.capture.run import Run, _pop, _push, current_experiment, start_run
-from mlnb.capture.source import CellAnalysis, analyse
-from mlnb.registry import Registry
+from mlnb.store.registry import Registry
+from mlnb.tracking import fingerprint as fp
+from mlnb.tracking.estimators import is_estimator, is_fitted
+from mlnb.tracking.estimators import signature as model_signature
+from mlnb.tracking.run import Run, _pop, _push, current_experiment, start_run
+from mlnb.tracking.source import CellAnalysis, analyse
 
 PANDAS_READERS = (
     "read_csv",
@@ -92,12 +92,12 @@ class CaptureSummary:
     notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        from mlnb.widgets.tables import summary_text
+        from mlnb.render.tables import summary_text
 
         return summary_text(self)
 
     def _repr_html_(self) -> str:
-        from mlnb.widgets.tables import summary_html
+        from mlnb.render.tables import summary_html
 
         return summary_html(self)
 
@@ -456,7 +456,7 @@ def _literal_read_paths(source: str) -> list[str]:
     """Paths given as string literals to ``read_*`` calls (catches ``from pandas import read_csv``)."""
     import ast
 
-    from mlnb.capture.source import _strip_ipython_syntax
+    from mlnb.tracking.source import _strip_ipython_syntax
 
     try:
         tree = ast.parse(_strip_ipython_syntax(source))

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from mlnb.drift.report import ColumnResult, DriftReport
+from mlnb.monitoring.drift.report import ColumnResult, DriftReport
 
 RED = "#cf222e"
 GREEN = "#1a7f37"

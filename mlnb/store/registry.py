@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import NotFoundError, RegistryError, ValidationError
-from mlnb.registry.db import Database, dumps, loads
-from mlnb.registry.objects import ObjectStore
-from mlnb.registry.paths import DB_FILENAME, OBJECTS_DIRNAME, resolve_home
+from mlnb.store.db import Database, dumps, loads
+from mlnb.store.objects import ObjectStore
+from mlnb.store.paths import DB_FILENAME, OBJECTS_DIRNAME, resolve_home
 
 HEARTBEAT_SECONDS = 10.0
 STALE_AFTER_SECONDS = 90.0
@@ -71,7 +71,7 @@ class Registry:
     ) -> int:
         """Create a run in state ``running`` and keep its heartbeat alive; returns its id."""
         _check_name("experiment", experiment)
-        from mlnb.capture.environment import run_environment
+        from mlnb._runtime import run_environment
 
         fields = {
             "uuid": uuid.uuid4().hex,
@@ -209,7 +209,7 @@ class Registry:
 
     def recover_crashed_runs(self) -> int:
         """Mark runs crashed whose heartbeat is stale or whose process on this host is gone."""
-        from mlnb.capture.environment import host
+        from mlnb._runtime import host
 
         here = host()
         dead = [
@@ -222,7 +222,7 @@ class Registry:
     # -- data versions --------------------------------------------------------------
 
     def file_hash_cache(self):  # type: ignore[no-untyped-def]
-        from mlnb.capture.fingerprint import FileHashCache
+        from mlnb.tracking.fingerprint import FileHashCache
 
         return FileHashCache(self.db.cached_file_hash, self.db.store_file_hash)
 
@@ -236,7 +236,7 @@ class Registry:
         described: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a data version of an in-memory object or a path; optionally keep a copy."""
-        from mlnb.capture import fingerprint as fp
+        from mlnb.tracking import fingerprint as fp
 
         if isinstance(obj, (str, os.PathLike)):
             path = Path(obj).expanduser()
@@ -313,9 +313,9 @@ class Registry:
         allow_pickle: bool = False,
     ) -> dict[str, Any]:
         """Serialise a model into the object store and record it as an artifact of a run."""
-        from mlnb.capture.models import class_name
-        from mlnb.capture.models import signature as model_signature
-        from mlnb.registry.artifacts import serialize
+        from mlnb.tracking.artifacts import serialize
+        from mlnb.tracking.estimators import class_name
+        from mlnb.tracking.estimators import signature as model_signature
 
         data, fmt, trusted = serialize(model, allow_pickle=allow_pickle)
         digest = self.objects.put_bytes(data)
@@ -331,7 +331,7 @@ class Registry:
             "size": len(data),
         }
         artifact["id"] = self.db.record_model_artifact(artifact)
-        from mlnb.registry.models import remember_saved_model
+        from mlnb.lifecycle.versions import remember_saved_model
 
         remember_saved_model(self, model, artifact["id"])
         return artifact
@@ -343,7 +343,7 @@ class Registry:
         allow_pickle: bool = False,
     ) -> Any:
         """Load a stored model after checking its sha256; types trusted by registry or caller."""
-        from mlnb.registry.artifacts import deserialize
+        from mlnb.tracking.artifacts import deserialize
 
         artifact = self.db.get_model_artifact(artifact_id)
         data = self.objects.get_bytes(artifact["object_hash"])
@@ -364,8 +364,8 @@ class Registry:
         model_description: str = "",
     ) -> dict[str, Any]:
         """Add a numbered version of model ``name`` pointing at a stored artifact."""
-        from mlnb.capture.environment import user as current_user
-        from mlnb.registry.refs import check_alias, check_model_name
+        from mlnb._runtime import user as current_user
+        from mlnb.lifecycle.refs import check_alias, check_model_name
 
         check_model_name(name)
         aliases = [check_alias(a) for a in aliases]
@@ -446,7 +446,7 @@ class Registry:
         """The version a reference names: ``churn/3``, ``churn@3``, ``churn@production``,
         ``churn@champion`` or ``churn`` (the latest version). A stage with several versions
         (staging) names its highest-numbered one."""
-        from mlnb.registry.refs import STAGES, parse_model_ref
+        from mlnb.lifecycle.refs import STAGES, parse_model_ref
 
         parsed = parse_model_ref(ref)
         model_id = self.registered_model_id(parsed.name)
@@ -490,8 +490,8 @@ class Registry:
         expected_production_id: int | None | object = ...,
     ) -> list[dict[str, Any]]:
         """Move a version to another stage (production demotes the old one to archived)."""
-        from mlnb.capture.environment import user as current_user
-        from mlnb.registry.refs import STAGES
+        from mlnb._runtime import user as current_user
+        from mlnb.lifecycle.refs import STAGES
 
         if to not in STAGES or to == "none":
             raise ValidationError(
@@ -538,7 +538,7 @@ class Registry:
         self, name: str, reason: str = "", user: str | None = None
     ) -> dict[str, Any]:
         """Restore the previous production version in one step; the current one is archived."""
-        from mlnb.capture.environment import user as current_user
+        from mlnb._runtime import user as current_user
 
         current, target = self.rollback_target(name)
         text = "rollback" + (f": {reason}" if reason else "")
@@ -559,7 +559,7 @@ class Registry:
 
     def set_model_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
         """Point a free alias (champion, challenger, ...) at a version."""
-        from mlnb.registry.refs import check_alias
+        from mlnb.lifecycle.refs import check_alias
 
         check_alias(alias)
         row = self.get_model_version(name, version)
@@ -646,7 +646,7 @@ class Registry:
         limit: int | None = 100,
     ) -> list[dict[str, Any]]:
         """Alerts, newest first, optionally only open ones or those of one monitor/pipeline."""
-        from mlnb.alerts import ALERT_STATUSES
+        from mlnb.monitoring.alerts import ALERT_STATUSES
 
         if status is not None and status not in ALERT_STATUSES:
             raise ValidationError(
@@ -657,13 +657,13 @@ class Registry:
         return self.db.list_alerts(status, monitor_id, pipeline_id, after_id, limit)
 
     def acknowledge_alert(self, alert_id: int, by: str | None = None) -> dict[str, Any]:
-        from mlnb.capture.environment import user
+        from mlnb._runtime import user
 
         self.db.set_alert_status(int(alert_id), "acknowledged", by or user())
         return self.db.get_alert(int(alert_id))
 
     def resolve_alert(self, alert_id: int, by: str | None = None) -> dict[str, Any]:
-        from mlnb.capture.environment import user
+        from mlnb._runtime import user
 
         self.db.set_alert_status(int(alert_id), "resolved", by or user())
         return self.db.get_alert(int(alert_id))

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from mlnb.drift.config import DriftConfig
 from mlnb.errors import ValidationError
+from mlnb.monitoring.drift.config import DriftConfig
 
 
 def learn_threshold(values: Iterable[float], sigmas: float = 3) -> tuple[float, float]:
@@ -42,8 +42,8 @@ def reference_chunk_scores(reference: Any, n_chunks: int = 10, **config_kwargs: 
     """
     import pandas as pd
 
-    from mlnb.drift.profile import fit_profile
-    from mlnb.drift.scoring import score
+    from mlnb.monitoring.drift.profile import fit_profile
+    from mlnb.monitoring.drift.scoring import score
 
     if not isinstance(reference, pd.DataFrame):
         raise ValidationError(

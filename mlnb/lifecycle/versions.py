@@ -1,7 +1,7 @@
 """The model registry from Python: ``mlnb.register_model``, ``set_alias``, ``rollback``,
 ``lineage`` and ``models``, and the :class:`ModelVersion` they return.
 
-Promotion (which runs gates) lives in :mod:`mlnb.gates.promotion`.
+Promotion (which runs gates) lives in :mod:`mlnb.lifecycle.promotion`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import ValidationError
-from mlnb.registry import Registry, get_registry
+from mlnb.store.registry import Registry, get_registry
 
 _ARTIFACT_REF = re.compile(r"^artifact:(\d+)$")
 _RUN_REF = re.compile(r"^runs?:/?/?(\d+)(?:/(.+))?$")
@@ -131,7 +131,7 @@ class ModelVersion:
 
     def load(self, trusted: list[str] | None = None, allow_pickle: bool = False) -> Any:
         """The model object, loaded safely (sha256 checked, types trusted by the registry)."""
-        from mlnb.registry import current_registry
+        from mlnb.store.registry import current_registry
 
         reg = current_registry()
         if reg is not None and (not self.registry_home or str(reg.home) == self.registry_home):
@@ -162,12 +162,12 @@ class ModelVersion:
         }
 
     def __repr__(self) -> str:
-        from mlnb.widgets.models import version_text
+        from mlnb.render.models import version_text
 
         return version_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.widgets.models import version_html
+        from mlnb.render.models import version_html
 
         return version_html(self.to_dict())
 
@@ -195,7 +195,7 @@ def register_model(
     ``"staging"``; production goes through :func:`mlnb.promote`.
     """
     reg = _registry(registry)
-    from mlnb.registry.refs import check_alias, check_model_name
+    from mlnb.lifecycle.refs import check_alias, check_model_name
 
     check_model_name(name)
     alias_list = [aliases] if isinstance(aliases, str) else list(aliases)
@@ -216,7 +216,7 @@ def _artifact_for(reg: Registry, obj: Any, name: str, run: Any, X: Any, allow_pi
         return int(reg.db.get_model_artifact(obj)["id"])
     if isinstance(obj, str):
         return _artifact_from_ref(reg, obj)
-    from mlnb.capture.models import is_estimator, is_fitted
+    from mlnb.tracking.estimators import is_estimator, is_fitted
 
     if is_estimator(obj) and not is_fitted(obj):
         raise ValidationError(
@@ -261,7 +261,7 @@ def _artifact_from_ref(reg: Registry, text: str) -> int:
 def _save_into_run(
     reg: Registry, model: Any, name: str, run: Any, X: Any, allow_pickle: bool
 ) -> int:
-    from mlnb.capture.run import Run, active_run, start_run
+    from mlnb.tracking.run import Run, active_run, start_run
 
     target = run if isinstance(run, Run) else None
     if run is not None and target is None:
@@ -276,7 +276,7 @@ def _save_into_run(
         return int(target.log_model(model, name=name, allow_pickle=allow_pickle, X=X)["id"])
     with start_run(name=f"register {name}", registry=reg) as new_run:
         if X is not None:
-            from mlnb.capture.fingerprint import is_data
+            from mlnb.tracking.fingerprint import is_data
 
             if is_data(X):
                 new_run.log_data(X, name="X")
@@ -334,12 +334,12 @@ class RollbackResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.widgets.models import rollback_text
+        from mlnb.render.models import rollback_text
 
         return rollback_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.widgets.models import rollback_html
+        from mlnb.render.models import rollback_html
 
         return rollback_html(self.to_dict())
 
@@ -357,12 +357,12 @@ class Lineage(dict):
     """The chain behind a version (a dict), shown as an indented tree."""
 
     def __repr__(self) -> str:
-        from mlnb.widgets.models import lineage_text
+        from mlnb.render.models import lineage_text
 
         return lineage_text(self)
 
     def _repr_html_(self) -> str:
-        from mlnb.widgets.models import lineage_html
+        from mlnb.render.models import lineage_html
 
         return lineage_html(self)
 
@@ -380,12 +380,12 @@ class ModelsView:
         self.detail = detail
 
     def __repr__(self) -> str:
-        from mlnb.widgets.models import model_text, models_text
+        from mlnb.render.models import model_text, models_text
 
         return model_text(self.data) if self.detail else models_text(self.data)
 
     def _repr_html_(self) -> str:
-        from mlnb.widgets.models import model_html, models_html
+        from mlnb.render.models import model_html, models_html
 
         return model_html(self.data) if self.detail else models_html(self.data)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import GateFailed, NotFoundError, ValidationError
-from mlnb.gates.gate import Gate, GateResult, resolve_gate
-from mlnb.registry import Registry, get_registry
+from mlnb.lifecycle.gate import Gate, GateResult, resolve_gate
+from mlnb.store.registry import Registry, get_registry
 
 RegistryArg = Registry | str | os.PathLike[str] | None
 PROMOTION_STAGES = ("staging", "production", "archived")
@@ -102,8 +102,8 @@ class Baseline:
     def _evaluate(self) -> Any:
         if self._evaluation is not None:
             return self._evaluation
-        from mlnb.gates.evaluation import Evaluation
-        from mlnb.gates.holdout import split_holdout
+        from mlnb.lifecycle.evaluation import Evaluation
+        from mlnb.lifecycle.holdout import split_holdout
 
         signature = None
         if self._model is None:
@@ -139,7 +139,7 @@ def _recorded_value(
 
 
 def _signature(model: Any) -> dict[str, Any]:
-    from mlnb.capture.models import signature
+    from mlnb.tracking.estimators import signature
 
     return signature(model)
 
@@ -150,7 +150,7 @@ def _signature(model: Any) -> dict[str, Any]:
 def load_holdout(holdout: Any, gate: Gate, registry: Registry) -> tuple[Any, str | None, str]:
     """(frame, data version id, description) for a DataFrame, a file, a data version id, or
     the gate's own holdout."""
-    from mlnb.gates.holdout import read_table
+    from mlnb.lifecycle.holdout import read_table
 
     source = holdout if holdout is not None else gate.holdout_path()
     if source is None:
@@ -168,7 +168,7 @@ def load_holdout(holdout: Any, gate: Gate, registry: Registry) -> tuple[Any, str
         frame = read_table(path)
         version = registry.record_data(path, name="holdout")
         return frame, version["id"], str(path)
-    from mlnb.capture.fingerprint import describe, is_data
+    from mlnb.tracking.fingerprint import describe, is_data
 
     if not is_data(source) or not hasattr(source, "columns"):
         raise ValidationError(
@@ -256,8 +256,8 @@ def _evaluate_version(
 def _version_row(reg: Registry, name: str, version: Any) -> dict[str, Any]:
     """The version row for (name, version) where version may be a number, a ModelVersion, a
     reference, or None (latest); refuses a version that belongs to another model."""
-    from mlnb.registry.models import ModelVersion
-    from mlnb.registry.refs import parse_model_ref
+    from mlnb.lifecycle.refs import parse_model_ref
+    from mlnb.lifecycle.versions import ModelVersion
 
     if version is None:
         return reg.resolve_model_version(name)
@@ -328,12 +328,12 @@ class PromotionResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.widgets.models import promotion_text
+        from mlnb.render.models import promotion_text
 
         return promotion_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.widgets.models import promotion_html
+        from mlnb.render.models import promotion_html
 
         return promotion_html(self.to_dict())
 
@@ -442,7 +442,7 @@ def _reason(reason: str, gate: Gate | None, result: PromotionResult) -> str:
 
 def gate_result(gate_result_id: int, registry: RegistryArg = None) -> GateResult:
     """A recorded gate result, displayable like a fresh one."""
-    from mlnb.gates.checks import CheckResult
+    from mlnb.lifecycle.checks import CheckResult
 
     reg = _registry(registry)
     row = reg.gate_result(gate_result_id)

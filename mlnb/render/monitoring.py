@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.widgets.tables import (
+from mlnb.render.tables import (
     GREEN,
     RED,
     Rendered,

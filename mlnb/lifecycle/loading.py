@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from mlnb.errors import ValidationError
-from mlnb.registry import Registry, get_registry
+from mlnb.store.registry import Registry, get_registry
 
 _RUN_REF = re.compile(r"^runs?:/?/?(\d+)(?:/(.+))?$")
 _ARTIFACT_REF = re.compile(r"^artifact:(\d+)$")
@@ -18,8 +18,8 @@ def fingerprint(obj: Any, registry: Registry | None = None) -> str:
 
     File hashes are cached in the registry by (inode, size, mtime) when one is open.
     """
-    from mlnb.capture import fingerprint as fp
-    from mlnb.registry import current_registry
+    from mlnb.store.registry import current_registry
+    from mlnb.tracking import fingerprint as fp
 
     reg = registry or current_registry()
     cache = reg.file_hash_cache() if reg is not None else None

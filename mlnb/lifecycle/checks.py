@@ -1,7 +1,7 @@
 """The checks a gate can run: minimum/maximum metric, prediction latency, bias between
 groups, and no regression against the production version.
 
-Each check reads predictions from the shared :class:`~mlnb.gates.evaluation.Evaluation`
+Each check reads predictions from the shared :class:`~mlnb.lifecycle.evaluation.Evaluation`
 (one pass over the holdout) and returns one or more :class:`CheckResult` rows with the
 measured value, the threshold, the comparison and the verdict.
 """
@@ -107,7 +107,7 @@ class _MetricBound(Check):
     op: ClassVar[str] = ">="
 
     def __init__(self, metric: Any, threshold: float) -> None:
-        from mlnb.gates.evaluation import resolve_metric
+        from mlnb.lifecycle.evaluation import resolve_metric
 
         self.metric = metric
         self.threshold = _number(f"{type(self).__name__} threshold", threshold)
@@ -398,7 +398,7 @@ class NoRegression(Check):
         tolerance: float = 0.0,
         greater_is_better: bool | None = None,
     ) -> None:
-        from mlnb.gates.evaluation import resolve_metric
+        from mlnb.lifecycle.evaluation import resolve_metric
 
         self.metric = metric
         self.tolerance = _number("NoRegression tolerance", tolerance, 0)

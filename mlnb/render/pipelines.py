@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlnb.widgets.tables import (
+from mlnb.render.tables import (
     GREY,
     Rendered,
     badge,

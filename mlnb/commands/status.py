@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.widgets.tables import Rendered, esc
+from mlnb.render.tables import Rendered, esc
 
 
 def status_dict(reg: Any, experiment: str) -> dict[str, Any]:

@@ -18,20 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from mlnb.drift._binning import BLOCK, Binner
-from mlnb.drift._frames import (
+from mlnb.errors import ValidationError
+from mlnb.monitoring.drift._binning import BLOCK, Binner
+from mlnb.monitoring.drift._frames import (
     category_counts,
     column_family,
     iter_frames,
     numeric_values,
     split_finite,
 )
-from mlnb.drift._progress import Progress
-from mlnb.drift._stats import sum_of_squares as _sum_of_squares
-from mlnb.drift.config import DriftConfig, coerce_config
-from mlnb.errors import ValidationError
+from mlnb.monitoring.drift._progress import Progress
+from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
+from mlnb.monitoring.drift.config import DriftConfig, coerce_config
 
-FORMAT = "mlnb.drift.profile/1"
+FORMAT = "mlnb.monitoring.drift.profile/1"
 # Edges are placed from a sorted sample of this many values per bin; counts always use every
 # value, so the sample only decides where bins fall, not what they hold.
 EDGE_SAMPLE_PER_BIN = 20
@@ -603,7 +603,7 @@ def fit_profile(
     cfg = coerce_config(config)
     cfg = DriftConfig.from_kwargs(cfg, **config_kwargs) if config_kwargs or cfg is None else cfg
     roles = _roles(target, prediction)
-    from mlnb.drift._dask import is_dask
+    from mlnb.monitoring.drift._dask import is_dask
 
     if is_dask(reference):
         return _fit_dask(reference, cfg, roles, target, prediction)
@@ -647,7 +647,7 @@ def _fit_dask(
 ) -> Profile:
     """Profiles of the partitions fitted on the Dask workers, merged here in partition order
     exactly as the chunked path merges chunks."""
-    from mlnb.drift._dask import dask_frame, fit_dask
+    from mlnb.monitoring.drift._dask import dask_frame, fit_dask
 
     ddf = dask_frame(reference, "reference")
     _check_roles([str(c) for c in ddf.columns], roles)

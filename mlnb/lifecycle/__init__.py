@@ -7,8 +7,8 @@ file (``mlnb.promote(..., gate="gates.yaml:churn_gate")``).
 
 from __future__ import annotations
 
-from mlnb.gates import checks
-from mlnb.gates.checks import (
+from mlnb.lifecycle import checks
+from mlnb.lifecycle.checks import (
     CheckResult,
     MaxBias,
     MaxLatency,
@@ -16,7 +16,7 @@ from mlnb.gates.checks import (
     MinMetric,
     NoRegression,
 )
-from mlnb.gates.gate import (
+from mlnb.lifecycle.gate import (
     Gate,
     GateResult,
     load_gate_file,

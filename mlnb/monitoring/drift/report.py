@@ -13,7 +13,7 @@ from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
 
-FORMAT = "mlnb.drift.report/1"
+FORMAT = "mlnb.monitoring.drift.report/1"
 
 # Statuses of columns that were measured and count towards the dataset verdict.
 SCORED_STATUSES = frozenset({"ok", "drift", "all_missing", "dtype_changed"})
@@ -231,7 +231,7 @@ class DriftReport:
         return self.summary_text()
 
     def _repr_html_(self) -> str:
-        from mlnb.drift.panel import render_panel
+        from mlnb.monitoring.drift.panel import render_panel
 
         return render_panel(self)
 

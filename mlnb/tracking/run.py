@@ -13,7 +13,7 @@ import traceback
 from typing import Any
 
 from mlnb.errors import MlnbError, ValidationError
-from mlnb.registry import Registry, get_registry
+from mlnb.store.registry import Registry, get_registry
 
 _state = threading.local()
 _experiment = {"name": os.environ.get("MLNB_EXPERIMENT", "Default")}
@@ -106,7 +106,7 @@ class Run:
         X: Any = None,
     ) -> dict[str, Any]:
         """Store a fitted model as an output of this run; returns the artifact record."""
-        from mlnb.capture.models import signature as model_signature
+        from mlnb.tracking.estimators import signature as model_signature
 
         sig = signature if signature is not None else model_signature(model, X)
         return self.registry.save_model(

@@ -102,7 +102,7 @@ def notebook_sink(alert: dict[str, Any]) -> None:
     shell = ipython.get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return
-    from mlnb.widgets.tables import Rendered, esc
+    from mlnb.render.tables import Rendered, esc
 
     color = "#cf222e" if alert.get("severity") in ("warning", "critical") else "#6e7781"
     html = (

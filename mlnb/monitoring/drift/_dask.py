@@ -25,7 +25,7 @@ def dask_frame(obj: Any, what: str) -> Any:
     import dask.dataframe as dd
 
     if isinstance(obj, dd.DataFrame):
-        from mlnb.drift._frames import check_frame
+        from mlnb.monitoring.drift._frames import check_frame
 
         check_frame(obj._meta, what)
         return obj
@@ -54,7 +54,7 @@ def _worker_config(cfg: Any) -> Any:
 
 
 def _fit_partition(part: Any, cfg: Any, roles: dict[str, str]) -> Any:
-    from mlnb.drift.profile import fit_frame
+    from mlnb.monitoring.drift.profile import fit_frame
 
     if len(part) == 0:
         return None
@@ -78,7 +78,7 @@ def fit_dask(ddf: Any, cfg: Any, roles: dict[str, str]) -> list[Any]:
 
 
 def _score_partition(part: Any, profile: Any, cfg: Any) -> Any:
-    from mlnb.drift.scoring import _Scorer
+    from mlnb.monitoring.drift.scoring import _Scorer
 
     scorer = _Scorer(profile, cfg)
     try:

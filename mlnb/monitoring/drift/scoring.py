@@ -16,15 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from mlnb.drift import _stats
-from mlnb.drift._binning import BLOCK
-from mlnb.drift._frames import category_counts, column_family, iter_frames, numeric_values
-from mlnb.drift._progress import Progress
-from mlnb.drift._stats import sum_of_squares as _sum_of_squares
-from mlnb.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
-from mlnb.drift.profile import ColumnProfile, Profile, fit_profile
-from mlnb.drift.report import ColumnResult, DriftReport
 from mlnb.errors import ValidationError
+from mlnb.monitoring.drift import _stats
+from mlnb.monitoring.drift._binning import BLOCK
+from mlnb.monitoring.drift._frames import (
+    category_counts,
+    column_family,
+    iter_frames,
+    numeric_values,
+)
+from mlnb.monitoring.drift._progress import Progress
+from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
+from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
+from mlnb.monitoring.drift.profile import ColumnProfile, Profile, fit_profile
+from mlnb.monitoring.drift.report import ColumnResult, DriftReport
 
 NUMERIC_METHODS = frozenset({"ks", "chisquare", "psi", "wasserstein", "jensenshannon"})
 CATEGORICAL_METHODS = frozenset({"chisquare", "ztest", "psi", "jensenshannon"})
@@ -880,7 +885,7 @@ def score(
     scorer = _Scorer(profile, cfg)
     import pandas as pd
 
-    from mlnb.drift._dask import is_dask
+    from mlnb.monitoring.drift._dask import is_dask
 
     if is_dask(current):
         return _score_dask(scorer, current, cfg, started)
@@ -906,7 +911,7 @@ def score(
 
 def _score_dask(scorer: _Scorer, current: Any, cfg: DriftConfig, started: float) -> DriftReport:
     """Count each partition on the workers, add the counts up here, then test as usual."""
-    from mlnb.drift._dask import dask_frame, score_dask
+    from mlnb.monitoring.drift._dask import dask_frame, score_dask
 
     ddf = dask_frame(current, "current batch")
     for part in score_dask(ddf, scorer.profile, cfg):
