@@ -113,7 +113,7 @@ def measure(
     mlnb.promote(name, 1, gate=gate_b, holdout=holdout, registry=reg)  # its metrics on record
     candidate = mlnb.register_model(model, name, X=X_train, registry=reg)
     peer = check_scoring(model, scoring=["accuracy", "f1", "roc_auc"])
-    current = reg.production_version(name)
+    current = reg.models.production_version(name)
 
     def run_a():
         return mlnb.run_gate(gate_a, model, holdout=holdout, against=name, registry=reg)
@@ -151,7 +151,7 @@ def measure(
     promote_s = timed(
         lambda: mlnb.promote(name, candidate.version, gate=gate_b, holdout=holdout, registry=reg)
     )
-    assert reg.production_version(name)["version"] == candidate.version
+    assert reg.models.production_version(name)["version"] == candidate.version
     reg.close()
     return {**best, "promote": promote_s}
 

@@ -129,7 +129,7 @@ def soak(runs: int) -> dict:
         reg = Registry(home)
         nb = _write_notebook(Path(tmp) / "tiny.ipynb", TINY_NOTEBOOK_CELLS)
         p = mlnb.create_pipeline("soak", nb, registry=reg)
-        queued = [reg.db.enqueue_pipeline_run(p["id"], "manual", f"soak {i}") for i in range(runs)]
+        queued = [reg.pipelines.enqueue_run(p["id"], "manual", f"soak {i}") for i in range(runs)]
         done_path = str(Path(tmp) / "stop")
         monitor = mp.get_context("spawn").Process(
             target=_monitor_loop, args=(str(home), runs * 30.0, done_path)

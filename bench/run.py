@@ -511,8 +511,8 @@ def bench_list_runs(ctx: Context) -> list[Row]:
         with mlnb.track(name=f"run-{i}", experiment=f"exp-{i % 10}", registry=registry) as run:
             run.log_param("alpha", 0.1 * i)
             run.log_metric("accuracy", 0.8 + i * 1e-6)
-    seconds = median_seconds(lambda: registry.list_runs(), repeats=5)
-    count = len(registry.list_runs())
+    seconds = median_seconds(lambda: registry.runs.find(), repeats=5)
+    count = len(registry.runs.find())
     registry.close()
     return [
         Row(

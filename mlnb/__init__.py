@@ -25,9 +25,9 @@ _LAZY: dict[str, str] = {
     "set_tag": "mlnb.tracking.run:set_tag",
     "log_data": "mlnb.tracking.run:log_data",
     "log_model": "mlnb.tracking.run:log_model",
-    "fingerprint": "mlnb.lifecycle.loading:fingerprint",
-    "load_model": "mlnb.lifecycle.loading:load_model",
-    "load_data": "mlnb.lifecycle.loading:load_data",
+    "fingerprint": "mlnb.tracking.data:fingerprint",
+    "load_model": "mlnb.lifecycle.versions:load_model",
+    "load_data": "mlnb.tracking.data:load_data",
     "Registry": "mlnb.store.registry:Registry",
     "get_registry": "mlnb.store.registry:get_registry",
     "set_registry": "mlnb.store.registry:set_registry",
@@ -86,9 +86,7 @@ def load_ipython_extension(ip: Any) -> None:
     register_all(ip)
     try:
         reg = get_registry()
-        print(
-            f"mlnb {__version__}: registry {reg.home} ({reg.db.count_runs()} runs). Try %mlnb help."
-        )
+        print(f"mlnb {__version__}: registry {reg.home} ({reg.runs.count()} runs). Try %mlnb help.")
     except Exception as exc:  # a broken registry must not stop the notebook from loading
         print(f"mlnb {__version__}: the registry could not be opened: {exc}")
 

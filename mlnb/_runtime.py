@@ -1,4 +1,6 @@
-"""What a run records about where it ran: user, host, git commit, Python and package versions.
+"""Runtime facts at the bottom floor: who and where this process is (user, host, pid
+liveness), what a run records about its environment (git commit, Python and package
+versions), and the heartbeat timings of live runs.
 
 Everything here is cached per process (git with a short time-to-live) so recording a run
 stays sub-millisecond.
@@ -15,6 +17,11 @@ import sys
 import time
 from functools import lru_cache
 from typing import Any
+
+# A live run refreshes its heartbeat this often; one silent for STALE_AFTER_SECONDS whose
+# process is not known to be alive is marked crashed.
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER_SECONDS = 90.0
 
 KEY_PACKAGES = (
     "numpy",
@@ -99,3 +106,18 @@ def run_environment(cwd: str | None = None) -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": None if dirty is None else int(dirty),
     }
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host is alive (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -50,7 +50,7 @@ def alerts_text(alerts: list[dict[str, Any]]) -> str:
 
 def cmd_list(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    alerts = reg.list_alerts(
+    alerts = reg.alerts.find(
         status=None if args.all else args.status,
         monitor=args.monitor,
         pipeline=args.pipeline,
@@ -60,10 +60,10 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_ack(args: argparse.Namespace) -> None:
-    alert = open_registry(args).acknowledge_alert(args.alert_id)
+    alert = open_registry(args).alerts.acknowledge(args.alert_id)
     emit(args, alert, f"alert #{alert['id']} acknowledged")
 
 
 def cmd_resolve(args: argparse.Namespace) -> None:
-    alert = open_registry(args).resolve_alert(args.alert_id)
+    alert = open_registry(args).alerts.resolve(args.alert_id)
     emit(args, alert, f"alert #{alert['id']} resolved")

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from mlnb.cli import emit, open_registry
+from mlnb.lifecycle.versions import lineage_record
 
 
 def add_commands(sub: Any) -> None:
@@ -64,7 +65,7 @@ def add_commands(sub: Any) -> None:
 def cmd_models(args: argparse.Namespace) -> None:
     from mlnb.render.models import models_text
 
-    models = open_registry(args).list_models()
+    models = open_registry(args).models.find()
     emit(args, models, models_text(models))
 
 
@@ -72,13 +73,13 @@ def cmd_model(args: argparse.Namespace) -> None:
     from mlnb.render.models import lineage_text, model_text
 
     reg = open_registry(args)
-    model = reg.get_model(args.name)
+    model = reg.models.get(args.name)
     text = model_text(model)
     if model["versions"]:
         ref = (
             f"{args.name}@production" if model.get("production_version") else f"{args.name}@latest"
         )
-        lin = reg.model_lineage(ref)
+        lin = lineage_record(reg, ref)
         model["lineage"] = lin
         text += f"\n\nlineage of v{lin['version']} ({ref.split('@')[1]}):\n" + lineage_text(lin)
     emit(args, model, text)
@@ -142,7 +143,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 def cmd_lineage(args: argparse.Namespace) -> None:
     from mlnb.render.models import lineage_text
 
-    lin = open_registry(args).model_lineage(args.ref)
+    lin = lineage_record(open_registry(args), args.ref)
     emit(args, lin, lineage_text(lin))
 
 
@@ -151,7 +152,7 @@ def cmd_alias(args: argparse.Namespace) -> None:
 
     reg = open_registry(args)
     if args.delete:
-        reg.delete_model_alias(args.name, args.alias)
+        reg.models.delete_alias(args.name, args.alias)
         emit(args, {"deleted": args.alias}, f"{args.name}: alias {args.alias} removed")
         return
     if args.version is None:
@@ -161,5 +162,5 @@ def cmd_alias(args: argparse.Namespace) -> None:
         )
     if not str(args.version).isdigit():
         raise CliError(f"VERSION must be a number, got {args.version!r}.")
-    row = reg.set_model_alias(args.name, args.alias, int(args.version))
+    row = reg.models.set_alias(args.name, args.alias, int(args.version))
     emit(args, row, f"{args.name}@{args.alias} -> v{row['version']}")

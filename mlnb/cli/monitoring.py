@@ -27,7 +27,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     from mlnb.render.monitoring import monitors_view
 
     reg = open_registry(args)
-    monitors = reg.db.list_monitors()
+    monitors = reg.monitors.find()
     emit(args, monitors, repr(monitors_view(monitors)))
 
 

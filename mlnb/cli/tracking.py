@@ -15,6 +15,7 @@ from mlnb.render.tables import (
     short_id,
     text_table,
 )
+from mlnb.tracking.data import restore_data
 
 
 def add_commands(sub: Any) -> None:
@@ -69,7 +70,7 @@ def cmd_runs(args: argparse.Namespace) -> None:
     reg = open_registry(args)
     if args.limit is None:
         args.limit = 50
-    runs = reg.list_runs(
+    runs = reg.runs.find(
         experiment=args.experiment,
         status=args.status,
         limit=args.limit,
@@ -81,7 +82,7 @@ def cmd_runs(args: argparse.Namespace) -> None:
 
 def cmd_show(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    run = reg.get_run(args.run)
+    run = reg.runs.get(args.run)
     emit(args, run, show_text(run))
 
 
@@ -137,13 +138,13 @@ def show_text(run: dict[str, Any]) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    cmp = reg.compare_runs(args.runs)
+    cmp = reg.runs.compare(args.runs)
     emit(args, cmp, compare_text(cmp))
 
 
 def cmd_data_list(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    versions = reg.list_data_versions(getattr(args, "limit", None) or 50)
+    versions = reg.data.find(getattr(args, "limit", None) or 50)
     rows = [
         [
             short_id(v["id"], 16),
@@ -166,7 +167,7 @@ def cmd_data_list(args: argparse.Namespace) -> None:
 
 def cmd_data_show(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    v = reg.get_data_version(args.version)
+    v = reg.data.get(args.version)
     lines = [
         f"data version {v['id']}",
         f"  kind: {v['kind']}  shape: {v.get('n_rows')}x{v.get('n_cols')}  bytes: {v.get('nbytes')}",
@@ -190,13 +191,13 @@ def cmd_data_show(args: argparse.Namespace) -> None:
 
 def cmd_data_restore(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    target = reg.restore_data(args.version, args.path)
+    target = restore_data(reg, args.version, args.path)
     emit(args, {"restored": str(target)}, f"restored {args.version} to {target}")
 
 
 def cmd_experiments(args: argparse.Namespace) -> None:
     reg = open_registry(args)
-    exps = reg.list_experiments()
+    exps = reg.runs.experiments()
     rows = [[e["name"], e["n_runs"], fmt_time(e["last_run_at"])] for e in exps]
     emit(
         args,

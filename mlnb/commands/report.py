@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlnb.lifecycle.versions import lineage_record
 from mlnb.render.tables import fmt_time, fmt_value, runs_text, text_table
 
 
@@ -14,26 +15,19 @@ def _section(title: str, body: str) -> str:
 
 
 def runs_section(reg: Any) -> str:
-    return _section("runs", runs_text(reg.list_runs(limit=20)))
+    return _section("runs", runs_text(reg.runs.find(limit=20)))
 
 
 def models_section(reg: Any) -> str:
     rows = []
-    for m in reg.db.query(
-        "SELECT rm.name, mv.version, mv.stage, mv.run_id, mv.created_at FROM model_versions mv "
-        "JOIN registered_models rm ON rm.id = mv.model_id ORDER BY rm.name, mv.version"
-    ):
+    for m in reg.models.all_versions():
         rows.append([m["name"], m["version"], m["stage"], m["run_id"], fmt_time(m["created_at"])])
     body = (
         text_table(rows, ["model", "version", "stage", "run", "registered"])
         if rows
         else "no registered models"
     )
-    transitions = reg.db.query(
-        "SELECT rm.name, mv.version, st.from_stage, st.to_stage, st.reason, st.created_at "
-        "FROM stage_transitions st JOIN model_versions mv ON mv.id = st.version_id "
-        "JOIN registered_models rm ON rm.id = mv.model_id ORDER BY st.id"
-    )
+    transitions = reg.models.all_transitions()
     if transitions:
         body += "\n\nstage transitions:\n" + text_table(
             [
@@ -52,7 +46,7 @@ def models_section(reg: Any) -> str:
 
 
 def alerts_section(reg: Any) -> str:
-    alerts = reg.list_alerts(limit=20)
+    alerts = reg.alerts.find(limit=20)
     if not alerts:
         return _section("alerts", "no alerts")
     rows = [
@@ -64,8 +58,8 @@ def alerts_section(reg: Any) -> str:
 
 def monitors_section(reg: Any) -> str:
     lines = []
-    for m in reg.db.list_monitors():
-        batches = reg.db.list_batches(m["id"], with_reports=False)
+    for m in reg.monitors.find():
+        batches = reg.monitors.batches(m["id"], with_reports=False)
         for b in batches:
             metrics = ", ".join(
                 f"{k}={fmt_value(v)}" for k, v in b["metrics"].items() if k == "accuracy"
@@ -89,10 +83,7 @@ def monitors_section(reg: Any) -> str:
 
 
 def pipelines_section(reg: Any) -> str:
-    rows = reg.db.query(
-        "SELECT p.name, pr.id, pr.trigger, pr.reason, pr.status, pr.output_path, pr.started_at, pr.ended_at "
-        "FROM pipeline_runs pr JOIN pipelines p ON p.id = pr.pipeline_id ORDER BY pr.id"
-    )
+    rows = reg.pipelines.all_runs()
     if not rows:
         return _section("pipelines", "no pipeline runs")
     table = [
@@ -109,18 +100,12 @@ def lineage_section(reg: Any) -> str:
     """Where each production model came from: artifact, run, cell, data files, pipeline run."""
     from mlnb.render.models import lineage_text
 
-    names = [
-        r[0]
-        for r in reg.db.query(
-            "SELECT DISTINCT rm.name FROM registered_models rm JOIN model_versions mv "
-            "ON mv.model_id = rm.id WHERE mv.stage = 'production' ORDER BY rm.name"
-        )
-    ]
+    names = reg.models.names_in_stage("production")
     if not names:
         return _section("lineage", "no model in production")
     texts = []
     for name in names:
-        text = lineage_text(reg.model_lineage(f"{name}@production"))
+        text = lineage_text(lineage_record(reg, f"{name}@production"))
         keep = [
             ln for ln in text.splitlines() if not ln.lstrip().startswith(("|", "└─ cell source"))
         ]

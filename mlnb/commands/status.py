@@ -12,7 +12,7 @@ def status_dict(reg: Any, experiment: str) -> dict[str, Any]:
         "registry": str(reg.home),
         "schema_version": reg.db.schema_version(),
         "experiment": experiment,
-        **reg.db.counts(),
+        **reg.counts(),
     }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mlnb.errors import ValidationError
+from mlnb.lifecycle.evaluation import resolve_metric
 
 
 @dataclass
@@ -107,7 +108,6 @@ class _MetricBound(Check):
     op: ClassVar[str] = ">="
 
     def __init__(self, metric: Any, threshold: float) -> None:
-        from mlnb.lifecycle.evaluation import resolve_metric
 
         self.metric = metric
         self.threshold = _number(f"{type(self).__name__} threshold", threshold)
@@ -398,7 +398,6 @@ class NoRegression(Check):
         tolerance: float = 0.0,
         greater_is_better: bool | None = None,
     ) -> None:
-        from mlnb.lifecycle.evaluation import resolve_metric
 
         self.metric = metric
         self.tolerance = _number("NoRegression tolerance", tolerance, 0)

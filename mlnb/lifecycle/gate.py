@@ -12,6 +12,10 @@ from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.lifecycle.checks import Check, CheckResult, check_from_dict
+from mlnb.lifecycle.evaluation import Evaluation
+from mlnb.lifecycle.holdout import split_holdout
+from mlnb.render.models import gate_html, gate_text
+from mlnb.tracking.estimators import signature as model_signature
 
 GATE_FILES = ("gates.yaml", "gates.yml", "gates.toml")
 GATE_SUFFIXES = (".yaml", ".yml", ".toml")
@@ -114,9 +118,6 @@ class Gate:
         baseline: Any = None,
     ) -> GateResult:
         """Run every check on ``holdout`` (a DataFrame that includes the target column)."""
-        from mlnb.lifecycle.evaluation import Evaluation
-        from mlnb.lifecycle.holdout import split_holdout
-        from mlnb.tracking.estimators import signature as model_signature
 
         started = time.perf_counter()
         target = target or self.target
@@ -203,12 +204,10 @@ class GateResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import gate_text
 
         return gate_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import gate_html
 
         return gate_html(self.to_dict())
 

@@ -15,8 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import GateFailed, NotFoundError, ValidationError
+from mlnb.lifecycle.checks import CheckResult
+from mlnb.lifecycle.evaluation import Evaluation
 from mlnb.lifecycle.gate import Gate, GateResult, resolve_gate
+from mlnb.lifecycle.holdout import read_table, split_holdout
+from mlnb.lifecycle.versions import ModelVersion
+from mlnb.render.models import promotion_html, promotion_text
+from mlnb.store.refs import parse_model_ref
 from mlnb.store.registry import Registry, get_registry
+from mlnb.tracking.artifacts import load_artifact
+from mlnb.tracking.data import load_snapshot, record_data
+from mlnb.tracking.estimators import signature
+from mlnb.tracking.fingerprint import describe, is_data
 
 RegistryArg = Registry | str | os.PathLike[str] | None
 PROMOTION_STAGES = ("staging", "production", "archived")
@@ -92,7 +102,7 @@ class Baseline:
         if spec.scorer_name.startswith("callable:"):
             return None
         version_id = self._row["id"]
-        for result in self._registry.gate_results_involving(version_id, self._holdout_dv):
+        for result in self._registry.models.gate_results_involving(version_id, self._holdout_dv):
             for check in result["checks"]:
                 value = _recorded_value(check, result, version_id, self.version, spec, self._target)
                 if value is not None:
@@ -102,13 +112,11 @@ class Baseline:
     def _evaluate(self) -> Any:
         if self._evaluation is not None:
             return self._evaluation
-        from mlnb.lifecycle.evaluation import Evaluation
-        from mlnb.lifecycle.holdout import split_holdout
 
         signature = None
         if self._model is None:
             assert self._registry is not None and self._row is not None
-            self._model = self._registry.load_artifact(self._row["artifact_id"])
+            self._model = load_artifact(self._registry, self._row["artifact_id"])
             signature = self._row.get("signature")
         X, y, _ = split_holdout(self._frame, signature or _signature(self._model), self._target)
         self._evaluation = Evaluation(self._model, X, y, frame=self._frame, label=self.label)
@@ -139,7 +147,6 @@ def _recorded_value(
 
 
 def _signature(model: Any) -> dict[str, Any]:
-    from mlnb.tracking.estimators import signature
 
     return signature(model)
 
@@ -150,7 +157,6 @@ def _signature(model: Any) -> dict[str, Any]:
 def load_holdout(holdout: Any, gate: Gate, registry: Registry) -> tuple[Any, str | None, str]:
     """(frame, data version id, description) for a DataFrame, a file, a data version id, or
     the gate's own holdout."""
-    from mlnb.lifecycle.holdout import read_table
 
     source = holdout if holdout is not None else gate.holdout_path()
     if source is None:
@@ -161,14 +167,13 @@ def load_holdout(holdout: Any, gate: Gate, registry: Registry) -> tuple[Any, str
     if isinstance(source, (str, os.PathLike)):
         text = str(source)
         if text.startswith("dv-") and not Path(text).exists():
-            frame = registry.load_data(text)
-            version = registry.get_data_version(text)
+            frame = load_snapshot(registry, text)
+            version = registry.data.get(text)
             return frame, version["id"], f"data version {version['id']}"
         path = Path(text).expanduser()
         frame = read_table(path)
-        version = registry.record_data(path, name="holdout")
+        version = record_data(registry, path, name="holdout")
         return frame, version["id"], str(path)
-    from mlnb.tracking.fingerprint import describe, is_data
 
     if not is_data(source) or not hasattr(source, "columns"):
         raise ValidationError(
@@ -176,7 +181,7 @@ def load_holdout(holdout: Any, gate: Gate, registry: Registry) -> tuple[Any, str
             f"a data version id; got a {type(source).__name__}."
         )
     described = describe(source)
-    registry.record_data(source, name="holdout", described=described)
+    record_data(registry, source, name="holdout", described=described)
     return source, described["id"], f"DataFrame {described['n_rows']}x{described['n_cols']}"
 
 
@@ -204,14 +209,14 @@ def run_gate(
     gate_obj = resolve_gate(gate)
     if isinstance(name_or_model, str):
         row = _version_row(reg, name_or_model, version)
-        current = reg.production_version(row["model"])
+        current = reg.models.production_version(row["model"])
         return _evaluate_version(reg, gate_obj, row, holdout, target, current, record)
     if version is not None:
         raise ValidationError("version= only applies when a registered model name is given.")
     frame, dv, _ = load_holdout(holdout, gate_obj, reg)
     baseline = None
     if against is not None:
-        current = reg.production_version(against)
+        current = reg.models.production_version(against)
         if current is not None:
             baseline = Baseline.from_version(reg, current, dv)
     result = gate_obj.evaluate(name_or_model, frame, target, baseline=baseline)
@@ -231,7 +236,7 @@ def _evaluate_version(
 ) -> GateResult:
     """Load the registered version (hash checked), run the gate, record the result."""
     frame, dv, _ = load_holdout(holdout, gate, reg)
-    model = reg.load_artifact(row["artifact_id"])
+    model = load_artifact(reg, row["artifact_id"])
     baseline = None
     if current is not None and current["id"] != row["id"]:
         baseline = Baseline.from_version(reg, current, dv)
@@ -242,7 +247,7 @@ def _evaluate_version(
     result.version = int(row["version"])
     result.holdout_data_version = dv
     if record:
-        result.id = reg.record_gate_result(
+        result.id = reg.models.record_gate_result(
             row["id"],
             gate.name,
             result.passed,
@@ -256,11 +261,9 @@ def _evaluate_version(
 def _version_row(reg: Registry, name: str, version: Any) -> dict[str, Any]:
     """The version row for (name, version) where version may be a number, a ModelVersion, a
     reference, or None (latest); refuses a version that belongs to another model."""
-    from mlnb.lifecycle.refs import parse_model_ref
-    from mlnb.lifecycle.versions import ModelVersion
 
     if version is None:
-        return reg.resolve_model_version(name)
+        return reg.models.resolve(name)
     model_name = parse_model_ref(name).name if ("/" in name or "@" in name) else name
     if isinstance(version, ModelVersion):
         if version.name != model_name:
@@ -268,14 +271,14 @@ def _version_row(reg: Registry, name: str, version: Any) -> dict[str, Any]:
                 f"version {version.version} belongs to model {version.name!r}, not "
                 f"{model_name!r}; promote it as {version.name!r} or pick a version of {model_name!r}."
             )
-        return reg.get_model_version(model_name, version.version)
+        return reg.models.version(model_name, version.version)
     if isinstance(version, bool):
         raise ValidationError(f"a version is a positive whole number, got {version!r}.")
     if isinstance(version, int) or (isinstance(version, str) and version.strip().isdigit()):
         number = int(version)
         if number <= 0:
             raise ValidationError(f"model versions start at 1, got {number}.")
-        return reg.get_model_version(model_name, number)
+        return reg.models.version(model_name, number)
     if isinstance(version, str):
         ref = parse_model_ref(
             version if ("/" in version or "@" in version) else f"{model_name}@{version}"
@@ -285,7 +288,7 @@ def _version_row(reg: Registry, name: str, version: Any) -> dict[str, Any]:
                 f"{version!r} is a version of model {ref.name!r}, not {model_name!r}; a model "
                 "can only promote its own versions."
             )
-        return reg.resolve_model_version(str(ref))
+        return reg.models.resolve(str(ref))
     raise ValidationError(f"cannot read version {version!r}: give a number such as 3.")
 
 
@@ -328,12 +331,10 @@ class PromotionResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import promotion_text
 
         return promotion_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import promotion_html
 
         return promotion_html(self.to_dict())
 
@@ -369,7 +370,7 @@ def promote(
     row = _version_row(reg, name, version)
     model_name, number = row["model"], int(row["version"])
     _check_movable(row, to)
-    current = reg.production_version(model_name)
+    current = reg.models.production_version(model_name)
     previous = int(current["version"]) if current else None
     result = PromotionResult(model_name, number, to, False, previous_production=previous)
     gate_obj = None
@@ -395,7 +396,7 @@ def promote(
             return result
     result.forced = bool(gate_obj is not None and result.gate and not result.gate.passed)
     result.reason = _reason(reason, gate_obj, result)
-    result.transitions = reg.transition_model_version(
+    result.transitions = reg.models.transition(
         model_name,
         number,
         to,
@@ -404,7 +405,7 @@ def promote(
         expected_production_id=current["id"] if current else None,
     )
     result.promoted = True
-    now_prod = reg.production_version(model_name)
+    now_prod = reg.models.production_version(model_name)
     result.production_version = int(now_prod["version"]) if now_prod else None
     result.message = (
         f"{model_name} v{number} moved to {to}"
@@ -442,10 +443,9 @@ def _reason(reason: str, gate: Gate | None, result: PromotionResult) -> str:
 
 def gate_result(gate_result_id: int, registry: RegistryArg = None) -> GateResult:
     """A recorded gate result, displayable like a fresh one."""
-    from mlnb.lifecycle.checks import CheckResult
 
     reg = _registry(registry)
-    row = reg.gate_result(gate_result_id)
+    row = reg.models.gate_result(gate_result_id)
     return GateResult(
         gate=row["gate"],
         passed=row["passed"],

@@ -8,13 +8,29 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlnb._runtime import user
 from mlnb.errors import ValidationError
-from mlnb.store.registry import Registry, get_registry
+from mlnb.render.models import (
+    lineage_html,
+    lineage_text,
+    model_html,
+    model_text,
+    models_html,
+    models_text,
+    rollback_html,
+    rollback_text,
+    version_html,
+    version_text,
+)
+from mlnb.store.refs import check_alias, check_model_name
+from mlnb.store.registry import Registry, current_registry, get_registry
+from mlnb.tracking.artifacts import load_artifact, saved_artifact_id
+from mlnb.tracking.estimators import is_estimator, is_fitted
+from mlnb.tracking.fingerprint import is_data
+from mlnb.tracking.run import Run, active_run, start_run
 
 _ARTIFACT_REF = re.compile(r"^artifact:(\d+)$")
 _RUN_REF = re.compile(r"^runs?:/?/?(\d+)(?:/(.+))?$")
@@ -24,57 +40,6 @@ RegistryArg = Registry | str | os.PathLike[str] | None
 
 def _registry(registry: RegistryArg) -> Registry:
     return registry if isinstance(registry, Registry) else get_registry(registry)
-
-
-# -- the models this process saved, so registering one points at its training run ------
-
-
-class _SavedModels:
-    """Remembers which artifact each in-memory model was saved as (per registry).
-
-    A model fitted in a ``%%track`` cell is saved as an artifact of that run; registering
-    the same object afterwards reuses that artifact, so the version's lineage leads to the
-    training cell and its data instead of to a new, empty run. A refit invalidates the entry.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, int], tuple[weakref.ref[Any], int, int]] = {}
-        self._lock = threading.Lock()
-
-    def remember(self, registry: Registry, model: Any, artifact_id: int) -> None:
-        try:
-            ref = weakref.ref(model)
-        except TypeError:
-            return
-        with self._lock:
-            self._entries[(str(registry.home), id(model))] = (ref, _fit_token(model), artifact_id)
-
-    def artifact_for(self, registry: Registry, model: Any) -> int | None:
-        with self._lock:
-            entry = self._entries.get((str(registry.home), id(model)))
-        if entry is None:
-            return None
-        ref, token, artifact_id = entry
-        if ref() is not model or token != _fit_token(model):
-            return None
-        return artifact_id
-
-
-_saved = _SavedModels()
-
-
-def remember_saved_model(registry: Registry, model: Any, artifact_id: int) -> None:
-    """Called by ``Registry.save_model``: note that ``model`` is stored as ``artifact_id``."""
-    _saved.remember(registry, model, artifact_id)
-
-
-def _fit_token(obj: Any) -> int:
-    """Changes when an estimator is refitted (its fitted attributes become new objects)."""
-    try:
-        attrs = [v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")]
-    except TypeError:
-        return 0
-    return hash(tuple(id(v) for v in attrs))
 
 
 # -- ModelVersion ------------------------------------------------------------------------
@@ -131,16 +96,16 @@ class ModelVersion:
 
     def load(self, trusted: list[str] | None = None, allow_pickle: bool = False) -> Any:
         """The model object, loaded safely (sha256 checked, types trusted by the registry)."""
-        from mlnb.store.registry import current_registry
-
         reg = current_registry()
         if reg is not None and (not self.registry_home or str(reg.home) == self.registry_home):
-            return reg.load_artifact(self.artifact_id, trusted=trusted, allow_pickle=allow_pickle)
+            return load_artifact(reg, self.artifact_id, trusted=trusted, allow_pickle=allow_pickle)
         if not self.registry_home:
-            return get_registry().load_artifact(self.artifact_id, trusted, allow_pickle)
+            return load_artifact(get_registry(), self.artifact_id, trusted, allow_pickle)
         other = Registry(self.registry_home, create=False)  # not made the process-wide one
         try:
-            return other.load_artifact(self.artifact_id, trusted=trusted, allow_pickle=allow_pickle)
+            return load_artifact(
+                other, self.artifact_id, trusted=trusted, allow_pickle=allow_pickle
+            )
         finally:
             other.close()
 
@@ -162,13 +127,9 @@ class ModelVersion:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import version_text
-
         return version_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import version_html
-
         return version_html(self.to_dict())
 
 
@@ -195,14 +156,12 @@ def register_model(
     ``"staging"``; production goes through :func:`mlnb.promote`.
     """
     reg = _registry(registry)
-    from mlnb.lifecycle.refs import check_alias, check_model_name
-
     check_model_name(name)
     alias_list = [aliases] if isinstance(aliases, str) else list(aliases)
     for a in alias_list:
         check_alias(a)
     artifact_id = _artifact_for(reg, model_or_ref, name, run, X, allow_pickle)
-    row = reg.register_model_version(
+    row = reg.models.register_version(
         name, artifact_id, description=description, stage=stage, aliases=alias_list
     )
     return ModelVersion.from_row(row, reg)
@@ -213,11 +172,9 @@ def _artifact_for(reg: Registry, obj: Any, name: str, run: Any, X: Any, allow_pi
     if isinstance(obj, bool):
         raise ValidationError("register_model needs a fitted model or an artifact reference.")
     if isinstance(obj, int):
-        return int(reg.db.get_model_artifact(obj)["id"])
+        return int(reg.models.artifact(obj)["id"])
     if isinstance(obj, str):
         return _artifact_from_ref(reg, obj)
-    from mlnb.tracking.estimators import is_estimator, is_fitted
-
     if is_estimator(obj) and not is_fitted(obj):
         raise ValidationError(
             f"the {type(obj).__name__} passed to register_model is not fitted; call .fit(...) "
@@ -228,7 +185,7 @@ def _artifact_for(reg: Registry, obj: Any, name: str, run: Any, X: Any, allow_pi
             f"register_model needs a fitted model with a predict method, or a reference such "
             f"as 'runs:/12/model'; got a {type(obj).__name__}."
         )
-    known = _saved.artifact_for(reg, obj) if run is None else None
+    known = saved_artifact_id(reg, obj) if run is None else None
     if known is not None:
         return known
     return _save_into_run(reg, obj, name, run, X, allow_pickle)
@@ -238,16 +195,16 @@ def _artifact_from_ref(reg: Registry, text: str) -> int:
     text = text.strip()
     m = _ARTIFACT_REF.match(text)
     if m or text.isdigit():
-        return int(reg.db.get_model_artifact(int(m.group(1) if m else text))["id"])
+        return int(reg.models.artifact(int(m.group(1) if m else text))["id"])
     m = _RUN_REF.match(text)
     if m:
         run_id, model_name = int(m.group(1)), m.group(2)
-        reg.db.get_run(run_id)
-        saved = reg.db.run_models(run_id)
+        reg.runs.row(run_id)
+        saved = reg.models.artifacts_of_run(run_id)
         if model_name:
             saved = [a for a in saved if a["name"] == model_name]
         if not saved:
-            names = ", ".join(a["name"] for a in reg.db.run_models(run_id)) or "none"
+            names = ", ".join(a["name"] for a in reg.models.artifacts_of_run(run_id)) or "none"
             raise ValidationError(
                 f"run {run_id} saved no model"
                 + (f" named {model_name!r}" if model_name else "")
@@ -255,18 +212,16 @@ def _artifact_from_ref(reg: Registry, text: str) -> int:
             )
         return int(saved[-1]["id"])
     # another registered version ("fraud/2"): register the same artifact under a new name
-    return reg.resolve_model_ref(text)
+    return reg.models.resolve_artifact_id(text)
 
 
 def _save_into_run(
     reg: Registry, model: Any, name: str, run: Any, X: Any, allow_pickle: bool
 ) -> int:
-    from mlnb.tracking.run import Run, active_run, start_run
-
     target = run if isinstance(run, Run) else None
     if run is not None and target is None:
-        run_id = reg.resolve_run_id(run)
-        reg.db.get_run(run_id)
+        run_id = reg.runs.resolve_id(run)
+        reg.runs.row(run_id)
         target = Run(reg, run_id, experiment="")
     if target is None:
         active = active_run()
@@ -276,8 +231,6 @@ def _save_into_run(
         return int(target.log_model(model, name=name, allow_pickle=allow_pickle, X=X)["id"])
     with start_run(name=f"register {name}", registry=reg) as new_run:
         if X is not None:
-            from mlnb.tracking.fingerprint import is_data
-
             if is_data(X):
                 new_run.log_data(X, name="X")
         return int(new_run.log_model(model, name=name, allow_pickle=allow_pickle, X=X)["id"])
@@ -286,7 +239,39 @@ def _save_into_run(
 def get_model_version(ref: str, registry: RegistryArg = None) -> ModelVersion:
     """The version a reference names (``churn@production``, ``churn/3``, ``churn@champion``)."""
     reg = _registry(registry)
-    return ModelVersion.from_row(reg.resolve_model_version(ref), reg)
+    return ModelVersion.from_row(reg.models.resolve(ref), reg)
+
+
+def load_model(
+    ref: str | int,
+    trusted: list[str] | None = None,
+    allow_pickle: bool = False,
+    registry: RegistryArg = None,
+) -> Any:
+    """Load a stored model, checking its hash first.
+
+    ``ref`` is ``"churn@production"``, ``"churn@champion"``, ``"churn/3"`` (registered models),
+    ``"runs:/12/model"`` (the model a run saved under that name) or ``"artifact:5"``.
+    """
+    reg = _registry(registry)
+    text = str(ref).strip()
+    m = _ARTIFACT_REF.match(text)
+    if m:
+        return load_artifact(reg, int(m.group(1)), trusted=trusted, allow_pickle=allow_pickle)
+    m = _RUN_REF.match(text)
+    if m:
+        run_id, name = int(m.group(1)), m.group(2)
+        models = reg.models.artifacts_of_run(run_id)
+        if name:
+            models = [a for a in models if a["name"] == name]
+        if not models:
+            raise ValidationError(
+                f"run {run_id} saved no model{' named ' + repr(name) if name else ''}; "
+                f"see `mlnb show {run_id}`."
+            )
+        return load_artifact(reg, models[-1]["id"], trusted=trusted, allow_pickle=allow_pickle)
+    artifact_id = reg.models.resolve_artifact_id(text)
+    return load_artifact(reg, artifact_id, trusted=trusted, allow_pickle=allow_pickle)
 
 
 def set_alias(
@@ -294,13 +279,13 @@ def set_alias(
 ) -> ModelVersion:
     """Point a free alias (``champion``, ``challenger``, ...) at a version of ``name``."""
     reg = _registry(registry)
-    row = reg.set_model_alias(name, alias, _version_number(version))
+    row = reg.models.set_alias(name, alias, _version_number(version))
     return ModelVersion.from_row(row, reg)
 
 
 def delete_alias(name: str, alias: str, registry: RegistryArg = None) -> None:
     """Remove a free alias."""
-    _registry(registry).delete_model_alias(name, alias)
+    _registry(registry).models.delete_alias(name, alias)
 
 
 def _version_number(version: Any) -> int:
@@ -334,14 +319,39 @@ class RollbackResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import rollback_text
-
         return rollback_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import rollback_html
-
         return rollback_html(self.to_dict())
+
+
+def rollback_target(reg: Registry, name: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(current production version, the version a rollback restores).
+
+    Production history is replayed as a stack: each promotion pushes a version and each
+    return to an earlier version pops back to it, so repeated rollbacks walk further back.
+    """
+    model_id = reg.models.model_id(name)
+    stack: list[int] = []
+    for t in reg.models.transitions(model_id):
+        if t["to_stage"] != "production":
+            continue
+        if t["version_id"] in stack:
+            del stack[stack.index(t["version_id"]) + 1 :]
+        else:
+            stack.append(t["version_id"])
+    current = reg.models.production_version(name)
+    if current is not None:
+        while stack and stack[-1] == current["id"]:
+            stack.pop()
+    if not stack:
+        raise ValidationError(
+            f"{name} has no earlier production version to roll back to"
+            + (f" (version {current['version']} is the first one)." if current else ".")
+        )
+    target = reg.models.version_by_id(stack[-1])
+    assert target is not None
+    return current, reg.models.with_aliases(target)
 
 
 def rollback(name: str, reason: str = "", registry: RegistryArg = None) -> RollbackResult:
@@ -349,27 +359,62 @@ def rollback(name: str, reason: str = "", registry: RegistryArg = None) -> Rollb
 
     The current one is archived; both changes are recorded with reason ``rollback``.
     """
-    done = _registry(registry).rollback_model(name, reason=reason)
-    return RollbackResult(name, done["restored"], done["replaced"], done["reason"])
+    reg = _registry(registry)
+    current, target = rollback_target(reg, name)
+    text = "rollback" + (f": {reason}" if reason else "")
+    reg.models.rollback_production(
+        target["model_id"], target["id"], current["id"] if current else None, user(), text
+    )
+    return RollbackResult(name, target["version"], current["version"] if current else None, text)
 
 
 class Lineage(dict):
     """The chain behind a version (a dict), shown as an indented tree."""
 
     def __repr__(self) -> str:
-        from mlnb.render.models import lineage_text
-
         return lineage_text(self)
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import lineage_html
-
         return lineage_html(self)
 
 
 def lineage(ref: str, registry: RegistryArg = None) -> Lineage:
     """Where a version came from: artifact hash, run, notebook cell, git commit, data."""
-    return Lineage(_registry(registry).model_lineage(ref))
+    return Lineage(lineage_record(_registry(registry), ref))
+
+
+def lineage_record(reg: Registry, ref: str) -> dict[str, Any]:
+    """Version -> artifact (hash) -> run (notebook, cell, git, params, metrics) -> data
+    versions -> pipeline run, plus the stage history that put the version where it is."""
+    version = reg.models.resolve(ref)
+    artifact = reg.models.artifact(version["artifact_id"])
+    run = None
+    pipeline_run = None
+    if version.get("run_id") is not None:
+        run = reg.runs.get(version["run_id"])
+        if run.get("pipeline_run_id"):
+            pipeline_run = reg.pipelines.run_brief(run["pipeline_run_id"])
+    history = [
+        t for t in reg.models.transitions(version["model_id"]) if t["version_id"] == version["id"]
+    ]
+    gates = [
+        g for g in reg.models.gate_results(version["model_id"]) if g["version_id"] == version["id"]
+    ]
+    return {
+        "model": version["model"],
+        "version": version["version"],
+        "stage": version["stage"],
+        "aliases": version["aliases"],
+        "description": version["description"],
+        "created_by": version["created_by"],
+        "created_at": version["created_at"],
+        "artifact": artifact,
+        "run": run,
+        "data": run["data"] if run else [],
+        "pipeline_run": pipeline_run,
+        "transitions": history,
+        "gate_results": gates,
+    }
 
 
 class ModelsView:
@@ -380,13 +425,9 @@ class ModelsView:
         self.detail = detail
 
     def __repr__(self) -> str:
-        from mlnb.render.models import model_text, models_text
-
         return model_text(self.data) if self.detail else models_text(self.data)
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import model_html, models_html
-
         return model_html(self.data) if self.detail else models_html(self.data)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -400,11 +441,12 @@ def models(name: str | None = None, registry: RegistryArg = None) -> ModelsView:
     """All registered models, or one model's versions, stages, aliases and history."""
     reg = _registry(registry)
     if name is None:
-        return ModelsView(reg.list_models(), detail=False)
-    return ModelsView(reg.get_model(name), detail=True)
+        return ModelsView(reg.models.find(), detail=False)
+    return ModelsView(reg.models.get(name), detail=True)
 
 
 __all__ = [
+    "load_model",
     "ModelVersion",
     "RollbackResult",
     "Lineage",

@@ -280,6 +280,7 @@ class CoreMagics(Magics):
 
     def _dataversion(self, line: str) -> Any:
         from mlnb.render.tables import Rendered, esc, short_id
+        from mlnb.tracking.data import record_data
         from mlnb.tracking.fingerprint import is_data
         from mlnb.tracking.run import active_run
 
@@ -307,8 +308,8 @@ class CoreMagics(Magics):
                 "folder. Check the spelling or the path."
             )
         run = active_run()
-        version = self._registry().record_data(
-            obj, name=name, run_id=run.id if run else None, snapshot=args.snapshot
+        version = record_data(
+            self._registry(), obj, name=name, run_id=run.id if run else None, snapshot=args.snapshot
         )
         shape = (
             f"{version.get('n_rows')}x{version.get('n_cols')}"
@@ -344,11 +345,11 @@ class CoreMagics(Magics):
         args = parse(p, line)
         reg = self._registry()
         if args.compare:
-            cmp = reg.compare_runs(args.compare)
+            cmp = reg.runs.compare(args.compare)
             return Rendered(compare_html(cmp), compare_text(cmp))
         if args.limit is not None and args.limit <= 0:
             raise MlnbError("--limit must be a positive number of runs.")
-        runs = reg.list_runs(
+        runs = reg.runs.find(
             experiment=args.experiment,
             status=args.status,
             limit=args.limit,

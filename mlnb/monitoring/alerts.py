@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mlnb.errors import ValidationError
+from mlnb.render.tables import Rendered, esc
+from mlnb.store.alerts import SEVERITIES
 
 log = logging.getLogger("mlnb.alerts")
 # Library logging stays silent until the application configures it (the CLI and the scheduler
 # do); in a notebook the alert is shown by the notebook sink instead of a stderr line.
 logging.getLogger("mlnb").addHandler(logging.NullHandler())
-SEVERITIES = ("info", "warning", "critical")
-ALERT_STATUSES = ("open", "acknowledged", "resolved")
 
 Sink = Callable[[dict[str, Any]], None]
 _global_sinks: list[Sink] = []
@@ -102,7 +102,6 @@ def notebook_sink(alert: dict[str, Any]) -> None:
     shell = ipython.get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return
-    from mlnb.render.tables import Rendered, esc
 
     color = "#cf222e" if alert.get("severity") in ("warning", "critical") else "#6e7781"
     html = (
@@ -145,7 +144,7 @@ def raise_alert(
         "pipeline_id": pipeline_id,
         "batch_id": batch_id,
     }
-    alert["id"] = registry.db.record_alert(alert)
+    alert["id"] = registry.alerts.record(alert)
     alert["status"] = "open"
     with _lock:
         everyone = [log_sink, notebook_sink, *_global_sinks, *sinks_from_env(), *sinks]

@@ -16,7 +16,20 @@ from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.monitoring.alerts import Sink, WebhookSink, raise_alert
+from mlnb.monitoring.drift import (
+    DriftConfig,
+    DriftReport,
+    Profile,
+    fit_profile,
+    learn_threshold,
+    reference_chunk_scores,
+    score,
+)
+from mlnb.monitoring.drift._dask import compute, dask_frame, is_dask
+from mlnb.monitoring.drift.panel import drift_widget, render_panel
+from mlnb.render.tables import Rendered, esc
 from mlnb.store.registry import Registry, get_registry
+from mlnb.tracking.fingerprint import fingerprint
 
 HIGHER_IS_BETTER = {
     "accuracy",
@@ -161,8 +174,6 @@ class BatchResult:
         )
 
     def _repr_html_(self) -> str:
-        from mlnb.monitoring.drift.panel import render_panel
-        from mlnb.render.tables import esc
 
         alerts = "".join(
             f'<div style="border-left:4px solid #cf222e;padding:3px 8px;margin:2px 0;font-size:12px">'
@@ -244,9 +255,6 @@ class Monitor:
     def _fit(self, reference: Any, **opts: Any) -> None:
         import pandas as pd
 
-        from mlnb.monitoring.drift import DriftConfig, fit_profile
-        from mlnb.monitoring.drift._dask import compute, dask_frame, is_dask
-
         if is_dask(reference):  # fitted partition by partition on the Dask workers
             reference = dask_frame(reference, "reference")
         elif not isinstance(reference, pd.DataFrame):
@@ -305,7 +313,7 @@ class Monitor:
             "target_profile": target_profile,
         }
         self.model = opts["model"]
-        self.monitor_id = self.registry.db.upsert_monitor(
+        self.monitor_id = self.registry.monitors.upsert(
             self.name, self.model, target, f"obj:{stored}", self.config
         )
         self._profile = profile
@@ -323,9 +331,6 @@ class Monitor:
     ) -> dict[str, list[float | None]]:
         """mean +/- k sigma of each 'learned' metric over chunks of the reference."""
         import numpy as np
-
-        from mlnb.monitoring.drift import learn_threshold, reference_chunk_scores
-        from mlnb.monitoring.drift._dask import is_dask
 
         learned: dict[str, list[float | None]] = {}
         for t in thresholds:
@@ -365,7 +370,7 @@ class Monitor:
         return learned
 
     def _load_existing(self, model: str | None, thresholds: Mapping[str, Any] | None) -> None:
-        row = self.registry.db.get_monitor(self.name)
+        row = self.registry.monitors.get(self.name)
         if row is None:
             raise NotFoundError(
                 f"no monitor named {self.name!r} in {self.registry.home}. Create it with "
@@ -382,8 +387,6 @@ class Monitor:
     @property
     def profile(self) -> Any:
         if self._profile is None:
-            from mlnb.monitoring.drift import Profile
-
             digest = self._profile_ref.removeprefix("obj:")
             self._profile = Profile.from_dict(json.loads(self.registry.objects.get_bytes(digest)))
         return self._profile
@@ -396,7 +399,7 @@ class Monitor:
                 "learned thresholds need the reference data: create the monitor again with reference=."
             )
         self.config["thresholds"] = [t.to_dict() for t in parsed]
-        self.registry.db.update_monitor_config(self.monitor_id, self.config)
+        self.registry.monitors.update_config(self.monitor_id, self.config)
 
     @property
     def thresholds(self) -> list[Threshold]:
@@ -409,7 +412,6 @@ class Monitor:
 
     def score(self, batch: Any, progress: bool = False) -> Any:
         """Drift report of a batch against the stored profile, without recording it."""
-        from mlnb.monitoring.drift import score
 
         features = self.config["features"]
         frame = _frame_for(batch, features)
@@ -430,9 +432,6 @@ class Monitor:
         labels are computed here; its data version is not fingerprinted and stays None).
         """
         import numpy as np
-
-        from mlnb.monitoring.drift._dask import compute, is_dask
-        from mlnb.tracking.fingerprint import fingerprint
 
         lazy = is_dask(batch)
         if batch is None or not hasattr(batch, "columns"):
@@ -473,7 +472,7 @@ class Monitor:
                 version = fingerprint(batch)
             except Exception:
                 version = None
-        batch_id = self.registry.db.record_batch(
+        batch_id = self.registry.monitors.record_batch(
             {
                 "monitor_id": self.monitor_id,
                 "batch_at": batch_at,
@@ -503,7 +502,7 @@ class Monitor:
         and check the thresholds for it."""
         import numpy as np
 
-        row = self.registry.db.get_batch(int(batch_id))
+        row = self.registry.monitors.batch(int(batch_id))
         if row["monitor_id"] != self.monitor_id:
             raise ValidationError(f"batch {batch_id} belongs to another monitor.")
         labels, predictions = np.asarray(labels), np.asarray(predictions)
@@ -519,15 +518,13 @@ class Monitor:
             **row["metrics"],
             **compute_metrics(labels, predictions, self.config["metrics"], self.config.get("task")),
         }
-        self.registry.db.update_batch_metrics(int(batch_id), metrics)
+        self.registry.monitors.update_batch_metrics(int(batch_id), metrics)
         self._check(int(batch_id), None, metrics, None)
         return metrics
 
     def _prediction_drift(self, predictions: Any) -> dict[str, Any] | None:
         """Distribution of predictions vs the reference target's (or predictions') profile."""
         import pandas as pd
-
-        from mlnb.monitoring.drift import Profile, score
 
         target_profile = self.config.get("target_profile")
         target = self.config.get("target")
@@ -564,7 +561,7 @@ class Monitor:
         ref = dict(self.config.get("reference_metrics") or {})
         if ref:
             return ref
-        for b in self.registry.db.list_batches(self.monitor_id, with_reports=False):
+        for b in self.registry.monitors.batches(self.monitor_id, with_reports=False):
             if b["metrics"]:
                 return dict(b["metrics"])
         return {}
@@ -676,7 +673,7 @@ class Monitor:
         """Past batches (oldest first) in the shape the drift panel's timeline takes."""
         lines = self.threshold_lines()
         out = []
-        for b in self.registry.db.list_batches(self.monitor_id, limit=limit):
+        for b in self.registry.monitors.batches(self.monitor_id, limit=limit):
             out.append(
                 {
                     "batch_id": b["id"],
@@ -692,14 +689,14 @@ class Monitor:
 
     def status(self) -> dict[str, Any]:
         """Latest verdict, metrics, thresholds and open alerts."""
-        batches = self.registry.db.list_batches(self.monitor_id, limit=1, with_reports=False)
+        batches = self.registry.monitors.batches(self.monitor_id, limit=1, with_reports=False)
         latest = batches[-1] if batches else None
-        alerts = self.registry.db.list_alerts(status="open", monitor_id=self.monitor_id, limit=20)
+        alerts = self.registry.alerts._rows(status="open", monitor_id=self.monitor_id, limit=20)
         return {
             "monitor": self.name,
             "model": self.model,
             "features": len(self.config["features"]),
-            "batches": self.registry.db.count_batches(self.monitor_id),
+            "batches": self.registry.monitors.count_batches(self.monitor_id),
             "latest": latest,
             "thresholds": self.threshold_lines(),
             "open_alerts": alerts,
@@ -707,9 +704,6 @@ class Monitor:
 
     def panel(self, batch: int | None = None) -> Any:
         """The drift panel of the latest (or a given) batch with the timeline of all batches."""
-        from mlnb.monitoring.drift import DriftReport
-        from mlnb.monitoring.drift.panel import render_panel
-        from mlnb.render.tables import Rendered
 
         history = self.history()
         if not history:
@@ -727,8 +721,6 @@ class Monitor:
 
     def widget(self) -> Any:
         """Interactive panel (pick a batch and a column) where ipywidgets is available."""
-        from mlnb.monitoring.drift import DriftReport
-        from mlnb.monitoring.drift.panel import drift_widget
 
         history = self.history()
         if not history:
@@ -817,8 +809,6 @@ def _frame_for(batch: Any, features: list[str]) -> Any:
     """The batch's feature columns; missing ones stay missing so the report names them."""
     import pandas as pd
 
-    from mlnb.monitoring.drift._dask import dask_frame, is_dask
-
     if is_dask(batch):
         batch = dask_frame(batch, "batch")
     elif not isinstance(batch, pd.DataFrame):
@@ -857,4 +847,4 @@ def _timestamp(when: Any) -> float:
 
 def list_monitors(registry: Registry | None = None) -> list[dict[str, Any]]:
     reg = registry or get_registry()
-    return reg.db.list_monitors()
+    return reg.monitors.find()

@@ -107,7 +107,7 @@ def export_airflow_dag(reg: Any, name: str, python: str | None = None) -> str:
     """
     import datetime as dt
 
-    pipeline = reg.db.get_pipeline(name)
+    pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     interpreter = python or sys.executable
     notebook = Path(pipeline["notebook_path"])

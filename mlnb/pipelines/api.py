@@ -11,19 +11,29 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlnb._runtime import user
 from mlnb.errors import ValidationError
+from mlnb.lifecycle.gate import load_gate_file
 from mlnb.pipelines.config import (
     PipelineConfig,
     next_due,
     parse_on_alert,
     validate_pipeline_name,
 )
-from mlnb.pipelines.notebook import check_params_known, read_notebook, require_parameters_cell
-from mlnb.pipelines.runner import RunExecutor, runs_folder
+from mlnb.pipelines.notebook import (
+    check_params_known,
+    find_parameters_cell,
+    read_notebook,
+    require_parameters_cell,
+)
+from mlnb.pipelines.promotion import promote_candidates
+from mlnb.pipelines.runner import RunExecutor, raise_run_alerts, runs_folder
+from mlnb.pipelines.scheduler import recover_pipeline_runs
+from mlnb.pipelines.triggers import hash_watched_paths
+from mlnb.store.registry import Registry, get_registry
 
 
 def _registry(registry: Any) -> Any:
-    from mlnb.store.registry import Registry, get_registry
 
     return registry if isinstance(registry, Registry) else get_registry(registry)
 
@@ -88,8 +98,6 @@ def create_pipeline(
     check_params_known(cfg.params, cell, str(path))
     messages = [tagged] if tagged else []
     if cfg.on_new_data:
-        from mlnb.pipelines.triggers import hash_watched_paths
-
         cfg.data_baseline, _ = hash_watched_paths(reg, cfg.on_new_data)
     if monitor:
         # Alerts still open when the pipeline is created count: nobody has handled them, and
@@ -105,9 +113,9 @@ def create_pipeline(
             f"with `mlnb pipeline run {name}`"
         )
     if existing is None:
-        reg.db.create_pipeline(name, str(path), cfg.to_dict())
+        reg.pipelines.create(name, str(path), cfg.to_dict())
     else:
-        reg.db.update_pipeline(existing, notebook_path=str(path), config=cfg.to_dict())
+        reg.pipelines.update(existing, notebook_path=str(path), config=cfg.to_dict())
     out = describe_pipeline(name, registry=reg)
     out["messages"] = messages
     return out
@@ -119,7 +127,7 @@ _STATE_KEYS = ("schedule_anchor", "data_baseline", "alert_after_id")
 def _unchanged_or_refuse(reg: Any, name: str, path: str, cfg: PipelineConfig) -> dict[str, Any]:
     """Re-running the same ``create`` (a notebook cell run twice) changes nothing; a
     different definition under the same name needs ``replace``."""
-    stored = reg.db.get_pipeline(name)
+    stored = reg.pipelines.get(name)
     old = {
         k: v
         for k, v in PipelineConfig.from_dict(stored["config"]).to_dict().items()
@@ -191,11 +199,7 @@ def _resolve_gate_spec(gate: str | None, notebook_dir: Path) -> str | None:
 
 
 def _check_gate_in_file(gate: str, path: Path, name: str, required: bool = True) -> bool:
-    """Whether ``path`` defines gate ``name`` (when the gates module is installed)."""
-    try:
-        from mlnb.lifecycle.gate import load_gate_file
-    except ImportError:  # the model registry is not part of this installation
-        return True
+    """Whether ``path`` defines gate ``name``."""
     gates = load_gate_file(path)
     if name in gates:
         return True
@@ -222,27 +226,24 @@ def run_pipeline(
     (Airflow) passes ``trigger="airflow"``, ``promote=False`` to run the gate and promotion
     as its own step (:func:`promote_pipeline_run`) and ``retry=False`` to do the retrying.
     """
-    from mlnb._runtime import user
-    from mlnb.pipelines.notebook import find_parameters_cell
 
     reg = _registry(registry)
-    pipeline = reg.db.get_pipeline(name)
+    pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     if params:
         cell = find_parameters_cell(read_notebook(pipeline["notebook_path"]))
         if cell is not None:
             check_params_known(params, cell, pipeline["notebook_path"])
-    from mlnb.pipelines.scheduler import recover_pipeline_runs
 
     recover_pipeline_runs(reg)  # a run whose process died must not hold the slot
-    busy = reg.db.list_pipeline_runs(pipeline["id"], statuses=("running",))
+    busy = reg.pipelines.runs(pipeline["id"], statuses=("running",))
     if len(busy) >= cfg.max_concurrent:
         raise ValidationError(
             f"pipeline {name} is at its concurrency limit ({cfg.max_concurrent} run(s) at a "
             f"time): run {', '.join('#' + str(r['id']) for r in busy)} is still in progress. "
             "Wait for it (`mlnb pipeline history " + name + "`) or raise --max-concurrent."
         )
-    run_id = reg.db.enqueue_pipeline_run(
+    run_id = reg.pipelines.enqueue_run(
         pipeline["id"],
         trigger,
         reason or f"started by {user()}",
@@ -252,7 +253,7 @@ def run_pipeline(
     assert run_id is not None
     executor = RunExecutor(reg)
     if not executor.claim(run_id, pipeline):
-        reg.db.update_pipeline_run(
+        reg.pipelines.update_run(
             run_id,
             {
                 "status": "skipped",
@@ -285,12 +286,10 @@ def promote_pipeline_run(name: str, run_id: int, registry: Any = None) -> dict[s
     Returns the decision recorded in the run's details. Calling it again returns the decision
     already recorded, so a retried orchestrator task never promotes twice.
     """
-    from mlnb.pipelines.promotion import promote_candidates
-    from mlnb.pipelines.runner import raise_run_alerts
 
     reg = _registry(registry)
-    pipeline = reg.db.get_pipeline(name)
-    run = reg.db.get_pipeline_run(int(run_id))
+    pipeline = reg.pipelines.get(name)
+    run = reg.pipelines.run(int(run_id))
     if run["pipeline_id"] != pipeline["id"]:
         raise ValidationError(f"run #{run_id} does not belong to pipeline {name}.")
     if run["details"].get("promotion"):
@@ -312,10 +311,10 @@ def promote_pipeline_run(name: str, run_id: int, registry: Any = None) -> dict[s
         folder = Path(pipeline["notebook_path"]).parent
         with contextlib.chdir(folder if folder.is_dir() else Path.cwd()):
             decision = promote_candidates(reg, pipeline, cfg, run["id"])
-    reg.db.merge_pipeline_run_details(run["id"], {"promotion": decision})
-    alerts = raise_run_alerts(reg, pipeline, reg.db.get_pipeline_run(run["id"]))
+    reg.pipelines.merge_run_details(run["id"], {"promotion": decision})
+    alerts = raise_run_alerts(reg, pipeline, reg.pipelines.run(run["id"]))
     if alerts:
-        reg.db.merge_pipeline_run_details(run["id"], {"alerts": alerts})
+        reg.pipelines.merge_run_details(run["id"], {"alerts": alerts})
     return decision
 
 
@@ -324,7 +323,7 @@ def describe_pipeline(
 ) -> dict[str, Any]:
     """A pipeline with its config, triggers, next scheduled time and latest runs."""
     reg = _registry(registry)
-    pipeline = reg.db.get_pipeline(name)
+    pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     pipeline["triggers"] = cfg.triggers
     pipeline["next_run_at"] = None
@@ -332,7 +331,7 @@ def describe_pipeline(
         pipeline["next_run_at"] = next_due(
             cfg.schedule, cfg.timezone, now or dt.datetime.now(dt.UTC)
         ).isoformat()
-    pipeline["recent_runs"] = reg.db.list_pipeline_runs(pipeline["id"], limit=10)
+    pipeline["recent_runs"] = reg.pipelines.runs(pipeline["id"], limit=10)
     pipeline["runs_folder"] = str(runs_folder(reg, name))
     return pipeline
 
@@ -342,7 +341,7 @@ def list_pipelines(registry: Any = None) -> list[dict[str, Any]]:
     reg = _registry(registry)
     out = []
     now = dt.datetime.now(dt.UTC)
-    for p in reg.db.list_pipelines():
+    for p in reg.pipelines.find():
         cfg = PipelineConfig.from_dict(p["config"])
         p["triggers"] = cfg.triggers
         p["next_run_at"] = (
@@ -359,16 +358,16 @@ def pipeline_history(
 ) -> list[dict[str, Any]]:
     """Runs of a pipeline, newest first: trigger and why, status, duration, error, output."""
     reg = _registry(registry)
-    pipeline = reg.db.get_pipeline(name)
-    return reg.db.list_pipeline_runs(pipeline["id"], limit=limit)
+    pipeline = reg.pipelines.get(name)
+    return reg.pipelines.runs(pipeline["id"], limit=limit)
 
 
 def get_pipeline_run(run_id: int, registry: Any = None) -> dict[str, Any]:
     """One pipeline run with the tracked runs and model versions it produced."""
     reg = _registry(registry)
-    run = reg.db.get_pipeline_run(int(run_id))
-    run["runs"] = reg.db.runs_of_pipeline_run(run["id"])
-    run["model_versions"] = reg.db.model_versions_of_pipeline_run(run["id"])
+    run = reg.pipelines.run(int(run_id))
+    run["runs"] = reg.pipelines.tracked_runs_of_run(run["id"])
+    run["model_versions"] = reg.pipelines.model_versions_of_run(run["id"])
     run["duration"] = (
         run["ended_at"] - run["started_at"] if run["ended_at"] and run["started_at"] else None
     )
@@ -380,25 +379,25 @@ def set_pipeline_status(name: str, status: str, registry: Any = None) -> dict[st
     if status not in ("active", "paused"):
         raise ValidationError(f"a pipeline is 'active' or 'paused', not {status!r}.")
     reg = _registry(registry)
-    pipeline = reg.db.get_pipeline(name)
+    pipeline = reg.pipelines.get(name)
     config = None
     if status == "active" and pipeline["status"] == "paused":
         config = {**pipeline["config"], "schedule_anchor": time.time()}
-    reg.db.update_pipeline(pipeline["id"], config=config, status=status)
+    reg.pipelines.update(pipeline["id"], config=config, status=status)
     return describe_pipeline(name, registry=reg)
 
 
 def delete_pipeline(name: str, keep_outputs: bool = False, registry: Any = None) -> dict[str, Any]:
     """Delete a pipeline, its run history and (unless ``keep_outputs``) its output notebooks."""
     reg = _registry(registry)
-    pipeline = reg.db.get_pipeline(name)
-    busy = reg.db.list_pipeline_runs(pipeline["id"], statuses=("running",))
+    pipeline = reg.pipelines.get(name)
+    busy = reg.pipelines.runs(pipeline["id"], statuses=("running",))
     if busy:
         raise ValidationError(
             f"pipeline {name} has run #{busy[0]['id']} in progress; wait for it or pause the "
             "pipeline, then delete it."
         )
-    reg.db.delete_pipeline(pipeline["id"])
+    reg.pipelines.delete(pipeline["id"])
     folder = runs_folder(reg, name).parent
     if not keep_outputs and folder.exists():
         shutil.rmtree(folder, ignore_errors=True)

@@ -27,7 +27,7 @@ def export_crontab(reg: Any, name: str) -> str:
     mlnb itself decides what is due in the pipeline's time zone, so the line is the same for
     every schedule and trigger (cron's own time zone handling varies between systems).
     """
-    pipeline = reg.db.get_pipeline(name)
+    pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     home = Path(reg.home)
     log = home / "pipelines" / "scheduler-cron.log"
@@ -52,7 +52,7 @@ def export_crontab(reg: Any, name: str) -> str:
 
 def export_systemd(reg: Any, name: str) -> str:
     """A systemd user service that keeps ``mlnb scheduler`` running for this registry."""
-    pipeline = reg.db.get_pipeline(name)
+    pipeline = reg.pipelines.get(name)
     home = Path(reg.home)
     workdir = Path(pipeline["notebook_path"]).parent
     unit = "mlnb-scheduler-" + _unit_slug(home)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
+from mlnb.tracking.source import _strip_ipython_syntax, literal_assignments
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -65,7 +66,6 @@ def cell_tags(cell: dict[str, Any]) -> list[str]:
 
 def cell_literals(source: str) -> tuple[dict[str, Any], bool]:
     """Top-level literal assignments of a cell, and whether the cell holds nothing else."""
-    from mlnb.tracking.source import _strip_ipython_syntax, literal_assignments
 
     try:
         tree = ast.parse(_strip_ipython_syntax(source))

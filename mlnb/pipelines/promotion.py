@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.errors import GateFailed
+from mlnb.lifecycle.promotion import promote
 from mlnb.pipelines.config import PipelineConfig
 
 
@@ -22,7 +23,7 @@ def promote_candidates(
 
     Returns ``{"decision": "promoted" | "rejected" | "no_candidate", "candidates": [...]}``.
     """
-    versions = reg.db.model_versions_of_pipeline_run(run_id)
+    versions = reg.pipelines.model_versions_of_run(run_id)
     if cfg.model:
         versions = [v for v in versions if v["model"] == cfg.model]
     newest: dict[str, dict[str, Any]] = {}
@@ -46,7 +47,6 @@ def promote_candidates(
 def _gate_and_promote(
     reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, run_id: int, version: dict[str, Any]
 ) -> dict[str, Any]:
-    from mlnb.lifecycle.promotion import promote
 
     record: dict[str, Any] = {
         "model": version["model"],

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlnb._runtime import host
+from mlnb.monitoring.alerts import raise_alert
 from mlnb.pipelines.config import PipelineConfig
 from mlnb.pipelines.notebook import failing_cell_in_output
 
@@ -32,10 +34,8 @@ def runs_folder(reg: Any, pipeline_name: str) -> Path:
 
 def worker_environment() -> dict[str, str]:
     """The caller's environment, with mlnb importable and output unbuffered."""
-    import mlnb
-
     env = dict(os.environ)
-    package_parent = str(Path(mlnb.__file__).resolve().parent.parent)
+    package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding mlnb/
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if package_parent not in paths:
         paths.insert(0, package_parent)
@@ -81,10 +81,9 @@ class RunExecutor:
 
     def claim(self, run_id: int, pipeline: dict[str, Any]) -> bool:
         """Take a queued run if the pipeline is under its concurrency limit."""
-        from mlnb._runtime import host
 
         cfg = PipelineConfig.from_dict(pipeline["config"])
-        return self.reg.db.claim_pipeline_run(run_id, cfg.max_concurrent, os.getpid(), host())
+        return self.reg.pipelines.claim_run(run_id, cfg.max_concurrent, os.getpid(), host())
 
     # -- running --------------------------------------------------------------------------
 
@@ -97,22 +96,22 @@ class RunExecutor:
                 break
             delay = self._requeue(row)
             self.sleep(delay)
-            pipeline = self.reg.db.get_pipeline_by_id(row["pipeline_id"])
+            pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
             if self._stopping or not self.claim(run_id, pipeline):
-                return self.reg.db.get_pipeline_run(run_id)
+                return self.reg.pipelines.run(run_id)
         self._finish(row)
-        return self.reg.db.get_pipeline_run(run_id)
+        return self.reg.pipelines.run(run_id)
 
     def _attempt(self, run_id: int) -> dict[str, Any]:
-        run = self.reg.db.get_pipeline_run(run_id)
-        pipeline = self.reg.db.get_pipeline_by_id(run["pipeline_id"])
+        run = self.reg.pipelines.run(run_id)
+        pipeline = self.reg.pipelines.get_by_id(run["pipeline_id"])
         cfg = PipelineConfig.from_dict(pipeline["config"])
         folder = runs_folder(self.reg, pipeline["name"])
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         output = folder / f"{run_id}-{stamp}.ipynb"
         log_path = output.with_suffix(".log")
-        self.reg.db.update_pipeline_run(run_id, {"output_path": str(output)})
+        self.reg.pipelines.update_run(run_id, {"output_path": str(output)})
         notebook_dir = Path(pipeline["notebook_path"]).parent
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(
@@ -136,7 +135,7 @@ class RunExecutor:
         with self._lock:
             self._procs[run_id] = proc
         try:
-            self.reg.db.update_pipeline_run(run_id, {"pid": proc.pid}, only_if_status="running")
+            self.reg.pipelines.update_run(run_id, {"pid": proc.pid}, only_if_status="running")
             try:
                 proc.wait(timeout=cfg.timeout_seconds)
             except subprocess.TimeoutExpired:
@@ -146,8 +145,8 @@ class RunExecutor:
             with self._lock:
                 self._procs.pop(run_id, None)
         self._mark_if_unfinished(run_id, proc.returncode, output)
-        self.reg.db.update_pipeline_run(run_id, {"log": _tail(log_path)})
-        return self.reg.db.get_pipeline_run(run_id)
+        self.reg.pipelines.update_run(run_id, {"log": _tail(log_path)})
+        return self.reg.pipelines.run(run_id)
 
     def _time_out(self, run_id: int, cfg: PipelineConfig, output: Path) -> None:
         where = failing_cell_in_output(output)
@@ -156,7 +155,7 @@ class RunExecutor:
             if where
             else " before the first cell started (the worker or kernel was still starting)"
         )
-        self.reg.db.update_pipeline_run(
+        self.reg.pipelines.update_run(
             run_id,
             {
                 "status": "failed",
@@ -170,13 +169,13 @@ class RunExecutor:
 
     def _mark_if_unfinished(self, run_id: int, returncode: int | None, output: Path) -> None:
         """A worker that died without recording its outcome leaves the run crashed."""
-        if self.reg.db.get_pipeline_run(run_id)["status"] != "running":
+        if self.reg.pipelines.run(run_id)["status"] != "running":
             return
         where = failing_cell_in_output(output) if output.exists() else None
         reason = self._stopping or exit_reason(returncode)
         if where:
             reason += f" while executing cell {where[0] + 1} ({where[1]!r})"
-        self.reg.db.update_pipeline_run(
+        self.reg.pipelines.update_run(
             run_id,
             {
                 "status": "crashed",
@@ -205,19 +204,19 @@ class RunExecutor:
     def _may_retry(self, row: dict[str, Any]) -> bool:
         if self._stopping or row["details"].get("no_retry"):
             return False
-        pipeline = self.reg.db.get_pipeline_by_id(row["pipeline_id"])
+        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
         return row["attempt"] <= PipelineConfig.from_dict(pipeline["config"]).retries
 
     def _requeue(self, row: dict[str, Any]) -> float:
         """Put a failed attempt back in the queue after recording it; returns the backoff."""
-        pipeline = self.reg.db.get_pipeline_by_id(row["pipeline_id"])
+        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
         cfg = PipelineConfig.from_dict(pipeline["config"])
         delay = cfg.retry_delay_seconds * 2 ** (row["attempt"] - 1)
         attempts = [*row["details"].get("attempts", []), _attempt_record(row)]
-        self.reg.db.merge_pipeline_run_details(
+        self.reg.pipelines.merge_run_details(
             row["id"], {"attempts": attempts, "not_before": time.time() + delay}
         )
-        self.reg.db.update_pipeline_run(
+        self.reg.pipelines.update_run(
             row["id"],
             {"status": "queued", "attempt": row["attempt"] + 1, "pid": None, "ended_at": None},
             only_if_status=row["status"],
@@ -236,11 +235,11 @@ class RunExecutor:
     # -- after the last attempt ----------------------------------------------------------------
 
     def _finish(self, row: dict[str, Any]) -> None:
-        pipeline = self.reg.db.get_pipeline_by_id(row["pipeline_id"])
+        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
         try:
             alerts = raise_run_alerts(self.reg, pipeline, row)
             if alerts:
-                self.reg.db.merge_pipeline_run_details(row["id"], {"alerts": alerts})
+                self.reg.pipelines.merge_run_details(row["id"], {"alerts": alerts})
         finally:
             apply_retention(self.reg, pipeline)
 
@@ -250,7 +249,7 @@ class RunExecutor:
         with self._lock:
             procs = dict(self._procs)
         for run_id in procs:
-            self.reg.db.update_pipeline_run(
+            self.reg.pipelines.update_run(
                 run_id,
                 {"status": "crashed", "error": reason, "ended_at": time.time()},
                 only_if_status="running",
@@ -291,7 +290,6 @@ def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
 
 def raise_run_alerts(reg: Any, pipeline: dict[str, Any], row: dict[str, Any]) -> list[int]:
     """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected."""
-    from mlnb.monitoring.alerts import raise_alert
 
     evidence = {
         "pipeline": pipeline["name"],
@@ -352,7 +350,7 @@ def apply_retention(reg: Any, pipeline: dict[str, Any]) -> list[int]:
     """Delete output notebooks and logs of all but the newest ``keep_outputs`` ended runs;
     the run rows (status, error, stored log) stay. Returns the runs whose files went."""
     keep = PipelineConfig.from_dict(pipeline["config"]).keep_outputs
-    ended = reg.db.list_pipeline_runs(pipeline["id"], statuses=("finished", "failed", "crashed"))
+    ended = reg.pipelines.runs(pipeline["id"], statuses=("finished", "failed", "crashed"))
     with_files = [r for r in ended if r["output_path"] and not r["details"].get("output_removed")]
     pruned = []
     for row in with_files[keep:]:
@@ -366,6 +364,6 @@ def apply_retention(reg: Any, pipeline: dict[str, Any]) -> list[int]:
                     f.unlink(missing_ok=True)
                 except OSError as exc:
                     log.warning("retention: cannot delete %s: %s", f, exc)
-        reg.db.merge_pipeline_run_details(row["id"], {"output_removed": True})
+        reg.pipelines.merge_run_details(row["id"], {"output_removed": True})
         pruned.append(row["id"])
     return pruned

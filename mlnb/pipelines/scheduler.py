@@ -20,10 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlnb._runtime import host
+from mlnb._runtime import pid_alive as _pid_alive
 from mlnb.errors import MlnbError, RegistryError
 from mlnb.pipelines.config import PipelineConfig, next_due
-from mlnb.pipelines.runner import RunExecutor
+from mlnb.pipelines.notebook import failing_cell_in_output
+from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
 from mlnb.pipelines.triggers import due_fires, enqueue
+from mlnb.store.registry import Registry, get_registry
 
 log = logging.getLogger("mlnb.scheduler")
 LOCK_FILENAME = "scheduler.lock"
@@ -47,7 +51,6 @@ class SchedulerLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        from mlnb._runtime import host
 
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -119,15 +122,11 @@ def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset(
     """Mark ``running`` pipeline runs crashed when their process on this host is gone or
     their heartbeat is older than STALE_AFTER_SECONDS, naming the reason and the cell, and
     raise the alert a crash deserves. Runs in ``skip`` (this process's own) are left alone."""
-    from mlnb._runtime import host
-    from mlnb.pipelines.notebook import failing_cell_in_output
-    from mlnb.pipelines.runner import raise_run_alerts
-    from mlnb.store.registry import _pid_alive
 
     here = host()
     now = time.time()
     reasons: dict[int, str] = {}
-    for run in reg.db.list_pipeline_runs(statuses=("running",)):
+    for run in reg.pipelines.runs(statuses=("running",)):
         if run["id"] in skip:
             continue
         if run["host"] == here and run["pid"] and not _pid_alive(run["pid"]):
@@ -142,7 +141,7 @@ def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset(
             )
     crashed = []
     for run_id, reason in reasons.items():
-        row = reg.db.get_pipeline_run(run_id)
+        row = reg.pipelines.run(run_id)
         where = (
             failing_cell_in_output(row["output_path"])
             if row["output_path"] and Path(row["output_path"]).exists()
@@ -150,11 +149,11 @@ def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset(
         )
         cell = f" while executing cell {where[0] + 1} ({where[1]!r})" if where else ""
         if where:
-            reg.db.update_pipeline_run(run_id, {"failing_cell": where[0]}, "running")
-        if reg.db.mark_pipeline_runs_crashed([run_id], f"crashed: {reason}{cell}"):
+            reg.pipelines.update_run(run_id, {"failing_cell": where[0]}, "running")
+        if reg.pipelines.mark_runs_crashed([run_id], f"crashed: {reason}{cell}"):
             log.warning("pipeline run #%d marked crashed: %s", run_id, reason)
-            row = reg.db.get_pipeline_run(run_id)
-            raise_run_alerts(reg, reg.db.get_pipeline_by_id(row["pipeline_id"]), row)
+            row = reg.pipelines.run(run_id)
+            raise_run_alerts(reg, reg.pipelines.get_by_id(row["pipeline_id"]), row)
             crashed.append(run_id)
     return crashed
 
@@ -180,7 +179,6 @@ class Scheduler:
         execute: Callable[[int], Any] | None = None,
         threaded: bool = True,
     ) -> None:
-        from mlnb.store.registry import Registry, get_registry
 
         self.reg = registry if isinstance(registry, Registry) else get_registry(registry)
         self.clock = clock or utc_now
@@ -237,7 +235,7 @@ class Scheduler:
         started = []
         now = time.time()
         for pipeline in self._pipelines("active"):
-            queued = self.reg.db.list_pipeline_runs(
+            queued = self.reg.pipelines.runs(
                 pipeline["id"], statuses=("queued",), oldest_first=True
             )
             for run in queued:
@@ -272,7 +270,7 @@ class Scheduler:
         except Exception as exc:  # one run's trouble never stops the scheduler
             self._error(f"pipeline run #{run_id}: {type(exc).__name__}: {exc}")
             try:
-                self.reg.db.mark_pipeline_runs_crashed(
+                self.reg.pipelines.mark_runs_crashed(
                     [run_id], f"the scheduler could not execute it: {type(exc).__name__}: {exc}"
                 )
             except MlnbError:
@@ -281,7 +279,7 @@ class Scheduler:
             self._threads.pop(run_id, None)
 
     def _pipelines(self, status: str) -> list[dict[str, Any]]:
-        pipelines = self.reg.db.list_pipelines(status)
+        pipelines = self.reg.pipelines.find(status)
         if self.only is not None:
             pipelines = [p for p in pipelines if p["name"] in self.only]
         return pipelines

@@ -14,6 +14,8 @@ from typing import Any
 
 from mlnb.errors import MlnbError
 from mlnb.pipelines.config import PipelineConfig, cron_slots
+from mlnb.tracking.data import file_hash_cache
+from mlnb.tracking.fingerprint import fingerprint_path
 
 log = logging.getLogger("mlnb.pipelines")
 TRIGGERS = ("schedule", "new_data", "alert", "manual")
@@ -50,7 +52,7 @@ def due_fires(reg: Any, pipeline: dict[str, Any], now: dt.datetime) -> list[Fire
 def schedule_anchor(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> dt.datetime:
     """Slots after this time are due: the last scheduled due time, or creation/resume time."""
     since = dt.datetime.fromtimestamp(cfg.schedule_anchor or pipeline["created_at"], dt.UTC)
-    last = reg.db.latest_due_key(pipeline["id"], "cron:")
+    last = reg.pipelines.latest_due_key(pipeline["id"], "cron:")
     if last:
         since = max(since, dt.datetime.fromisoformat(last.removeprefix("cron:")))
     return since
@@ -61,7 +63,7 @@ def schedule_fires(
 ) -> list[Fire]:
     """The cron slot due now; slots missed while no scheduler ran follow ``cfg.catchup``."""
     assert cfg.schedule
-    if reg.db.has_queued_run(pipeline["id"], "schedule"):
+    if reg.pipelines.has_queued_run(pipeline["id"], "schedule"):
         return []  # the queued run covers any later slot
     anchor = schedule_anchor(reg, pipeline, cfg)
     slots = cron_slots(cfg.schedule, cfg.timezone, anchor, now)
@@ -105,10 +107,9 @@ def schedule_fires(
 def hash_watched_paths(reg: Any, paths: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Content hashes of watched files/folders (cached by inode, size and mtime), and the
     paths that could not be hashed with the reason."""
-    from mlnb.tracking.fingerprint import fingerprint_path
 
     hashes, problems = {}, {}
-    cache = reg.file_hash_cache()
+    cache = file_hash_cache(reg)
     for path in paths:
         try:
             hashes[path] = fingerprint_path(Path(path), cache)
@@ -124,12 +125,12 @@ def new_data_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> l
         log.warning(
             "pipeline %s: cannot check %s for new data: %s", pipeline["name"], path, problem
         )
-    last = reg.db.last_successful_pipeline_run(pipeline["id"])
+    last = reg.pipelines.last_successful_run(pipeline["id"])
     baseline = dict(cfg.data_baseline)
     if last is not None:
         baseline.update(last["details"].get("data_hashes", {}))
     changed = [p for p, h in hashes.items() if h != baseline.get(p)]
-    if not changed or reg.db.has_queued_run(pipeline["id"], "new_data"):
+    if not changed or reg.pipelines.has_queued_run(pipeline["id"], "new_data"):
         return []
     since = f"run #{last['id']}" if last else "the pipeline was created"
     parts = [f"{p} changed ({_short(baseline.get(p))} -> {_short(hashes[p])})" for p in changed[:3]]
@@ -161,8 +162,8 @@ def alert_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list
     monitor_id = reg.db.id_by_name("monitors", cfg.on_alert)
     if monitor_id is None:
         return []
-    after = max(cfg.alert_after_id, reg.db.last_handled_alert_id(pipeline["id"]))
-    alerts = reg.db.open_monitor_alerts(monitor_id, after, cfg.alert_kinds or None)
+    after = max(cfg.alert_after_id, reg.pipelines.last_handled_alert_id(pipeline["id"]))
+    alerts = reg.alerts.open_of_monitor(monitor_id, after, cfg.alert_kinds or None)
     if not alerts:
         return []
     newest = alerts[-1]
@@ -179,7 +180,7 @@ def alert_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list
 
     def acknowledge(run_id: int) -> None:
         for alert in alerts:
-            reg.acknowledge_alert(alert["id"], by=handler)
+            reg.alerts.acknowledge(alert["id"], by=handler)
 
     return [
         Fire(
@@ -198,13 +199,13 @@ def alert_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list
 
 def enqueue(reg: Any, pipeline: dict[str, Any], fire: Fire) -> int | None:
     """Queue (or record as skipped) one fire; None when its due key was taken already."""
-    run_id = reg.db.enqueue_pipeline_run(
+    run_id = reg.pipelines.enqueue_run(
         pipeline["id"], fire.trigger, fire.reason, fire.due_key, fire.details, fire.status
     )
     if run_id is None:
         return None
     if fire.status == "skipped":
-        reg.db.update_pipeline_run(run_id, {"ended_at": time.time()})
+        reg.pipelines.update_run(run_id, {"ended_at": time.time()})
     if fire.after_enqueue is not None:
         fire.after_enqueue(run_id)
     return run_id

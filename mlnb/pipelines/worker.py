@@ -25,6 +25,9 @@ from typing import Any
 from mlnb.errors import MlnbError
 from mlnb.pipelines.config import PipelineConfig
 from mlnb.pipelines.notebook import find_parameters_cell, first_line, read_notebook, source_index
+from mlnb.pipelines.promotion import promote_candidates
+from mlnb.pipelines.triggers import hash_watched_paths
+from mlnb.store.registry import Registry
 
 HEARTBEAT_SECONDS = 5.0
 log = logging.getLogger("mlnb.pipelines.worker")
@@ -100,7 +103,7 @@ def _on_sigterm(parent_pid: int | None) -> Any:
 def _heartbeat(reg: Any, run_id: int, parent_pid: int | None, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         try:
-            reg.db.heartbeat_pipeline_run(run_id)
+            reg.pipelines.heartbeat_run(run_id)
         except Exception:  # a missed beat is harmless
             pass
         if parent_pid and os.getppid() != parent_pid:
@@ -158,8 +161,8 @@ def kernel_environment(reg: Any, pipeline: dict[str, Any], run: dict[str, Any]) 
 def execute(reg: Any, run_id: int, parent_pid: int | None = None) -> dict[str, Any]:
     """Run the notebook of pipeline run ``run_id`` and record the outcome; returns the fields
     written (status, error, failing_cell)."""
-    run = reg.db.get_pipeline_run(run_id)
-    pipeline = reg.db.get_pipeline_by_id(run["pipeline_id"])
+    run = reg.pipelines.run(run_id)
+    pipeline = reg.pipelines.get_by_id(run["pipeline_id"])
     cfg = PipelineConfig.from_dict(pipeline["config"])
     stop = threading.Event()
     beat = threading.Thread(
@@ -263,10 +266,9 @@ def _record_data_hashes(reg: Any, cfg: PipelineConfig, run_id: int) -> None:
     new-data check once this run succeeds."""
     if not cfg.on_new_data:
         return
-    from mlnb.pipelines.triggers import hash_watched_paths
 
     hashes, _ = hash_watched_paths(reg, cfg.on_new_data)
-    reg.db.merge_pipeline_run_details(run_id, {"data_hashes": hashes})
+    reg.pipelines.merge_run_details(run_id, {"data_hashes": hashes})
 
 
 def _promotion_step(
@@ -274,17 +276,16 @@ def _promotion_step(
 ) -> dict[str, Any]:
     if not cfg.promote_to:
         return {}
-    from mlnb.pipelines.promotion import promote_candidates
 
     try:
         decision = promote_candidates(reg, pipeline, cfg, run_id)
     except Exception as exc:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        reg.db.merge_pipeline_run_details(
+        reg.pipelines.merge_run_details(
             run_id, {"promotion": {"decision": "error", "error": detail}}
         )
         return {"status": "failed", "error": f"the gate/promotion step failed: {detail}"}
-    reg.db.merge_pipeline_run_details(run_id, {"promotion": decision})
+    reg.pipelines.merge_run_details(run_id, {"promotion": decision})
     return {}
 
 
@@ -298,7 +299,7 @@ def _record(reg: Any, run_id: int, outcome: dict[str, Any], tries: int = 5) -> N
     }
     for attempt in range(tries):
         try:
-            reg.db.update_pipeline_run(run_id, fields, only_if_status="running")
+            reg.pipelines.update_run(run_id, fields, only_if_status="running")
             return
         except MlnbError:
             if attempt == tries - 1:
@@ -316,7 +317,6 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s"
     )
     signal.signal(signal.SIGTERM, _on_sigterm(args.parent_pid))
-    from mlnb.store.registry import Registry
 
     try:
         _die_with_parent(args.parent_pid)

@@ -27,6 +27,16 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
+from mlnb.lifecycle.promotion import promote
+from mlnb.lifecycle.versions import lineage_record, rollback, rollback_target
+from mlnb.monitoring.monitor import Monitor, list_monitors
+from mlnb.pipelines.api import (
+    describe_pipeline,
+    get_pipeline_run,
+    list_pipelines,
+    pipeline_history,
+    set_pipeline_status,
+)
 
 if TYPE_CHECKING:
     from mlnb.store.registry import Registry
@@ -267,7 +277,7 @@ class VersionHandler(MlnbHandler):
 class ExperimentsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
-        experiments = await self.blocking(self.registry.list_experiments)
+        experiments = await self.blocking(self.registry.runs.experiments)
         self.reply({"experiments": experiments})
 
 
@@ -280,7 +290,7 @@ class RunsHandler(MlnbHandler):
         order = self.choice_arg("order", ("asc", "desc"), "desc")
         limit = self.int_arg("limit", 100)
         runs = await self.blocking(
-            self.registry.list_runs,
+            self.registry.runs.find,
             experiment=experiment,
             status=status,
             limit=limit,
@@ -294,7 +304,7 @@ class RunsHandler(MlnbHandler):
 class RunHandler(MlnbHandler):
     @endpoint
     async def get(self, run_ref: str) -> None:
-        run = await self.blocking(self.registry.get_run, run_ref)
+        run = await self.blocking(self.registry.runs.get, run_ref)
         run["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
         self.reply(run)
 
@@ -312,14 +322,14 @@ class CompareHandler(MlnbHandler):
             )
         if len(refs) > 10:
             raise ApiError(400, f"compare at most 10 runs at once, got {len(refs)}.")
-        self.reply(await self.blocking(self.registry.compare_runs, refs))
+        self.reply(await self.blocking(self.registry.runs.compare, refs))
 
 
 class DataHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         limit = self.int_arg("limit", 200)
-        versions = await self.blocking(self.registry.list_data_versions, limit)
+        versions = await self.blocking(self.registry.data.find, limit)
         self.reply({"data_versions": versions})
 
 
@@ -356,7 +366,7 @@ def gate_brief(result: dict[str, Any] | None) -> dict[str, Any] | None:
 def rollback_version(registry: Registry, name: str) -> int | None:
     """The version a rollback would put back in production, or None when there is none."""
     try:
-        _current, target = registry.rollback_target(name)
+        _current, target = rollback_target(registry, name)
     except ValidationError:
         return None
     return int(target["version"])
@@ -364,7 +374,7 @@ def rollback_version(registry: Registry, name: str) -> int | None:
 
 def model_detail(registry: Registry, name: str) -> dict[str, Any]:
     """Versions (newest first) with stage, aliases and latest gate result; stage history."""
-    model = registry.get_model(name)
+    model = registry.models.get(name)
     latest_gate: dict[int, dict[str, Any]] = {}
     for result in model.get("gate_results", []):  # newest first
         latest_gate.setdefault(result["version_id"], result)
@@ -403,7 +413,6 @@ def promote_version(
     registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
 ) -> dict[str, Any]:
     """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
-    from mlnb.lifecycle.promotion import promote
 
     result = promote(
         name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
@@ -412,7 +421,6 @@ def promote_version(
 
 
 def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
-    from mlnb.lifecycle.versions import rollback
 
     return rollback(name, reason=reason, registry=registry).to_dict()
 
@@ -420,7 +428,7 @@ def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]
 class ModelsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
-        models = await self.blocking(self.registry.list_models)
+        models = await self.blocking(self.registry.models.find)
         self.reply({"models": models})
 
 
@@ -434,7 +442,7 @@ class LineageHandler(MlnbHandler):
     @endpoint
     async def get(self, name: str, version: str) -> None:
         number = parse_id("version", version)
-        lineage = await self.blocking(self.registry.model_lineage, f"{name}/{number}")
+        lineage = await self.blocking(lineage_record, self.registry, f"{name}/{number}")
         run = lineage.get("run") or {}
         lineage["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
         self.reply(lineage)
@@ -521,8 +529,8 @@ def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> di
 
 def list_pipeline_summaries(registry: Registry) -> list[dict[str, Any]]:
     out = []
-    for pipeline in registry.list_pipelines():
-        runs = registry.pipeline_runs(pipeline["name"], limit=1)
+    for pipeline in list_pipelines(registry=registry):
+        runs = pipeline_history(pipeline["name"], limit=1, registry=registry)
         summary = pipeline_summary(pipeline, runs)
         summary.pop("runs")
         out.append(summary)
@@ -530,8 +538,8 @@ def list_pipeline_summaries(registry: Registry) -> list[dict[str, Any]]:
 
 
 def pipeline_detail(registry: Registry, name: str, limit: int) -> dict[str, Any]:
-    pipeline = registry.get_pipeline(name)
-    return pipeline_summary(pipeline, registry.pipeline_runs(name, limit=limit))
+    pipeline = describe_pipeline(name, registry=registry)
+    return pipeline_summary(pipeline, pipeline_history(name, limit=limit, registry=registry))
 
 
 def start_pipeline_run(home: Path, root_dir: Path, name: str, who: str | None) -> dict[str, Any]:
@@ -625,7 +633,7 @@ class PipelineActionHandler(MlnbHandler):
         self.json_body()
         registry = self.registry
         if action == "run":
-            await self.blocking(registry.get_pipeline, name)  # 404 for an unknown name
+            await self.blocking(registry.pipelines.get, name)  # 404 for an unknown name
             started = await self.blocking(
                 start_pipeline_run,
                 self.provider.home,
@@ -635,8 +643,8 @@ class PipelineActionHandler(MlnbHandler):
             )
             self.reply(started, status=202)
             return
-        change = registry.pause_pipeline if action == "pause" else registry.resume_pipeline
-        await self.blocking(change, name)
+        status = "paused" if action == "pause" else "active"
+        await self.blocking(set_pipeline_status, name, status, registry=registry)
         self.reply(await self.blocking(pipeline_detail, registry, name, 5))
 
 
@@ -645,7 +653,7 @@ class PipelineOutputHandler(MlnbHandler):
     async def post(self, name: str, run_ref: str) -> None:
         self.json_body()
         run_id = parse_id("pipeline run id", run_ref)
-        run = await self.blocking(self.registry.get_pipeline_run, run_id)
+        run = await self.blocking(get_pipeline_run, run_id, registry=self.registry)
         if run.get("pipeline") != name:
             raise ApiError(404, f"pipeline {name} has no run #{run_id}.")
         allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
@@ -695,7 +703,6 @@ def batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
 
 def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, Any]:
     """Latest drift verdict, the headline metric per batch with its threshold, open alerts."""
-    from mlnb.monitoring.monitor import Monitor
 
     monitor = Monitor.load(name, registry=registry)
     status = monitor.status()
@@ -738,7 +745,6 @@ def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, 
 
 
 def list_monitor_summaries(registry: Registry) -> list[dict[str, Any]]:
-    from mlnb.monitoring.monitor import list_monitors
 
     out = []
     for row in list_monitors(registry):
@@ -760,7 +766,7 @@ class MonitorHandler(MlnbHandler):
     async def get(self, name: str) -> None:
         limit = self.int_arg("batches", 100)
         summary = await self.blocking(monitor_summary, self.registry, name, limit)
-        summary["alerts"] = await self.blocking(self.registry.list_alerts, monitor=name, limit=100)
+        summary["alerts"] = await self.blocking(self.registry.alerts.find, monitor=name, limit=100)
         self.reply(summary)
 
 
@@ -775,7 +781,7 @@ class AlertsHandler(MlnbHandler):
         pipeline = self.text_arg("pipeline")
         limit = self.int_arg("limit", 100)
         alerts = await self.blocking(
-            self.registry.list_alerts,
+            self.registry.alerts.find,
             status=status,
             monitor=monitor,
             pipeline=pipeline,
@@ -789,7 +795,7 @@ class AlertAckHandler(MlnbHandler):
     async def post(self, alert_ref: str) -> None:
         self.json_body()
         alert_id = parse_id("alert id", alert_ref)
-        alert = await self.blocking(self.registry.acknowledge_alert, alert_id, self.user_name())
+        alert = await self.blocking(self.registry.alerts.acknowledge, alert_id, self.user_name())
         self.reply(alert)
 
 

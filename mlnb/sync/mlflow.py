@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import RegistryError, ValidationError
+from mlnb.store.registry import get_registry
 
 RUN_STATUS = {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED", "crashed": "FAILED"}
 STAGE = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
@@ -140,13 +141,12 @@ def sync_to_mlflow(
 
     Running it again copies nothing new; runs that changed in mlnb since are topped up.
     """
-    from mlnb.store.registry import get_registry
 
     reg = registry if registry is not None else get_registry()
     client = MlflowClient(uri)
     report = SyncReport(uri=client.uri)
     wanted = set(experiments or [])
-    known = {e["name"] for e in reg.list_experiments()}
+    known = {e["name"] for e in reg.runs.experiments()}
     missing = wanted - known
     if missing:
         raise ValidationError(
@@ -155,7 +155,7 @@ def sync_to_mlflow(
         )
     for name in sorted(wanted or known):
         _sync_experiment(client, reg, name, report)
-    for model in reg.list_models():
+    for model in reg.models.find():
         _sync_model(client, reg, model["name"], report)
     return report
 
@@ -183,8 +183,8 @@ def _sync_experiment(client: MlflowClient, reg: Any, name: str, report: SyncRepo
         exp_id = made["experiment_id"]
         report.count("created", "experiments")
     existing = _runs_by_uuid(client, exp_id)
-    for row in reversed(reg.list_runs(experiment=name, with_details=False)):
-        run = reg.get_run(row["id"])
+    for row in reversed(reg.runs.find(experiment=name, with_details=False)):
+        run = reg.runs.get(row["id"])
         mlflow_run = existing.get(run["uuid"])
         if mlflow_run is None:
             run_id = _create_run(client, exp_id, run)
@@ -398,7 +398,7 @@ def _version_key(v: dict[str, Any]) -> str:
 
 
 def _sync_model(client: MlflowClient, reg: Any, name: str, report: SyncReport) -> None:
-    model = reg.get_model(name)
+    model = reg.models.get(name)
     if client.get_or_none("registered-models/get", {"name": name}) is None:
         body: dict[str, Any] = {"name": name, "tags": [{"key": "mlnb.model", "value": name}]}
         if model.get("description"):
@@ -457,7 +457,7 @@ def _create_version(
         "description": v.get("description") or "",
     }
     if v.get("run_id") is not None:
-        uuid = reg.db.get_run(v["run_id"])["uuid"]
+        uuid = reg.runs.row(v["run_id"])["uuid"]
         if uuid in report.run_ids:
             body["run_id"] = report.run_ids[uuid]
     return client.call("POST", "model-versions/create", body)["model_version"]

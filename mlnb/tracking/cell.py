@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlnb.render.tables import summary_html, summary_text
 from mlnb.store.registry import Registry
 from mlnb.tracking import fingerprint as fp
-from mlnb.tracking.estimators import is_estimator, is_fitted
+from mlnb.tracking.artifacts import save_model
+from mlnb.tracking.data import record_data
+from mlnb.tracking.estimators import fit_token, is_estimator, is_fitted
 from mlnb.tracking.estimators import signature as model_signature
 from mlnb.tracking.run import Run, _pop, _push, current_experiment, start_run
-from mlnb.tracking.source import CellAnalysis, analyse
+from mlnb.tracking.source import CellAnalysis, _strip_ipython_syntax, analyse
 
 PANDAS_READERS = (
     "read_csv",
@@ -92,12 +95,10 @@ class CaptureSummary:
     notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        from mlnb.render.tables import summary_text
 
         return summary_text(self)
 
     def _repr_html_(self) -> str:
-        from mlnb.render.tables import summary_html
 
         return summary_html(self)
 
@@ -160,7 +161,7 @@ class CellCapture:
             for name in self.analysis.loaded:
                 obj = self.ns.get(name)
                 if is_estimator(obj) and is_fitted(obj):
-                    self._fitted_before[name] = _fit_token(obj)
+                    self._fitted_before[name] = fit_token(obj)
         return self.run
 
     def _default_name(self) -> str:
@@ -237,13 +238,13 @@ class CellCapture:
             for name in self._fitted_model_names():
                 params.update(_changed_params(self.ns[name], prefix=f"{name}."))
         if params:
-            self.registry.log_params(self.run.id, params)  # type: ignore[union-attr]
+            self.registry.runs.log_params(self.run.id, params)  # type: ignore[union-attr]
         summary.params = params
 
     def _record_data(self, summary: CaptureSummary) -> None:
         links = []
         for name, described in self._inputs.items():
-            self.registry.db.record_data_version({**described, "name": name})
+            self.registry.data.record({**described, "name": name})
             links.append((described["id"], "input", name))
             summary.inputs.append(_data_brief(name, described))
         input_ids = {d["id"] for d in self._inputs.values()}
@@ -258,20 +259,20 @@ class CellCapture:
                 continue
             if described["id"] in input_ids and name in self._inputs:
                 continue
-            self.registry.db.record_data_version({**described, "name": name})
+            self.registry.data.record({**described, "name": name})
             links.append((described["id"], "output", name))
             summary.outputs.append(_data_brief(name, described))
         for path in _literal_read_paths(self.source):
             self._files.setdefault(path, "")
         for path in list(self._files):
             try:
-                version = self.registry.record_data(path, name=Path(path).name)
+                version = record_data(self.registry, path, name=Path(path).name)
             except Exception as exc:
                 self.notes.append(f"file {path} skipped: {exc}")
                 continue
             links.append((version["id"], "input", Path(path).name))
             summary.files.append({"name": Path(path).name, "id": version["id"], "path": path})
-        self.registry.db.link_run_data(self.run.id, links)  # type: ignore[union-attr]
+        self.registry.data.link(self.run.id, links)  # type: ignore[union-attr]
 
     def _fitted_model_names(self) -> list[str]:
         names = []
@@ -282,7 +283,7 @@ class CellCapture:
                 continue
             if name in self.analysis.fitted or name not in self._fitted_before:
                 names.append(name)
-            elif self._fitted_before.get(name) != _fit_token(obj):
+            elif self._fitted_before.get(name) != fit_token(obj):
                 names.append(name)
         return names
 
@@ -295,7 +296,8 @@ class CellCapture:
                 if X is not None:
                     break
             try:
-                artifact = self.registry.save_model(
+                artifact = save_model(
+                    self.registry,
                     model,
                     name=name,
                     run_id=self.run.id,
@@ -331,8 +333,8 @@ class CellCapture:
             else:
                 self.notes.append(f"metric {var} skipped: it is not a number in the namespace")
         if metrics:
-            self.registry.log_metrics(self.run.id, metrics)  # type: ignore[union-attr]
-        explicit = self.registry.db.run_metric_history(self.run.id)  # type: ignore[union-attr]
+            self.registry.runs.log_metrics(self.run.id, metrics)  # type: ignore[union-attr]
+        explicit = self.registry.runs.metric_history(self.run.id)  # type: ignore[union-attr]
         summary.metrics = {k: v[-1]["value"] for k, v in explicit.items()}
 
     def _is_metric_function(self, qualified: str) -> bool:
@@ -366,12 +368,6 @@ def _warm_up_model_saving() -> None:
                 pass
 
         threading.Thread(target=load, name="mlnb-warmup", daemon=True).start()
-
-
-def _fit_token(obj: Any) -> int:
-    """Changes when an estimator is refitted (its fitted attributes are new objects)."""
-    attrs = [v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")]
-    return hash(tuple(id(v) for v in attrs))
 
 
 def _is_number(value: Any) -> bool:
@@ -455,8 +451,6 @@ def _data_brief(name: str, described: dict[str, Any]) -> dict[str, Any]:
 def _literal_read_paths(source: str) -> list[str]:
     """Paths given as string literals to ``read_*`` calls (catches ``from pandas import read_csv``)."""
     import ast
-
-    from mlnb.tracking.source import _strip_ipython_syntax
 
     try:
         tree = ast.parse(_strip_ipython_syntax(source))

@@ -68,3 +68,12 @@ def signature(estimator: Any, X: Any = None) -> dict[str, Any]:
 def class_name(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def fit_token(obj: Any) -> int:
+    """Changes when an estimator is refitted (its fitted attributes are new objects)."""
+    try:
+        attrs = [v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")]
+    except TypeError:  # no __dict__ (slots, builtins): never looks refitted
+        return 0
+    return hash(tuple(id(v) for v in attrs))

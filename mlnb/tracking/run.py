@@ -14,6 +14,9 @@ from typing import Any
 
 from mlnb.errors import MlnbError, ValidationError
 from mlnb.store.registry import Registry, get_registry
+from mlnb.tracking.artifacts import save_model
+from mlnb.tracking.data import record_data
+from mlnb.tracking.estimators import signature as model_signature
 
 _state = threading.local()
 _experiment = {"name": os.environ.get("MLNB_EXPERIMENT", "Default")}
@@ -71,19 +74,19 @@ class Run:
 
     # logging
     def log_param(self, key: str, value: Any) -> None:
-        self.registry.log_params(self.id, {key: value})
+        self.registry.runs.log_params(self.id, {key: value})
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self.registry.log_params(self.id, params)
+        self.registry.runs.log_params(self.id, params)
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
-        self.registry.log_metrics(self.id, {key: value}, step=step)
+        self.registry.runs.log_metrics(self.id, {key: value}, step=step)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.registry.log_metrics(self.id, metrics, step=step)
+        self.registry.runs.log_metrics(self.id, metrics, step=step)
 
     def set_tag(self, key: str, value: Any) -> None:
-        self.registry.set_tags(self.id, {key: value})
+        self.registry.runs.set_tags(self.id, {key: value})
 
     def log_data(
         self, obj: Any, name: str = "", role: str = "input", snapshot: bool = False
@@ -92,9 +95,9 @@ class Run:
         if role not in ("input", "output"):
             raise ValidationError(f"role must be 'input' or 'output', got {role!r}.")
         return str(
-            self.registry.record_data(obj, name=name, run_id=self.id, role=role, snapshot=snapshot)[
-                "id"
-            ]
+            record_data(
+                self.registry, obj, name=name, run_id=self.id, role=role, snapshot=snapshot
+            )["id"]
         )
 
     def log_model(
@@ -106,17 +109,21 @@ class Run:
         X: Any = None,
     ) -> dict[str, Any]:
         """Store a fitted model as an output of this run; returns the artifact record."""
-        from mlnb.tracking.estimators import signature as model_signature
 
         sig = signature if signature is not None else model_signature(model, X)
-        return self.registry.save_model(
-            model, name=name, run_id=self.id, signature=sig, allow_pickle=allow_pickle
+        return save_model(
+            self.registry,
+            model,
+            name=name,
+            run_id=self.id,
+            signature=sig,
+            allow_pickle=allow_pickle,
         )
 
     def end(self, status: str = "finished", error: str | None = None) -> None:
         if self.status != "running":
             return
-        self.registry.end_run(self.id, status, error)
+        self.registry.runs.end(self.id, status, error)
         self.status = status
 
     def __enter__(self) -> Run:
@@ -147,7 +154,7 @@ def start_run(
     """Open a run without entering it (``track`` is the usual way)."""
     reg = registry if isinstance(registry, Registry) else get_registry(registry)
     exp = experiment or current_experiment()
-    run_id = reg.start_run(
+    run_id = reg.runs.start(
         experiment=exp,
         name=name,
         source=source,
@@ -160,7 +167,7 @@ def start_run(
     if params:
         run.log_params(params)
     if tags:
-        reg.set_tags(run_id, tags)
+        reg.runs.set_tags(run_id, tags)
     return run
 
 

@@ -27,6 +27,8 @@ if not os.path.exists(CHROMIUM):
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from mlnb.pipelines.api import create_pipeline  # noqa: E402
+
 SCREENSHOTS = Path(os.environ.get("MLNB_SCREENSHOTS", REPO / "build" / "screenshots"))
 XSS_NAME = '<img src=x onerror="window.__mlnb_xss=1">'
 TIMEOUT_MS = 30_000
@@ -42,10 +44,10 @@ def seed_registry(home: Path) -> dict[str, int]:
             ("churn", "balanced-classes", 0.3, 0.84),
             ("untrusted-input", XSS_NAME, 0.3, 0.5),
         ]:
-            run = reg.start_run(experiment, name=name, environment={})
-            reg.log_params(run, {"C": c, "solver": "lbfgs"})
-            reg.log_metrics(run, {"accuracy": acc})
-            reg.end_run(run)
+            run = reg.runs.start(experiment, name=name, environment={})
+            reg.runs.log_params(run, {"C": c, "solver": "lbfgs"})
+            reg.runs.log_metrics(run, {"accuracy": acc})
+            reg.runs.end(run)
             ids[name] = run
         return ids
     finally:
@@ -236,7 +238,7 @@ def create_retrain_pipeline(home: Path, root: Path) -> None:
     nbformat.write(nb, path)
     reg = Registry(home)
     try:
-        reg.create_pipeline("weekly-retrain", path, schedule="0 6 * * 1")
+        create_pipeline("weekly-retrain", path, schedule="0 6 * * 1", registry=reg)
     finally:
         reg.close()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mlnb.lifecycle.versions import lineage_record
 from mlnb.store.registry import Registry
 
 DEMO = Path(__file__).resolve().parents[2] / "demo_notebooks"
@@ -56,7 +57,7 @@ def test_demo_report_tells_the_story(demo_run):
 def test_alert_fired_below_82_percent_and_pipeline_retrained(demo_run):
     work, _ = demo_run
     reg = Registry(work / ".mlnb")
-    alerts = reg.list_alerts()
+    alerts = reg.alerts.find()
     accuracy_alerts = [a for a in alerts if a["kind"] == "accuracy_below_threshold"]
     assert accuracy_alerts and all(a["evidence"]["value"] < 0.82 for a in accuracy_alerts)
     assert all(
@@ -65,7 +66,7 @@ def test_alert_fired_below_82_percent_and_pipeline_retrained(demo_run):
     )
     [prun] = reg.db.query("SELECT * FROM pipeline_runs")
     assert prun["trigger"] == "alert" and prun["status"] == "finished"
-    batches = reg.db.list_batches(reg.db.get_monitor("churn")["id"], with_reports=False)
+    batches = reg.monitors.batches(reg.monitors.get("churn")["id"], with_reports=False)
     accuracy = [b["metrics"]["accuracy"] for b in batches]
     assert accuracy[0] > 0.86 and min(accuracy) < 0.75  # ~88% sliding towards ~71%
     assert accuracy[-1] > 0.84  # month 7, scored by the retrained model
@@ -74,7 +75,7 @@ def test_alert_fired_below_82_percent_and_pipeline_retrained(demo_run):
 def test_production_moved_to_the_retrained_version_with_lineage_to_new_data(demo_run):
     work, _ = demo_run
     reg = Registry(work / ".mlnb")
-    lineage = reg.model_lineage("churn@production")
+    lineage = lineage_record(reg, "churn@production")
     assert lineage["version"] == 2
     assert lineage["run"]["pipeline_run_id"] is not None
     inputs = [d for d in lineage["run"]["data"] if d["role"] == "input" and d["kind"] == "file"]
@@ -82,7 +83,7 @@ def test_production_moved_to_the_retrained_version_with_lineage_to_new_data(demo
         "customers_2026_06.csv",
         "customers_2026_07.csv",
     ]
-    month0 = reg.model_lineage("churn/1")
+    month0 = lineage_record(reg, "churn/1")
     first_inputs = {d["id"] for d in month0["run"]["data"] if d["role"] == "input"}
     assert not first_inputs & {d["id"] for d in inputs}  # a genuinely new data version
     stages = {

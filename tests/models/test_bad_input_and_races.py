@@ -22,7 +22,7 @@ def two_models(registry, train_frame, good_model, weak_model):
 
 def production_versions(registry, name="churn"):
     return [
-        v["version"] for v in registry.get_model(name)["versions"] if v["stage"] == "production"
+        v["version"] for v in registry.models.get(name)["versions"] if v["stage"] == "production"
     ]
 
 
@@ -56,7 +56,7 @@ def test_promoting_an_archived_version_or_to_the_same_stage(registry, two_models
     with pytest.raises(ValidationError, match="without a gate"):
         mlnb.promote("churn", 1, to="staging", holdout="x.csv")
     assert production_versions(registry) == [2]
-    assert len(registry.get_model("churn")["transitions"]) == 3
+    assert len(registry.models.get("churn")["transitions"]) == 3
 
 
 def test_a_stale_view_of_production_changes_nothing(registry, two_models):
@@ -65,9 +65,9 @@ def test_a_stale_view_of_production_changes_nothing(registry, two_models):
     with pytest.raises(
         RegistryError, match="changed while this promotion ran.*Nothing was changed"
     ):
-        registry.transition_model_version("churn", 2, "production", expected_production_id=None)
+        registry.models.transition("churn", 2, "production", expected_production_id=None)
     assert production_versions(registry) == [1]
-    assert len(registry.get_model("churn")["transitions"]) == 1
+    assert len(registry.models.get("churn")["transitions"]) == 1
 
 
 def test_the_unique_index_backs_up_the_one_production_rule(registry, two_models):
@@ -105,7 +105,7 @@ def run_race(home, versions, gate):
 
 
 def assert_consistent(registry, outcomes):
-    model = registry.get_model("churn")
+    model = registry.models.get("churn")
     assert len(production_versions(registry)) == 1
     final = {v["version"]: v["stage"] for v in model["versions"]}
     assert {v: s for v, s in final.items() if s != "none"} == replay(model["transitions"])
@@ -142,10 +142,10 @@ def test_concurrent_promotions_end_with_exactly_one_production_version(
         "gates:\n  g:\n    holdout: holdout.csv\n    target: churned\n    checks:\n"
         "      - min_metric: {metric: accuracy, threshold: 0.0}\n"
     )
-    before = len(registry.get_model("churn")["transitions"])
+    before = len(registry.models.get("churn")["transitions"])
     outcomes = run_race(home, [5, 6, 7], f"{tmp_path}/gates.yaml:g")
     assert_consistent(registry, outcomes)
     winners = [o[0] for o in outcomes if o[1] == "promoted"]
-    added = registry.get_model("churn")["transitions"][before:]
+    added = registry.models.get("churn")["transitions"][before:]
     assert len(added) == 2 * len(winners)  # each win: one archive + one promotion
-    assert len(registry.get_model("churn")["gate_results"]) == 3  # every attempt is on record
+    assert len(registry.models.get("churn")["gate_results"]) == 3  # every attempt is on record

@@ -14,6 +14,7 @@ import mlnb
 from mlnb.checks import MaxBias, MaxLatency, MaxMetric, MinMetric, NoRegression
 from mlnb.errors import GateFailed, NotFoundError, ValidationError
 from mlnb.lifecycle.promotion import Baseline
+from mlnb.tracking.data import record_data
 
 
 def verdicts(result):
@@ -210,7 +211,7 @@ def test_holdout_missing_signature_columns_is_refused_by_name(
     text.loc[3, "tenure"] = "ten"
     with pytest.raises(ValidationError, match="'tenure' is .* cannot be converted"):
         mlnb.promote("churn", 1, gate=gate, holdout=text, target="churned")
-    assert registry.production_version("churn") is None
+    assert registry.models.production_version("churn") is None
 
 
 def test_castable_dtypes_and_extra_columns_are_handled(
@@ -324,15 +325,15 @@ def churn_gate(name="churn_gate"):
 def test_a_failed_gate_leaves_production_untouched(registry, registered, holdout_frame):
     churn_gate()
     assert mlnb.promote("churn", 2, gate="churn_gate", holdout=holdout_frame).promoted
-    gates_before = len(registry.get_model("churn")["gate_results"])
+    gates_before = len(registry.models.get("churn")["gate_results"])
     result = mlnb.promote("churn", 1, gate="churn_gate", holdout=holdout_frame, reason="try dummy")
     assert not result.promoted and not result.passed
     assert result.production_version == 2 and "Production stays at v2" in result.message
     failed = {c.name for c in result.gate.failed_checks}
     assert "no regression in accuracy vs production v2" in failed
-    assert registry.production_version("churn")["version"] == 2
-    assert registry.get_model_version("churn", 1)["stage"] == "none"
-    model = registry.get_model("churn")
+    assert registry.models.production_version("churn")["version"] == 2
+    assert registry.models.version("churn", 1)["stage"] == "none"
+    model = registry.models.get("churn")
     assert len(model["gate_results"]) == gates_before + 1
     stored = model["gate_results"][0]
     assert stored["passed"] is False and stored["baseline_version"] == 2
@@ -353,10 +354,10 @@ def test_passing_gate_promotes_and_links_its_result(registry, registered, holdou
     result = mlnb.promote("churn", 2, gate=gate, holdout=holdout_frame)  # logistic regression
     assert first.promoted and result.promoted, repr(result)
     assert result.previous_production == 1 and result.production_version == 2
-    transition = registry.get_model("churn")["transitions"][-1]
+    transition = registry.models.get("churn")["transitions"][-1]
     assert transition["gate_result_id"] == result.gate.id and transition["gate"] == "nr"
     assert transition["reason"] == "gate nr passed"
-    stored = registry.gate_result(result.gate.id)
+    stored = registry.models.gate_result(result.gate.id)
     assert stored["passed"] and stored["baseline_version"] == 1
     assert stored["holdout_data_version"] == mlnb.fingerprint(holdout_frame)
     nr = [c for c in stored["checks"] if c["kind"] == "no_regression"][0]
@@ -385,7 +386,7 @@ def test_force_promotes_past_a_failed_gate_and_says_so(registry, registered, hol
         "churn", 2, gate=strict, holdout=holdout_frame, force=True, reason="hotfix"
     )
     assert result.promoted and result.forced
-    reason = registry.get_model("churn")["transitions"][-1]["reason"]
+    reason = registry.models.get("churn")["transitions"][-1]["reason"]
     assert reason.startswith("hotfix; FORCED past failed gate strict")
 
 
@@ -399,7 +400,7 @@ def test_gate_holdout_and_target_come_from_the_gate_file(
     result = mlnb.promote("churn", 2, gate="churn_gate")
     assert result.promoted, repr(result)
     assert result.gate.n_rows == len(holdout_frame)
-    data_version = registry.get_data_version(result.gate.holdout_data_version)
+    data_version = registry.data.get(result.gate.holdout_data_version)
     assert data_version["source_path"] == str(tmp_path / "data" / "holdout.csv")
 
 
@@ -441,7 +442,7 @@ def test_fast_binary_metrics_match_scikit_learn(pair, truth, guess_seed, ties):
 
 
 def test_holdout_from_a_data_version_snapshot(registry, registered, holdout_frame):
-    version = registry.record_data(holdout_frame, name="holdout", snapshot=True)
+    version = record_data(registry, holdout_frame, name="holdout", snapshot=True)
     gate = mlnb.Gate("g", [MinMetric("accuracy", 0.6)], target="churned")
     result = mlnb.promote("churn", 2, gate=gate, holdout=version["id"])
     assert result.promoted and result.gate.holdout_data_version == version["id"]

@@ -7,10 +7,11 @@ from conftest import FEATURES
 
 import mlnb
 from mlnb.errors import NotFoundError, ValidationError
+from mlnb.lifecycle.versions import load_model
 
 
 def stages(registry, name="churn"):
-    return {v["version"]: v["stage"] for v in registry.get_model(name)["versions"]}
+    return {v["version"]: v["stage"] for v in registry.models.get(name)["versions"]}
 
 
 @pytest.fixture
@@ -25,9 +26,9 @@ def test_versions_are_numbered_and_point_at_their_artifact_and_run(registry, thr
     assert v2.stage == "none" and v2.ref == "churn/2"
     assert v2.class_name.endswith("RandomForestClassifier")
     assert v2.inputs == FEATURES
-    artifact = registry.db.get_model_artifact(v2.artifact_id)
+    artifact = registry.models.artifact(v2.artifact_id)
     assert artifact["object_hash"] == v2.object_hash and artifact["run_id"] == v2.run_id
-    assert registry.get_run(v2.run_id)["status"] == "finished"
+    assert registry.runs.get(v2.run_id)["status"] == "finished"
 
 
 def test_register_from_a_run_reference_and_an_artifact_id(registry, forest_model):
@@ -59,7 +60,7 @@ def test_promotion_archives_the_previous_production_version(registry, three_vers
     second = mlnb.promote("churn", 2, reason="better recall")
     assert second.promoted and second.previous_production == 1
     assert stages(registry) == {1: "archived", 2: "production", 3: "none"}
-    history = registry.get_model("churn")["transitions"]
+    history = registry.models.get("churn")["transitions"]
     assert [(t["version"], t["from_stage"], t["to_stage"]) for t in history] == [
         (1, "none", "production"),
         (1, "production", "archived"),
@@ -81,7 +82,7 @@ def test_staging_and_archiving(registry, three_versions):
 
 
 def good_model_of(registry, version):
-    return registry.load_model_version(f"churn/{version}")
+    return load_model(f"churn/{version}", registry=registry)
 
 
 def test_references_resolve_and_load(registry, three_versions, holdout_frame):
@@ -106,9 +107,9 @@ def test_aliases_move_and_are_deleted(registry, three_versions):
     mlnb.set_alias("churn", "champion", 1)
     moved = mlnb.set_alias("churn", "champion", 3)
     assert moved.aliases == ["champion"]
-    assert registry.get_model("churn")["aliases"] == {"champion": 3}
+    assert registry.models.get("churn")["aliases"] == {"champion": 3}
     mlnb.delete_alias("churn", "champion")
-    assert registry.get_model("churn")["aliases"] == {}
+    assert registry.models.get("churn")["aliases"] == {}
     with pytest.raises(ValidationError, match="stage name"):
         mlnb.set_alias("churn", "production", 1)
     with pytest.raises(NotFoundError, match="no version 9"):
@@ -125,16 +126,16 @@ def test_rollback_walks_back_through_production_history(registry, three_versions
     assert stages(registry) == {1: "production", 2: "archived", 3: "archived"}
     with pytest.raises(ValidationError, match="no earlier production version"):
         mlnb.rollback("churn")
-    last = registry.get_model("churn")["transitions"][-2:]
+    last = registry.models.get("churn")["transitions"][-2:]
     assert all(t["reason"] == "rollback" for t in last)
-    reasons = [t["reason"] for t in registry.get_model("churn")["transitions"]]
+    reasons = [t["reason"] for t in registry.models.get("churn")["transitions"]]
     assert "rollback: v3 misbehaves" in reasons
 
 
 def test_rollback_after_archiving_production_restores_it(registry, three_versions):
     mlnb.promote("churn", 1)
     mlnb.promote("churn", 1, to="archived")
-    assert registry.production_version("churn") is None
+    assert registry.models.production_version("churn") is None
     assert mlnb.rollback("churn").restored == 1
     assert stages(registry)[1] == "production"
 

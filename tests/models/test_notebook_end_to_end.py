@@ -62,7 +62,7 @@ def executed_notebook(tmp_path, monkeypatch):
 
 def test_notebook_versions_gated_promoted_and_rolled_back(executed_notebook):
     reg = mlnb.get_registry()
-    versions = reg.get_model("churn")["versions"]
+    versions = reg.models.get("churn")["versions"]
     assert [(v["version"], v["stage"]) for v in versions] == [(1, "none"), (2, "staging")]
 
     # gate both candidates on the holdout the notebook wrote, without promoting
@@ -77,7 +77,7 @@ def test_notebook_versions_gated_promoted_and_rolled_back(executed_notebook):
     result = mlnb.promote("churn", 2, gate="gates.yaml:churn_gate", reason="forest")
     assert result.promoted and result.previous_production == 1, repr(result)
     assert mlnb.get_model_version("churn@production").version == 2
-    assert reg.get_model_version("churn", 1)["stage"] == "archived"
+    assert reg.models.version("churn", 1)["stage"] == "archived"
     # and the weaker one can no longer get in through the gate
     retry = mlnb.run_gate("churn_gate", "churn", 1)
     assert not retry.passed

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlnb.errors import ValidationError
-from mlnb.lifecycle.refs import ModelRef, check_alias, parse_model_ref
+from mlnb.store.refs import ModelRef, check_alias, parse_model_ref
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,20}", fullmatch=True)
 aliases = names.filter(

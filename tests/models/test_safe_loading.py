@@ -46,7 +46,7 @@ def register_raw(registry, data: bytes, fmt: str, name: str = "evil") -> mlnb.Mo
     """Store bytes with their correct hash and register them, as an attacker with write access
     to objects/ (or a shared registry) could."""
     digest = registry.objects.put_bytes(data)
-    artifact_id = registry.db.record_model_artifact(
+    artifact_id = registry.models.add_artifact(
         {
             "name": name,
             "object_hash": digest,
@@ -72,7 +72,7 @@ def test_a_modified_artifact_is_refused(registry, train_frame, good_model):
     gate = mlnb.Gate("g", [mlnb.checks.MinMetric("accuracy", 0.1)], target="churned")
     with pytest.raises(IntegrityError):
         mlnb.promote("churn", 1, gate=gate, holdout=train_frame)
-    assert registry.production_version("churn") is None
+    assert registry.models.production_version("churn") is None
 
 
 def test_a_skops_file_with_an_untrusted_class_runs_no_code(registry, marker):
@@ -110,7 +110,7 @@ def test_a_pickle_payload_needs_the_explicit_opt_in(registry, marker):
 
 def test_trusted_types_come_from_the_registry_not_the_file(registry, train_frame, forest_model):
     v = mlnb.register_model(forest_model, "churn", X=train_frame[FEATURES])
-    artifact = registry.db.get_model_artifact(v.artifact_id)
+    artifact = registry.models.artifact(v.artifact_id)
     assert artifact["format"] == "skops"
     loaded = mlnb.load_model("churn/1")
     assert (

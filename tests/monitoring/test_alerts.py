@@ -47,8 +47,8 @@ def test_alert_is_stored_and_sent_to_callback_webhook_and_log(registry, webhook_
             {"value": 0.71},
             sinks=[seen.append, alerts.WebhookSink(url)],
         )
-    assert registry.list_alerts(status="open")[0]["id"] == alert["id"]
-    assert registry.db.get_alert(alert["id"])["evidence"] == {"value": 0.71}
+    assert registry.alerts.find(status="open")[0]["id"] == alert["id"]
+    assert registry.alerts.get(alert["id"])["evidence"] == {"value": 0.71}
     assert seen[0]["message"].startswith("churn: accuracy")
     assert received[0]["alert"]["kind"] == "accuracy_below_threshold"
     assert "accuracy 0.71" in caplog.text
@@ -68,7 +68,7 @@ def test_failing_sink_is_logged_without_secrets_and_alert_is_kept(registry, capl
             "run failed",
             sinks=[broken, alerts.WebhookSink(secret_url)],
         )
-    assert len(registry.list_alerts()) == 1
+    assert len(registry.alerts.find()) == 1
     assert "hunter2" not in caplog.text and "abc123" not in caplog.text
     assert "sink" in caplog.text
 
@@ -77,10 +77,10 @@ def test_acknowledge_resolve_and_cli(registry, capsys):
     a = alerts.raise_alert(registry, "monitor", "dataset_drift", "drift on <b>plan</b>")
     assert main(["--registry", str(registry.home), "alerts"]) == 0
     assert "drift on <b>plan</b>" in capsys.readouterr().out
-    registry.acknowledge_alert(a["id"])
-    assert registry.list_alerts(status="open") == []
+    registry.alerts.acknowledge(a["id"])
+    assert registry.alerts.find(status="open") == []
     assert main(["--registry", str(registry.home), "alerts", "resolve", str(a["id"])]) == 0
-    assert registry.db.get_alert(a["id"])["status"] == "resolved"
+    assert registry.alerts.get(a["id"])["status"] == "resolved"
     assert main(["--registry", str(registry.home), "alerts", "ack", "999"]) == 1
     assert "no alert with id 999" in capsys.readouterr().err
 
@@ -93,9 +93,9 @@ def test_bad_alert_input(registry):
     with pytest.raises(ValidationError):
         alerts.add_sink("not callable")
     with pytest.raises(ValidationError, match="alert status"):
-        registry.list_alerts(status="sleeping")
+        registry.alerts.find(status="sleeping")
     with pytest.raises(NotFoundError):
-        registry.list_alerts(monitor="nope")
+        registry.alerts.find(monitor="nope")
 
 
 def test_redact_url():

@@ -47,7 +47,7 @@ def test_profile_is_stored_and_a_reopened_monitor_scores_without_the_reference(m
     second = again.score(batch)
     assert [c.score for c in first.columns] == [c.score for c in second.columns]
     assert again.config["features"] == ["tenure", "charges", "calls", "plan"]
-    assert registry.db.get_monitor("churn")["profile"].startswith("obj:")
+    assert registry.monitors.get("churn")["profile"].startswith("obj:")
 
 
 def test_shift_is_flagged_on_exactly_the_shifted_columns_and_accuracy_alerts(monitor, registry):
@@ -67,7 +67,7 @@ def test_shift_is_flagged_on_exactly_the_shifted_columns_and_accuracy_alerts(mon
     )
     assert set(alert["evidence"]["drifted_columns"]) == {"tenure", "charges"}
     assert seen and seen[0]["id"] == alert["id"]
-    stored = registry.list_alerts(monitor="churn", status="open")
+    stored = registry.alerts.find(monitor="churn", status="open")
     assert sorted(a["kind"] for a in stored) == [
         "accuracy_below_threshold",
         "dataset_drift",
@@ -81,8 +81,8 @@ def test_labels_can_arrive_later(monitor, registry):
     wrong = 1 - predict(batch)
     metrics = monitor.log_labels(result.batch_id, batch.churned, wrong)
     assert metrics["accuracy"] < 0.2
-    assert registry.db.get_batch(result.batch_id)["metrics"]["accuracy"] == metrics["accuracy"]
-    assert registry.list_alerts(monitor="churn")[0]["evidence"]["batch_id"] == result.batch_id
+    assert registry.monitors.batch(result.batch_id)["metrics"]["accuracy"] == metrics["accuracy"]
+    assert registry.alerts.find(monitor="churn")[0]["evidence"]["batch_id"] == result.batch_id
 
 
 def test_dataset_drift_alert_when_half_the_columns_drift(registry):

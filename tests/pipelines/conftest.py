@@ -70,11 +70,11 @@ class InstantRuns:
         from mlnb.pipelines.worker import _record_data_hashes
 
         self.executed.append(run_id)
-        run = self.reg.db.get_pipeline_run(run_id)
-        pipeline = self.reg.db.get_pipeline_by_id(run["pipeline_id"])
+        run = self.reg.pipelines.run(run_id)
+        pipeline = self.reg.pipelines.get_by_id(run["pipeline_id"])
         _record_data_hashes(self.reg, PipelineConfig.from_dict(pipeline["config"]), run_id)
-        self.reg.db.update_pipeline_run(run_id, {"status": self.status, "ended_at": time.time()})
-        return self.reg.db.get_pipeline_run(run_id)
+        self.reg.pipelines.update_run(run_id, {"status": self.status, "ended_at": time.time()})
+        return self.reg.pipelines.run(run_id)
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ import pytest
 
 import mlnb
 from mlnb.cli import main
+from mlnb.lifecycle.versions import lineage_record
 from mlnb.pipelines.airflow import dag_id_for, export_airflow_dag
+from mlnb.pipelines.api import get_pipeline_run, pipeline_history
 from tests.pipelines.test_end_to_end import churn_data, project  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,21 +107,21 @@ def test_run_without_promotion_then_promote_as_its_own_step(
         == 0
     )
     run_id = int(capsys.readouterr().out.strip().splitlines()[-1])
-    run = registry.get_pipeline_run(run_id)
+    run = get_pipeline_run(run_id, registry=registry)
     assert run["trigger"] == "airflow" and run["status"] == "finished"
     assert "promotion" not in run["details"]
-    assert registry.get_model("churn")["production_version"] == 1  # not promoted yet
+    assert registry.models.get("churn")["production_version"] == 1  # not promoted yet
 
     assert main(["--json", "pipeline", "promote", "churn-train", str(run_id)]) == 0
     decision = json.loads(capsys.readouterr().out)
     assert decision["decision"] == "promoted"
-    assert registry.get_model("churn")["production_version"] == 2
-    transitions = len(registry.get_model("churn")["transitions"])
+    assert registry.models.get("churn")["production_version"] == 2
+    transitions = len(registry.models.get("churn")["transitions"])
     # A retried promote task sees the decision already made and promotes nothing again.
     assert main(["--json", "pipeline", "promote", "churn-train", str(run_id)]) == 0
     assert json.loads(capsys.readouterr().out)["decision"] == "promoted"
-    assert len(registry.get_model("churn")["transitions"]) == transitions
-    tracked = registry.list_runs(pipeline_run_id=run_id)
+    assert len(registry.models.get("churn")["transitions"]) == transitions
+    tracked = registry.runs.find(pipeline_run_id=run_id)
     assert [r["status"] for r in tracked] == ["finished"]
 
 
@@ -171,15 +173,15 @@ def test_airflow_runs_the_exported_dag_end_to_end(registry, project, tmp_path): 
     check([AIRFLOW_PYTHON, "-c", load], timeout=300)
     check([*airflow, "dags", "test", dag_id_for("churn-train")], timeout=900)
 
-    runs = registry.pipeline_runs("churn-train")
+    runs = pipeline_history("churn-train", registry=registry)
     assert len(runs) == 1
-    run = registry.get_pipeline_run(runs[0]["id"])
+    run = get_pipeline_run(runs[0]["id"], registry=registry)
     assert run["trigger"] == "airflow" and run["status"] == "finished"
     assert run["reason"].startswith("airflow ") and len(run["reason"]) > 12  # Airflow run id
     assert run["details"]["params"] == {"data_path": "data/fresh.csv"}  # the DAG's params
     assert run["details"]["promotion"]["decision"] == "promoted"
-    tracked = registry.list_runs(pipeline_run_id=run["id"])
+    tracked = registry.runs.find(pipeline_run_id=run["id"])
     assert [r["status"] for r in tracked] == ["finished"]
-    assert registry.get_model("churn")["production_version"] == 2
-    lineage = registry.model_lineage("churn@production")
+    assert registry.models.get("churn")["production_version"] == 2
+    lineage = lineage_record(registry, "churn@production")
     assert lineage["pipeline_run"]["id"] == run["id"]  # linked like a local run

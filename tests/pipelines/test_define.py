@@ -10,6 +10,14 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import NotFoundError, ValidationError
+from mlnb.pipelines.api import (
+    create_pipeline,
+    delete_pipeline,
+    describe_pipeline,
+    list_pipelines,
+    pipeline_history,
+    set_pipeline_status,
+)
 from tests.conftest import run_cell
 from tests.pipelines.conftest import write_notebook
 
@@ -29,7 +37,7 @@ def test_create_stores_the_pipeline_with_its_triggers(registry, notebook, tmp_pa
     assert p["status"] == "active"
     assert p["triggers"] == ["schedule", "new_data", "alert"]
     assert p["next_run_at"].endswith(("+01:00", "+02:00"))  # Berlin time, stated
-    cfg = registry.db.get_pipeline("churn-train")["config"]
+    cfg = registry.pipelines.get("churn-train")["config"]
     assert cfg["params"] == {"n": 5}
     assert cfg["alert_kinds"] == ["accuracy_below_threshold"]
     assert cfg["data_baseline"][str(data.resolve())] == mlnb.fingerprint(data)
@@ -45,7 +53,7 @@ def test_missing_notebook_and_invalid_cron_are_refused(registry, notebook, tmp_p
         mlnb.create_pipeline("x", notebook, params={"n_estimator": 3})
     with pytest.raises(ValidationError, match="no such file or folder"):
         mlnb.create_pipeline("x", notebook, on_new_data=[str(tmp_path / "missing.csv")])
-    assert registry.db.list_pipelines() == []
+    assert registry.pipelines.find() == []
 
 
 def test_without_parameters_cell_it_names_the_cell_it_would_tag(registry, tmp_path):
@@ -137,7 +145,7 @@ def test_magic_creates_the_pipeline_of_this_notebook(ip, notebook, monkeypatch, 
     assert result.success, result.error_in_exec
     from mlnb.store.registry import get_registry
 
-    stored = get_registry().db.get_pipeline("churn-train")
+    stored = get_registry().pipelines.get("churn-train")
     assert stored["notebook_path"] == str(notebook.resolve())
     assert stored["config"]["params"] == {"n": 9}
     bad = run_cell(ip, '%pipeline create other --schedule "0 3 * * * * * *"')
@@ -154,18 +162,18 @@ def test_magic_inside_a_pipeline_run_leaves_the_definition_alone(ip, notebook, m
     assert "inside pipeline run #12" in capsys.readouterr().out
     from mlnb.store.registry import get_registry
 
-    assert get_registry().db.get_pipeline("p")["config"]["schedule"] == "@daily"
+    assert get_registry().pipelines.get("p")["config"]["schedule"] == "@daily"
 
 
 def test_registry_facade_reads_and_changes_pipelines(registry, notebook):
-    registry.create_pipeline("p", notebook, schedule="@hourly")
-    assert [p["name"] for p in registry.list_pipelines()] == ["p"]
-    assert registry.pause_pipeline("p")["status"] == "paused"
-    assert registry.get_pipeline("p")["next_run_at"] is None
-    assert registry.resume_pipeline("p")["next_run_at"] is not None
-    assert registry.pipeline_runs("p") == []
-    registry.delete_pipeline("p")
-    assert registry.list_pipelines() == []
+    create_pipeline("p", notebook, schedule="@hourly", registry=registry)
+    assert [p["name"] for p in list_pipelines(registry=registry)] == ["p"]
+    assert set_pipeline_status("p", "paused", registry=registry)["status"] == "paused"
+    assert describe_pipeline("p", registry=registry)["next_run_at"] is None
+    assert set_pipeline_status("p", "active", registry=registry)["next_run_at"] is not None
+    assert pipeline_history("p", registry=registry) == []
+    delete_pipeline("p", registry=registry)
+    assert list_pipelines(registry=registry) == []
 
 
 def test_magic_shows_history_and_one_run(ip, notebook, monkeypatch):
@@ -173,8 +181,8 @@ def test_magic_shows_history_and_one_run(ip, notebook, monkeypatch):
 
     reg = get_registry()
     p = mlnb.create_pipeline("p", notebook, registry=reg)
-    run_id = reg.db.enqueue_pipeline_run(p["id"], "alert", "alert #4 from monitor churn")
-    reg.db.update_pipeline_run(
+    run_id = reg.pipelines.enqueue_run(p["id"], "alert", "alert #4 from monitor churn")
+    reg.pipelines.update_run(
         run_id,
         {
             "status": "failed",

@@ -103,7 +103,7 @@ def test_alert_retrains_gate_passes_and_production_moves(registry, project, caps
     assert run["status"] == "finished", run["error"]
     assert run["trigger"] == "alert" and run["due_key"] == f"alert:{alert['id']}"
     assert run["reason"].startswith(f"alert #{alert['id']} from monitor churn")
-    handled = registry.db.get_alert(alert["id"])
+    handled = registry.alerts.get(alert["id"])
     assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:churn-train"
 
     promotion = run["details"]["promotion"]
@@ -114,7 +114,7 @@ def test_alert_retrains_gate_passes_and_production_moves(registry, project, caps
     assert candidate["previous_production"] == 1 and candidate["production_version"] == 2
 
     assert mlnb.get_model_version("churn@production").version == 2
-    (tracked,) = registry.list_runs(pipeline_run_id=run["id"])
+    (tracked,) = registry.runs.find(pipeline_run_id=run["id"])
     assert tracked["params"] == {"data_path": "data/fresh.csv"}
     lineage = mlnb.lineage("churn/2")
     assert lineage["run"]["id"] == tracked["id"]
@@ -149,7 +149,7 @@ def test_a_gate_rejection_keeps_production_and_raises_an_alert(registry, project
     assert promotion["decision"] == "rejected"
     assert promotion["candidates"][0]["promoted"] is False
     assert mlnb.get_model_version("churn@production").version == 1
-    (alert,) = registry.list_alerts(pipeline="churn-strict")
+    (alert,) = registry.alerts.find(pipeline="churn-strict")
     assert alert["kind"] == "gate_rejected" and "strict_gate" in alert["message"]
     assert "production stays as it was" in alert["message"]
 

@@ -53,12 +53,12 @@ def _start_scheduler(registry_home: Path) -> subprocess.Popen:
 def _setup(registry, tmp_path):
     nb = write_notebook(tmp_path / "long.ipynb", ["n = 1", "import time\ntime.sleep(120)"])
     p = mlnb.create_pipeline("long", nb, registry=registry)
-    stuck = registry.db.enqueue_pipeline_run(p["id"], "manual", "will be interrupted")
+    stuck = registry.pipelines.enqueue_run(p["id"], "manual", "will be interrupted")
     return p, stuck
 
 
 def _running_in_worker(registry, run_id, scheduler_pid):
-    row = registry.db.get_pipeline_run(run_id)
+    row = registry.pipelines.run(run_id)
     ok = row["status"] == "running" and row["pid"] not in (None, scheduler_pid)
     return row if ok and _cell_running(row["output_path"]) else None
 
@@ -76,7 +76,7 @@ def test_sigkilled_scheduler_leaves_a_crashed_run_and_the_next_one_carries_on(
         sched.wait()
         # the worker notices its parent died, stops its kernel and records why
         crashed = _wait_for(
-            lambda: (r := registry.db.get_pipeline_run(stuck))["status"] != "running" and r,
+            lambda: (r := registry.pipelines.run(stuck))["status"] != "running" and r,
             timeout=30,
             what="the run to end",
         )
@@ -89,14 +89,14 @@ def test_sigkilled_scheduler_leaves_a_crashed_run_and_the_next_one_carries_on(
     assert crashed["failing_cell"] == 1
     _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to exit")
     # the next scheduler starts despite the killed one and runs what is queued next
-    later = registry.db.enqueue_pipeline_run(p["id"], "manual", "after the crash")
-    registry.db.update_pipeline(
+    later = registry.pipelines.enqueue_run(p["id"], "manual", "after the crash")
+    registry.pipelines.update(
         p["id"], notebook_path=str(write_notebook(tmp_path / "quick.ipynb", ["n = 1"]))
     )
     result = Scheduler(registry).run_once()
     assert result["started"] == [later]
-    assert registry.db.get_pipeline_run(later)["status"] == "finished"
-    assert registry.db.get_pipeline_run(stuck)["status"] == "crashed"
+    assert registry.pipelines.run(later)["status"] == "finished"
+    assert registry.pipelines.run(stuck)["status"] == "crashed"
 
 
 def test_when_scheduler_and_worker_are_both_killed_the_next_scheduler_marks_the_run(
@@ -115,19 +115,19 @@ def test_when_scheduler_and_worker_are_both_killed_the_next_scheduler_marks_the_
         if sched.poll() is None:
             sched.kill()
     _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to go")
-    assert registry.db.get_pipeline_run(stuck)["status"] == "running"  # nobody left to say
+    assert registry.pipelines.run(stuck)["status"] == "running"  # nobody left to say
     recovered = Scheduler(registry).run_once()["recovered"]
     assert recovered == [stuck]
-    crashed = registry.db.get_pipeline_run(stuck)
+    crashed = registry.pipelines.run(stuck)
     assert crashed["status"] == "crashed"
     assert f"pid {row['pid']}" in crashed["error"] and "is gone" in crashed["error"]
     assert "while executing cell 2" in crashed["error"]
-    (alert,) = registry.list_alerts(pipeline="long")
+    (alert,) = registry.alerts.find(pipeline="long")
     assert alert["kind"] == "pipeline_run_crashed"
 
 
 def _alive(pid: int) -> bool:
-    from mlnb.store.registry import _pid_alive
+    from mlnb._runtime import pid_alive as _pid_alive
 
     return _pid_alive(pid)
 
@@ -144,7 +144,7 @@ def test_sigterm_stops_the_scheduler_and_says_so_in_the_run(registry, registry_h
     finally:
         if sched.poll() is None:
             sched.kill()
-    crashed = registry.db.get_pipeline_run(stuck)
+    crashed = registry.pipelines.run(stuck)
     assert crashed["status"] == "crashed"
     assert crashed["error"] == "the scheduler got SIGTERM while the run was in progress"
     _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to exit")

@@ -24,7 +24,7 @@ def test_a_run_injects_parameters_and_links_what_the_notebook_tracks(registry, n
     (prun,) = mlnb.pipeline_history("train")
     assert prun["status"] == "finished" and prun["trigger"] == "manual"
     assert prun["started_at"] < prun["ended_at"] and prun["pid"] and prun["host"]
-    (tracked,) = registry.list_runs(pipeline_run_id=prun["id"])
+    (tracked,) = registry.runs.find(pipeline_run_id=prun["id"])
     assert tracked["metrics"] == {"score": 42.0}
     assert tracked["notebook_path"] == str(notebook.resolve())
     executed = json.loads(Path(prun["output_path"]).read_text())
@@ -51,7 +51,7 @@ def test_a_failing_cell_is_named_stored_and_alerted(registry, tmp_path):
     assert run["status"] == "failed"
     assert run["failing_cell"] == 2
     assert run["error"].startswith("ValueError: bad x=2 (cell 3")
-    (alert,) = registry.list_alerts(pipeline="bad")
+    (alert,) = registry.alerts.find(pipeline="bad")
     assert alert["kind"] == "pipeline_run_failed" and alert["source"] == "pipeline"
     assert alert["evidence"]["failing_cell"] == 2 and "bad x=2" in alert["message"]
     assert run["details"]["alerts"] == [alert["id"]]
@@ -68,7 +68,7 @@ def test_a_kernel_that_dies_mid_run_leaves_a_crashed_run_with_the_reason(registr
     assert run["failing_cell"] == 2
     assert "the kernel died while executing cell 3" in run["error"]
     assert Path(run["output_path"]).exists()
-    assert registry.list_alerts(pipeline="die")[0]["kind"] == "pipeline_run_crashed"
+    assert registry.alerts.find(pipeline="die")[0]["kind"] == "pipeline_run_crashed"
 
 
 def test_a_run_past_its_timeout_is_stopped_and_failed(registry, tmp_path):
@@ -93,8 +93,8 @@ def test_a_retry_recovers_a_flaky_run_and_keeps_the_failed_attempt(registry, tmp
         ],
     )
     mlnb.create_pipeline("flaky", nb, retries=3, retry_delay=10)
-    pipeline = registry.db.get_pipeline("flaky")
-    run_id = registry.db.enqueue_pipeline_run(pipeline["id"], "manual", "test")
+    pipeline = registry.pipelines.get("flaky")
+    run_id = registry.pipelines.enqueue_run(pipeline["id"], "manual", "test")
     slept = []
     executor = RunExecutor(registry, sleep=slept.append)
     assert executor.claim(run_id, pipeline)
@@ -104,14 +104,14 @@ def test_a_retry_recovers_a_flaky_run_and_keeps_the_failed_attempt(registry, tmp
     (attempt,) = run["details"]["attempts"]
     assert attempt["status"] == "failed" and "flaky attempt 1" in attempt["error"]
     assert Path(attempt["output_path"]).exists() and attempt["output_path"] != run["output_path"]
-    assert registry.list_alerts(pipeline="flaky") == []  # it succeeded in the end
+    assert registry.alerts.find(pipeline="flaky") == []  # it succeeded in the end
 
 
 def test_retries_back_off_exponentially_then_alert_once(registry, notebook):
     mlnb.create_pipeline("doomed", notebook, retries=3, retry_delay=5)
     notebook.unlink()  # every attempt fails fast, before any kernel starts
-    pipeline = registry.db.get_pipeline("doomed")
-    run_id = registry.db.enqueue_pipeline_run(pipeline["id"], "manual", "test")
+    pipeline = registry.pipelines.get("doomed")
+    run_id = registry.pipelines.enqueue_run(pipeline["id"], "manual", "test")
     slept = []
     executor = RunExecutor(registry, sleep=slept.append)
     assert executor.claim(run_id, pipeline)
@@ -119,7 +119,7 @@ def test_retries_back_off_exponentially_then_alert_once(registry, notebook):
     assert run["status"] == "failed" and run["attempt"] == 4
     assert slept == [5, 10, 20]
     assert len(run["details"]["attempts"]) == 3
-    (alert,) = registry.list_alerts(pipeline="doomed")
+    (alert,) = registry.alerts.find(pipeline="doomed")
     assert "after 4 attempts" in alert["message"]
 
 
@@ -129,19 +129,19 @@ def test_retention_keeps_the_last_n_outputs(registry, notebook, capsys):
     folder.mkdir(parents=True)
     ids = []
     for i in range(4):
-        run_id = registry.db.enqueue_pipeline_run(p["id"], "manual", f"run {i}")
+        run_id = registry.pipelines.enqueue_run(p["id"], "manual", f"run {i}")
         out = folder / f"{run_id}-2026010{i}T000000.ipynb"
         out.write_text("{}")
         out.with_suffix(".log").write_text("log")
-        registry.db.update_pipeline_run(run_id, {"status": "finished", "output_path": str(out)})
+        registry.pipelines.update_run(run_id, {"status": "finished", "output_path": str(out)})
         ids.append(run_id)
-    assert sorted(apply_retention(registry, registry.db.get_pipeline("tiny"))) == ids[:2]
+    assert sorted(apply_retention(registry, registry.pipelines.get("tiny"))) == ids[:2]
     assert sorted(f.name for f in folder.iterdir()) == sorted(
-        f"{Path(registry.db.get_pipeline_run(i)['output_path']).stem}{ext}"
+        f"{Path(registry.pipelines.run(i)['output_path']).stem}{ext}"
         for i in ids[2:]
         for ext in (".ipynb", ".log")
     )
-    oldest = registry.db.get_pipeline_run(ids[0])
+    oldest = registry.pipelines.run(ids[0])
     assert oldest["details"]["output_removed"] is True and oldest["status"] == "finished"
     assert main(["pipeline", "output", str(ids[0])]) == 1
     assert "removed by retention" in capsys.readouterr().err
@@ -156,8 +156,8 @@ def test_a_notebook_gone_at_run_time_fails_with_the_reason(registry, notebook):
 
 def test_a_manual_run_respects_the_concurrency_limit(registry, notebook):
     p = mlnb.create_pipeline("busy", notebook)
-    blocking = registry.db.enqueue_pipeline_run(p["id"], "schedule", "x", "cron:x")
-    assert RunExecutor(registry).claim(blocking, registry.db.get_pipeline("busy"))
+    blocking = registry.pipelines.enqueue_run(p["id"], "schedule", "x", "cron:x")
+    assert RunExecutor(registry).claim(blocking, registry.pipelines.get("busy"))
     with pytest.raises(ValidationError, match=f"concurrency limit .* #{blocking}"):
         mlnb.run_pipeline("busy")
 
@@ -187,4 +187,4 @@ def test_the_default_kernel_runs_the_python_that_has_mlnb(
     run = mlnb.run_pipeline("pinned")
     assert run["status"] == "finished", run["error"]
     assert "the python3 kernelspec would start /nonexistent/python" in run["log"]
-    assert registry.list_runs(pipeline_run_id=run["id"])  # mlnb was importable in the kernel
+    assert registry.runs.find(pipeline_run_id=run["id"])  # mlnb was importable in the kernel

@@ -34,7 +34,7 @@ def _create(registry, notebook, clock, name="nightly", **options):
     """Create a pipeline as if at the fake clock's time (its cron anchor)."""
     p = mlnb.create_pipeline(name, notebook, registry=registry, **options)
     config = {**p["config"], "schedule_anchor": clock().timestamp()}
-    registry.db.update_pipeline(p["id"], config=config)
+    registry.pipelines.update(p["id"], config=config)
     return p
 
 
@@ -145,8 +145,8 @@ def test_paused_pipelines_do_not_run_and_resume_does_not_catch_up(registry, note
     s.tick()
     assert runs.executed == []
     mlnb.pipelines.set_pipeline_status("nightly", "active", registry=registry)
-    p = registry.db.get_pipeline("nightly")
-    registry.db.update_pipeline(
+    p = registry.pipelines.get("nightly")
+    registry.pipelines.update(
         p["id"], config={**p["config"], "schedule_anchor": clock().timestamp()}
     )
     s.tick()
@@ -205,7 +205,7 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     handled_elsewhere = raise_alert(
         registry, "monitor", "accuracy_below_threshold", "seen", monitor_id=monitor_id
     )
-    registry.acknowledge_alert(handled_elsewhere["id"], by="alice")
+    registry.alerts.acknowledge(handled_elsewhere["id"], by="alice")
     _create(registry, notebook, clock, on_alert="churn:accuracy_below_threshold")
     s, runs = _scheduler(registry, clock)
     s.tick()
@@ -213,8 +213,8 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     # an alert still open when the pipeline is created is unhandled work: it triggers a run
     (first,) = _runs(registry)
     assert first["due_key"] == f"alert:{old['id']}"
-    assert registry.db.get_alert(old["id"])["handled_by"] == "pipeline:nightly"
-    assert registry.db.get_alert(handled_elsewhere["id"])["handled_by"] == "alice"
+    assert registry.alerts.get(old["id"])["handled_by"] == "pipeline:nightly"
+    assert registry.alerts.get(handled_elsewhere["id"])["handled_by"] == "alice"
     drift = raise_alert(registry, "monitor", "dataset_drift", "drift", monitor_id=monitor_id)
     s.tick()
     assert len(_runs(registry)) == 1  # not one of the kinds it watches
@@ -232,20 +232,20 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     assert run["reason"].startswith(
         f"alert #{acc['id']} from monitor churn (accuracy_below_threshold)"
     )
-    handled = registry.db.get_alert(acc["id"])
+    handled = registry.alerts.get(acc["id"])
     assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:nightly"
-    assert registry.db.get_alert(drift["id"])["status"] == "open"
+    assert registry.alerts.get(drift["id"])["status"] == "open"
 
 
 def test_concurrency_limit_holds_queued_runs_back(registry, notebook):
     clock = FakeClock(T0)
     p = _create(registry, notebook, clock, max_concurrent=1)
-    first = registry.db.enqueue_pipeline_run(p["id"], "manual", "a")
-    second = registry.db.enqueue_pipeline_run(p["id"], "manual", "b")
+    first = registry.pipelines.enqueue_run(p["id"], "manual", "a")
+    second = registry.pipelines.enqueue_run(p["id"], "manual", "b")
     s, runs = _scheduler(registry, clock)
-    assert s.executor.claim(first, registry.db.get_pipeline("nightly"))
+    assert s.executor.claim(first, registry.pipelines.get("nightly"))
     assert s.start_queued() == []  # #1 is running, the limit is one
-    registry.db.update_pipeline_run(first, {"status": "finished"})
+    registry.pipelines.update_run(first, {"status": "finished"})
     assert s.start_queued() == [second]
 
 
@@ -306,10 +306,10 @@ def test_recover_marks_runs_of_dead_processes_crashed(registry, notebook):
     p = _create(registry, notebook, clock)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = registry.db.enqueue_pipeline_run(p["id"], "manual", "x")
-    gone = registry.db.enqueue_pipeline_run(p["id"], "manual", "y")
-    queued = registry.db.enqueue_pipeline_run(p["id"], "manual", "z")
-    registry.db.update_pipeline_run(
+    stale = registry.pipelines.enqueue_run(p["id"], "manual", "x")
+    gone = registry.pipelines.enqueue_run(p["id"], "manual", "y")
+    queued = registry.pipelines.enqueue_run(p["id"], "manual", "z")
+    registry.pipelines.update_run(
         stale,
         {
             "status": "running",
@@ -318,7 +318,7 @@ def test_recover_marks_runs_of_dead_processes_crashed(registry, notebook):
             "heartbeat_at": time.time() - 3600,
         },
     )
-    registry.db.update_pipeline_run(
+    registry.pipelines.update_run(
         gone,
         {
             "status": "running",
@@ -329,10 +329,10 @@ def test_recover_marks_runs_of_dead_processes_crashed(registry, notebook):
     )
     s, runs = _scheduler(registry, clock)
     assert sorted(s.recover()) == sorted([stale, gone])
-    assert "no heartbeat for" in registry.db.get_pipeline_run(stale)["error"]
-    assert f"pid {dead.pid}" in registry.db.get_pipeline_run(gone)["error"]
-    assert registry.db.get_pipeline_run(queued)["status"] == "queued"
-    kinds = {a["kind"] for a in registry.db.list_alerts()}
+    assert "no heartbeat for" in registry.pipelines.run(stale)["error"]
+    assert f"pid {dead.pid}" in registry.pipelines.run(gone)["error"]
+    assert registry.pipelines.run(queued)["status"] == "queued"
+    kinds = {a["kind"] for a in registry.alerts._rows()}
     assert kinds == {"pipeline_run_crashed"}
 
 
@@ -379,7 +379,7 @@ def test_any_tick_pattern_runs_each_due_time_at_most_once(expr, tz, catchup, gap
 def test_a_broken_pipeline_does_not_stop_the_others(registry, notebook, tmp_path):
     clock = FakeClock(T0)
     broken = _create(registry, notebook, clock, name="broken", schedule="@hourly")
-    registry.db.update_pipeline(broken["id"], config={**broken["config"], "schedule": "61 * * * *"})
+    registry.pipelines.update(broken["id"], config={**broken["config"], "schedule": "61 * * * *"})
     _create(registry, notebook, clock, name="fine", schedule="@hourly")
     s, runs = _scheduler(registry, clock, poll_seconds=7200)
     s.run_forever(max_ticks=2)  # sleeps until the next slot of "fine", then takes it

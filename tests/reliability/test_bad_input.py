@@ -33,7 +33,7 @@ def populated(registry):
 
 
 def _counts(registry) -> dict[str, int]:
-    return registry.db.counts()
+    return registry.counts()
 
 
 # (argv, exit code, fragment of the message on stderr)
@@ -161,11 +161,11 @@ def _api_cases(reg) -> list[tuple[str, Any, str]]:
         ("unicode model name", lambda: mlnb.register_model(1, UNICODE, registry=reg), "not valid"),
         ("load a missing model", lambda: mlnb.load_model("nope@production", registry=reg), "nope"),
         ("load with SQL ref", lambda: mlnb.load_model(SQL, registry=reg), "'"),
-        ("run ref with SQL", lambda: reg.get_run(SQL), "is not a run id"),
-        ("unknown status filter", lambda: reg.list_runs(status=SQL), "unknown run status"),
+        ("run ref with SQL", lambda: reg.runs.get(SQL), "is not a run id"),
+        ("unknown status filter", lambda: reg.runs.find(status=SQL), "unknown run status"),
         ("log outside a run", lambda: mlnb.log_metric("acc", 1.0), "needs an active run"),
-        ("end run as running", lambda: reg.end_run(1, status="running"), "not 'running'"),
-        ("compare one run", lambda: reg.compare_runs([1]), "at least two runs"),
+        ("end run as running", lambda: reg.runs.end(1, status="running"), "not 'running'"),
+        ("compare one run", lambda: reg.runs.compare([1]), "at least two runs"),
     ]
 
 
@@ -192,7 +192,7 @@ def test_python_api_bad_calls_each_raise_an_mlnb_error(populated):
             problems.append((what, "accepted"))
     assert problems == [], "\n".join(map(repr, problems))
     # filters with SQL metacharacters are text: they match nothing and drop nothing
-    assert populated.list_runs(experiment=SQL) == []
-    assert {r["name"] for r in populated.list_runs(limit=None)} >= {HTML, SQL}
+    assert populated.runs.find(experiment=SQL) == []
+    assert {r["name"] for r in populated.runs.find(limit=None)} >= {HTML, SQL}
     assert populated.db.integrity_check() == "ok"
     record_figure("bad_input_api", {"cases": len(cases) + 1})

@@ -31,7 +31,7 @@ ARTIFACT_WRITER = textwrap.dedent(
     while True:
         data = os.urandom(4 << 20) + str(i).encode()
         digest = reg.objects.put_bytes(data)
-        reg.db.record_model_artifact({"name": f"big-{i}", "object_hash": digest,
+        reg.models.add_artifact({"name": f"big-{i}", "object_hash": digest,
             "format": "bytes", "flavor": "python", "class_name": "bytes", "size": len(data)})
         print(digest, flush=True)
         i += 1
@@ -107,10 +107,10 @@ def test_sigkill_inside_a_write_transaction_keeps_everything_before_it(tmp_path)
     reg = Registry(tmp_path)
     runs = []
     for i in range(20):
-        run = reg.start_run("before", name=f"kept-{i}")
-        reg.log_params(run, {"i": i})
-        reg.log_metrics(run, {"m": float(i)})
-        reg.end_run(run)
+        run = reg.runs.start("before", name=f"kept-{i}")
+        reg.runs.log_params(run, {"i": i})
+        reg.runs.log_metrics(run, {"m": float(i)})
+        reg.runs.end(run)
         runs.append(run)
     reg.close()
     proc = subprocess.run(
@@ -122,14 +122,14 @@ def test_sigkill_inside_a_write_transaction_keeps_everything_before_it(tmp_path)
     assert proc.stdout.strip() == "inside" and proc.returncode == -signal.SIGKILL
     reg = Registry(tmp_path)
     assert reg.db.integrity_check() == "ok"
-    assert reg.db.run_tags(runs[0]) == {}  # the killed transaction left nothing half done
-    assert [r["name"] for r in reg.list_runs(limit=None)] == [
+    assert reg.runs.tags(runs[0]) == {}  # the killed transaction left nothing half done
+    assert [r["name"] for r in reg.runs.find(limit=None)] == [
         f"kept-{i}" for i in reversed(range(20))
     ]
-    assert all(r["status"] == "finished" for r in reg.list_runs(limit=None))
-    assert reg.get_run(runs[7])["metrics"] == {"m": 7.0}
+    assert all(r["status"] == "finished" for r in reg.runs.find(limit=None))
+    assert reg.runs.get(runs[7])["metrics"] == {"m": 7.0}
     # and the registry takes writes again straight away (no stale lock)
-    reg.end_run(reg.start_run("after"))
+    reg.runs.end(reg.runs.start("after"))
 
 
 def test_a_second_scheduler_process_refuses_and_says_who_holds_the_registry(tmp_path):
@@ -188,7 +188,7 @@ def test_a_kernel_killed_mid_capture_leaves_a_crashed_run_and_keeps_the_earlier_
     )
     assert "inside" in proc.stdout and proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     reg = Registry(tmp_path)  # opening it notices the dead pid
-    runs = {r["name"]: r for r in reg.list_runs(limit=None)}
+    runs = {r["name"]: r for r in reg.runs.find(limit=None)}
     assert runs["doomed"]["status"] == "crashed"
     assert runs["kept"]["status"] == "finished"
     assert runs["kept"]["params"]["lr"] == 0.1 and runs["kept"]["metrics"]["accuracy"] == 0.8

@@ -40,9 +40,9 @@ def _fill_until_refused(reg: Registry) -> tuple[list[int], RegistryError]:
     kept = []
     for i in range(10_000):
         try:
-            run = reg.start_run("fill", name=f"r{i}")
-            reg.log_params(run, {"blob": "x" * 20_000, "i": i})
-            reg.end_run(run)
+            run = reg.runs.start("fill", name=f"r{i}")
+            reg.runs.log_params(run, {"blob": "x" * 20_000, "i": i})
+            reg.runs.end(run)
         except RegistryError as exc:
             return kept, exc
         kept.append(run)
@@ -63,9 +63,9 @@ def test_a_full_disk_gives_a_clear_error_and_loses_nothing_recorded(tiny_disk):
     shutil.copytree(tiny_disk / "reg", copy)
     again = Registry(copy)
     assert again.db.integrity_check() == "ok"
-    finished = {r["id"] for r in again.list_runs(limit=None, status="finished")}
+    finished = {r["id"] for r in again.runs.find(limit=None, status="finished")}
     assert set(kept) <= finished
-    assert again.get_run(kept[-1])["params"]["i"] == len(kept) - 1
+    assert again.runs.get(kept[-1])["params"]["i"] == len(kept) - 1
 
 
 def _no_space(fd: int) -> None:
@@ -87,7 +87,7 @@ def test_enospc_while_logging_a_model_records_nothing_half(registry, monkeypatch
     assert registry.db.query("SELECT COUNT(*) FROM model_artifacts")[0][0] == 0
     leftovers = [p for p in registry.objects.root.rglob("*") if p.is_file()]
     assert leftovers == []  # the temporary file went too
-    runs = {r["name"]: r for r in registry.list_runs(limit=None)}
+    runs = {r["name"]: r for r in registry.runs.find(limit=None)}
     assert runs["kept"]["status"] == "finished" and runs["kept"]["metrics"] == {"acc": 0.9}
     assert runs["doomed"]["status"] == "failed"
     assert registry.db.integrity_check() == "ok"
@@ -96,9 +96,9 @@ def test_enospc_while_logging_a_model_records_nothing_half(registry, monkeypatch
 def _registry_with_runs(home: Path, n: int = 200) -> Path:
     reg = Registry(home)
     for i in range(n):
-        run = reg.start_run("e", name=f"r{i}")
-        reg.log_params(run, {"text": "p" * 500, "i": i})
-        reg.end_run(run)
+        run = reg.runs.start("e", name=f"r{i}")
+        reg.runs.log_params(run, {"text": "p" * 500, "i": i})
+        reg.runs.end(run)
     reg.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     reg.close()
     return home / "registry.db"
@@ -108,7 +108,7 @@ def _assert_refused_untouched(home: Path, db: Path) -> None:
     before = db.read_bytes()
     with pytest.raises(RegistryError) as err:
         reg = Registry(home)
-        reg.list_runs(limit=None)  # corruption in data pages shows up on read
+        reg.runs.find(limit=None)  # corruption in data pages shows up on read
         assert reg.db.integrity_check() == "ok", "corruption went unnoticed"
     assert str(db) in str(err.value)
     assert "corrupt" in str(err.value)
@@ -153,7 +153,7 @@ def read_only_view(tmp_path):
     """The same registry seen through a read-only bind mount (root only; skipped otherwise)."""
     home = tmp_path / "reg"
     reg = Registry(home)
-    reg.end_run(reg.start_run("e", name="before"))
+    reg.runs.end(reg.runs.start("e", name="before"))
     reg.close()
     view = tmp_path / "ro"
     view.mkdir()
@@ -167,6 +167,6 @@ def test_a_registry_on_a_read_only_filesystem_says_so(read_only_view):
     home, view = read_only_view
     with pytest.raises(RegistryError) as err:
         reg = Registry(view)
-        reg.end_run(reg.start_run("e", name="refused"))
+        reg.runs.end(reg.runs.start("e", name="refused"))
     assert "read-only" in str(err.value) and str(view) in str(err.value)
-    assert [r["name"] for r in Registry(home).list_runs()] == ["before"]
+    assert [r["name"] for r in Registry(home).runs.find()] == ["before"]

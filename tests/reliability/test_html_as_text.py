@@ -64,8 +64,8 @@ def _runs_with_html(registry) -> list[int]:
 def test_run_tables_and_comparisons_escape_html(registry):
     ids = _runs_with_html(registry)
     outputs = [
-        runs_html(registry.list_runs(limit=None)),
-        compare_html(registry.compare_runs(ids)),
+        runs_html(registry.runs.find(limit=None)),
+        compare_html(registry.runs.compare(ids)),
     ]
     for html_text in outputs:
         assert_injected_markup_is_text(html_text)

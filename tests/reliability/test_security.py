@@ -56,14 +56,14 @@ def test_no_secret_reaches_the_registry_logs_or_output_notebook(
     assert run["status"] == "finished", run.get("error")
     output = Path(run["output_path"])
     assert "alert 1" in output.read_text()
-    alerts = registry.db.list_alerts()
+    alerts = registry.alerts._rows()
     assert len(alerts) == 1
     registry.db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     places = {
         "output notebook": output.read_bytes(),
-        "pipeline run record": repr(registry.db.get_pipeline_run(run["id"])).encode(),
+        "pipeline run record": repr(registry.pipelines.run(run["id"])).encode(),
         "alerts table": repr(alerts).encode(),
-        "runs": repr(registry.list_runs(limit=None)).encode(),
+        "runs": repr(registry.runs.find(limit=None)).encode(),
         "python log": caplog.text.encode(),
     }
     for path in _files_under(registry_home):
@@ -121,7 +121,7 @@ LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
 def test_scheduler_worker_and_kernel_listen_on_loopback_only(registry, registry_home, tmp_path):
     nb = write_notebook(tmp_path / "slow.ipynb", ["n = 1", "import time\ntime.sleep(30)"])
     p = mlnb.create_pipeline("slow", nb, registry=registry)
-    run_id = registry.db.enqueue_pipeline_run(p["id"], "manual", "loopback check")
+    run_id = registry.pipelines.enqueue_run(p["id"], "manual", "loopback check")
     env = {**os.environ, "MLNB_HOME": str(registry_home)}
     sched = subprocess.Popen(
         [sys.executable, "-m", "mlnb", "scheduler", "--poll", "0.5"],
@@ -135,7 +135,7 @@ def test_scheduler_worker_and_kernel_listen_on_loopback_only(registry, registry_
             pids = _descendants(sched.pid)
             listening = _listening()
             ours = {i: listening[i] for pid in pids for i in _socket_inodes(pid) if i in listening}
-            row = registry.db.get_pipeline_run(run_id)
+            row = registry.pipelines.run(run_id)
             if row["status"] == "running" and len(pids) >= 3 and len(ours) >= 5:
                 break
             assert row["status"] in ("queued", "running"), row

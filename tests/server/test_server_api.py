@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mlnb.pipelines.api import create_pipeline
 from mlnb.store.registry import Registry
 
 API = ("mlnb", "api")
@@ -24,10 +25,10 @@ def track_runs(home: Path) -> dict[str, int]:
             ("<b>tuned</b>", "churn", 0.1, 0.88),
             ("other-run", "other", 5.0, float("nan")),
         ]:
-            run = reg.start_run(experiment, name=name, environment={})
-            reg.log_params(run, {"C": c, "penalty": "l2"})
-            reg.log_metrics(run, {"accuracy": acc})
-            reg.end_run(run)
+            run = reg.runs.start(experiment, name=name, environment={})
+            reg.runs.log_params(run, {"C": c, "penalty": "l2"})
+            reg.runs.log_metrics(run, {"accuracy": acc})
+            reg.runs.end(run)
             ids[name] = run
         return ids
     finally:
@@ -103,9 +104,9 @@ async def test_version_token_changes_only_when_the_registry_does(
     assert first == again
     reg = Registry(registry_home)
     try:
-        run = reg.start_run("churn", name="new", environment={})
+        run = reg.runs.start("churn", name="new", environment={})
         _, started = await get(jp_fetch, "version")
-        reg.end_run(run)
+        reg.runs.end(run)
         _, ended = await get(jp_fetch, "version")
     finally:
         reg.close()
@@ -510,7 +511,7 @@ def retrain_pipeline(registry_home: Path, jp_root_dir: Path) -> str:
     nbformat.write(nb, path)
     reg = Registry(registry_home)
     try:
-        reg.create_pipeline("retrain", path, schedule="0 3 * * 1")
+        create_pipeline("retrain", path, schedule="0 3 * * 1", registry=reg)
     finally:
         reg.close()
     return "retrain"

@@ -133,7 +133,7 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
     assert first.created["experiments"] == 1 and first.created["registered_models"] == 1
 
     client = MlflowClient(mlflow_uri)
-    local = registry.list_runs(experiment="churn-sync")[0]  # "second"
+    local = registry.runs.find(experiment="churn-sync")[0]  # "second"
     mlflow_run = client.call("GET", "runs/get", {"run_id": first.run_ids[local["uuid"]]})["run"]
     data = mlflow_run["data"]
     assert {p["key"]: p["value"] for p in data["params"]} == {"C": "0.1"}
@@ -144,7 +144,7 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
         "GET", "metrics/get-history", {"run_id": mlflow_run["info"]["run_id"], "metric_key": "loss"}
     )["metrics"]
     assert sorted((m["step"], m["value"]) for m in history) == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
-    digest = registry.get_run(local["id"])["data"][0]["id"]
+    digest = registry.runs.get(local["id"])["data"][0]["id"]
     dataset = mlflow_run["inputs"]["dataset_inputs"][0]["dataset"]
     assert dataset["name"] == "train" and dataset["digest"] == digest[:36]
 
@@ -200,7 +200,7 @@ def test_a_run_that_changed_after_its_sync_is_topped_up(registry, mlflow_uri):
     second = sync_to_mlflow(mlflow_uri, registry=registry, experiments=["churn-topup"])
     assert second.updated["runs"] == 1 and "runs" not in second.created
     client = MlflowClient(mlflow_uri)
-    run_id = second.run_ids[registry.get_run(run.id)["uuid"]]
+    run_id = second.run_ids[registry.runs.get(run.id)["uuid"]]
     info = client.call("GET", "runs/get", {"run_id": run_id})["run"]["info"]
     history = client.call("GET", "metrics/get-history", {"run_id": run_id, "metric_key": "loss"})
     assert info["status"] == "FINISHED"

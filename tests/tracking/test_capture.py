@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mlnb.tracking.data import load_snapshot, restore_data
 from tests.conftest import run_cell
 
 SETUP = """
@@ -37,7 +38,7 @@ def test_track_records_params_data_models_and_metrics(ip, registry):
     result = run_cell(ip, FIT)
     assert result.error_in_exec is None
     assert result.result == pytest.approx(ip.user_ns["acc"])  # the cell's own result is untouched
-    run = registry.get_run(registry.list_runs()[0]["id"])
+    run = registry.runs.get(registry.runs.find()[0]["id"])
     assert run["name"] == "fit-logreg" and run["status"] == "finished" and run["source"] == "cell"
     assert run["params"]["C"] == 0.3 and run["params"]["max_iter"] == 300
     assert run["params"]["model.C"] == 0.3  # from get_params(), only what differs from defaults
@@ -71,7 +72,7 @@ def test_track_options_restrict_what_is_recorded(ip, registry):
         ip,
         "%%track --params C --metrics special --no-data --no-models\nC = 1.0\nother = 5\nspecial = 0.5\nm = LogisticRegression().fit(df, y)",
     )
-    run = registry.get_run(registry.list_runs()[0]["id"])
+    run = registry.runs.get(registry.runs.find()[0]["id"])
     assert run["params"] == {"C": 1.0}
     assert run["metrics"] == {"special": 0.5}
     assert run["data"] == [] and run["models"] == []
@@ -82,21 +83,21 @@ def test_files_read_with_pandas_are_versioned(ip, registry, tmp_path):
     pd.DataFrame({"x": [1, 2, 3]}).to_csv(path, index=False)
     run_cell(ip, "import pandas as pd")
     run_cell(ip, f"%%track\nraw = pd.read_csv({str(path)!r})")
-    run = registry.get_run(registry.list_runs()[0]["id"])
+    run = registry.runs.get(registry.runs.find()[0]["id"])
     files = [d for d in run["data"] if d["kind"] == "file"]
     assert files and files[0]["source_path"] == str(path)
     path.write_text("x\n1\n2\n4\n")
     run_cell(ip, f"%%track\nraw = pd.read_csv({str(path)!r})")
-    run2 = registry.get_run(registry.list_runs()[0]["id"])
+    run2 = registry.runs.get(registry.runs.find()[0]["id"])
     assert [d for d in run2["data"] if d["kind"] == "file"][0]["id"] != files[0]["id"]
 
 
 def test_failing_cell_fails_the_run_and_raises_the_users_error(ip, registry):
     result = run_cell(ip, "%%track\nx = 1\nraise ValueError('boom')")
     assert isinstance(result.error_in_exec, ValueError)
-    run = registry.list_runs()[0]
+    run = registry.runs.find()[0]
     assert run["status"] == "failed"
-    assert "boom" in registry.get_run(run["id"])["error"]
+    assert "boom" in registry.runs.get(run["id"])["error"]
     assert run_cell(ip, "1 + 1").result == 2
 
 
@@ -138,7 +139,7 @@ def test_models_skops_cannot_store_are_skipped_with_a_note(ip, registry, capsys)
         "        return self\n",
     )
     run_cell(ip, "%%track\nft = Streamer().fit(df)")
-    run = registry.get_run(registry.list_runs()[0]["id"])
+    run = registry.runs.get(registry.runs.find()[0]["id"])
     assert run["status"] == "finished" and run["models"] == []
     assert "model ft not saved" in capsys.readouterr().out
 
@@ -152,20 +153,20 @@ def test_track_on_records_every_cell_until_off(ip, registry):
     run_cell(ip, "w = z + 1")
     run_cell(ip, "%track off")
     run_cell(ip, "q = 1")
-    runs = registry.list_runs()
+    runs = registry.runs.find()
     assert len(runs) == 2 and all(r["name"] == "auto" for r in runs)
 
 
 def test_experiment_and_registry_switching(ip, registry, tmp_path, capsys):
     run_cell(ip, "%mlnb experiment churn")
     run_cell(ip, "%%track\na = 1")
-    assert registry.list_runs()[0]["experiment"] == "churn"
+    assert registry.runs.find()[0]["experiment"] == "churn"
     other = tmp_path / "other"
     run_cell(ip, f"%mlnb registry {other}")
     run_cell(ip, "%%track\nb = 2")
     from mlnb.store.registry import Registry
 
-    assert len(Registry(other).list_runs()) == 1
+    assert len(Registry(other).runs.find()) == 1
     assert "registry" in capsys.readouterr().out
 
 
@@ -186,10 +187,10 @@ def test_dataversion_snapshot_and_restore(ip, registry, tmp_path):
     run_cell(ip, SETUP)
     out = run_cell(ip, "%dataversion df --name features --snapshot").result
     version = repr(out).split()[2]
-    restored = registry.load_data(version)
+    restored = load_snapshot(registry, version)
     pd.testing.assert_frame_equal(restored, ip.user_ns["df"])
     target = tmp_path / "back.csv"
-    registry.restore_data(version, target)
+    restore_data(registry, version, target)
     assert pd.read_csv(target).shape == (300, 4)
 
 
@@ -215,7 +216,7 @@ def test_bad_magic_input_gives_clear_errors(ip, registry, cell, message, capsys)
     assert message in shown.out + shown.err + str(
         result.error_in_exec or result.error_before_exec or ""
     )
-    assert len(registry.list_runs()) == 1 or cell.startswith("%%track")
+    assert len(registry.runs.find()) == 1 or cell.startswith("%%track")
 
 
 def test_html_in_names_renders_as_text(ip, registry):
@@ -226,6 +227,6 @@ def test_html_in_names_renders_as_text(ip, registry):
 
 def test_metric_named_literals_are_metrics_not_params(ip, registry):
     run_cell(ip, "%%track\nC = 1\nacc = 0.8\nnotes = 'baseline'")
-    run = registry.get_run(registry.list_runs()[0]["id"])
+    run = registry.runs.get(registry.runs.find()[0]["id"])
     assert run["params"] == {"C": 1, "notes": "baseline"}
     assert run["metrics"] == {"acc": 0.8}

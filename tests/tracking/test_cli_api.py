@@ -13,6 +13,7 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import MlnbError, NotFoundError, UnsafeModelError
+from mlnb.tracking.artifacts import load_artifact, save_model
 
 
 def cli(*args: str, capsys) -> tuple[int, str, str]:
@@ -99,9 +100,9 @@ def test_log_outside_a_run_says_how_to_start_one(registry):
 def test_track_context_marks_failures(registry):
     with pytest.raises(KeyError), mlnb.track("broken"):
         raise KeyError("missing column")
-    run = registry.list_runs()[0]
+    run = registry.runs.find()[0]
     assert run["status"] == "failed"
-    assert "missing column" in registry.get_run(run["id"])["error"]
+    assert "missing column" in registry.runs.get(run["id"])["error"]
 
 
 def test_load_model_verifies_and_refuses_pickle_without_opt_in(registry):
@@ -111,11 +112,11 @@ def test_load_model_verifies_and_refuses_pickle_without_opt_in(registry):
     model = LinearRegression().fit(X, X.ravel() * 2)
     with mlnb.track() as run:
         art = run.log_model(model, name="lr")
-        pickled = run.registry.save_model(model, name="raw", run_id=run.id, allow_pickle=True)
+        pickled = save_model(run.registry, model, name="raw", run_id=run.id, allow_pickle=True)
     assert mlnb.load_model(f"runs:/{run.id}/lr").predict([[3.0]])[0] == pytest.approx(6.0)
     assert mlnb.load_model(f"artifact:{art['id']}").coef_[0] == pytest.approx(2.0)
     registry.db.write("UPDATE model_artifacts SET format = 'pickle' WHERE id = ?", (pickled["id"],))
     with pytest.raises(UnsafeModelError, match="pickle"):
         mlnb.load_model(f"artifact:{pickled['id']}")
     with pytest.raises(NotFoundError):
-        registry.load_artifact(999)
+        load_artifact(registry, 999)

@@ -58,8 +58,8 @@ def test_papermill_execution_is_tracked(tmp_path, monkeypatch):
         progress_bar=False,
     )
     reg = Registry(home)
-    [run] = reg.list_runs()
-    detail = reg.get_run(run["id"])
+    [run] = reg.runs.find()
+    detail = reg.runs.get(run["id"])
     assert detail["experiment"] == "churn" and detail["status"] == "finished"
     assert detail["params"]["model.C"] == 0.2
     assert detail["notebook_path"].endswith("train.ipynb")

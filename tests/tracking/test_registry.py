@@ -14,8 +14,8 @@ import time
 import pytest
 
 from mlnb.errors import IntegrityError, NotFoundError, RegistryError, ValidationError
-from mlnb.store.db import SCHEMA_VERSION
 from mlnb.store.registry import Registry
+from mlnb.store.schema import SCHEMA_VERSION
 
 
 def test_new_registry_has_schema_wal_and_foreign_keys(tmp_path):
@@ -31,11 +31,11 @@ def test_new_registry_has_schema_wal_and_foreign_keys(tmp_path):
 
 def test_reopening_does_not_migrate_twice_and_keeps_data(tmp_path):
     reg = Registry(tmp_path)
-    run = reg.start_run("exp", name="a")
-    reg.end_run(run)
+    run = reg.runs.start("exp", name="a")
+    reg.runs.end(run)
     reg.close()
     again = Registry(tmp_path)
-    assert [r["name"] for r in again.list_runs()] == ["a"]
+    assert [r["name"] for r in again.runs.find()] == ["a"]
 
 
 def test_newer_schema_is_refused_with_a_clear_error(tmp_path):
@@ -107,14 +107,14 @@ def test_object_write_interrupted_leaves_no_partial_object(tmp_path):
 
 def test_run_lifecycle_and_metric_history(tmp_path):
     reg = Registry(tmp_path)
-    run = reg.start_run("churn", name="fit")
-    reg.log_params(run, {"C": 0.5, "layers": [1, 2]})
-    reg.log_metrics(run, {"loss": 1.0})
-    reg.log_metrics(run, {"loss": 0.5})
-    reg.log_metrics(run, {"loss": 0.25}, step=10)
-    reg.set_tags(run, {"team": "growth"})
-    reg.end_run(run)
-    got = reg.get_run(run)
+    run = reg.runs.start("churn", name="fit")
+    reg.runs.log_params(run, {"C": 0.5, "layers": [1, 2]})
+    reg.runs.log_metrics(run, {"loss": 1.0})
+    reg.runs.log_metrics(run, {"loss": 0.5})
+    reg.runs.log_metrics(run, {"loss": 0.25}, step=10)
+    reg.runs.set_tags(run, {"team": "growth"})
+    reg.runs.end(run)
+    got = reg.runs.get(run)
     assert got["status"] == "finished" and got["ended_at"] >= got["started_at"]
     assert got["params"] == {"C": 0.5, "layers": [1, 2]}
     assert [p["step"] for p in got["metric_history"]["loss"]] == [0, 1, 10]
@@ -126,41 +126,41 @@ def test_run_lifecycle_and_metric_history(tmp_path):
 
 def test_bad_values_are_refused_and_nothing_is_half_written(tmp_path):
     reg = Registry(tmp_path)
-    run = reg.start_run()
+    run = reg.runs.start()
     with pytest.raises(ValidationError, match="metric 'acc' must be a number"):
-        reg.log_metrics(run, {"loss": 0.1, "acc": "high"})
-    assert reg.get_run(run)["metrics"] == {}
+        reg.runs.log_metrics(run, {"loss": 0.1, "acc": "high"})
+    assert reg.runs.get(run)["metrics"] == {}
     with pytest.raises(ValidationError, match="non-empty"):
-        reg.log_params(run, {"": 1})
+        reg.runs.log_params(run, {"": 1})
     with pytest.raises(ValidationError):
-        reg.end_run(run, "exploded")
+        reg.runs.end(run, "exploded")
     with pytest.raises(NotFoundError):
-        reg.get_run(999)
+        reg.runs.get(999)
     with pytest.raises(ValidationError, match="not a run id"):
-        reg.get_run("nonsense")
+        reg.runs.get("nonsense")
 
 
 def test_sql_metacharacters_are_just_text(tmp_path):
     reg = Registry(tmp_path)
     name = "x'; DROP TABLE runs; --"
-    run = reg.start_run(experiment=name, name=name)
-    reg.log_params(run, {name: name})
-    assert reg.list_runs(experiment=name)[0]["name"] == name
-    assert reg.get_run(run)["params"] == {name: name}
+    run = reg.runs.start(experiment=name, name=name)
+    reg.runs.log_params(run, {name: name})
+    assert reg.runs.find(experiment=name)[0]["name"] == name
+    assert reg.runs.get(run)["params"] == {name: name}
 
 
 def test_list_runs_sorts_by_metric(tmp_path):
     reg = Registry(tmp_path)
     for acc in (0.7, 0.9, 0.8):
-        r = reg.start_run()
-        reg.log_metrics(r, {"acc": acc})
-        reg.end_run(r)
-    r = reg.start_run()
-    reg.end_run(r)
-    ordered = [x["metrics"].get("acc") for x in reg.list_runs(sort="acc")]
+        r = reg.runs.start()
+        reg.runs.log_metrics(r, {"acc": acc})
+        reg.runs.end(r)
+    r = reg.runs.start()
+    reg.runs.end(r)
+    ordered = [x["metrics"].get("acc") for x in reg.runs.find(sort="acc")]
     assert ordered == [0.9, 0.8, 0.7, None]
     assert [
-        x["metrics"].get("acc") for x in reg.list_runs(sort="acc", descending=False, limit=2)
+        x["metrics"].get("acc") for x in reg.runs.find(sort="acc", descending=False, limit=2)
     ] == [0.7, 0.8]
 
 
@@ -169,7 +169,7 @@ KILLED_RUN = textwrap.dedent(
     import os, signal, sys
     from mlnb.store.registry import Registry
     reg = Registry(sys.argv[1])
-    run = reg.start_run("exp", name="doomed")
+    run = reg.runs.start("exp", name="doomed")
     print(run, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
     """
@@ -186,29 +186,29 @@ def test_a_killed_process_leaves_a_crashed_run(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     run_id = int(proc.stdout.strip())
     reg = Registry(tmp_path)
-    run = reg.get_run(run_id)
+    run = reg.runs.get(run_id)
     assert run["status"] == "crashed"
     assert "heartbeat" in run["error"]
 
 
 def test_stale_heartbeat_from_another_host_becomes_crashed(tmp_path):
     reg = Registry(tmp_path)
-    run = reg.start_run(environment={"host": "elsewhere", "pid": 1, "user": "u"})
-    reg.db.update_run(run, {"heartbeat_at": time.time() - 3600})
-    assert reg.recover_crashed_runs() == 1
-    assert reg.get_run(run)["status"] == "crashed"
-    fresh = reg.start_run(environment={"host": "elsewhere", "pid": 1, "user": "u"})
-    reg.recover_crashed_runs()
-    assert reg.get_run(fresh)["status"] == "running"
+    run = reg.runs.start(environment={"host": "elsewhere", "pid": 1, "user": "u"})
+    reg.runs.update(run, {"heartbeat_at": time.time() - 3600})
+    assert reg.runs.recover_crashed() == 1
+    assert reg.runs.get(run)["status"] == "crashed"
+    fresh = reg.runs.start(environment={"host": "elsewhere", "pid": 1, "user": "u"})
+    reg.runs.recover_crashed()
+    assert reg.runs.get(fresh)["status"] == "running"
 
 
 def _write_runs(home: str, worker: int, n: int) -> None:
     reg = Registry(home)
     for i in range(n):
-        run = reg.start_run("load", name=f"w{worker}-{i}")
-        reg.log_params(run, {"worker": worker, "i": i})
-        reg.log_metrics(run, {"m": i})
-        reg.end_run(run)
+        run = reg.runs.start("load", name=f"w{worker}-{i}")
+        reg.runs.log_params(run, {"worker": worker, "i": i})
+        reg.runs.log_metrics(run, {"m": i})
+        reg.runs.end(run)
 
 
 def test_concurrent_writers_lose_nothing(tmp_path):
@@ -221,7 +221,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         p.join(120)
         assert p.exitcode == 0
     reg = Registry(tmp_path)
-    runs = reg.list_runs(limit=None)
+    runs = reg.runs.find(limit=None)
     assert len(runs) == 450
     assert {r["name"] for r in runs} == {f"w{w}-{i}" for w in range(3) for i in range(150)}
     assert reg.db.query("SELECT COUNT(*) FROM params")[0][0] == 900

@@ -50,9 +50,9 @@ POSTS = [path for method, path in ENDPOINTS if method == "POST"]
 def seeded(registry_home):
     reg = Registry(registry_home)
     for name in (HTML, SQL, UNICODE):
-        run = reg.start_run("exp", name=name, environment={})
-        reg.log_params(run, {"p": HTML})
-        reg.end_run(run)
+        run = reg.runs.start("exp", name=name, environment={})
+        reg.runs.log_params(run, {"p": HTML})
+        reg.runs.end(run)
     reg.close()
 
 

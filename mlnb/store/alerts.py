@@ -1,0 +1,145 @@
+"""Alerts raised by monitors and pipelines, and their open/acknowledged/resolved status.
+
+This module owns the SQL of its tables; it returns plain records (dicts).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlnb._runtime import user
+from mlnb.errors import NotFoundError, ValidationError
+from mlnb.store.connection import Database, dumps, loads, now
+from mlnb.store.records import AlertRecord, as_record
+
+if TYPE_CHECKING:
+    from mlnb.store.registry import Registry
+
+
+def _alert_dict(row: sqlite3.Row) -> AlertRecord:
+    d = dict(row)
+    d["evidence"] = loads(d["evidence"], {})
+    return as_record(AlertRecord, d)
+
+
+SEVERITIES = ("info", "warning", "critical")
+ALERT_STATUSES = ("open", "acknowledged", "resolved")
+
+
+class AlertStore:
+    """Alerts raised by monitors and pipelines."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._reg = registry
+        self.db: Database = registry.db
+
+    def find(
+        self,
+        status: str | None = None,
+        monitor: str | None = None,
+        pipeline: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = 100,
+    ) -> list[AlertRecord]:
+        """Alerts, newest first, optionally only open ones or those of one monitor/pipeline."""
+        if status is not None and status not in ALERT_STATUSES:
+            raise ValidationError(
+                f"alert status must be one of {', '.join(ALERT_STATUSES)}, got {status!r}."
+            )
+        monitor_id = self._reg.id_of("monitors", monitor) if monitor else None
+        pipeline_id = self._reg.id_of("pipelines", pipeline) if pipeline else None
+        return self._rows(status, monitor_id, pipeline_id, after_id, limit)
+
+    def acknowledge(self, alert_id: int, by: str | None = None) -> AlertRecord:
+        self.set_status(int(alert_id), "acknowledged", by or user())
+        return self.get(int(alert_id))
+
+    def resolve(self, alert_id: int, by: str | None = None) -> AlertRecord:
+        self.set_status(int(alert_id), "resolved", by or user())
+        return self.get(int(alert_id))
+
+    def record(self, alert: dict[str, Any]) -> int:
+        t = now()
+        with self.db.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO alerts(source, monitor_id, pipeline_id, batch_id, kind, severity, "
+                "message, evidence, status, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,'open',?,?)",
+                (
+                    alert["source"],
+                    alert.get("monitor_id"),
+                    alert.get("pipeline_id"),
+                    alert.get("batch_id"),
+                    alert["kind"],
+                    alert.get("severity", "warning"),
+                    alert["message"],
+                    dumps(alert.get("evidence", {})),
+                    t,
+                    t,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def get(self, alert_id: int) -> AlertRecord:
+        row = self.db.query_one(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            "WHERE a.id = ?",
+            (alert_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
+        return _alert_dict(row)
+
+    def _rows(
+        self,
+        status: str | None = None,
+        monitor_id: int | None = None,
+        pipeline_id: int | None = None,
+        after_id: int | None = None,
+        limit: int | None = 100,
+    ) -> list[AlertRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("a.status", status),
+            ("a.monitor_id", monitor_id),
+            ("a.pipeline_id", pipeline_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if after_id is not None:
+            where.append("a.id > ?")
+            params.append(after_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.db.query(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            f"{clause} ORDER BY a.id DESC {lim}",
+            params,
+        )
+        return [_alert_dict(r) for r in rows]
+
+    def set_status(self, alert_id: int, status: str, handled_by: str | None = None) -> None:
+        with self.db.transaction() as c:
+            cur = c.execute(
+                "UPDATE alerts SET status = ?, handled_by = COALESCE(?, handled_by), updated_at = ? "
+                "WHERE id = ?",
+                (status, handled_by, now(), alert_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
+
+    def open_of_monitor(
+        self, monitor_id: int, after_id: int, kinds: Sequence[str] | None = None
+    ) -> list[AlertRecord]:
+        """Open alerts of one monitor newer than ``after_id``, oldest first."""
+        sql = "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+        sql += "WHERE a.monitor_id = ? AND a.status = 'open' AND a.id > ?"
+        params: list[Any] = [monitor_id, after_id]
+        if kinds:
+            sql += f" AND a.kind IN ({', '.join('?' for _ in kinds)})"
+            params.extend(kinds)
+        return [_alert_dict(r) for r in self.db.query(sql + " ORDER BY a.id", params)]

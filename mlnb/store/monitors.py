@@ -1,0 +1,150 @@
+"""Monitors (reference profile and thresholds) and the batches logged to them.
+
+This module owns the SQL of its tables; it returns plain records (dicts).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from mlnb.errors import NotFoundError
+from mlnb.store.connection import Database, dumps, loads, now
+from mlnb.store.records import BatchRecord, MonitorRecord, as_record
+
+if TYPE_CHECKING:
+    from mlnb.store.registry import Registry
+
+
+def _batch_dict(row: sqlite3.Row) -> BatchRecord:
+    d = dict(row)
+    d["dataset_drift"] = bool(d["dataset_drift"])
+    d["metrics"] = loads(d.get("metrics"), {})
+    if "report" in d:
+        d["report"] = loads(d["report"], {})
+    if "predictions" in d:
+        d["predictions"] = loads(d["predictions"], None)
+    return as_record(BatchRecord, d)
+
+
+class MonitorStore:
+    """Monitors and the batches logged to them."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._reg = registry
+        self.db: Database = registry.db
+
+    def upsert(
+        self,
+        name: str,
+        model_name: str | None,
+        target: str | None,
+        profile: str,
+        config: dict[str, Any],
+    ) -> int:
+        """Create a monitor or refit an existing one; its batch history is kept."""
+        t = now()
+        with self.db.transaction() as c:
+            c.execute(
+                "INSERT INTO monitors(name, model_name, target, profile, config, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET model_name = excluded.model_name, "
+                "target = excluded.target, profile = excluded.profile, config = excluded.config, "
+                "updated_at = excluded.updated_at",
+                (name, model_name, target, profile, dumps(config), t, t),
+            )
+            return int(c.execute("SELECT id FROM monitors WHERE name = ?", (name,)).fetchone()[0])
+
+    def update_config(self, monitor_id: int, config: dict[str, Any]) -> None:
+        with self.db.transaction() as c:
+            c.execute(
+                "UPDATE monitors SET config = ?, updated_at = ? WHERE id = ?",
+                (dumps(config), now(), monitor_id),
+            )
+
+    def get(self, name: str) -> MonitorRecord | None:
+        row = self.db.query_one("SELECT * FROM monitors WHERE name = ?", (name,))
+        if row is None:
+            return None
+        d = dict(row)
+        d["config"] = loads(d["config"], {})
+        return as_record(MonitorRecord, d)
+
+    def find(self) -> list[MonitorRecord]:
+        rows = self.db.query(
+            """SELECT m.id, m.name, m.model_name, m.target, m.config, m.created_at, m.updated_at,
+                      (SELECT COUNT(*) FROM monitor_batches b WHERE b.monitor_id = m.id) AS n_batches,
+                      (SELECT COUNT(*) FROM alerts a WHERE a.monitor_id = m.id AND a.status = 'open')
+                          AS open_alerts
+               FROM monitors m ORDER BY m.name"""
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["config"] = loads(d["config"], {})
+            out.append(d)
+        return [as_record(MonitorRecord, d) for d in out]
+
+    def record_batch(self, batch: dict[str, Any]) -> int:
+        with self.db.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO monitor_batches(monitor_id, batch_at, n_rows, n_drifted, n_columns, "
+                "dataset_drift, report, metrics, predictions, data_version_id, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    batch["monitor_id"],
+                    batch["batch_at"],
+                    batch["n_rows"],
+                    batch["n_drifted"],
+                    batch["n_columns"],
+                    int(bool(batch["dataset_drift"])),
+                    dumps(batch["report"]),
+                    dumps(batch.get("metrics", {})),
+                    dumps(batch.get("predictions"))
+                    if batch.get("predictions") is not None
+                    else None,
+                    batch.get("data_version_id"),
+                    now(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def update_batch_metrics(self, batch_id: int, metrics: dict[str, Any]) -> None:
+        with self.db.transaction() as c:
+            cur = c.execute(
+                "UPDATE monitor_batches SET metrics = ? WHERE id = ?", (dumps(metrics), batch_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no monitor batch with id {batch_id}.")
+
+    def batches(
+        self, monitor_id: int, limit: int | None = None, with_reports: bool = True
+    ) -> list[BatchRecord]:
+        """Batches of a monitor, oldest first (the last ``limit`` of them)."""
+        cols = (
+            "*"
+            if with_reports
+            else (
+                "id, monitor_id, batch_at, n_rows, n_drifted, n_columns, dataset_drift, metrics, "
+                "data_version_id, created_at"
+            )
+        )
+        lim = f"LIMIT {int(limit)}" if limit else ""
+        rows = self.db.query(
+            f"SELECT * FROM (SELECT {cols} FROM monitor_batches WHERE monitor_id = ? "
+            f"ORDER BY batch_at DESC, id DESC {lim}) ORDER BY batch_at, id",
+            (monitor_id,),
+        )
+        return [_batch_dict(r) for r in rows]
+
+    def count_batches(self, monitor_id: int) -> int:
+        return int(
+            self.db.query(
+                "SELECT COUNT(*) FROM monitor_batches WHERE monitor_id = ?", (monitor_id,)
+            )[0][0]
+        )
+
+    def batch(self, batch_id: int) -> BatchRecord:
+        row = self.db.query_one("SELECT * FROM monitor_batches WHERE id = ?", (batch_id,))
+        if row is None:
+            raise NotFoundError(f"no monitor batch with id {batch_id}.")
+        return _batch_dict(row)

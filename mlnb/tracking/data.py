@@ -1,0 +1,157 @@
+"""Data versions from the tracking side: record a frame, array, file or folder as a version
+(optionally keeping a snapshot in the object store), and bring a snapshot back."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlnb.errors import NotFoundError, ValidationError
+from mlnb.store.registry import Registry, current_registry, get_registry
+from mlnb.tracking import fingerprint as fp
+from mlnb.tracking.fingerprint import FileHashCache
+
+
+def fingerprint(obj: Any, registry: Registry | None = None) -> str:
+    """The data version id of a DataFrame, Series, ndarray, file or folder; records nothing.
+
+    File hashes are cached in the registry by (inode, size, mtime) when one is open.
+    """
+    reg = registry or current_registry()
+    cache = file_hash_cache(reg) if reg is not None else None
+    return fp.fingerprint(obj, cache)
+
+
+def load_data(version: str, registry: Registry | str | os.PathLike[str] | None = None) -> Any:
+    """The snapshot of a data version (recorded with ``snapshot=True``) as the original object."""
+    reg = registry if isinstance(registry, Registry) else get_registry(registry)
+    return load_snapshot(reg, version)
+
+
+def file_hash_cache(reg: Registry) -> FileHashCache:
+    """The registry's (inode, size, mtime) cache of file hashes, as fingerprinting uses it."""
+    return FileHashCache(reg.data.cached_file_hash, reg.data.store_file_hash)
+
+
+def record_data(
+    reg: Registry,
+    obj: Any,
+    name: str = "",
+    run_id: int | None = None,
+    role: str = "input",
+    snapshot: bool = False,
+    described: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record a data version of an in-memory object or a path; optionally keep a copy."""
+
+    if isinstance(obj, (str, os.PathLike)):
+        path = Path(obj).expanduser()
+        version = {
+            "id": fp.fingerprint_path(path, file_hash_cache(reg)),
+            "kind": "folder" if path.is_dir() else "file",
+            "schema": {},
+            "source_path": str(path.resolve()),
+            "nbytes": _path_size(path),
+        }
+        if snapshot:
+            if path.is_dir():
+                raise ValidationError(
+                    f"--snapshot keeps single files, and {path} is a folder; snapshot its "
+                    "files one by one."
+                )
+            version["snapshot"] = reg.objects.put_file(path)
+    else:
+        version = dict(described or fp.describe(obj))
+        if snapshot:
+            version["snapshot"] = reg.objects.put_bytes(_snapshot_bytes(obj))
+    version["name"] = name
+    reg.data.record(version)
+    if run_id is not None:
+        reg.data.link(run_id, [(version["id"], role, name)])
+    return version
+
+
+def load_snapshot(reg: Registry, version_id: str) -> Any:
+    """The snapshot of a data version as the object it was (DataFrame, Series, array) or bytes."""
+    d = reg.data.row(version_id)
+    if not d.get("snapshot"):
+        raise NotFoundError(
+            f"data version {d['id']} has no snapshot; record it with "
+            "`%dataversion OBJ --snapshot` (or mlnb.log_data(..., snapshot=True)) to keep a copy."
+        )
+    data = reg.objects.get_bytes(d["snapshot"])
+    return _from_snapshot(d["kind"], data)
+
+
+def restore_data(reg: Registry, version_id: str, target: str | os.PathLike[str]) -> Path:
+    """Write a snapshot back to ``target`` (a file copy, or the frame in the suffix's format)."""
+    d = reg.data.row(version_id)
+    if not d.get("snapshot"):
+        raise NotFoundError(
+            f"data version {d['id']} has no snapshot to restore; only versions recorded "
+            "with --snapshot can be restored."
+        )
+    target = Path(target).expanduser()
+    if d["kind"] == "file":
+        reg.objects.copy_to(d["snapshot"], target)
+        return target
+    obj = load_snapshot(reg, d["id"])
+    _write_frame(obj, target)
+    return target
+
+
+def _path_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _snapshot_bytes(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    if isinstance(obj, pd.Series):
+        obj.to_frame(name=obj.name if obj.name is not None else "__series__").to_parquet(buf)
+    elif isinstance(obj, pd.DataFrame):
+        frame = obj.copy(deep=False)
+        frame.columns = [str(c) for c in frame.columns]
+        frame.to_parquet(buf)
+    elif isinstance(obj, np.ndarray):
+        np.save(buf, obj, allow_pickle=False)
+    else:
+        raise ValidationError(f"cannot snapshot a {type(obj).__name__}.")
+    return buf.getvalue()
+
+
+def _from_snapshot(kind: str, data: bytes) -> Any:
+    if kind == "dataframe":
+        return pd.read_parquet(io.BytesIO(data))
+    if kind == "series":
+        frame = pd.read_parquet(io.BytesIO(data))
+        s = frame.iloc[:, 0]
+        return s.rename(None) if s.name == "__series__" else s
+    if kind == "ndarray":
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    return data
+
+
+def _write_frame(obj: Any, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(obj, np.ndarray):
+        np.save(target, obj, allow_pickle=False)
+        return
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(target, index=False)
+    elif suffix in (".parquet", ".pq"):
+        frame.to_parquet(target)
+    elif suffix == ".json":
+        frame.to_json(target, orient="records")
+    else:
+        raise ValidationError(
+            f"cannot tell which format to write from {target.name!r}: use .csv, .parquet or .json."
+        )
