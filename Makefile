@@ -23,7 +23,7 @@ demo: install
 test-deps: install
 	@bash scripts/ensure_browser.sh
 
-test: test-deps
+test: test-deps lint
 	$(BIN)/python -m pytest -q
 
 # The long runs left out of `make test`: a real MLflow server (peer env) and Airflow's
@@ -40,9 +40,12 @@ bench: install
 	@bash bench/setup_peers.sh
 	$(BIN)/python bench/run.py
 
+# Style, the floors (import-linter contract in .importlinter) and types of the typed floors.
 lint: install
 	$(BIN)/ruff check mlnb tests bench demo_notebooks
 	$(BIN)/ruff format --check mlnb tests
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .venv-peers .venv-airflow demo_notebooks/out demo_notebooks/.mlnb demo_notebooks/data

@@ -7,15 +7,15 @@ imported lazily so that loading the extension stays fast.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> "module:attribute"; each area adds its own lines.
+# The public API: one way to do each thing. public name -> "module:attribute".
 _LAZY: dict[str, str] = {
     # tracking
     "track": "mlnb.tracking.run:track",
-    "start_run": "mlnb.tracking.run:start_run",
     "active_run": "mlnb.tracking.run:active_run",
     "set_experiment": "mlnb.tracking.run:set_experiment",
     "log_param": "mlnb.tracking.run:log_param",
@@ -26,13 +26,14 @@ _LAZY: dict[str, str] = {
     "log_data": "mlnb.tracking.run:log_data",
     "log_model": "mlnb.tracking.run:log_model",
     "fingerprint": "mlnb.tracking.data:fingerprint",
-    "load_model": "mlnb.lifecycle.versions:load_model",
     "load_data": "mlnb.tracking.data:load_data",
+    # the registry folder
     "Registry": "mlnb.store.registry:Registry",
     "get_registry": "mlnb.store.registry:get_registry",
     "set_registry": "mlnb.store.registry:set_registry",
     # model registry and gates
     "register_model": "mlnb.lifecycle.versions:register_model",
+    "load_model": "mlnb.lifecycle.versions:load_model",
     "get_model_version": "mlnb.lifecycle.versions:get_model_version",
     "set_alias": "mlnb.lifecycle.versions:set_alias",
     "delete_alias": "mlnb.lifecycle.versions:delete_alias",
@@ -42,34 +43,49 @@ _LAZY: dict[str, str] = {
     "ModelVersion": "mlnb.lifecycle.versions:ModelVersion",
     "promote": "mlnb.lifecycle.promotion:promote",
     "run_gate": "mlnb.lifecycle.promotion:run_gate",
-    "PromotionResult": "mlnb.lifecycle.promotion:PromotionResult",
     "Gate": "mlnb.lifecycle.gate:Gate",
-    "GateResult": "mlnb.lifecycle.gate:GateResult",
-    "gates": "mlnb.lifecycle",
     "checks": "mlnb.checks",
     # monitoring and drift
     "Monitor": "mlnb.monitoring.monitor:Monitor",
     "drift": "mlnb.monitoring.drift.scoring:drift",
-    "alerts": "mlnb.monitoring.alerts",
     # pipelines
-    "create_pipeline": "mlnb.pipelines:create_pipeline",
-    "run_pipeline": "mlnb.pipelines:run_pipeline",
-    "list_pipelines": "mlnb.pipelines:list_pipelines",
-    "pipeline_history": "mlnb.pipelines:pipeline_history",
-    "Scheduler": "mlnb.pipelines:Scheduler",
+    "create_pipeline": "mlnb.pipelines.api:create_pipeline",
+    "run_pipeline": "mlnb.pipelines.api:run_pipeline",
+    "list_pipelines": "mlnb.pipelines.api:list_pipelines",
+    "pipeline_history": "mlnb.pipelines.api:pipeline_history",
+    "Scheduler": "mlnb.pipelines.scheduler:Scheduler",
+}
+
+# Names that moved: still answered, with a warning that says where they went.
+_MOVED: dict[str, tuple[str, str]] = {
+    "start_run": ("mlnb.tracking.run:start_run", "use mlnb.track(...)"),
+    "gates": ("mlnb.lifecycle", "use mlnb.Gate and mlnb.checks"),
+    "alerts": ("mlnb.monitoring.alerts", "import mlnb.monitoring.alerts"),
+    "PromotionResult": (
+        "mlnb.lifecycle.promotion:PromotionResult",
+        "import it from mlnb.lifecycle.promotion",
+    ),
+    "GateResult": ("mlnb.lifecycle.gate:GateResult", "import it from mlnb.lifecycle.gate"),
 }
 
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension", "__version__"]
 
 
+def _resolve(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    value = importlib.import_module(module)
+    return getattr(value, attr) if attr else value
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        target, advice = _MOVED[name]
+        warnings.warn(f"mlnb.{name} is deprecated: {advice}.", DeprecationWarning, stacklevel=2)
+        return _resolve(target)
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'mlnb' has no attribute {name!r}")
-    module, _, attr = target.partition(":")
-    value = importlib.import_module(module)
-    if attr:
-        value = getattr(value, attr)
+    value = _resolve(target)
     globals()[name] = value
     return value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from errno import ENOSPC
 from pathlib import Path
 from typing import BinaryIO
@@ -102,7 +103,8 @@ class ObjectStore:
             return False
         return h.hexdigest() == digest
 
-    def _write_atomically(self, digest: str, write) -> None:  # type: ignore[no-untyped-def]
+    def _write_atomically(self, digest: str, write: Callable[[BinaryIO], object]) -> None:
+        """Write through a temporary file in the same folder, fsync, then rename into place."""
         final = self.path_for(digest)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)

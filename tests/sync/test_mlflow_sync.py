@@ -191,7 +191,7 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
 @pytest.mark.slow
 def test_a_run_that_changed_after_its_sync_is_topped_up(registry, mlflow_uri):
     mlnb.set_experiment("churn-topup")
-    run = mlnb.start_run("long", registry=registry)
+    run = mlnb.track("long", registry=registry)
     run.log_metric("loss", 0.9, step=0)
     first = sync_to_mlflow(mlflow_uri, registry=registry, experiments=["churn-topup"])
     assert first.created["runs"] == 1
