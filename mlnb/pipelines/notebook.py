@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.tracking.source import _strip_ipython_syntax, literal_assignments
+from mlnb.tracking.source import literal_assignments, strip_ipython_syntax
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -68,7 +68,7 @@ def cell_literals(source: str) -> tuple[dict[str, Any], bool]:
     """Top-level literal assignments of a cell, and whether the cell holds nothing else."""
 
     try:
-        tree = ast.parse(_strip_ipython_syntax(source))
+        tree = ast.parse(strip_ipython_syntax(source))
     except SyntaxError:
         return {}, False
     names = literal_assignments(tree)

@@ -28,7 +28,7 @@ from mlnb.tracking.data import record_data
 from mlnb.tracking.estimators import fit_token, is_estimator, is_fitted
 from mlnb.tracking.estimators import signature as model_signature
 from mlnb.tracking.run import Run, _pop, _push, current_experiment, start_run
-from mlnb.tracking.source import CellAnalysis, _strip_ipython_syntax, analyse
+from mlnb.tracking.source import CellAnalysis, analyse, strip_ipython_syntax
 
 PANDAS_READERS = (
     "read_csv",
@@ -453,7 +453,7 @@ def _literal_read_paths(source: str) -> list[str]:
     import ast
 
     try:
-        tree = ast.parse(_strip_ipython_syntax(source))
+        tree = ast.parse(strip_ipython_syntax(source))
     except SyntaxError:
         return []
     out = []

@@ -27,7 +27,7 @@ def analyse(source: str) -> CellAnalysis:
     """Parse a cell; IPython magics/shell lines are blanked first so the rest still parses."""
     out = CellAnalysis()
     try:
-        tree = ast.parse(_strip_ipython_syntax(source))
+        tree = ast.parse(strip_ipython_syntax(source))
     except SyntaxError as exc:
         out.syntax_error = f"line {exc.lineno}: {exc.msg}"
         return out
@@ -136,7 +136,8 @@ def _fit_calls(tree: ast.Module) -> dict[str, list[str]]:
     return found
 
 
-def _strip_ipython_syntax(source: str) -> str:
+def strip_ipython_syntax(source: str) -> str:
+    """The cell source with magic and shell lines (``%...``, ``!...``) blanked, so ``ast`` parses it."""
     lines = []
     for line in source.splitlines():
         stripped = line.lstrip()
