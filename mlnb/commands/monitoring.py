@@ -46,7 +46,7 @@ def history(ctx: Context, args: argparse.Namespace) -> Result:
     monitor = Monitor.load(args.name, registry=ctx.registry)
     batches = monitor.history(limit=args.limit)
     thresholds = monitor.threshold_lines()
-    view = history_view(monitor.name, batches, thresholds)
+    view = history_view(monitor.name or args.name, batches, thresholds)
     headers, rows = history_rows(batches, thresholds)
     data = [dict(zip(headers, r, strict=True)) for r in rows]
     return Result(repr(view), view._repr_html_(), data)
