@@ -1,38 +1,35 @@
-"""The ``mlnb`` command line: a thin layer over the core. Each area adds its subcommands."""
+"""The ``mlnb`` command line: a thin layer over :mod:`mlnb.commands`.
+
+The parser tree is built from :data:`mlnb.commands.catalog.COMMANDS`; the function of the
+command the user chose is imported only then, so ``mlnb --help`` starts in milliseconds.
+Results print as text, or as JSON with ``--json``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
+from mlnb.commands import spec
+from mlnb.commands.catalog import COMMANDS
 from mlnb.errors import MlnbError
 
-COMMAND_MODULES = [
-    "mlnb.cli.tracking",
-    "mlnb.cli.models",
-    "mlnb.cli.alerts",
-    "mlnb.cli.monitoring",
-    "mlnb.cli.pipelines",
-    "mlnb.cli.sync",
-]
-
-
-class CliError(MlnbError):
-    """Bad command-line usage."""
+REGISTRY_CLASS = "mlnb.store.registry:Registry"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         print(f"mlnb: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole ``mlnb`` parser tree, one sub-parser per declared command line command."""
     parser = _Parser(
         prog="mlnb",
         description="mlnb: tracking, model registry, gates, drift monitoring and pipelines "
@@ -42,39 +39,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry", "-r", default=None, help="registry folder (default: $MLNB_HOME or ./.mlnb)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_commands(sub)
+    spec.add_subcommands(parser, COMMANDS, (), spec.CLI)
     return parser
 
 
-def open_registry(args: argparse.Namespace, create: bool = False) -> Any:
-    from mlnb.store.registry import Registry
+def _context(args: argparse.Namespace, cmd: spec.Command) -> spec.Context:
+    def open_registry() -> Any:
+        return spec.load(REGISTRY_CLASS)(args.registry, create=cmd.creates_registry)
 
-    return Registry(args.registry, create=create)
+    return spec.Context(spec.CLI, open_registry, json=args.json)
 
 
-def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    """Print ``data`` as JSON with --json, else the human ``text``."""
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(text)
+def emit(args: argparse.Namespace, result: spec.Result) -> None:
+    """Print a result: its JSON value with --json, else its text."""
+    if args.json and result.has_data and not result.raw:
+        print(json.dumps(result.data, indent=2, default=str))
+    elif result.text or result.has_data:
+        print(result.text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
-
+    """Run ``mlnb ARGS``; returns the exit status (1 for an mlnb error, 2 for bad usage)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="mlnb: %(message)s")
-    if not getattr(args, "func", None):
+    cmd: spec.Command | None = getattr(args, "command", None)
+    if cmd is None:
         parser.print_help()
         return 0
+    if cmd.is_group and cmd.default:  # `mlnb alerts` is `mlnb alerts list`
+        args = parser.parse_args([*argv, cmd.default])
+        cmd = args.command
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="mlnb: %(message)s")
     try:
-        result = args.func(args)
-        return int(result or 0)
+        result = spec.run(cmd, _context(args, cmd), args)
+        emit(args, result)
+        return result.code
     except MlnbError as exc:
         print(f"mlnb: error: {exc}", file=sys.stderr)
         return 1

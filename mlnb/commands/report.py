@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.lifecycle.versions import lineage_record
+from mlnb.render.models import lineage_text
 from mlnb.render.tables import fmt_time, fmt_value, runs_text, text_table
 
 
@@ -98,8 +99,6 @@ def pipelines_section(reg: Any) -> str:
 
 def lineage_section(reg: Any) -> str:
     """Where each production model came from: artifact, run, cell, data files, pipeline run."""
-    from mlnb.render.models import lineage_text
-
     names = reg.models.names_in_stage("production")
     if not names:
         return _section("lineage", "no model in production")

@@ -1,44 +1,48 @@
-"""Argument parsing for magics: argparse that raises a clear UsageError instead of exiting."""
+"""Argument parsing for magics: the declared parsers, raising a clear error instead of
+exiting, and showing ``--help`` once."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
-from typing import Any
+from typing import IO, NoReturn
 
 from mlnb.errors import ValidationError
+
+
+class HelpShown(Exception):
+    """Raised for ``--help``: the magic prints the text instead of running."""
 
 
 class MagicArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors say what was wrong and show the usage line."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ValidationError(
             f"{self.prog}: {message}\nusage: {self.format_usage().removeprefix('usage: ').strip()}"
         )
 
-    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+    def print_help(self, file: IO[str] | None = None) -> NoReturn:
+        # argparse prints the help, then exits; a magic must do neither, and print it once.
+        raise HelpShown(self.format_help())
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if status:
             raise ValidationError(message or f"{self.prog}: invalid arguments")
-        raise _HelpShown(self.format_help())
+        raise HelpShown(self.format_help())
 
 
-class _HelpShown(Exception):
-    """Raised for --help: the text is printed instead of running the magic."""
-
-
-def parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
+def split(line: str, prog: str) -> list[str]:
+    """The words of a magic line, with shell quoting."""
     try:
-        argv = shlex.split(line, posix=True)
+        return shlex.split(line, posix=True)
     except ValueError as exc:
-        raise ValidationError(f"{parser.prog}: cannot parse {line!r}: {exc}") from None
-    return parser.parse_args(argv)
+        raise ValidationError(f"{prog}: cannot parse {line!r}: {exc}") from None
 
 
-def comma_list(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [t.strip() for t in text.split(",") if t.strip()]
+def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
+    """Parse a magic's line with ``parser``."""
+    return parser.parse_args(split(line, parser.prog))
 
 
-HelpShown = _HelpShown
+__all__ = ["HelpShown", "MagicArgumentParser", "parse", "split"]
