@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlnb.render.tables import fmt_time, fmt_value, runs_text, text_table
+from mlnb.render.models import lineage_text
+from mlnb.render.runs import runs_text
+from mlnb.render.text import fmt_time, fmt_value, text_table
 
 
 def _section(title: str, body: str) -> str:
@@ -107,8 +109,6 @@ def pipelines_section(reg: Any) -> str:
 
 def lineage_section(reg: Any) -> str:
     """Where each production model came from: artifact, run, cell, data files, pipeline run."""
-    from mlnb.render.models import lineage_text
-
     names = [
         r[0]
         for r in reg.db.query(

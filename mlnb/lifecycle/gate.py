@@ -12,6 +12,7 @@ from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.lifecycle.checks import Check, CheckResult, check_from_dict
+from mlnb.render.models import gate_html, gate_text
 
 GATE_FILES = ("gates.yaml", "gates.yml", "gates.toml")
 GATE_SUFFIXES = (".yaml", ".yml", ".toml")
@@ -203,13 +204,9 @@ class GateResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import gate_text
-
         return gate_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import gate_html
-
         return gate_html(self.to_dict())
 
 

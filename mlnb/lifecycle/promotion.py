@@ -16,6 +16,7 @@ from typing import Any
 
 from mlnb.errors import GateFailed, NotFoundError, ValidationError
 from mlnb.lifecycle.gate import Gate, GateResult, resolve_gate
+from mlnb.render.models import promotion_html, promotion_text
 from mlnb.store.registry import Registry, get_registry
 
 RegistryArg = Registry | str | os.PathLike[str] | None
@@ -328,13 +329,9 @@ class PromotionResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import promotion_text
-
         return promotion_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import promotion_html
-
         return promotion_html(self.to_dict())
 
 

@@ -14,6 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import ValidationError
+from mlnb.render.models import (
+    lineage_html,
+    lineage_text,
+    model_html,
+    model_text,
+    models_html,
+    models_text,
+    rollback_html,
+    rollback_text,
+    version_html,
+    version_text,
+)
 from mlnb.store.registry import Registry, get_registry
 
 _ARTIFACT_REF = re.compile(r"^artifact:(\d+)$")
@@ -162,13 +174,9 @@ class ModelVersion:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import version_text
-
         return version_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import version_html
-
         return version_html(self.to_dict())
 
 
@@ -334,13 +342,9 @@ class RollbackResult:
         }
 
     def __repr__(self) -> str:
-        from mlnb.render.models import rollback_text
-
         return rollback_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import rollback_html
-
         return rollback_html(self.to_dict())
 
 
@@ -357,13 +361,9 @@ class Lineage(dict):
     """The chain behind a version (a dict), shown as an indented tree."""
 
     def __repr__(self) -> str:
-        from mlnb.render.models import lineage_text
-
         return lineage_text(self)
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import lineage_html
-
         return lineage_html(self)
 
 
@@ -380,13 +380,9 @@ class ModelsView:
         self.detail = detail
 
     def __repr__(self) -> str:
-        from mlnb.render.models import model_text, models_text
-
         return model_text(self.data) if self.detail else models_text(self.data)
 
     def _repr_html_(self) -> str:
-        from mlnb.render.models import model_html, models_html
-
         return model_html(self.data) if self.detail else models_html(self.data)
 
     def __iter__(self):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mlnb.errors import ValidationError
+from mlnb.render.html import Rendered, esc
 
 log = logging.getLogger("mlnb.alerts")
 # Library logging stays silent until the application configures it (the CLI and the scheduler
@@ -102,7 +103,6 @@ def notebook_sink(alert: dict[str, Any]) -> None:
     shell = ipython.get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return
-    from mlnb.render.tables import Rendered, esc
 
     color = "#cf222e" if alert.get("severity") in ("warning", "critical") else "#6e7781"
     html = (

@@ -162,7 +162,7 @@ class BatchResult:
 
     def _repr_html_(self) -> str:
         from mlnb.monitoring.drift.panel import render_panel
-        from mlnb.render.tables import esc
+        from mlnb.render.html import esc
 
         alerts = "".join(
             f'<div style="border-left:4px solid #cf222e;padding:3px 8px;margin:2px 0;font-size:12px">'
@@ -709,7 +709,7 @@ class Monitor:
         """The drift panel of the latest (or a given) batch with the timeline of all batches."""
         from mlnb.monitoring.drift import DriftReport
         from mlnb.monitoring.drift.panel import render_panel
-        from mlnb.render.tables import Rendered
+        from mlnb.render.html import Rendered
 
         history = self.history()
         if not history:

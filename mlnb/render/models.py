@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.render.tables import (
-    GREEN,
-    GREY,
-    RED,
-    badge,
-    esc,
-    fmt_time,
-    fmt_value,
-    html_table,
-    short_id,
-    text_table,
-)
+from mlnb.render.html import GREEN, GREY, RED, badge, esc, html_table
+from mlnb.render.text import fmt_time, fmt_value, short_id, text_table
 
 
 def _short_class(name: str | None) -> str:

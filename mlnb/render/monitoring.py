@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.render.tables import (
-    GREEN,
-    RED,
-    Rendered,
-    badge,
-    esc,
-    fmt_time,
-    fmt_value,
-    html_table,
-    text_table,
-)
+from mlnb.render.html import GREEN, RED, Rendered, badge, esc, html_table
+from mlnb.render.text import fmt_time, fmt_value, text_table
 
 
 def monitors_rows(monitors: list[dict[str, Any]]) -> list[list[Any]]:

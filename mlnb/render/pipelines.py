@@ -7,16 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlnb.render.tables import (
-    GREY,
-    Rendered,
-    badge,
-    esc,
-    fmt_duration,
-    fmt_time,
-    html_table,
-    text_table,
-)
+from mlnb.render.html import GREY, Rendered, badge, esc, html_table
+from mlnb.render.text import fmt_duration, fmt_time, text_table
 
 
 def _schedule(cfg: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlnb.render.runs import summary_html, summary_text
 from mlnb.store.registry import Registry
 from mlnb.tracking import fingerprint as fp
 from mlnb.tracking.estimators import is_estimator, is_fitted
@@ -92,13 +93,9 @@ class CaptureSummary:
     notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        from mlnb.render.tables import summary_text
-
         return summary_text(self)
 
     def _repr_html_(self) -> str:
-        from mlnb.render.tables import summary_html
-
         return summary_html(self)
 
 
