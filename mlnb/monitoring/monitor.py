@@ -16,6 +16,7 @@ from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.monitoring.alerts import Sink, WebhookSink, raise_alert
+from mlnb.render.html import Rendered, esc
 from mlnb.store.registry import Registry, get_registry
 
 HIGHER_IS_BETTER = {
@@ -162,7 +163,6 @@ class BatchResult:
 
     def _repr_html_(self) -> str:
         from mlnb.monitoring.drift.panel import render_panel
-        from mlnb.render.html import esc
 
         alerts = "".join(
             f'<div style="border-left:4px solid #cf222e;padding:3px 8px;margin:2px 0;font-size:12px">'
@@ -709,7 +709,6 @@ class Monitor:
         """The drift panel of the latest (or a given) batch with the timeline of all batches."""
         from mlnb.monitoring.drift import DriftReport
         from mlnb.monitoring.drift.panel import render_panel
-        from mlnb.render.html import Rendered
 
         history = self.history()
         if not history:
