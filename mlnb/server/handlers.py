@@ -165,7 +165,8 @@ class MlnbHandler(APIHandler):
 
     @property
     def provider(self) -> RegistryProvider:
-        return self.settings["mlnb_registry"]
+        provider: RegistryProvider = self.settings["mlnb_registry"]
+        return provider
 
     @property
     def registry(self) -> Registry:
@@ -368,7 +369,7 @@ def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
     """A recorded gate result as the sidebar shows it: verdict and each check."""
     if result is None:
         return None
-    return {
+    brief: GateResult = {
         "id": result.get("id"),
         "gate": result.get("gate"),
         "passed": bool(result.get("passed")),
@@ -387,6 +388,7 @@ def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
             if isinstance(c, dict)
         ],
     }
+    return brief
 
 
 def rollback_version(registry: Registry, name: str) -> int | None:
@@ -525,9 +527,9 @@ def pipeline_run_brief(run: dict[str, Any]) -> PipelineRun:
     output = run.get("output_path")
     return {
         "id": run["id"],
-        "trigger": run.get("trigger"),
+        "trigger": run.get("trigger", ""),
         "reason": run.get("reason", ""),
-        "status": run.get("status"),
+        "status": run.get("status", ""),
         "attempt": run.get("attempt"),
         "started_at": run.get("started_at"),
         "ended_at": run.get("ended_at"),
@@ -543,11 +545,11 @@ def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> Pi
     briefs = [pipeline_run_brief(r) for r in runs]
     return {
         "name": pipeline["name"],
-        "notebook_path": pipeline.get("notebook_path"),
+        "notebook_path": pipeline.get("notebook_path", ""),
         "schedule": config.get("schedule"),
         "timezone": config.get("timezone"),
         "triggers": pipeline.get("triggers", []),
-        "status": pipeline.get("status"),
+        "status": pipeline.get("status", ""),
         "next_run": iso_to_epoch(pipeline.get("next_run_at")),
         "last_run": briefs[0] if briefs else None,
         "runs": briefs,

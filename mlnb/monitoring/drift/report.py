@@ -221,7 +221,7 @@ def coerce_report(report: DriftReport | dict[str, Any]) -> DriftReport:
 def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Past batches (``batch_at``, ``report``, ``metrics``, ``thresholds``) parsed and sorted
     oldest first: ``at`` a datetime, ``report`` a DriftReport or None."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, rec in enumerate(history):
         if not isinstance(rec, dict) or "batch_at" not in rec:
             raise TypeError(f"history[{i}] must be a dict with at least 'batch_at' (unix seconds)")
