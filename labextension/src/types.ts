@@ -1,4 +1,8 @@
-/** Shapes of the JSON documents served under /mlnb/api/ (see mlnb/server/handlers.py). */
+/**
+ * Shapes of the JSON documents served under /mlnb/api/. Each interface `IName` is the
+ * TypedDict `Name` in mlnb/server/payloads.py, key for key (tests/server/test_payload_types.py
+ * checks that they agree).
+ */
 
 export interface IStatus {
   registry: string;
@@ -7,15 +11,34 @@ export interface IStatus {
   counts: Record<string, number>;
 }
 
+export interface IVersionToken {
+  token: string;
+}
+
+export interface IExperiment {
+  id: number;
+  name: string;
+  created_at: number;
+  last_run_at: number | null;
+  n_runs: number;
+}
+
+export interface IExperimentList {
+  experiments: IExperiment[];
+}
+
 export interface IRun {
   id: number;
   uuid: string;
   name: string;
   status: string;
   experiment: string;
+  source: string;
+  user: string | null;
   started_at: number | null;
   ended_at: number | null;
   notebook_path: string | null;
+  pipeline_run_id: number | null;
   metrics: Record<string, number | null>;
   params: Record<string, unknown>;
 }
@@ -25,9 +48,13 @@ export interface IRunList {
   metric_keys: string[];
 }
 
-export interface IExperiment {
+export interface ICompareRun {
+  id: number;
   name: string;
-  n_runs: number;
+  experiment: string;
+  status: string;
+  started_at: number | null;
+  ended_at: number | null;
 }
 
 export interface ICompareRow {
@@ -37,10 +64,29 @@ export interface ICompareRow {
 }
 
 export interface ICompare {
-  runs: IRun[];
+  runs: ICompareRun[];
   params: ICompareRow[];
   metrics: ICompareRow[];
   data: ICompareRow[];
+}
+
+export interface IDataVersion {
+  id: string;
+  kind: string;
+  name: string;
+  schema: Record<string, unknown>;
+  n_rows: number | null;
+  n_cols: number | null;
+  nbytes: number | null;
+  source_path: string | null;
+  snapshot: string | null;
+  created_at: number;
+  n_runs: number;
+  names: string | null;
+}
+
+export interface IDataVersionList {
+  data_versions: IDataVersion[];
 }
 
 export interface IGateCheck {
@@ -57,8 +103,8 @@ export interface IGateResult {
   gate: string;
   passed: boolean;
   baseline_version: number | null;
-  checks: IGateCheck[];
   created_at: number;
+  checks: IGateCheck[];
 }
 
 export interface IModelVersion {
@@ -74,24 +120,45 @@ export interface IModelVersion {
 }
 
 export interface IModelSummary {
+  id: number;
   name: string;
   description: string;
+  created_at: number;
   n_versions: number;
   latest_version: number | null;
   production_version: number | null;
+  staging_versions: number[];
+  aliases: Record<string, number>;
+  last_version_at: number | null;
+  last_transition_at: number | null;
+}
+
+export interface IModelList {
+  models: IModelSummary[];
 }
 
 export interface ITransition {
+  id: number;
+  version_id: number;
   version: number;
   from_stage: string;
   to_stage: string;
   reason: string;
   user: string | null;
   created_at: number;
+  gate_result_id: number | null;
+  gate: string | null;
+  gate_passed: number | null;
 }
 
-export interface IModelDetail extends IModelSummary {
+export interface IModelDetail {
+  name: string;
+  description: string;
+  n_versions: number;
+  latest_version: number | null;
+  production_version: number | null;
   staging_version: number | null;
+  aliases: Record<string, number>;
   versions: IModelVersion[];
   transitions: ITransition[];
   rollback_to: number | null;
@@ -123,6 +190,16 @@ export interface IPipeline {
   runs?: IPipelineRun[];
 }
 
+export interface IPipelineList {
+  pipelines: IPipeline[];
+}
+
+export interface IRunStarted {
+  pipeline: string;
+  started: boolean;
+  pid: number;
+}
+
 export interface IOpenOutput {
   path: string;
   copied: boolean;
@@ -137,7 +214,17 @@ export interface IAlert {
   message: string;
   status: string;
   monitor: string | null;
+  monitor_id: number | null;
+  pipeline_id: number | null;
+  batch_id: number | null;
+  evidence: Record<string, unknown>;
+  handled_by: string | null;
   created_at: number;
+  updated_at: number;
+}
+
+export interface IAlertList {
+  alerts: IAlert[];
 }
 
 export interface IAccuracyPoint {
@@ -145,19 +232,44 @@ export interface IAccuracyPoint {
   value: number;
 }
 
+export interface IBatch {
+  id: number | null;
+  batch_at: number;
+  n_rows: number | null;
+  n_drifted: number | null;
+  n_columns: number | null;
+  dataset_drift: boolean;
+  metrics: Record<string, number>;
+  drifted_columns: string[];
+}
+
+export interface ILatestBatch extends IBatch {
+  accuracy: number | null;
+}
+
 export interface IMonitorSummary {
   name: string;
   model_name: string | null;
+  n_batches: number;
   metric: string | null;
   threshold: number | null;
-  latest: {
-    batch_at: number;
-    dataset_drift: boolean;
-    n_drifted: number;
-    n_columns: number;
-    drifted_columns: string[];
-    accuracy: number | null;
-  } | null;
+  thresholds: Record<string, number>;
+  latest: ILatestBatch | null;
   accuracy: IAccuracyPoint[];
   open_alerts: IAlert[];
+}
+
+export interface IMonitorDetail extends IMonitorSummary {
+  batches: IBatch[];
+  alerts: IAlert[];
+}
+
+export interface IMonitorList {
+  monitors: IMonitorSummary[];
+}
+
+export interface IErrorBody {
+  error: string;
+  message: string;
+  gate?: Record<string, unknown>;
 }

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mlnb.commands.spec import Context, Result
-from mlnb.render.tables import fmt_time, text_table
+from mlnb.render.text import fmt_time, text_table
 
 
 def alerts_text(alerts: list[dict[str, Any]]) -> str:

@@ -7,7 +7,8 @@ import os
 
 from mlnb.commands.spec import Context, Result
 from mlnb.errors import MlnbError
-from mlnb.render.tables import esc, fmt_time, short_id, text_table
+from mlnb.render.html import esc
+from mlnb.render.text import fmt_time, short_id, text_table
 from mlnb.tracking.data import record_data, restore_data
 from mlnb.tracking.fingerprint import is_data
 from mlnb.tracking.run import active_run

@@ -8,7 +8,8 @@ from typing import Any
 
 from mlnb.lifecycle.versions import lineage_record
 from mlnb.render.models import lineage_text
-from mlnb.render.tables import fmt_time, fmt_value, runs_text, text_table
+from mlnb.render.runs import runs_text
+from mlnb.render.text import fmt_time, fmt_value, text_table
 
 
 def _section(title: str, body: str) -> str:

@@ -9,16 +9,8 @@ from typing import Any
 
 from mlnb.commands.spec import Context, Result
 from mlnb.commands.status import status_dict, status_report
-from mlnb.render.tables import (
-    compare_html,
-    compare_text,
-    fmt_duration,
-    fmt_time,
-    fmt_value,
-    runs_html,
-    runs_text,
-    text_table,
-)
+from mlnb.render.runs import compare_html, compare_text, runs_html, runs_text
+from mlnb.render.text import fmt_duration, fmt_time, fmt_value, text_table
 from mlnb.store.registry import get_registry, set_registry
 from mlnb.tracking.run import current_experiment, set_experiment
 

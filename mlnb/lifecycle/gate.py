@@ -204,11 +204,9 @@ class GateResult:
         }
 
     def __repr__(self) -> str:
-
         return gate_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-
         return gate_html(self.to_dict())
 
 

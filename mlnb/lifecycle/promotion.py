@@ -331,11 +331,9 @@ class PromotionResult:
         }
 
     def __repr__(self) -> str:
-
         return promotion_text(self.to_dict())
 
     def _repr_html_(self) -> str:
-
         return promotion_html(self.to_dict())
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mlnb.errors import ValidationError
-from mlnb.render.tables import Rendered, esc
+from mlnb.render.html import Rendered, esc
 from mlnb.store.alerts import SEVERITIES
 
 log = logging.getLogger("mlnb.alerts")

@@ -27,7 +27,7 @@ from mlnb.monitoring.drift import (
 )
 from mlnb.monitoring.drift._dask import compute, dask_frame, is_dask
 from mlnb.monitoring.drift.panel import drift_widget, render_panel
-from mlnb.render.tables import Rendered, esc
+from mlnb.render.html import Rendered, esc
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.fingerprint import fingerprint
 

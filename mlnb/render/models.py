@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.render.tables import (
-    GREEN,
-    GREY,
-    RED,
-    badge,
-    esc,
-    fmt_time,
-    fmt_value,
-    html_table,
-    short_id,
-    text_table,
-)
+from mlnb.render.html import GREEN, GREY, RED, badge, esc, html_table
+from mlnb.render.text import fmt_time, fmt_value, short_id, text_table
 
 
 def _short_class(name: str | None) -> str:
@@ -31,6 +21,7 @@ def _verdict(passed: bool) -> str:
 
 
 def version_text(v: dict[str, Any]) -> str:
+    """One model version on one line: name, version, stage, aliases, class, hash, run."""
     aliases = f"  aliases: {', '.join(v['aliases'])}" if v.get("aliases") else ""
     run = f"  run #{v['run_id']}" if v.get("run_id") else ""
     return (
@@ -40,6 +31,7 @@ def version_text(v: dict[str, Any]) -> str:
 
 
 def version_html(v: dict[str, Any]) -> str:
+    """One model version as an HTML line with its stage badge."""
     aliases = " ".join(badge(a, "#0969da") for a in v.get("aliases", []))
     inputs = [c["name"] for c in (v.get("signature") or {}).get("inputs", [])]
     inputs_text = ", ".join(inputs[:12]) + (f" (+{len(inputs) - 12})" if len(inputs) > 12 else "")
@@ -82,12 +74,14 @@ _MODELS_HEADERS = ["model", "versions", "latest", "production", "staging", "alia
 
 
 def models_text(models: list[dict[str, Any]]) -> str:
+    """Registered models as a text table (``mlnb models``)."""
     if not models:
         return "no registered models yet (register one with `%register_model VAR --name NAME`)"
     return text_table(_models_rows(models), _MODELS_HEADERS)
 
 
 def models_html(models: list[dict[str, Any]]) -> str:
+    """Registered models as an HTML table (``%mlnb registry``)."""
     if not models:
         return "<i>no registered models yet</i>"
     rows = []
@@ -162,6 +156,7 @@ _GATE_HEADERS = ["when", "version", "gate", "verdict", "checks passed", "failed 
 
 
 def model_text(model: dict[str, Any]) -> str:
+    """One model as text: its versions, stage transitions and gate results."""
     prod = model.get("production_version")
     lines = [
         f"model {model['name']}"
@@ -180,6 +175,7 @@ def model_text(model: dict[str, Any]) -> str:
 
 
 def model_html(model: dict[str, Any]) -> str:
+    """One model as HTML: its versions, stage transitions and gate results."""
     prod = model.get("production_version")
     head = (
         f'<div style="font-size:13px;margin:2px 0"><b>{esc(model["name"])}</b> '
@@ -267,6 +263,7 @@ def _gate_footer(gate: dict[str, Any]) -> str:
 
 
 def gate_text(gate: dict[str, Any]) -> str:
+    """A gate verdict as text: each check with its value, threshold and note."""
     n_failed = sum(1 for c in gate["checks"] if not c["passed"])
     who = (
         f" on {gate['model']} v{gate['version']}"
@@ -283,6 +280,7 @@ def gate_text(gate: dict[str, Any]) -> str:
 
 
 def gate_html(gate: dict[str, Any]) -> str:
+    """A gate verdict as HTML: pass/FAIL badge per check."""
     color = GREEN if gate["passed"] else RED
     n_failed = sum(1 for c in gate["checks"] if not c["passed"])
     verdict = "passed" if gate["passed"] else f"failed {n_failed} of {len(gate['checks'])} checks"
@@ -301,6 +299,7 @@ def gate_html(gate: dict[str, Any]) -> str:
 
 
 def promotion_text(p: dict[str, Any]) -> str:
+    """What a promotion did, in one or two lines of text."""
     head = ("PROMOTED: " if p["promoted"] else "NOT PROMOTED: ") + p["message"]
     lines = [head]
     if p.get("reason") and p["promoted"]:
@@ -311,6 +310,7 @@ def promotion_text(p: dict[str, Any]) -> str:
 
 
 def promotion_html(p: dict[str, Any]) -> str:
+    """What a promotion did, with its gate verdict, as HTML."""
     color = GREEN if p["promoted"] and not p.get("forced") else RED
     word = "promoted" if p["promoted"] else "not promoted"
     head = (
@@ -323,11 +323,13 @@ def promotion_html(p: dict[str, Any]) -> str:
 
 
 def rollback_text(r: dict[str, Any]) -> str:
+    """Which version a rollback restored and which it replaced."""
     was = f" (v{r['replaced']} archived)" if r.get("replaced") else ""
     return f"{r['model']}: rolled back, production is v{r['restored']} again{was}. reason: {r['reason']}"
 
 
 def rollback_html(r: dict[str, Any]) -> str:
+    """The rollback outcome as an HTML line."""
     was = f" (v{r['replaced']} archived)" if r.get("replaced") else ""
     return (
         f'<div style="font-size:12px">{badge("rolled back", GREEN)} <b>{esc(r["model"])}</b>: '
@@ -339,6 +341,7 @@ def rollback_html(r: dict[str, Any]) -> str:
 
 
 def lineage_text(lin: dict[str, Any]) -> str:
+    """The chain behind a version as an indented text tree: artifact, run, data, pipeline."""
     a = lin["artifact"]
     aliases = f"; aliases: {', '.join(lin['aliases'])}" if lin.get("aliases") else ""
     lines = [
@@ -409,4 +412,5 @@ def lineage_text(lin: dict[str, Any]) -> str:
 
 
 def lineage_html(lin: dict[str, Any]) -> str:
+    """The lineage text tree in an HTML pre block, escaped."""
     return f'<pre style="font-size:12px;line-height:1.35;white-space:pre-wrap">{esc(lineage_text(lin))}</pre>'

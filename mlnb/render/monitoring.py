@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlnb.render.tables import (
-    GREEN,
-    RED,
-    Rendered,
-    badge,
-    esc,
-    fmt_time,
-    fmt_value,
-    html_table,
-    text_table,
-)
+from mlnb.render.html import GREEN, RED, Rendered, badge, esc, html_table
+from mlnb.render.text import fmt_time, fmt_value, text_table
 
 
 def monitors_rows(monitors: list[dict[str, Any]]) -> list[list[Any]]:
+    """Raw cells of the monitors table, shared by the text and HTML forms."""
     return [
         [
             m["name"],
@@ -31,6 +23,7 @@ def monitors_rows(monitors: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 def monitors_view(monitors: list[dict[str, Any]]) -> Rendered:
+    """Monitors as a table in both forms (``mlnb monitor list``, ``%monitor``)."""
     headers = ["monitor", "model", "batches", "open alerts", "updated"]
     rows = monitors_rows(monitors)
     if not rows:
@@ -42,6 +35,7 @@ def monitors_view(monitors: list[dict[str, Any]]) -> Rendered:
 
 
 def status_text(s: dict[str, Any]) -> str:
+    """One monitor's status as text: latest verdict, thresholds, open alerts."""
     latest = s.get("latest")
     lines = [
         f"monitor {s['monitor']} (model {s.get('model') or '-'}), {s['features']} features, {s['batches']} batches"
@@ -71,6 +65,7 @@ def status_text(s: dict[str, Any]) -> str:
 
 
 def status_view(s: dict[str, Any]) -> Rendered:
+    """One monitor's status in both forms."""
     latest = s.get("latest")
     parts = [
         f"<div style='font-size:12px'><b>monitor {esc(s['monitor'])}</b> · model {esc(s.get('model') or '-')} · {s['batches']} batches</div>"
@@ -96,6 +91,7 @@ def status_view(s: dict[str, Any]) -> Rendered:
 def history_rows(
     history: list[dict[str, Any]], thresholds: dict[str, float]
 ) -> tuple[list[str], list[list[Any]]]:
+    """Headers and cells of a monitor's batch history."""
     metric_names = sorted({k for h in history for k in h["metrics"]})
     headers = ["batch", "when", "rows", "drifted", "share", "dataset drift", *metric_names]
     rows = []
@@ -118,6 +114,7 @@ def history_rows(
 def history_view(
     name: str, history: list[dict[str, Any]], thresholds: dict[str, float]
 ) -> Rendered:
+    """A monitor's batch history in both forms."""
     if not history:
         return Rendered(
             f"<i>monitor {esc(name)} has no batches yet</i>", f"monitor {name} has no batches yet"

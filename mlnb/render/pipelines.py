@@ -7,16 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlnb.render.tables import (
-    GREY,
-    Rendered,
-    badge,
-    esc,
-    fmt_duration,
-    fmt_time,
-    html_table,
-    text_table,
-)
+from mlnb.render.html import GREY, Rendered, badge, esc, html_table
+from mlnb.render.text import fmt_duration, fmt_time, text_table
 
 
 def _schedule(cfg: dict[str, Any]) -> str:
@@ -42,7 +34,7 @@ def _promotion(details: dict[str, Any]) -> str:
     promo = details.get("promotion")
     if not promo:
         return ""
-    decision = promo.get("decision", "")
+    decision: str = promo.get("decision", "")
     cands = promo.get("candidates", [])
     if cands:
         what = ", ".join(f"{c['model']} v{c['version']}" for c in cands)
@@ -51,6 +43,7 @@ def _promotion(details: dict[str, Any]) -> str:
 
 
 def pipelines_text(pipelines: list[dict[str, Any]]) -> str:
+    """Pipelines as a text table with schedule, triggers and last run."""
     if not pipelines:
         return "no pipelines; create one with `mlnb pipeline create NAME NOTEBOOK --schedule ...`"
     rows = [
@@ -68,6 +61,7 @@ def pipelines_text(pipelines: list[dict[str, Any]]) -> str:
 
 
 def pipelines_html(pipelines: list[dict[str, Any]]) -> str:
+    """Pipelines as an HTML table with status badges."""
     if not pipelines:
         return f"<span style='color:{GREY}'>{esc(pipelines_text(pipelines))}</span>"
     rows = [
@@ -85,6 +79,7 @@ def pipelines_html(pipelines: list[dict[str, Any]]) -> str:
 
 
 def history_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
+    """Raw cells of a pipeline's run history, shared by text and HTML."""
     return [
         [
             r["id"],
@@ -103,12 +98,14 @@ HISTORY_HEADERS = ["run", "trigger", "status", "attempt", "started", "duration",
 
 
 def history_text(runs: list[dict[str, Any]]) -> str:
+    """A pipeline's runs as a text table."""
     if not runs:
         return "no runs yet"
     return text_table(history_rows(runs), HISTORY_HEADERS)
 
 
 def history_html(runs: list[dict[str, Any]]) -> str:
+    """A pipeline's runs as an HTML table."""
     if not runs:
         return f"<span style='color:{GREY}'>no runs yet</span>"
     rows = []
@@ -135,6 +132,7 @@ def _output_link(run: dict[str, Any]) -> str:
 
 
 def pipeline_text(p: dict[str, Any]) -> str:
+    """One pipeline as text: notebook, schedule, triggers, options and recent runs."""
     cfg = p["config"]
     lines = [
         f"pipeline {p['name']} ({p['status']})",
@@ -164,12 +162,14 @@ def pipeline_text(p: dict[str, Any]) -> str:
 
 
 def pipeline_html(p: dict[str, Any]) -> str:
+    """One pipeline as HTML: its text form, escaped, then its recent runs as a table."""
     text = pipeline_text({**p, "recent_runs": []}).rsplit("\n\n", 1)[0]
     head = "<br>".join(esc(line).replace("  ", "&nbsp;&nbsp;") for line in text.splitlines())
     return f"<div style='font-size:12px'>{head}</div>" + history_html(p.get("recent_runs", []))
 
 
 def run_text(r: dict[str, Any], with_log: bool = False) -> str:
+    """One pipeline run as text: trigger, status, error, gate decision, output."""
     lines = [
         f"pipeline run #{r['id']} of {r['pipeline']}: {r['status']} (attempt {r['attempt']})",
         f"  trigger:      {r['trigger']}: {r['reason']}",
@@ -208,6 +208,7 @@ def run_text(r: dict[str, Any], with_log: bool = False) -> str:
 
 
 def run_rendered(r: dict[str, Any]) -> Rendered:
+    """One pipeline run in both forms, with a link to its output notebook."""
     text = run_text(r)
     html = (
         "<pre style='font-size:12px'>"

@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -37,9 +37,38 @@ from mlnb.pipelines.api import (
     pipeline_history,
     set_pipeline_status,
 )
-
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
+from mlnb.server.payloads import (
+    AccuracyPoint,
+    Alert,
+    AlertList,
+    Batch,
+    Compare,
+    DataVersion,
+    DataVersionList,
+    ErrorBody,
+    Experiment,
+    ExperimentList,
+    GateResult,
+    LatestBatch,
+    ModelDetail,
+    ModelList,
+    ModelSummary,
+    ModelVersion,
+    MonitorDetail,
+    MonitorList,
+    MonitorSummary,
+    OpenOutput,
+    Pipeline,
+    PipelineList,
+    PipelineRun,
+    Run,
+    RunList,
+    RunStarted,
+    Status,
+    Transition,
+    VersionToken,
+)
+from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
 MAX_LIMIT = 1000
@@ -78,8 +107,6 @@ class RegistryProvider:
     def get(self) -> Registry:
         with self._lock:
             if self._registry is None:
-                from mlnb.store.registry import Registry
-
                 self._registry = Registry(self.home)
             return self._registry
 
@@ -145,7 +172,8 @@ class MlnbHandler(APIHandler):
 
     @property
     def provider(self) -> RegistryProvider:
-        return self.settings["mlnb_registry"]
+        provider: RegistryProvider = self.settings["mlnb_registry"]
+        return provider
 
     @property
     def registry(self) -> Registry:
@@ -163,12 +191,14 @@ class MlnbHandler(APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ApiError):
-            body: dict[str, Any] = {"error": exc.message, **exc.extra}
+            message = exc.message
         elif isinstance(exc, web.HTTPError) and exc.log_message:
-            body = {"error": exc.log_message % exc.args if exc.args else exc.log_message}
+            message = exc.log_message % exc.args if exc.args else exc.log_message
         else:
-            body = {"error": self._reason or "error"}
-        body.setdefault("message", body["error"])
+            message = self._reason or "error"
+        extra = exc.extra if isinstance(exc, ApiError) else {}
+        body = cast(ErrorBody, {"error": message, **extra})
+        body.setdefault("message", message)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(jsonable(body)))
 
@@ -251,14 +281,13 @@ class StatusHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         counts = await self.blocking(self.registry.change_counters)
-        self.reply(
-            {
-                "registry": str(self.provider.home),
-                "root_dir": str(self.provider.root_dir),
-                "mlnb_version": _mlnb_version(),
-                "counts": {k: counts[k] for k in sorted(counts) if k.startswith("n_")},
-            }
-        )
+        status: Status = {
+            "registry": str(self.provider.home),
+            "root_dir": str(self.provider.root_dir),
+            "mlnb_version": _mlnb_version(),
+            "counts": {k: counts[k] for k in sorted(counts) if k.startswith("n_")},
+        }
+        self.reply(status)
 
 
 class VersionHandler(MlnbHandler):
@@ -268,7 +297,8 @@ class VersionHandler(MlnbHandler):
     async def get(self) -> None:
         counts = await self.blocking(self.registry.change_counters)
         digest = hashlib.sha1(json.dumps(counts, sort_keys=True).encode()).hexdigest()[:16]
-        self.reply({"token": digest})
+        token: VersionToken = {"token": digest}
+        self.reply(token)
 
 
 # -- experiments, runs, data ------------------------------------------------------------------
@@ -278,7 +308,8 @@ class ExperimentsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         experiments = await self.blocking(self.registry.runs.experiments)
-        self.reply({"experiments": experiments})
+        answer: ExperimentList = {"experiments": cast(list[Experiment], experiments)}
+        self.reply(answer)
 
 
 class RunsHandler(MlnbHandler):
@@ -298,7 +329,8 @@ class RunsHandler(MlnbHandler):
             descending=order == "desc",
         )
         keys = sorted({k for r in runs for k in r.get("metrics", {})})
-        self.reply({"runs": runs, "metric_keys": keys})
+        answer: RunList = {"runs": cast(list[Run], runs), "metric_keys": keys}
+        self.reply(answer)
 
 
 class RunHandler(MlnbHandler):
@@ -322,7 +354,8 @@ class CompareHandler(MlnbHandler):
             )
         if len(refs) > 10:
             raise ApiError(400, f"compare at most 10 runs at once, got {len(refs)}.")
-        self.reply(await self.blocking(self.registry.runs.compare, refs))
+        compared = await self.blocking(self.registry.runs.compare, refs)
+        self.reply(cast(Compare, compared))
 
 
 class DataHandler(MlnbHandler):
@@ -330,7 +363,8 @@ class DataHandler(MlnbHandler):
     async def get(self) -> None:
         limit = self.int_arg("limit", 200)
         versions = await self.blocking(self.registry.data.find, limit)
-        self.reply({"data_versions": versions})
+        answer: DataVersionList = {"data_versions": cast(list[DataVersion], versions)}
+        self.reply(answer)
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -338,11 +372,11 @@ class DataHandler(MlnbHandler):
 PROMOTION_STAGES = ("staging", "production", "archived")
 
 
-def gate_brief(result: dict[str, Any] | None) -> dict[str, Any] | None:
+def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
     """A recorded gate result as the sidebar shows it: verdict and each check."""
     if result is None:
         return None
-    return {
+    brief: GateResult = {
         "id": result.get("id"),
         "gate": result.get("gate"),
         "passed": bool(result.get("passed")),
@@ -361,6 +395,7 @@ def gate_brief(result: dict[str, Any] | None) -> dict[str, Any] | None:
             if isinstance(c, dict)
         ],
     }
+    return brief
 
 
 def rollback_version(registry: Registry, name: str) -> int | None:
@@ -372,13 +407,13 @@ def rollback_version(registry: Registry, name: str) -> int | None:
     return int(target["version"])
 
 
-def model_detail(registry: Registry, name: str) -> dict[str, Any]:
+def model_detail(registry: Registry, name: str) -> ModelDetail:
     """Versions (newest first) with stage, aliases and latest gate result; stage history."""
     model = registry.models.get(name)
     latest_gate: dict[int, dict[str, Any]] = {}
     for result in model.get("gate_results", []):  # newest first
         latest_gate.setdefault(result["version_id"], result)
-    versions = [
+    versions: list[ModelVersion] = [
         {
             "version": v["version"],
             "stage": v["stage"],
@@ -403,7 +438,7 @@ def model_detail(registry: Registry, name: str) -> dict[str, Any]:
         "staging_version": staging[0] if staging else None,
         "aliases": model.get("aliases", {}),
         "versions": versions,
-        "transitions": list(reversed(model.get("transitions", [])))[:50],
+        "transitions": cast(list[Transition], list(reversed(model.get("transitions", [])))[:50]),
         "rollback_to": rollback_to,
         "can_rollback": rollback_to is not None,
     }
@@ -413,7 +448,6 @@ def promote_version(
     registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
 ) -> dict[str, Any]:
     """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
-
     result = promote(
         name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
     )
@@ -421,7 +455,6 @@ def promote_version(
 
 
 def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
-
     return rollback(name, reason=reason, registry=registry).to_dict()
 
 
@@ -429,7 +462,8 @@ class ModelsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         models = await self.blocking(self.registry.models.find)
-        self.reply({"models": models})
+        answer: ModelList = {"models": cast(list[ModelSummary], models)}
+        self.reply(answer)
 
 
 class ModelHandler(MlnbHandler):
@@ -495,13 +529,14 @@ def iso_to_epoch(value: Any) -> float | None:
         return None
 
 
-def pipeline_run_brief(run: dict[str, Any]) -> dict[str, Any]:
+def pipeline_run_brief(run: dict[str, Any]) -> PipelineRun:
+    """A pipeline run as the sidebar shows it: trigger, status, error, output notebook."""
     output = run.get("output_path")
     return {
         "id": run["id"],
-        "trigger": run.get("trigger"),
+        "trigger": run.get("trigger", ""),
         "reason": run.get("reason", ""),
-        "status": run.get("status"),
+        "status": run.get("status", ""),
         "attempt": run.get("attempt"),
         "started_at": run.get("started_at"),
         "ended_at": run.get("ended_at"),
@@ -511,23 +546,25 @@ def pipeline_run_brief(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> Pipeline:
+    """A pipeline with its schedule, triggers, next and last run, and ``runs`` (newest first)."""
     config = pipeline.get("config") or {}
     briefs = [pipeline_run_brief(r) for r in runs]
     return {
         "name": pipeline["name"],
-        "notebook_path": pipeline.get("notebook_path"),
+        "notebook_path": pipeline.get("notebook_path", ""),
         "schedule": config.get("schedule"),
         "timezone": config.get("timezone"),
         "triggers": pipeline.get("triggers", []),
-        "status": pipeline.get("status"),
+        "status": pipeline.get("status", ""),
         "next_run": iso_to_epoch(pipeline.get("next_run_at")),
         "last_run": briefs[0] if briefs else None,
         "runs": briefs,
     }
 
 
-def list_pipeline_summaries(registry: Registry) -> list[dict[str, Any]]:
+def list_pipeline_summaries(registry: Registry) -> list[Pipeline]:
+    """Every pipeline with its last run (no run list)."""
     out = []
     for pipeline in list_pipelines(registry=registry):
         runs = pipeline_history(pipeline["name"], limit=1, registry=registry)
@@ -537,12 +574,13 @@ def list_pipeline_summaries(registry: Registry) -> list[dict[str, Any]]:
     return out
 
 
-def pipeline_detail(registry: Registry, name: str, limit: int) -> dict[str, Any]:
+def pipeline_detail(registry: Registry, name: str, limit: int) -> Pipeline:
+    """One pipeline with its ``limit`` latest runs."""
     pipeline = describe_pipeline(name, registry=registry)
     return pipeline_summary(pipeline, pipeline_history(name, limit=limit, registry=registry))
 
 
-def start_pipeline_run(home: Path, root_dir: Path, name: str, who: str | None) -> dict[str, Any]:
+def start_pipeline_run(home: Path, root_dir: Path, name: str, who: str | None) -> RunStarted:
     """Start ``mlnb pipeline run NAME`` as its own process, so that the run goes on even if
     the Jupyter server stops; an immediate failure (e.g. the concurrency limit) is reported."""
     import subprocess
@@ -584,7 +622,7 @@ def _reap(process: Any, errors: Any) -> None:
 
 def output_to_open(
     run: dict[str, Any], pipeline: str, root_dir: Path, allow_hidden: bool
-) -> dict[str, Any]:
+) -> OpenOutput:
     """A path under the Jupyter root that JupyterLab can open for a run's output notebook.
 
     The output itself when it lies under the root in a visible folder; otherwise (outside the
@@ -617,7 +655,8 @@ class PipelinesHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         pipelines = await self.blocking(list_pipeline_summaries, self.registry)
-        self.reply({"pipelines": pipelines})
+        answer: PipelineList = {"pipelines": pipelines}
+        self.reply(answer)
 
 
 class PipelineHandler(MlnbHandler):
@@ -669,7 +708,7 @@ SCORE_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "auc", "preci
 ERROR_METRICS = ("rmse", "mae", "mse", "log_loss", "error_rate", "r2")
 
 
-def headline_metric(batches: list[dict[str, Any]], thresholds: dict[str, float]) -> str | None:
+def headline_metric(batches: list[Batch], thresholds: dict[str, float]) -> str | None:
     """The metric the sidebar draws: accuracy when there is one, else a thresholded or logged one."""
     logged = {k for b in batches for k in (b.get("metrics") or {})}
     for name in (*SCORE_METRICS, *ERROR_METRICS):
@@ -688,7 +727,8 @@ def drifted_columns(report: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
+def batch_brief(batch: dict[str, Any]) -> Batch:
+    """One stored batch as the sidebar draws it: verdict, metrics, drifted columns."""
     return {
         "id": batch.get("batch_id", batch.get("id")),
         "batch_at": batch["batch_at"],
@@ -701,9 +741,10 @@ def batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, Any]:
-    """Latest drift verdict, the headline metric per batch with its threshold, open alerts."""
-
+def _monitor_view(
+    registry: Registry, name: str, n_batches: int
+) -> tuple[MonitorSummary, list[Batch]]:
+    """The monitor's summary and its last ``n_batches`` batches (oldest first)."""
     monitor = Monitor.load(name, registry=registry)
     status = monitor.status()
     history = monitor.history(limit=n_batches)
@@ -722,15 +763,15 @@ def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, 
         )
     thresholds = status["thresholds"]
     metric = headline_metric(batches, thresholds)
-    series = [
+    series: list[AccuracyPoint] = [
         {"batch_at": b["batch_at"], "value": b["metrics"][metric]}
         for b in batches
         if metric is not None and isinstance(b["metrics"].get(metric), (int, float))
     ]
-    latest = batches[-1] if batches else None
-    if latest is not None:
-        latest = {**latest, "accuracy": series[-1]["value"] if series else None}
-    return {
+    latest: LatestBatch | None = None
+    if batches:
+        latest = {**batches[-1], "accuracy": series[-1]["value"] if series else None}
+    summary: MonitorSummary = {
         "name": name,
         "model_name": status["model"],
         "n_batches": status["batches"],
@@ -739,35 +780,43 @@ def monitor_summary(registry: Registry, name: str, n_batches: int) -> dict[str, 
         "thresholds": thresholds,
         "latest": latest,
         "accuracy": series,
-        "batches": batches,
-        "open_alerts": status["open_alerts"],
+        "open_alerts": cast(list[Alert], status["open_alerts"]),
     }
+    return summary, batches
 
 
-def list_monitor_summaries(registry: Registry) -> list[dict[str, Any]]:
+def monitor_summary(registry: Registry, name: str, n_batches: int) -> MonitorSummary:
+    """Latest drift verdict, the headline metric per batch with its threshold, open alerts."""
+    return _monitor_view(registry, name, n_batches)[0]
 
-    out = []
-    for row in list_monitors(registry):
-        summary = monitor_summary(registry, row["name"], SPARKLINE_BATCHES)
-        summary.pop("batches")
-        out.append(summary)
-    return out
+
+def monitor_detail(registry: Registry, name: str, n_batches: int) -> MonitorDetail:
+    """The summary plus the batches it was made from and the monitor's latest 100 alerts."""
+    summary, batches = _monitor_view(registry, name, n_batches)
+    alerts = cast(list[Alert], registry.alerts.find(monitor=name, limit=100))
+    return {**summary, "batches": batches, "alerts": alerts}
+
+
+def list_monitor_summaries(registry: Registry) -> list[MonitorSummary]:
+    """Every monitor's summary, with the last few batches for the sparkline."""
+    return [
+        monitor_summary(registry, row["name"], SPARKLINE_BATCHES) for row in list_monitors(registry)
+    ]
 
 
 class MonitorsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         monitors = await self.blocking(list_monitor_summaries, self.registry)
-        self.reply({"monitors": monitors})
+        answer: MonitorList = {"monitors": monitors}
+        self.reply(answer)
 
 
 class MonitorHandler(MlnbHandler):
     @endpoint
     async def get(self, name: str) -> None:
-        limit = self.int_arg("batches", 100)
-        summary = await self.blocking(monitor_summary, self.registry, name, limit)
-        summary["alerts"] = await self.blocking(self.registry.alerts.find, monitor=name, limit=100)
-        self.reply(summary)
+        limit = self.int_arg("batches", 100) or 100
+        self.reply(await self.blocking(monitor_detail, self.registry, name, limit))
 
 
 # -- alerts -------------------------------------------------------------------------------------
@@ -787,7 +836,8 @@ class AlertsHandler(MlnbHandler):
             pipeline=pipeline,
             limit=limit,
         )
-        self.reply({"alerts": alerts})
+        answer: AlertList = {"alerts": cast(list[Alert], alerts)}
+        self.reply(answer)
 
 
 class AlertAckHandler(MlnbHandler):
@@ -796,7 +846,7 @@ class AlertAckHandler(MlnbHandler):
         self.json_body()
         alert_id = parse_id("alert id", alert_ref)
         alert = await self.blocking(self.registry.alerts.acknowledge, alert_id, self.user_name())
-        self.reply(alert)
+        self.reply(cast(Alert, alert))
 
 
 class NotFoundHandler(MlnbHandler):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlnb.render.tables import summary_html, summary_text
+from mlnb.render.runs import summary_html, summary_text
 from mlnb.store.registry import Registry
 from mlnb.tracking import fingerprint as fp
 from mlnb.tracking.artifacts import save_model
@@ -95,11 +95,9 @@ class CaptureSummary:
     notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-
         return summary_text(self)
 
     def _repr_html_(self) -> str:
-
         return summary_html(self)
 
 

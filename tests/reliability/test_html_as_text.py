@@ -12,7 +12,7 @@ import pandas as pd
 
 import mlnb
 from mlnb.render.models import models_html, version_html
-from mlnb.render.tables import compare_html, runs_html
+from mlnb.render.runs import compare_html, runs_html
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 SIDEBAR_SRC = Path(__file__).resolve().parents[2] / "labextension" / "src"

@@ -20,6 +20,7 @@ import numpy as np
 
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift._binning import BLOCK, Binner
+from mlnb.monitoring.drift._dask import dask_frame, is_dask, map_partitions, worker_config
 from mlnb.monitoring.drift._frames import (
     category_counts,
     column_family,
@@ -603,8 +604,6 @@ def fit_profile(
     cfg = coerce_config(config)
     cfg = DriftConfig.from_kwargs(cfg, **config_kwargs) if config_kwargs or cfg is None else cfg
     roles = _roles(target, prediction)
-    from mlnb.monitoring.drift._dask import is_dask
-
     if is_dask(reference):
         return _fit_dask(reference, cfg, roles, target, prediction)
     import pandas as pd
@@ -647,12 +646,13 @@ def _fit_dask(
 ) -> Profile:
     """Profiles of the partitions fitted on the Dask workers, merged here in partition order
     exactly as the chunked path merges chunks."""
-    from mlnb.monitoring.drift._dask import dask_frame, fit_dask
-
     ddf = dask_frame(reference, "reference")
     _check_roles([str(c) for c in ddf.columns], roles)
     stack: list[tuple[int, Profile]] = []
-    for part in fit_dask(ddf, cfg, roles):
+    for part in map_partitions(ddf, _fit_partition, worker_config(cfg), roles):
+        if part is None:  # an empty partition
+            continue
+        part.config = cfg
         _push(stack, part, 2 * cfg.n_bins)
     if not stack:
         raise ValidationError(
@@ -661,6 +661,14 @@ def _fit_dask(
     profile = _collapse(stack, cfg)
     profile.target, profile.prediction = target, prediction
     return profile
+
+
+def _fit_partition(part: Any, cfg: DriftConfig, roles: dict[str, str]) -> Profile | None:
+    """The profile of one Dask partition, fitted on a worker (None when it is empty)."""
+    if len(part) == 0:
+        return None
+    keep_sample = len(part) <= cfg.small_ref_rows  # a sample survives only if all rows fit
+    return fit_frame(part, cfg, cfg.n_bins, keep_sample=keep_sample, roles=roles)
 
 
 def _push(stack: list[tuple[int, Profile]], part: Profile, bins: int) -> None:

@@ -1,17 +1,24 @@
 """Drift results: one :class:`ColumnResult` per column and a :class:`DriftReport` for the batch.
 
 Both are plain data that round-trip through JSON (``to_dict``/``from_dict``) so the registry
-can store them; they carry compact histograms for the panels, never raw rows.
+can store them; they carry compact histograms for the panels, never raw rows. A report shows
+itself as the static drift panel (:func:`render_panel`): HTML from ``mlnb.render.drift`` around
+the figures of ``mlnb.monitoring.drift.figures``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
+from mlnb.monitoring.drift.figures import distributions_png, scores_png, timeline_png
+from mlnb.render.drift import panel_html, plot_columns, report_text, verdict_text
 
 FORMAT = "mlnb.monitoring.drift.report/1"
 
@@ -62,8 +69,6 @@ class ColumnResult:
 
     def strength(self) -> float | None:
         """Score relative to its threshold, >= 1 meaning drift, comparable across tests."""
-        import math
-
         if self.score is None or self.threshold is None:
             return None
         if self.higher_is_drift:
@@ -190,61 +195,67 @@ class DriftReport:
 
     def verdict_text(self) -> str:
         """One line: how many columns drifted and whether the dataset did."""
-        head = "DATASET DRIFT" if self.dataset_drift else "no dataset drift"
-        return (
-            f"{head}: {self.n_drifted} of {self.n_columns} columns drifted "
-            f"({self.share_drifted:.0%}, threshold {self.threshold_share:.0%}); "
-            f"{self.n_rows_cur:,} rows vs {self.n_rows_ref:,} reference rows"
-        )
+        return verdict_text(self)
 
     def summary_text(self) -> str:
         """A plain-text table for terminals and logs."""
-        header = ("column", "type", "test", "score", "thresh", "drift", "missing Δ", "status")
-        rows = [header]
-        for c in self.columns:
-            rows.append(
-                (
-                    _clip(c.column, 28) + ("" if c.role == "feature" else f" [{c.role}]"),
-                    c.kind,
-                    c.test or "-",
-                    _fmt(c.score),
-                    _fmt(c.threshold),
-                    "DRIFT" if c.drifted else "-",
-                    f"{c.missing_change:+.1%}" if c.missing_change else "0",
-                    c.status,
-                )
-            )
-        widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-        lines = [self.verdict_text(), ""]
-        for j, r in enumerate(rows):
-            lines.append(
-                "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-            )
-            if j == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        notes = [f"  {c.column}: {c.note}" for c in self.columns if c.note]
-        if notes:
-            lines += ["", "notes:"] + notes
-        return "\n".join(lines)
+        return report_text(self)
 
     def __repr__(self) -> str:
         return self.summary_text()
 
     def _repr_html_(self) -> str:
-        from mlnb.monitoring.drift.panel import render_panel
-
+        """The static drift panel (notebooks, nbconvert, GitHub previews)."""
         return render_panel(self)
 
 
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return "-"
-    if v == 0:
-        return "0"
-    if abs(v) < 1e-3:
-        return f"{v:.1e}"
-    return f"{v:.4f}" if abs(v) < 10 else f"{v:.4g}"
+def coerce_report(report: DriftReport | dict[str, Any]) -> DriftReport:
+    """A DriftReport from itself or its ``to_dict()`` form; anything else is a TypeError."""
+    if isinstance(report, DriftReport):
+        return report
+    if isinstance(report, dict):
+        return DriftReport.from_dict(report)
+    raise TypeError(f"expected a DriftReport or its dict, got {type(report).__name__}")
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Past batches (``batch_at``, ``report``, ``metrics``, ``thresholds``) parsed and sorted
+    oldest first: ``at`` a datetime, ``report`` a DriftReport or None."""
+    rows: list[dict[str, Any]] = []
+    for i, rec in enumerate(history):
+        if not isinstance(rec, dict) or "batch_at" not in rec:
+            raise TypeError(f"history[{i}] must be a dict with at least 'batch_at' (unix seconds)")
+        rep = rec.get("report")
+        rows.append(
+            {
+                "at": _dt.datetime.fromtimestamp(float(rec["batch_at"])),
+                "report": coerce_report(rep) if rep is not None else None,
+                "metrics": dict(rec.get("metrics") or {}),
+                "thresholds": dict(rec.get("thresholds") or {}),
+            }
+        )
+    rows.sort(key=lambda r: r["at"])
+    return rows
+
+
+def render_panel(
+    report: DriftReport | dict[str, Any],
+    history: Sequence[dict[str, Any]] | None = None,
+    max_plots: int = 6,
+) -> str:
+    """The static drift panel as HTML: verdict, per-column table, plots, optional timeline.
+
+    ``history`` is a list of past batches: dicts with ``batch_at`` (unix seconds), ``report``
+    (a DriftReport or its dict), ``metrics`` (e.g. ``{"accuracy": 0.8}``) and ``thresholds``
+    (e.g. ``{"accuracy": 0.82, "drift_share": 0.5}``).
+    """
+    report = coerce_report(report)
+    plotted = plot_columns(report, max_plots)
+    scored = any(c.score is not None for c in report.columns)
+    return panel_html(
+        report,
+        distributions=distributions_png(plotted) if plotted else None,
+        n_plotted=len(plotted),
+        scores=scores_png(report) if scored and not plotted else None,
+        timeline=timeline_png(history_rows(history)) if history else None,
+    )

@@ -19,6 +19,7 @@ import numpy as np
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift import _stats
 from mlnb.monitoring.drift._binning import BLOCK
+from mlnb.monitoring.drift._dask import dask_frame, is_dask, map_partitions, worker_config
 from mlnb.monitoring.drift._frames import (
     category_counts,
     column_family,
@@ -885,8 +886,6 @@ def score(
     scorer = _Scorer(profile, cfg)
     import pandas as pd
 
-    from mlnb.monitoring.drift._dask import is_dask
-
     if is_dask(current):
         return _score_dask(scorer, current, cfg, started)
     single = isinstance(current, pd.DataFrame)
@@ -911,16 +910,25 @@ def score(
 
 def _score_dask(scorer: _Scorer, current: Any, cfg: DriftConfig, started: float) -> DriftReport:
     """Count each partition on the workers, add the counts up here, then test as usual."""
-    from mlnb.monitoring.drift._dask import dask_frame, score_dask
-
     ddf = dask_frame(current, "current batch")
-    for part in score_dask(ddf, scorer.profile, cfg):
+    parts = map_partitions(ddf, _score_partition, worker_config(cfg), shared=(scorer.profile,))
+    for part in parts:
         scorer.merge(part)
     if scorer.n_rows == 0:
         raise ValidationError(
             "the current batch is empty (0 rows); drift needs at least one row to compare"
         )
     return scorer.report(time.perf_counter() - started)
+
+
+def _score_partition(part: Any, profile: Profile, cfg: DriftConfig) -> _Scorer:
+    """The counts of one Dask partition against the profile, made on a worker."""
+    scorer = _Scorer(profile, cfg)
+    try:
+        scorer.add(part, 0)
+    finally:
+        scorer.close()
+    return scorer.detach()
 
 
 def drift(

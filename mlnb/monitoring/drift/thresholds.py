@@ -15,6 +15,8 @@ import numpy as np
 
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift.config import DriftConfig
+from mlnb.monitoring.drift.profile import fit_profile
+from mlnb.monitoring.drift.scoring import score
 
 
 def learn_threshold(values: Iterable[float], sigmas: float = 3) -> tuple[float, float]:
@@ -41,9 +43,6 @@ def reference_chunk_scores(reference: Any, n_chunks: int = 10, **config_kwargs: 
     ``n_drifted`` and one column per scored column holding its drift score.
     """
     import pandas as pd
-
-    from mlnb.monitoring.drift.profile import fit_profile
-    from mlnb.monitoring.drift.scoring import score
 
     if not isinstance(reference, pd.DataFrame):
         raise ValidationError(

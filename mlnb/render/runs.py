@@ -1,138 +1,49 @@
-"""Static renderings of registry records: plain-text tables for terminals and HTML for
-notebooks. Every user-provided string is escaped: names, params and tags render as text."""
+"""Runs as text and HTML: the summary a tracked cell shows, run lists and run comparisons
+(with the data versions each run read and wrote). Every user string is escaped."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import html
-import json
-import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-GREEN = "#1a7f37"
-RED = "#cf222e"
-AMBER = "#9a6700"
-GREY = "#6e7781"
-STATUS_COLORS = {
-    "finished": GREEN,
-    "running": AMBER,
-    "failed": RED,
-    "crashed": RED,
-    "production": GREEN,
-    "staging": AMBER,
-    "archived": GREY,
-    "none": GREY,
-    "passed": GREEN,
-    "failed_gate": RED,
-}
+from mlnb.render.html import AMBER, GREY, STATUS_COLORS, badge, esc, html_table
+from mlnb.render.text import fmt_duration, fmt_time, fmt_value, short_id, text_table
 
 
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+class CellSummary(Protocol):
+    """What a tracked cell recorded (``mlnb.tracking.cell.CaptureSummary`` has this shape)."""
 
-
-def fmt_time(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_value(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:.4e}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def fmt_duration(start: float | None, end: float | None) -> str:
-    if start is None or end is None:
-        return ""
-    s = end - start
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    if s < 120:
-        return f"{s:.1f} s"
-    return f"{s / 60:.1f} min"
-
-
-def short_id(version_id: str | None, n: int = 12) -> str:
-    return "" if not version_id else str(version_id)[: n + 3]
-
-
-def text_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A left-aligned plain-text table (what the CLI prints)."""
-    cells = [[fmt_value(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = min(max(widths[i], len(c)), 60)
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            _clip(v, widths[i]).ljust(widths[i]) for i, v in enumerate(values)
-        ).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])]
-    out += [line(r) for r in cells]
-    return "\n".join(out)
-
-
-def _clip(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def badge(text: str, color: str | None = None) -> str:
-    color = color or STATUS_COLORS.get(str(text), GREY)
-    return (
-        f'<span style="display:inline-block;padding:0 6px;border-radius:8px;'
-        f'border:1px solid {color};color:{color};font-size:11px;line-height:16px">{esc(text)}</span>'
-    )
-
-
-def html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], sortable: bool = False
-) -> str:
-    """An HTML table whose cells are already-escaped HTML; optionally click-to-sort."""
-    table_id = f"mlnb-{uuid.uuid4().hex[:8]}"
-    head = "".join(
-        f'<th style="text-align:left;padding:3px 8px;border-bottom:1px solid {GREY};'
-        f'{"cursor:pointer" if sortable else ""}">{esc(h)}</th>'
-        for h in headers
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td style="text-align:left;padding:2px 8px">{c}</td>' for c in r)
-        + "</tr>"
-        for r in rows
-    )
-    script = ""
-    if sortable:
-        script = (
-            "<script>(function(){var t=document.getElementById('TABLE_ID');if(!t)return;"
-            "t.querySelectorAll('th').forEach(function(th,i){th.title='click to sort';"
-            "th.addEventListener('click',function(){var b=t.tBodies[0],rs=Array.from(b.rows),"
-            "asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';rs.sort(function(x,y){"
-            "var a=x.cells[i].innerText,c=y.cells[i].innerText,na=parseFloat(a),nc=parseFloat(c);"
-            "var r=(!isNaN(na)&&!isNaN(nc))?na-nc:a.localeCompare(c);return asc?r:-r;});"
-            "rs.forEach(function(r){b.appendChild(r);});});});})();</script>"
-        ).replace("TABLE_ID", table_id)
-    return (
-        f'<table id="{table_id}" style="border-collapse:collapse;font-size:12px">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{script}"
-    )
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def experiment(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+    @property
+    def inputs(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def outputs(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def files(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def models(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
 
 
 # -- tracked-cell summary --------------------------------------------------------------
 
 
-def summary_text(s: Any) -> str:
+def summary_text(s: CellSummary) -> str:
+    """The tracked-cell summary as a few lines of text (terminals, logs, papermill)."""
     parts = [f"mlnb run #{s.run_id} ({s.experiment}) {s.status} in {s.seconds * 1000:.0f} ms"]
     if s.params:
         parts.append(
@@ -159,12 +70,13 @@ def summary_text(s: Any) -> str:
     return "\n".join(parts)
 
 
-def _shape(d: dict[str, Any]) -> str:
+def _shape(d: Mapping[str, Any]) -> str:
     rows, cols = d.get("shape", [None, None])
     return f"[{rows}x{cols}]" if rows is not None else ""
 
 
-def summary_html(s: Any) -> str:
+def summary_html(s: CellSummary) -> str:
+    """The tracked-cell summary as a compact HTML block shown under the cell."""
     color = STATUS_COLORS.get(s.status, GREY)
     lines = [
         f'<div style="font-size:12px;border-left:3px solid {color};padding:2px 8px;margin:2px 0">'
@@ -217,7 +129,8 @@ def summary_html(s: Any) -> str:
 # -- runs tables ------------------------------------------------------------------------
 
 
-def metric_columns(runs: Sequence[dict[str, Any]], limit: int = 6) -> list[str]:
+def metric_columns(runs: Sequence[Mapping[str, Any]], limit: int = 6) -> list[str]:
+    """The metrics most runs have (then by name), as many as fit a table."""
     seen: dict[str, int] = {}
     for r in runs:
         for k in r.get("metrics", {}):
@@ -225,7 +138,8 @@ def metric_columns(runs: Sequence[dict[str, Any]], limit: int = 6) -> list[str]:
     return sorted(seen, key=lambda k: (-seen[k], k))[:limit]
 
 
-def runs_rows(runs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def runs_rows(runs: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and raw cells of the runs table, shared by the text and HTML forms."""
     metrics = metric_columns(runs)
     headers = ["id", "experiment", "name", "status", "started", "duration", *metrics]
     rows = [
@@ -243,14 +157,16 @@ def runs_rows(runs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]
     return headers, rows
 
 
-def runs_text(runs: Sequence[dict[str, Any]]) -> str:
+def runs_text(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Runs as a plain-text table (``mlnb runs``)."""
     if not runs:
         return "no runs recorded yet"
     headers, rows = runs_rows(runs)
     return text_table(rows, headers)
 
 
-def runs_html(runs: Sequence[dict[str, Any]]) -> str:
+def runs_html(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Runs as a sortable HTML table with status badges (``%runs``)."""
     if not runs:
         return "<i>no runs recorded yet</i>"
     headers, rows = runs_rows(runs)
@@ -262,7 +178,8 @@ def runs_html(runs: Sequence[dict[str, Any]]) -> str:
     return html_table(headers, cells, sortable=True)
 
 
-def compare_text(cmp: dict[str, Any]) -> str:
+def compare_text(cmp: Mapping[str, Any]) -> str:
+    """Runs side by side as text, differing rows starred."""
     runs = cmp["runs"]
     headers = ["", *[f"#{r['id']} {r['name']}".strip() for r in runs]]
     rows: list[list[Any]] = [["status", *[r["status"] for r in runs]]]
@@ -278,7 +195,8 @@ def compare_text(cmp: dict[str, Any]) -> str:
     return text_table(rows, headers) + "\n(* differs)"
 
 
-def compare_html(cmp: dict[str, Any]) -> str:
+def compare_html(cmp: Mapping[str, Any]) -> str:
+    """Runs side by side as HTML, differing values highlighted."""
     runs = cmp["runs"]
     headers = ["", *[f"#{r['id']} {r['name']}".strip() for r in runs]]
     rows = [["status", *[badge(r["status"]) for r in runs]]]
@@ -292,17 +210,3 @@ def compare_html(cmp: dict[str, Any]) -> str:
         html_table(headers, rows)
         + f'<div style="font-size:11px;color:{GREY}">highlighted: differs</div>'
     )
-
-
-class Rendered:
-    """Something with both an HTML and a text form, for ``display()``."""
-
-    def __init__(self, html_text: str, text: str) -> None:
-        self._html = html_text
-        self._text = text
-
-    def _repr_html_(self) -> str:
-        return self._html
-
-    def __repr__(self) -> str:
-        return self._text

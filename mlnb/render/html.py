@@ -1,0 +1,88 @@
+"""HTML building blocks for notebook output: escaping, the palette, badges, sortable tables
+and :class:`Rendered`. Every user-provided string goes through :func:`esc`."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+GREEN = "#1a7f37"
+RED = "#cf222e"
+AMBER = "#9a6700"
+GREY = "#6e7781"
+STATUS_COLORS = {
+    "finished": GREEN,
+    "running": AMBER,
+    "failed": RED,
+    "crashed": RED,
+    "production": GREEN,
+    "staging": AMBER,
+    "archived": GREY,
+    "none": GREY,
+    "passed": GREEN,
+    "failed_gate": RED,
+}
+
+
+def esc(value: Any) -> str:
+    """``value`` as text safe inside HTML elements and quoted attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def badge(text: str, color: str | None = None) -> str:
+    """A small outlined pill; the colour follows the status name unless given."""
+    color = color or STATUS_COLORS.get(str(text), GREY)
+    return (
+        f'<span style="display:inline-block;padding:0 6px;border-radius:8px;'
+        f'border:1px solid {color};color:{color};font-size:11px;line-height:16px">{esc(text)}</span>'
+    )
+
+
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], sortable: bool = False
+) -> str:
+    """An HTML table whose cells are already-escaped HTML; optionally click-to-sort."""
+    table_id = f"mlnb-{uuid.uuid4().hex[:8]}"
+    head = "".join(
+        f'<th style="text-align:left;padding:3px 8px;border-bottom:1px solid {GREY};'
+        f'{"cursor:pointer" if sortable else ""}">{esc(h)}</th>'
+        for h in headers
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td style="text-align:left;padding:2px 8px">{c}</td>' for c in r)
+        + "</tr>"
+        for r in rows
+    )
+    script = ""
+    if sortable:
+        script = (
+            "<script>(function(){var t=document.getElementById('TABLE_ID');if(!t)return;"
+            "t.querySelectorAll('th').forEach(function(th,i){th.title='click to sort';"
+            "th.addEventListener('click',function(){var b=t.tBodies[0],rs=Array.from(b.rows),"
+            "asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';rs.sort(function(x,y){"
+            "var a=x.cells[i].innerText,c=y.cells[i].innerText,na=parseFloat(a),nc=parseFloat(c);"
+            "var r=(!isNaN(na)&&!isNaN(nc))?na-nc:a.localeCompare(c);return asc?r:-r;});"
+            "rs.forEach(function(r){b.appendChild(r);});});});})();</script>"
+        ).replace("TABLE_ID", table_id)
+    return (
+        f'<table id="{table_id}" style="border-collapse:collapse;font-size:12px">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{script}"
+    )
+
+
+class Rendered:
+    """Something with both an HTML and a text form, for ``display()``."""
+
+    def __init__(self, html_text: str, text: str) -> None:
+        self._html = html_text
+        self._text = text
+
+    def _repr_html_(self) -> str:
+        """The notebook form."""
+        return self._html
+
+    def __repr__(self) -> str:
+        return self._text
