@@ -178,3 +178,24 @@ def test_render_is_pure_standard_library() -> None:
                 if top not in allowed and top not in __import__("sys").stdlib_module_names:
                     offenders.append(f"{name}:{node.lineno} imports {top}")
     assert not offenders, f"render/ must stay stdlib-only: {offenders}"
+
+
+def test_private_names_stay_in_their_package() -> None:
+    """``_name`` and ``_module`` are private to the package that defines them."""
+    offenders = []
+    for name, tree in modules():
+        package = name.rsplit(".", 1)[0]
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if not node.module.startswith("mlnb"):
+                continue
+            target_package = node.module.rsplit(".", 1)[0]
+            parts = node.module.split(".")
+            private_module = any(p.startswith("_") and p != "__init__" for p in parts[1:])
+            private_names = [a.name for a in node.names if a.name.startswith("_")]
+            if (private_module or private_names) and not (
+                package == target_package or package.startswith(target_package + ".")
+            ):
+                offenders.append(f"{name}:{node.lineno} from {node.module} import {private_names}")
+    assert not offenders, "private names used across packages: " + "; ".join(offenders)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 
 from mlnb.commands.monitoring import variable
-from mlnb.commands.spec import Context, Result
+from mlnb.commands.spec import Context, Result, WidgetRequest
+from mlnb.monitoring.drift import DriftReport
 from mlnb.monitoring.drift import drift as compute_drift
-from mlnb.monitoring.drift.panel import drift_widget, render_panel
+from mlnb.monitoring.drift.panel import render_panel
 from mlnb.monitoring.monitor import Monitor
 
 
@@ -18,13 +19,20 @@ def drift(ctx: Context, args: argparse.Namespace) -> Result:
     current = variable(ctx, args.current, "current data")
     if args.reference is not None:
         report = compute_drift(variable(ctx, args.reference, "reference data"), current)
-        return Result.of(drift_widget(report) if args.widget else report)
+        if args.widget:
+            return Result(report.summary_text(), widget=WidgetRequest("drift", report))
+        return Result.of(report)
     monitor = Monitor.load(args.monitor, registry=ctx.registry)
     if args.log:
         result = monitor.log_batch(current)
-        return Result.of(monitor.widget() if args.widget else result)
+        if args.widget:
+            history = monitor.history()
+            latest = DriftReport.from_dict(history[-1]["report"])
+            return Result(repr(result), widget=WidgetRequest("drift", latest, history))
+        return Result.of(result)
     report = monitor.score(current)
     if args.widget:
-        return Result.of(drift_widget(report, history=monitor.history()))
+        request = WidgetRequest("drift", report, monitor.history())
+        return Result(report.summary_text(), widget=request)
     html = render_panel(report, history=monitor.history() or None)
     return Result(report.summary_text(), html)

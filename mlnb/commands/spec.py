@@ -253,6 +253,16 @@ class Context:
 _UNSET: Any = object()
 
 
+@dataclass
+class WidgetRequest:
+    """A command's request for an interactive widget, built by the notebook surface
+    (``mlnb.widgets``): commands never import ipywidgets themselves."""
+
+    kind: str
+    report: Any
+    history: Sequence[dict[str, Any]] | None = None
+
+
 class Result:
     """What a command answers: text, HTML, a JSON-ready value, a Python value, an exit code.
 
@@ -264,6 +274,7 @@ class Result:
     - ``notice``: a one-line message; the magic prints ``mlnb: TEXT`` and returns nothing.
     - ``raw``: text to print as is (a crontab line, a log); the magic returns nothing.
     - ``code``: the CLI's exit status.
+    - ``widget``: an interactive view the notebook builds instead of showing ``html``.
     """
 
     def __init__(
@@ -276,6 +287,7 @@ class Result:
         code: int = 0,
         notice: bool = False,
         raw: bool = False,
+        widget: WidgetRequest | None = None,
     ) -> None:
         self.text = text
         self.html = html
@@ -284,6 +296,7 @@ class Result:
         self.code = code
         self.notice = notice
         self.raw = raw
+        self.widget = widget
 
     @classmethod
     def of(cls, value: Any, data: Any = _UNSET, code: int = 0) -> Result:

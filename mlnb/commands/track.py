@@ -9,7 +9,7 @@ from typing import Any
 
 from mlnb.commands.spec import Context
 from mlnb.tracking.cell import CellCapture, TrackOptions
-from mlnb.tracking.run import _pop
+from mlnb.tracking.run import deactivate
 
 
 def comma_list(text: str | None) -> list[str] | None:
@@ -58,7 +58,7 @@ def release(capture: Any) -> None:
     run = getattr(capture, "run", None)
     if run is None:
         return
-    _pop(run)
+    deactivate(run)
     if run.status == "running":
         try:
             run.end("failed", "mlnb could not finish capturing this cell")

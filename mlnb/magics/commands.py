@@ -10,6 +10,7 @@ The command's function is imported only when the magic runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -136,6 +137,9 @@ def show(result: spec.Result) -> Any:
     if result.raw:
         print(result.text)
         return None
+    if result.widget is not None:
+        # loaded on use, like the commands: ipywidgets and the drift engine are heavy
+        return importlib.import_module("mlnb.widgets").build(result.widget)
     return result.value if result.has_value else result
 
 

@@ -6,10 +6,12 @@ Scoring a batch needs only the stored profile, never the raw reference rows.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +27,8 @@ from mlnb.monitoring.drift import (
     reference_chunk_scores,
     score,
 )
-from mlnb.monitoring.drift._dask import compute, dask_frame, is_dask
-from mlnb.monitoring.drift.panel import drift_widget, render_panel
+from mlnb.monitoring.drift.dask_frames import compute, dask_frame, is_dask
+from mlnb.monitoring.drift.panel import render_panel
 from mlnb.render.html import Rendered, esc
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.fingerprint import fingerprint
@@ -720,14 +722,15 @@ class Monitor:
         return Rendered(render_panel(report, history=history), report.summary_text())
 
     def widget(self) -> Any:
-        """Interactive panel (pick a batch and a column) where ipywidgets is available."""
-
-        history = self.history()
-        if not history:
-            raise ValidationError(
-                f"monitor {self.name!r} has no batches yet: call log_batch first."
-            )
-        return drift_widget(DriftReport.from_dict(history[-1]["report"]), history=history)
+        """Deprecated: ``mlnb.widgets.monitor_widget(monitor)`` or ``%drift X --monitor NAME
+        --widget``. The widget moved to the surfaces so that the core never imports IPython."""
+        warnings.warn(
+            "Monitor.widget() is deprecated: use mlnb.widgets.monitor_widget(monitor) or "
+            "%drift DATA --monitor NAME --widget.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module("mlnb.widgets").monitor_widget(self)
 
 
 def compute_metrics(

@@ -27,7 +27,7 @@ from mlnb.tracking.artifacts import save_model
 from mlnb.tracking.data import record_data
 from mlnb.tracking.estimators import fit_token, is_estimator, is_fitted
 from mlnb.tracking.estimators import signature as model_signature
-from mlnb.tracking.run import Run, _pop, _push, current_experiment, start_run
+from mlnb.tracking.run import Run, activate, current_experiment, deactivate, start_run
 from mlnb.tracking.source import CellAnalysis, analyse, strip_ipython_syntax
 
 PANDAS_READERS = (
@@ -149,7 +149,7 @@ class CellCapture:
             cell_source=self.source,
             execution_count=self.execution_count,
         )
-        _push(self.run)
+        activate(self.run)
         if self.options.data:
             with self._guard("fingerprinting inputs"):
                 self._fingerprint_inputs()
@@ -187,7 +187,7 @@ class CellCapture:
         if self._restore_readers is not None:
             with self._guard("restoring pandas readers"):
                 self._restore_readers()
-        _pop(run)
+        deactivate(run)
         summary = CaptureSummary(
             run_id=run.id, experiment=run.experiment, name=run.name, status="running", seconds=0.0
         )

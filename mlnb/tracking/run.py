@@ -127,11 +127,11 @@ class Run:
         self.status = status
 
     def __enter__(self) -> Run:
-        _push(self)
+        activate(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
-        _pop(self)
+        deactivate(self)
         if exc_type is None:
             self.end("finished")
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -197,13 +197,15 @@ def _require_run(what: str) -> Run:
     return run
 
 
-def _push(run: Run) -> None:
+def activate(run: Run) -> None:
+    """Make ``run`` the active run of this thread (what ``mlnb.log_metric`` writes to)."""
     if not hasattr(_state, "stack"):
         _state.stack = []
     _state.stack.append(run)
 
 
-def _pop(run: Run) -> None:
+def deactivate(run: Run) -> None:
+    """``run`` is no longer active (the one active before it, if any, is again)."""
     stack = getattr(_state, "stack", [])
     if run in stack:
         stack.remove(run)

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from mlnb.monitoring.drift import drift, fit_profile, score
-from mlnb.monitoring.drift.panel import drift_widget, panel_png, render_panel
+from mlnb.monitoring.drift.panel import panel_png, render_panel
+from mlnb.widgets import drift_widget
 from tests.drift.frames import reference_frame, shifted_frame
 
 SENTINEL = 987654.321

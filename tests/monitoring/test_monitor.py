@@ -195,6 +195,22 @@ def test_drift_and_monitor_magics(ip, registry):
     assert bad.error_in_exec is not None
 
 
-def test_callable_drift_module(registry):
+def test_drift_widgets_are_built_by_the_notebook_surface(ip, registry):
+    ip.user_ns["ref"] = frame(2000)
+    ip.user_ns["cur"] = frame(500, shift=1.0, seed=9)
+    box = run_cell(ip, "%drift cur --reference ref --widget").result
+    assert type(box).__name__ == "VBox" and box.batch_slider is None
+    run_cell(ip, "%monitor create churn --reference ref --target churned")
+    run_cell(ip, "%monitor log churn cur")
+    logged = run_cell(ip, "%drift cur --monitor churn --log --widget").result
+    assert type(logged).__name__ == "VBox" and logged.batch_slider is not None
+    scored = run_cell(ip, "%drift cur --monitor churn --widget").result
+    assert any("DRIFT" in label for label, _ in scored.picker.options)
+    monitor = Monitor.load("churn")
+    with pytest.warns(DeprecationWarning, match="mlnb.widgets.monitor_widget"):
+        assert type(monitor.widget()).__name__ == "VBox"
+
+
+def test_plain_drift_function(registry):
     report = mlnb.drift(frame(500), frame(500, shift=1.0, seed=1))
     assert "charges" in [c.column for c in report.columns if c.drifted]

@@ -20,7 +20,6 @@ import numpy as np
 
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift._binning import BLOCK, Binner
-from mlnb.monitoring.drift._dask import dask_frame, is_dask, map_partitions, worker_config
 from mlnb.monitoring.drift._frames import (
     category_counts,
     column_family,
@@ -31,6 +30,7 @@ from mlnb.monitoring.drift._frames import (
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
+from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
 
 FORMAT = "mlnb.monitoring.drift.profile/1"
 # Edges are placed from a sorted sample of this many values per bin; counts always use every

@@ -19,7 +19,6 @@ import numpy as np
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift import _stats
 from mlnb.monitoring.drift._binning import BLOCK
-from mlnb.monitoring.drift._dask import dask_frame, is_dask, map_partitions, worker_config
 from mlnb.monitoring.drift._frames import (
     category_counts,
     column_family,
@@ -29,6 +28,7 @@ from mlnb.monitoring.drift._frames import (
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
+from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
 from mlnb.monitoring.drift.profile import ColumnProfile, Profile, fit_profile
 from mlnb.monitoring.drift.report import ColumnResult, DriftReport
 
