@@ -12,7 +12,7 @@ import argparse
 
 from mlnb.commands.spec import CLI, MAGIC, Arg, Command, arg, command, one_of
 
-# Same list as mlnb.store.registry.RUN_STATUSES (a test keeps them equal); repeated here so
+# Same list as mlnb.store.runs.RUN_STATUSES (a test keeps them equal); repeated here so
 # that parsing a command line does not open the storage layer.
 RUN_STATUSES = ("running", "finished", "failed", "crashed")
 STAGES = ["staging", "production", "archived"]
