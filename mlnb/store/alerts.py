@@ -53,14 +53,17 @@ class AlertStore:
         return self._rows(status, monitor_id, pipeline_id, after_id, limit)
 
     def acknowledge(self, alert_id: int, by: str | None = None) -> AlertRecord:
+        """Mark an alert seen by ``by`` (it stays listed, no longer open)."""
         self.set_status(int(alert_id), "acknowledged", by or user())
         return self.get(int(alert_id))
 
     def resolve(self, alert_id: int, by: str | None = None) -> AlertRecord:
+        """Close an alert for good."""
         self.set_status(int(alert_id), "resolved", by or user())
         return self.get(int(alert_id))
 
     def record(self, alert: dict[str, Any]) -> int:
+        """Store a new open alert with its evidence; returns its id."""
         t = now()
         with self.db.transaction() as c:
             cur = c.execute(
@@ -83,6 +86,7 @@ class AlertStore:
             return int(cur.lastrowid or 0)
 
     def get(self, alert_id: int) -> AlertRecord:
+        """One alert with its monitor name (NotFoundError if none)."""
         row = self.db.query_one(
             "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
             "WHERE a.id = ?",
@@ -123,6 +127,7 @@ class AlertStore:
         return [_alert_dict(r) for r in rows]
 
     def set_status(self, alert_id: int, status: str, handled_by: str | None = None) -> None:
+        """Move an alert to open, acknowledged or resolved, noting who did it."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "UPDATE alerts SET status = ?, handled_by = COALESCE(?, handled_by), updated_at = ? "

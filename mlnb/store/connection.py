@@ -147,6 +147,7 @@ class Database:
             )
 
     def close(self) -> None:
+        """Close the connection (the registry handle is unusable afterwards)."""
         with self._lock:
             self.conn.close()
 
@@ -182,6 +183,7 @@ class Database:
                 pass
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of one read statement."""
         with self._lock:
             try:
                 return self.conn.execute(sql, params).fetchall()
@@ -199,6 +201,7 @@ class Database:
                 raise explain_sqlite_error(self.path, exc) from exc
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of one read statement, or None."""
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
@@ -208,9 +211,11 @@ class Database:
             return c.execute(sql, params).lastrowid or 0
 
     def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``ok`` or what is damaged."""
         return str(self.query("PRAGMA integrity_check")[0][0])
 
     def schema_version(self) -> int:
+        """The schema version the file is at (``PRAGMA user_version``)."""
         return int(self.query("PRAGMA user_version")[0][0])
 
     def id_by_name(self, table: str, name: str) -> int | None:

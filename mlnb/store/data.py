@@ -25,6 +25,7 @@ class DataStore:
         self.db: Database = registry.db
 
     def get(self, version_id: str) -> DataVersionRecord:
+        """A data version (id or unique prefix) with the runs that used it."""
         d = self.row(version_id)
         d["runs"] = self.runs_using(d["id"])
         return d
@@ -66,6 +67,7 @@ class DataStore:
             )
 
     def row(self, version_id: str) -> DataVersionRecord:
+        """A data version by id or unique prefix (NotFoundError if none)."""
         rows = self.db.query(
             "SELECT * FROM data_versions WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 2",
             (version_id, prefix_pattern(version_id)),
@@ -84,6 +86,7 @@ class DataStore:
         return as_record(DataVersionRecord, out)
 
     def find(self, limit: int | None = None) -> list[DataVersionRecord]:
+        """Data versions, newest first, with how many runs used each."""
         lim = f"LIMIT {int(limit)}" if limit else ""
         rows = self.db.query(
             "SELECT d.*, COUNT(DISTINCT rd.run_id) AS n_runs, "
@@ -99,6 +102,7 @@ class DataStore:
         return out
 
     def of_run(self, run_id: int) -> list[DataLinkRecord]:
+        """The data versions a run read (input) or wrote (output)."""
         rows = self.db.query(
             "SELECT rd.role, rd.name, d.id, d.kind, d.n_rows, d.n_cols, d.source_path, d.snapshot "
             "FROM run_data rd JOIN data_versions d ON d.id = rd.data_version_id "
@@ -108,6 +112,7 @@ class DataStore:
         return [as_record(DataLinkRecord, r) for r in rows]
 
     def runs_using(self, version_id: str) -> list[dict[str, Any]]:
+        """The runs that read or wrote a data version."""
         rows = self.db.query(
             "SELECT rd.run_id, rd.role, rd.name FROM run_data rd WHERE rd.data_version_id = ? "
             "ORDER BY rd.run_id",
@@ -116,6 +121,7 @@ class DataStore:
         return [dict(r) for r in rows]
 
     def cached_file_hash(self, path: str, inode: int, size: int, mtime_ns: int) -> str | None:
+        """A file's digest if its (inode, size, mtime) are unchanged since it was hashed."""
         row = self.db.query_one(
             "SELECT digest FROM file_hashes WHERE path = ? AND inode = ? AND size = ? "
             "AND mtime_ns = ?",
@@ -124,6 +130,7 @@ class DataStore:
         return None if row is None else str(row[0])
 
     def store_file_hash(self, path: str, inode: int, size: int, mtime_ns: int, digest: str) -> None:
+        """Remember a file's digest under its (inode, size, mtime)."""
         with self.db.transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO file_hashes(path, inode, size, mtime_ns, digest) "

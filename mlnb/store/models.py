@@ -95,6 +95,7 @@ class ModelStore:
         return models
 
     def model_id(self, name: str) -> int:
+        """The id of a registered model (NotFoundError naming the known ones)."""
         row = self.model_row(name)
         if row is None:
             known = [m["name"] for m in self.model_rows()]
@@ -201,6 +202,7 @@ class ModelStore:
         )
 
     def production_version(self, name: str) -> ModelVersionRecord | None:
+        """The model's version in production, or None."""
         rows = self.versions_in_stage(self.model_id(name), "production")
         return self.with_aliases(rows[0]) if rows else None
 
@@ -213,10 +215,12 @@ class ModelStore:
         return self.version(name, version)
 
     def delete_alias(self, name: str, alias: str) -> None:
+        """Remove a free alias (NotFoundError if the model has none by that name)."""
         if not self._delete_alias(self.model_id(name), alias):
             raise NotFoundError(f"{name} has no alias {alias!r}.")
 
     def add_artifact(self, artifact: dict[str, Any]) -> int:
+        """Record a stored model file; returns its artifact id."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO model_artifacts(run_id, name, object_hash, format, flavor, "
@@ -238,20 +242,16 @@ class ModelStore:
             return int(cur.lastrowid or 0)
 
     def artifact(self, artifact_id: int) -> ArtifactRecord:
+        """One model artifact (NotFoundError if none)."""
         row = self.db.query_one("SELECT * FROM model_artifacts WHERE id = ?", (artifact_id,))
         if row is None:
             raise NotFoundError(f"no model artifact with id {artifact_id}.")
         return _artifact_dict(row)
 
     def artifacts_of_run(self, run_id: int) -> list[ArtifactRecord]:
+        """The model files a run saved, oldest first."""
         rows = self.db.query(
             "SELECT * FROM model_artifacts WHERE run_id = ? ORDER BY id", (run_id,)
-        )
-        return [_artifact_dict(r) for r in rows]
-
-    def artifacts_named(self, name: str) -> list[ArtifactRecord]:
-        rows = self.db.query(
-            "SELECT * FROM model_artifacts WHERE name = ? ORDER BY id DESC", (name,)
         )
         return [_artifact_dict(r) for r in rows]
 
@@ -295,6 +295,7 @@ class ModelStore:
         }
 
     def model_row(self, name: str) -> dict[str, Any] | None:
+        """The registered model row, or None."""
         row = self.db.query_one("SELECT * FROM registered_models WHERE name = ?", (name,))
         return None if row is None else dict(row)
 
@@ -316,18 +317,21 @@ class ModelStore:
         return [dict(r) for r in rows]
 
     def version_rows(self, model_id: int) -> list[ModelVersionRecord]:
+        """A model's versions, oldest first."""
         rows = self.db.query(
             self._VERSION_COLUMNS + "WHERE v.model_id = ? ORDER BY v.version", (model_id,)
         )
         return [self._version_dict(r) for r in rows]
 
     def version_row(self, model_id: int, version: int) -> ModelVersionRecord | None:
+        """One version of a model by number, or None."""
         row = self.db.query_one(
             self._VERSION_COLUMNS + "WHERE v.model_id = ? AND v.version = ?", (model_id, version)
         )
         return None if row is None else self._version_dict(row)
 
     def version_by_id(self, version_id: int) -> ModelVersionRecord | None:
+        """One version by its row id, or None."""
         row = self.db.query_one(self._VERSION_COLUMNS + "WHERE v.id = ?", (version_id,))
         return None if row is None else self._version_dict(row)
 
@@ -340,6 +344,7 @@ class ModelStore:
         return [self._version_dict(r) for r in rows]
 
     def aliases(self, model_id: int) -> list[dict[str, Any]]:
+        """A model's aliases with the versions they point at."""
         rows = self.db.query(
             "SELECT a.alias, a.version_id, v.version, a.updated_at FROM model_aliases a "
             "JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = ? ORDER BY a.alias",
@@ -348,6 +353,7 @@ class ModelStore:
         return [dict(r) for r in rows]
 
     def alias_version_id(self, model_id: int, alias: str) -> int | None:
+        """The version row an alias points at, or None."""
         row = self.db.query_one(
             "SELECT version_id FROM model_aliases WHERE model_id = ? AND alias = ?",
             (model_id, alias),
@@ -500,6 +506,7 @@ class ModelStore:
         baseline_version_id: int | None,
         holdout_data_version: str | None,
     ) -> int:
+        """Store the outcome of a gate run on a version; returns its id."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO gate_results(version_id, gate, passed, checks, baseline_version_id, "
@@ -517,12 +524,14 @@ class ModelStore:
             return int(cur.lastrowid or 0)
 
     def gate_result(self, gate_result_id: int) -> GateResultRecord:
+        """One stored gate result (NotFoundError if none)."""
         row = self.db.query_one(self._GATE_COLUMNS + "WHERE g.id = ?", (gate_result_id,))
         if row is None:
             raise NotFoundError(f"no gate result with id {gate_result_id}.")
         return self._gate_dict(row)
 
     def gate_results(self, model_id: int, limit: int | None = None) -> list[GateResultRecord]:
+        """A model's gate results, newest first."""
         lim = f"LIMIT {int(limit)}" if limit else ""
         rows = self.db.query(
             self._GATE_COLUMNS + f"WHERE v.model_id = ? ORDER BY g.id DESC {lim}", (model_id,)

@@ -55,6 +55,7 @@ class MonitorStore:
             return int(c.execute("SELECT id FROM monitors WHERE name = ?", (name,)).fetchone()[0])
 
     def update_config(self, monitor_id: int, config: dict[str, Any]) -> None:
+        """Replace a monitor's config (thresholds, sinks, options)."""
         with self.db.transaction() as c:
             c.execute(
                 "UPDATE monitors SET config = ?, updated_at = ? WHERE id = ?",
@@ -62,6 +63,7 @@ class MonitorStore:
             )
 
     def get(self, name: str) -> MonitorRecord | None:
+        """A monitor with its profile and config, or None."""
         row = self.db.query_one("SELECT * FROM monitors WHERE name = ?", (name,))
         if row is None:
             return None
@@ -70,6 +72,7 @@ class MonitorStore:
         return as_record(MonitorRecord, d)
 
     def find(self) -> list[MonitorRecord]:
+        """Every monitor with its batch count and open alerts (profiles left out)."""
         rows = self.db.query(
             """SELECT m.id, m.name, m.model_name, m.target, m.config, m.created_at, m.updated_at,
                       (SELECT COUNT(*) FROM monitor_batches b WHERE b.monitor_id = m.id) AS n_batches,
@@ -85,6 +88,7 @@ class MonitorStore:
         return [as_record(MonitorRecord, d) for d in out]
 
     def record_batch(self, batch: dict[str, Any]) -> int:
+        """Store a scored batch (report, metrics, predictions); returns its id."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO monitor_batches(monitor_id, batch_at, n_rows, n_drifted, n_columns, "
@@ -109,6 +113,7 @@ class MonitorStore:
             return int(cur.lastrowid or 0)
 
     def update_batch_metrics(self, batch_id: int, metrics: dict[str, Any]) -> None:
+        """Replace the metrics of a batch (realized once its labels arrived)."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "UPDATE monitor_batches SET metrics = ? WHERE id = ?", (dumps(metrics), batch_id)
@@ -137,6 +142,7 @@ class MonitorStore:
         return [_batch_dict(r) for r in rows]
 
     def count_batches(self, monitor_id: int) -> int:
+        """How many batches a monitor has."""
         return int(
             self.db.query(
                 "SELECT COUNT(*) FROM monitor_batches WHERE monitor_id = ?", (monitor_id,)
@@ -144,6 +150,7 @@ class MonitorStore:
         )
 
     def batch(self, batch_id: int) -> BatchRecord:
+        """One batch with its report (NotFoundError if none)."""
         row = self.db.query_one("SELECT * FROM monitor_batches WHERE id = ?", (batch_id,))
         if row is None:
             raise NotFoundError(f"no monitor batch with id {batch_id}.")

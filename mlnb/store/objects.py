@@ -27,10 +27,12 @@ class ObjectStore:
         self.root = Path(root)
 
     def path_for(self, digest: str) -> Path:
+        """Where the object with this digest lives (a folder per first two hex digits)."""
         _check_digest(digest)
         return self.root / digest[:2] / digest[2:]
 
     def exists(self, digest: str) -> bool:
+        """Whether an object with this digest is stored."""
         return self.path_for(digest).exists()
 
     def put_bytes(self, data: bytes) -> str:
@@ -94,6 +96,7 @@ class ObjectStore:
             raise
 
     def verify(self, digest: str) -> bool:
+        """Whether the stored bytes still hash to their name."""
         h = hashlib.sha256()
         try:
             with open(self.path_for(digest), "rb") as f:

@@ -59,6 +59,7 @@ class PipelineStore:
         config: dict[str, Any] | None = None,
         status: str | None = None,
     ) -> None:
+        """Change a pipeline's notebook, config or status."""
         sets = ["updated_at = ?"]
         params: list[Any] = [now()]
         for column, value in (
@@ -75,12 +76,14 @@ class PipelineStore:
             )
 
     def get(self, name: str) -> PipelineRecord:
+        """A pipeline by name (NotFoundError if none)."""
         row = self.db.query_one("SELECT * FROM pipelines WHERE name = ?", (name,))
         if row is None:
             raise NotFoundError(f"no pipeline named {name!r}; list them with `mlnb pipeline list`.")
         return self._pipeline_row(row)
 
     def get_by_id(self, pipeline_id: int) -> PipelineRecord:
+        """A pipeline by id (NotFoundError if none)."""
         row = self.db.query_one("SELECT * FROM pipelines WHERE id = ?", (pipeline_id,))
         if row is None:
             raise NotFoundError(f"no pipeline with id {pipeline_id}.")
@@ -178,6 +181,7 @@ class PipelineStore:
             return details
 
     def heartbeat_run(self, run_id: int) -> None:
+        """Note that a running pipeline run is still alive."""
         with self.db.transaction() as c:
             c.execute(
                 "UPDATE pipeline_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
@@ -185,6 +189,7 @@ class PipelineStore:
             )
 
     def run(self, run_id: int) -> PipelineRunRecord:
+        """One pipeline run with its pipeline name and log (NotFoundError if none)."""
         row = self.db.query_one(
             "SELECT r.*, p.name AS pipeline FROM pipeline_runs r "
             "JOIN pipelines p ON p.id = r.pipeline_id WHERE r.id = ?",
@@ -203,6 +208,7 @@ class PipelineStore:
         limit: int | None = None,
         oldest_first: bool = False,
     ) -> list[PipelineRunRecord]:
+        """Pipeline runs, newest first (or oldest first), filtered by pipeline and status."""
         where: list[str] = []
         params: list[Any] = []
         if pipeline_id is not None:
@@ -221,13 +227,6 @@ class PipelineStore:
         )
         return [self._run_row(r) for r in rows]
 
-    def count_running(self, pipeline_id: int) -> int:
-        row = self.db.query_one(
-            "SELECT COUNT(*) FROM pipeline_runs WHERE pipeline_id = ? AND status = 'running'",
-            (pipeline_id,),
-        )
-        return int(row[0]) if row else 0
-
     def latest_due_key(self, pipeline_id: int, prefix: str) -> str | None:
         """The due key of the newest run whose key starts with ``prefix`` (e.g. ``cron:``)."""
         row = self.db.query_one(
@@ -238,6 +237,7 @@ class PipelineStore:
         return None if row is None else str(row[0])
 
     def has_queued_run(self, pipeline_id: int, trigger: str) -> bool:
+        """Whether a run with this trigger is already waiting in the queue."""
         row = self.db.query_one(
             "SELECT 1 FROM pipeline_runs WHERE pipeline_id = ? AND trigger = ? "
             "AND status = 'queued' LIMIT 1",
@@ -246,6 +246,7 @@ class PipelineStore:
         return row is not None
 
     def last_successful_run(self, pipeline_id: int) -> PipelineRunRecord | None:
+        """The pipeline's latest finished run, or None."""
         row = self.db.query_one(
             "SELECT r.*, p.name AS pipeline FROM pipeline_runs r "
             "JOIN pipelines p ON p.id = r.pipeline_id "
@@ -292,6 +293,7 @@ class PipelineStore:
         return [dict(r) for r in rows]
 
     def tracked_runs_of_run(self, pipeline_run_id: int) -> list[dict[str, Any]]:
+        """The tracked runs a pipeline run produced."""
         rows = self.db.query(
             "SELECT r.id, r.name, r.status, e.name AS experiment, r.started_at, r.ended_at "
             "FROM runs r JOIN experiments e ON e.id = r.experiment_id "

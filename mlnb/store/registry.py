@@ -59,6 +59,7 @@ class Registry:
         return f"Registry({str(self.home)!r})"
 
     def close(self) -> None:
+        """Stop heartbeats of runs opened through this handle and close the connection."""
         forget_heartbeats(self.runs)
         self.db.close()
 

@@ -92,12 +92,14 @@ class RunStore:
         return run_id
 
     def end(self, run_id: int, status: str = "finished", error: str | None = None) -> None:
+        """Close a run as finished, failed or crashed (with the error text, if any)."""
         if status not in RUN_STATUSES or status == "running":
             raise ValidationError(f"a run ends as finished, failed or crashed, not {status!r}.")
         _heartbeats.remove(self, run_id)
         self._finish(run_id, status, error)
 
     def log_params(self, run_id: int, params: dict[str, Any]) -> None:
+        """Record params of a run (a later value of the same key replaces it)."""
         for key in params:
             _check_name("param name", str(key))
         self._insert_params(run_id, params)
@@ -113,6 +115,7 @@ class RunStore:
         self._insert_metrics(run_id, points)
 
     def set_tags(self, run_id: int, tags: dict[str, Any]) -> None:
+        """Record tags of a run as strings."""
         self._insert_tags(run_id, {k: str(v) for k, v in tags.items()})
 
     def get(self, run_ref: int | str) -> RunRecord:
@@ -217,6 +220,7 @@ class RunStore:
         return self.mark_stale_crashed(time.time() - STALE_AFTER_SECONDS, here, dead)
 
     def experiment_id(self, name: str) -> int:
+        """The id of an experiment, created on first use."""
         row = self.db.query_one("SELECT id FROM experiments WHERE name = ?", (name,))
         if row:
             return int(row[0])
@@ -230,6 +234,7 @@ class RunStore:
             )
 
     def experiments(self) -> list[ExperimentRecord]:
+        """Experiments with their run counts and latest run time."""
         rows = self.db.query(
             """SELECT e.id, e.name, e.created_at, COUNT(r.id) AS n_runs,
                       MAX(r.started_at) AS last_run_at
@@ -255,6 +260,7 @@ class RunStore:
             return int(cur.lastrowid or 0)
 
     def heartbeat(self, run_ids: Sequence[int]) -> None:
+        """Refresh the heartbeat of live runs."""
         if not run_ids:
             return
         marks = ", ".join("?" for _ in run_ids)
@@ -273,6 +279,7 @@ class RunStore:
             )
 
     def update(self, run_id: int, fields: dict[str, Any]) -> None:
+        """Change a run's fields (name, notebook path, cell source, ...)."""
         if not fields:
             return
         sets = ", ".join(f"{k} = ?" for k in fields)
@@ -296,6 +303,7 @@ class RunStore:
             return cur.rowcount
 
     def running_on_host(self, host: str) -> list[tuple[int, int]]:
+        """(run id, pid) of this host's runs still marked running."""
         rows = self.db.query(
             "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
             (host,),
@@ -303,6 +311,7 @@ class RunStore:
         return [(int(r[0]), int(r[1])) for r in rows]
 
     def row(self, run_id: int) -> RunRecord:
+        """One run without its params and metrics (NotFoundError if none)."""
         row = self.db.query_one(
             "SELECT r.*, e.name AS experiment FROM runs r "
             "JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?",
@@ -319,6 +328,7 @@ class RunStore:
         limit: int | None = None,
         pipeline_run_id: int | None = None,
     ) -> list[RunRecord]:
+        """Runs newest first, filtered; the listing fields only."""
         where: list[str] = []
         params: list[Any] = []
         if experiment is not None:
@@ -345,6 +355,7 @@ class RunStore:
         return [as_record(RunRecord, dict(zip(names, tuple(r), strict=True))) for r in rows]
 
     def count(self) -> int:
+        """How many runs the registry holds."""
         return int(self.db.query("SELECT COUNT(*) FROM runs")[0][0])
 
     def latest_metrics(self, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
@@ -363,6 +374,7 @@ class RunStore:
         return out
 
     def params_of(self, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Params of many runs at once, by run id."""
         if not run_ids:
             return {}
         out: dict[int, dict[str, Any]] = {i: {} for i in run_ids}
@@ -376,10 +388,6 @@ class RunStore:
                 if target is not None:
                     target[key] = value
         return out
-
-    def delete(self, run_id: int) -> None:
-        with self.db.transaction() as c:
-            c.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def _insert_params(self, run_id: int, params: dict[str, Any]) -> None:
         if not params:
@@ -403,6 +411,7 @@ class RunStore:
             )
 
     def next_metric_step(self, run_id: int, key: str) -> int:
+        """The step after the last one logged for this metric (0 at first)."""
         row = self.db.query_one(
             "SELECT MAX(step) FROM metrics WHERE run_id = ? AND key = ?", (run_id, key)
         )
@@ -418,6 +427,7 @@ class RunStore:
             )
 
     def params(self, run_id: int) -> dict[str, Any]:
+        """A run's params."""
         return {
             r[0]: loads(r[1])
             for r in self.db.query(
@@ -426,6 +436,7 @@ class RunStore:
         }
 
     def metric_history(self, run_id: int) -> dict[str, list[dict[str, float]]]:
+        """Every logged value of each of a run's metrics, by step."""
         out: dict[str, list[dict[str, float]]] = {}
         for r in self.db.query(
             "SELECT key, value, step, timestamp FROM metrics WHERE run_id = ? ORDER BY key, step, id",
@@ -435,6 +446,7 @@ class RunStore:
         return out
 
     def tags(self, run_id: int) -> dict[str, str]:
+        """A run's tags."""
         return {
             r[0]: r[1]
             for r in self.db.query(
@@ -452,6 +464,7 @@ class _Heartbeats:
         self._thread: threading.Thread | None = None
 
     def add(self, store: RunStore, run_id: int) -> None:
+        """Keep the heartbeat of ``run_id`` alive from the background thread."""
         with self._lock:
             self._runs.setdefault(id(store), (store, set()))[1].add(run_id)
             if self._thread is None or not self._thread.is_alive():
@@ -461,12 +474,14 @@ class _Heartbeats:
                 self._thread.start()
 
     def remove(self, store: RunStore, run_id: int) -> None:
+        """Stop refreshing the heartbeat of ``run_id``."""
         with self._lock:
             entry = self._runs.get(id(store))
             if entry:
                 entry[1].discard(run_id)
 
     def forget(self, store: RunStore) -> None:
+        """Stop refreshing every heartbeat of ``store``'s runs."""
         with self._lock:
             self._runs.pop(id(store), None)
 

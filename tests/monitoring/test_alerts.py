@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from mlnb import alerts
+from mlnb.monitoring import alerts
 from mlnb.cli import main
 from mlnb.errors import NotFoundError, ValidationError
 
