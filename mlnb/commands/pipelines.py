@@ -16,9 +16,8 @@ from typing import Any
 
 from mlnb.commands.spec import Context, Result
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.pipelines import (
-    Scheduler,
-    SchedulerLocked,
+from mlnb.pipelines.airflow import export_airflow_dag
+from mlnb.pipelines.api import (
     create_pipeline,
     delete_pipeline,
     describe_pipeline,
@@ -29,10 +28,9 @@ from mlnb.pipelines import (
     run_pipeline,
     set_pipeline_status,
 )
-from mlnb.pipelines.airflow import export_airflow_dag
 from mlnb.pipelines.config import parse_params
 from mlnb.pipelines.export import export_crontab, export_systemd
-from mlnb.pipelines.options import definition_kwargs
+from mlnb.pipelines.scheduler import Scheduler, SchedulerLocked
 from mlnb.render.pipelines import (
     history_html,
     history_text,
@@ -275,3 +273,26 @@ def _activity_log() -> Iterator[None]:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
+
+
+def definition_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for :func:`mlnb.pipelines.api.create_pipeline` from ``pipeline create``'s options."""
+    return {
+        "schedule": args.schedule,
+        "timezone": args.timezone,
+        "params": parse_params(args.param),
+        "on_new_data": args.on_new_data,
+        "on_alert": args.on_alert,
+        "gate": args.gate,
+        "promote_to": args.promote_to,
+        "model": args.model,
+        "timeout": args.timeout,
+        "retries": args.retries,
+        "retry_delay": args.retry_delay,
+        "max_concurrent": args.max_concurrent,
+        "keep": args.keep,
+        "catchup": args.catchup,
+        "kernel": args.kernel,
+        "tag_parameters": args.tag_parameters,
+        "replace": args.replace,
+    }

@@ -10,6 +10,7 @@ The command's function is imported only when the magic runs.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -73,10 +74,17 @@ def mlnb_parser() -> argparse.ArgumentParser:
 
 
 class _Entry:
-    """One magic: its parser and what to say for an unknown first word."""
+    """One magic: its parser (built on first use: argparse for every command would cost
+    ``%load_ext mlnb`` tens of milliseconds) and what to say for an unknown first word."""
 
-    def __init__(self, parser: argparse.ArgumentParser, group: spec.Command | None, kind: str):
-        self.parser = parser
+    def __init__(
+        self,
+        build: Callable[[], argparse.ArgumentParser],
+        group: spec.Command | None,
+        kind: str,
+    ):
+        self._build = build
+        self._parser: argparse.ArgumentParser | None = None
         self.group = group
         self.kind = kind
         self.words = (
@@ -84,6 +92,16 @@ class _Entry:
             if kind
             else set()
         )
+
+    @property
+    def parser(self) -> argparse.ArgumentParser:
+        if self._parser is None:
+            self._parser = self._build()
+        return self._parser
+
+    def help(self) -> str:
+        """The full help, the same text as ``--help``."""
+        return self.parser.format_help()
 
 
 class _CommandMagicsBase(Magics):
@@ -143,27 +161,35 @@ def show(result: spec.Result) -> Any:
     return result.value if result.has_value else result
 
 
-def _magic(name: str, doc: str) -> Callable[..., Any]:
+def _magic(name: str, summary: str, full_help: Callable[[], str]) -> Callable[..., Any]:
+    """A line magic running command ``name``. ``%name?`` shows ``full_help()`` (IPython asks
+    an object's ``getdoc`` first), computed only when asked for."""
+
     def magic(self: _CommandMagicsBase, line: str) -> Any:
         return self._run_magic(name, line)
 
     magic.__name__ = name
     magic.__qualname__ = f"CommandMagics.{name}"
-    magic.__doc__ = doc
+    magic.__doc__ = summary
+    magic.getdoc = full_help  # type: ignore[attr-defined]
     return magic
 
 
 def _build() -> type[Magics]:
     """The ``CommandMagics`` class: ``%mlnb`` plus one method per declared magic."""
-    entries: dict[str, _Entry] = {"mlnb": _Entry(mlnb_parser(), None, "command")}
+    entries: dict[str, _Entry] = {"mlnb": _Entry(mlnb_parser, None, "command")}
+    summaries = {"mlnb": "mlnb: MLOps in the notebook (%mlnb help)."}
     for cmd in COMMANDS:
         if cmd.magic and not cmd.by_surface:
             group = cmd if cmd.is_group else None
-            entries[cmd.magic] = _Entry(magic_parser(cmd), group, "action" if group else "")
+            entries[cmd.magic] = _Entry(
+                functools.partial(magic_parser, cmd), group, "action" if group else ""
+            )
+            summaries[cmd.magic] = cmd.help
     body: dict[str, Any] = {"entries": entries, "__doc__": __doc__}
     for name, entry in entries.items():
-        doc = MLNB_HELP if name == "mlnb" else entry.parser.format_help()
-        body[name] = line_magic(_magic(name, doc))
+        full_help = (lambda: MLNB_HELP) if name == "mlnb" else entry.help
+        body[name] = line_magic(_magic(name, summaries[name], full_help))
     return magics_class(type("CommandMagics", (_CommandMagicsBase,), body))
 
 

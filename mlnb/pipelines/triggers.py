@@ -14,8 +14,7 @@ from typing import Any
 
 from mlnb.errors import MlnbError
 from mlnb.pipelines.config import PipelineConfig, cron_slots
-from mlnb.tracking.data import file_hash_cache
-from mlnb.tracking.fingerprint import fingerprint_path
+from mlnb.tracking.files import file_hash_cache, fingerprint_path
 
 log = logging.getLogger("mlnb.pipelines")
 TRIGGERS = ("schedule", "new_data", "alert", "manual")

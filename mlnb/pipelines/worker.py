@@ -25,7 +25,6 @@ from typing import Any
 from mlnb.errors import MlnbError
 from mlnb.pipelines.config import PipelineConfig
 from mlnb.pipelines.notebook import find_parameters_cell, first_line, read_notebook, source_index
-from mlnb.pipelines.promotion import promote_candidates
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.registry import Registry
 
@@ -276,6 +275,9 @@ def _promotion_step(
 ) -> dict[str, Any]:
     if not cfg.promote_to:
         return {}
+    # loaded only when the pipeline promotes: gates pull in the data and model stack, which a
+    # worker that only runs the notebook never needs (it is a fresh process per attempt)
+    from mlnb.pipelines.promotion import promote_candidates
 
     try:
         decision = promote_candidates(reg, pipeline, cfg, run_id)

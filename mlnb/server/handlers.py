@@ -4,6 +4,10 @@ Every handler needs Jupyter's authentication (a request without a token or login
 403), writes need the XSRF token too (or a token header), and the answers are JSON. mlnb's
 own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed ->
 409, anything else -> 500, each with ``{"error": message}``.
+
+Domain modules (gates, monitors, pipelines) are imported inside the functions that use them:
+this module loads when JupyterLab starts, which must not pay for pandas and scikit-learn
+before the sidebar asks for a model or a monitor.
 """
 
 from __future__ import annotations
@@ -27,16 +31,6 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
-from mlnb.lifecycle.promotion import promote
-from mlnb.lifecycle.versions import lineage_record, rollback, rollback_target
-from mlnb.monitoring.monitor import Monitor, list_monitors
-from mlnb.pipelines.api import (
-    describe_pipeline,
-    get_pipeline_run,
-    list_pipelines,
-    pipeline_history,
-    set_pipeline_status,
-)
 from mlnb.server.payloads import (
     AccuracyPoint,
     Alert,
@@ -400,6 +394,8 @@ def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
 
 def rollback_version(registry: Registry, name: str) -> int | None:
     """The version a rollback would put back in production, or None when there is none."""
+    from mlnb.lifecycle.versions import rollback_target
+
     try:
         _current, target = rollback_target(registry, name)
     except ValidationError:
@@ -448,6 +444,8 @@ def promote_version(
     registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
 ) -> dict[str, Any]:
     """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
+    from mlnb.lifecycle.promotion import promote
+
     result = promote(
         name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
     )
@@ -455,6 +453,8 @@ def promote_version(
 
 
 def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
+    from mlnb.lifecycle.versions import rollback
+
     return rollback(name, reason=reason, registry=registry).to_dict()
 
 
@@ -475,6 +475,8 @@ class ModelHandler(MlnbHandler):
 class LineageHandler(MlnbHandler):
     @endpoint
     async def get(self, name: str, version: str) -> None:
+        from mlnb.lifecycle.versions import lineage_record
+
         number = parse_id("version", version)
         lineage = await self.blocking(lineage_record, self.registry, f"{name}/{number}")
         run = lineage.get("run") or {}
@@ -565,6 +567,8 @@ def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> Pi
 
 def list_pipeline_summaries(registry: Registry) -> list[Pipeline]:
     """Every pipeline with its last run (no run list)."""
+    from mlnb.pipelines.api import list_pipelines, pipeline_history
+
     out = []
     for pipeline in list_pipelines(registry=registry):
         runs = pipeline_history(pipeline["name"], limit=1, registry=registry)
@@ -576,6 +580,8 @@ def list_pipeline_summaries(registry: Registry) -> list[Pipeline]:
 
 def pipeline_detail(registry: Registry, name: str, limit: int) -> Pipeline:
     """One pipeline with its ``limit`` latest runs."""
+    from mlnb.pipelines.api import describe_pipeline, pipeline_history
+
     pipeline = describe_pipeline(name, registry=registry)
     return pipeline_summary(pipeline, pipeline_history(name, limit=limit, registry=registry))
 
@@ -669,6 +675,8 @@ class PipelineHandler(MlnbHandler):
 class PipelineActionHandler(MlnbHandler):
     @endpoint
     async def post(self, name: str, action: str) -> None:
+        from mlnb.pipelines.api import set_pipeline_status
+
         self.json_body()
         registry = self.registry
         if action == "run":
@@ -690,6 +698,8 @@ class PipelineActionHandler(MlnbHandler):
 class PipelineOutputHandler(MlnbHandler):
     @endpoint
     async def post(self, name: str, run_ref: str) -> None:
+        from mlnb.pipelines.api import get_pipeline_run
+
         self.json_body()
         run_id = parse_id("pipeline run id", run_ref)
         run = await self.blocking(get_pipeline_run, run_id, registry=self.registry)
@@ -745,6 +755,8 @@ def _monitor_view(
     registry: Registry, name: str, n_batches: int
 ) -> tuple[MonitorSummary, list[Batch]]:
     """The monitor's summary and its last ``n_batches`` batches (oldest first)."""
+    from mlnb.monitoring.monitor import Monitor
+
     monitor = Monitor.load(name, registry=registry)
     status = monitor.status()
     history = monitor.history(limit=n_batches)
@@ -799,6 +811,8 @@ def monitor_detail(registry: Registry, name: str, n_batches: int) -> MonitorDeta
 
 def list_monitor_summaries(registry: Registry) -> list[MonitorSummary]:
     """Every monitor's summary, with the last few batches for the sparkline."""
+    from mlnb.monitoring.monitor import list_monitors
+
     return [
         monitor_summary(registry, row["name"], SPARKLINE_BATCHES) for row in list_monitors(registry)
     ]

@@ -8,13 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.store.registry import Registry, current_registry, get_registry
 from mlnb.tracking import fingerprint as fp
-from mlnb.tracking.fingerprint import FileHashCache
+from mlnb.tracking.files import file_hash_cache
 
 
 def fingerprint(obj: Any, registry: Registry | None = None) -> str:
@@ -31,11 +28,6 @@ def load_data(version: str, registry: Registry | str | os.PathLike[str] | None =
     """The snapshot of a data version (recorded with ``snapshot=True``) as the original object."""
     reg = registry if isinstance(registry, Registry) else get_registry(registry)
     return load_snapshot(reg, version)
-
-
-def file_hash_cache(reg: Registry) -> FileHashCache:
-    """The registry's (inode, size, mtime) cache of file hashes, as fingerprinting uses it."""
-    return FileHashCache(reg.data.cached_file_hash, reg.data.store_file_hash)
 
 
 def record_data(
@@ -112,6 +104,9 @@ def _path_size(path: Path) -> int:
 
 
 def _snapshot_bytes(obj: Any) -> bytes:
+    import numpy as np  # heavy: loaded when a snapshot is made or read
+    import pandas as pd
+
     buf = io.BytesIO()
     if isinstance(obj, pd.Series):
         obj.to_frame(name=obj.name if obj.name is not None else "__series__").to_parquet(buf)
@@ -127,6 +122,9 @@ def _snapshot_bytes(obj: Any) -> bytes:
 
 
 def _from_snapshot(kind: str, data: bytes) -> Any:
+    import numpy as np  # heavy: loaded when a snapshot is made or read
+    import pandas as pd
+
     if kind == "dataframe":
         return pd.read_parquet(io.BytesIO(data))
     if kind == "series":
@@ -139,6 +137,9 @@ def _from_snapshot(kind: str, data: bytes) -> Any:
 
 
 def _write_frame(obj: Any, target: Path) -> None:
+    import numpy as np  # heavy: loaded when a snapshot is made or read
+    import pandas as pd
+
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(obj, np.ndarray):
         np.save(target, obj, allow_pickle=False)

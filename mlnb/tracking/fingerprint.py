@@ -9,18 +9,13 @@ File hashes are cached by (inode, size, mtime) so an unchanged file is not read 
 from __future__ import annotations
 
 import os
-import struct
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xxhash
 
 from mlnb.errors import ValidationError
-
-PREFIX = "dv-"
-FILE_CHUNK = 1 << 22
+from mlnb.tracking.files import PREFIX, FileHashCache, fingerprint_path, update_text
 
 
 def is_data(obj: Any) -> bool:
@@ -89,12 +84,12 @@ def fingerprint(obj: Any, file_cache: FileHashCache | None = None) -> str:
 
 def fingerprint_frame(df: Any) -> str:
     h = xxhash.xxh3_128()
-    _update_text(h, "frame")
-    _update_text(h, repr(df.shape))
+    update_text(h, "frame")
+    update_text(h, repr(df.shape))
     _hash_index(h, df.index)
     for name, dtype in zip(df.columns, df.dtypes, strict=True):
-        _update_text(h, repr(name))
-        _update_text(h, str(dtype))
+        update_text(h, repr(name))
+        update_text(h, str(dtype))
     for i in range(df.shape[1]):
         _hash_column(h, df.iloc[:, i])
     return PREFIX + h.hexdigest()
@@ -102,10 +97,10 @@ def fingerprint_frame(df: Any) -> str:
 
 def fingerprint_series(s: Any) -> str:
     h = xxhash.xxh3_128()
-    _update_text(h, "series")
-    _update_text(h, repr(s.name))
-    _update_text(h, str(s.dtype))
-    _update_text(h, repr(s.shape))
+    update_text(h, "series")
+    update_text(h, repr(s.name))
+    update_text(h, str(s.dtype))
+    update_text(h, repr(s.shape))
     _hash_index(h, s.index)
     _hash_column(h, s)
     return PREFIX + h.hexdigest()
@@ -113,26 +108,20 @@ def fingerprint_series(s: Any) -> str:
 
 def fingerprint_array(a: np.ndarray) -> str:
     h = xxhash.xxh3_128()
-    _update_text(h, "ndarray")
-    _update_text(h, str(a.dtype))
-    _update_text(h, repr(a.shape))
+    update_text(h, "ndarray")
+    update_text(h, str(a.dtype))
+    update_text(h, repr(a.shape))
     _hash_ndarray(h, a)
     return PREFIX + h.hexdigest()
-
-
-def _update_text(h: Any, text: str) -> None:
-    data = text.encode("utf-8", "surrogatepass")
-    h.update(struct.pack("<Q", len(data)))
-    h.update(data)
 
 
 def _hash_index(h: Any, index: Any) -> None:
     import pandas as pd
 
     if isinstance(index, pd.RangeIndex):
-        _update_text(h, f"range:{index.start}:{index.stop}:{index.step}:{index.name!r}")
+        update_text(h, f"range:{index.start}:{index.stop}:{index.step}:{index.name!r}")
         return
-    _update_text(h, f"index:{type(index).__name__}:{index.names!r}")
+    update_text(h, f"index:{type(index).__name__}:{index.names!r}")
     if isinstance(index, pd.MultiIndex):
         for level in range(index.nlevels):
             _hash_column(h, pd.Series(index.get_level_values(level)))
@@ -159,7 +148,7 @@ def _hash_column(h: Any, s: Any) -> None:
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes = np.asarray(s.cat.codes)
-        _update_text(h, f"cat:{dtype.ordered}")
+        update_text(h, f"cat:{dtype.ordered}")
         _hash_column(h, pd.Series(dtype.categories))
         _hash_ndarray(h, codes)
         return
@@ -207,7 +196,7 @@ def _hash_arrow(h: Any, arr: Any) -> None:
     import pyarrow as pa
 
     t = arr.type
-    _update_text(h, f"arrow:{len(arr)}:{arr.null_count}")
+    update_text(h, f"arrow:{len(arr)}:{arr.null_count}")
     if arr.null_count:
         nulls = arr.is_null().to_numpy(zero_copy_only=False)
         _hash_ndarray(h, np.flatnonzero(nulls).astype(np.int64))
@@ -244,75 +233,9 @@ def _hash_objects(h: Any, values: np.ndarray) -> None:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         arr = None
     if arr is not None and (len(values) == 0 or not pa.types.is_null(arr.type)):
-        _update_text(h, f"objects-as:{arr.type}")
+        update_text(h, f"objects-as:{arr.type}")
         _hash_arrow(h, arr)
         return
-    _update_text(h, "objects-repr")
+    update_text(h, "objects-repr")
     for v in values:
-        _update_text(h, f"{type(v).__name__}:{v!r}")
-
-
-# -- files and folders --------------------------------------------------------------------
-
-
-class FileHashCache:
-    """Lookup/store callbacks for file digests keyed by (path, inode, size, mtime_ns)."""
-
-    def __init__(
-        self,
-        get: Callable[[str, int, int, int], str | None],
-        put: Callable[[str, int, int, int, str], None],
-    ) -> None:
-        self.get = get
-        self.put = put
-
-
-def hash_file(path: str | os.PathLike[str], cache: FileHashCache | None = None) -> str:
-    """xxh3-128 of a file's bytes, reusing the cached digest while inode, size and mtime match."""
-    p = Path(path)
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise ValidationError(f"no such file: {p}. Check the path.") from None
-    key = (str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    if cache is not None:
-        cached = cache.get(*key)
-        if cached:
-            return cached
-    h = xxhash.xxh3_128()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(FILE_CHUNK), b""):
-            h.update(block)
-    digest = PREFIX + h.hexdigest()
-    if cache is not None:
-        try:
-            cache.put(*key, digest)
-        except Exception:  # a cache that cannot be written only costs speed
-            pass
-    return digest
-
-
-def iter_folder_files(folder: Path) -> list[Path]:
-    """Files under a folder in a stable order, skipping hidden files and folders."""
-    out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                out.append(Path(root) / name)
-    return out
-
-
-def fingerprint_path(path: str | os.PathLike[str], cache: FileHashCache | None = None) -> str:
-    """Version id of a file (its bytes) or a folder (relative names plus each file's hash)."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        h = xxhash.xxh3_128()
-        _update_text(h, "folder")
-        for f in iter_folder_files(p):
-            _update_text(h, f.relative_to(p).as_posix())
-            _update_text(h, hash_file(f, cache))
-        return PREFIX + h.hexdigest()
-    if p.exists():
-        return hash_file(p, cache)
-    raise ValidationError(f"no such file or folder: {p}. Check the path.")
+        update_text(h, f"{type(v).__name__}:{v!r}")

@@ -15,7 +15,6 @@ from typing import Any
 from mlnb.errors import MlnbError, ValidationError
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.artifacts import save_model
-from mlnb.tracking.data import record_data
 from mlnb.tracking.estimators import signature as model_signature
 
 _state = threading.local()
@@ -94,6 +93,9 @@ class Run:
         """Record a data version as an input (or output) of this run; returns its id."""
         if role not in ("input", "output"):
             raise ValidationError(f"role must be 'input' or 'output', got {role!r}.")
+        # the data stack (numpy, pandas) loads with the first data version, not with `track`
+        from mlnb.tracking.data import record_data
+
         return str(
             record_data(
                 self.registry, obj, name=name, run_id=self.id, role=role, snapshot=snapshot

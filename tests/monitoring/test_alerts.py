@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from mlnb.monitoring import alerts
 from mlnb.cli import main
 from mlnb.errors import NotFoundError, ValidationError
+from mlnb.monitoring import alerts
 
 
 @pytest.fixture

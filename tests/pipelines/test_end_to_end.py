@@ -12,7 +12,7 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import ValidationError
-from mlnb.pipelines import Scheduler
+from mlnb.pipelines.scheduler import Scheduler
 from tests.pipelines.conftest import write_notebook
 
 TRAIN_CELLS = [

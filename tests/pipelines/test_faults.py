@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import mlnb
-from mlnb.pipelines import Scheduler
+from mlnb.pipelines.scheduler import Scheduler
 from tests.pipelines.conftest import write_notebook
 
 
@@ -148,6 +148,6 @@ def test_sigterm_stops_the_scheduler_and_says_so_in_the_run(registry, registry_h
     assert crashed["status"] == "crashed"
     assert crashed["error"] == "the scheduler got SIGTERM while the run was in progress"
     _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to exit")
-    from mlnb.pipelines import SchedulerLock
+    from mlnb.pipelines.scheduler import SchedulerLock
 
     assert SchedulerLock(registry_home).holder() == {}

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import mlnb
 from mlnb.monitoring.alerts import raise_alert
-from mlnb.pipelines import Scheduler, SchedulerLocked
+from mlnb.pipelines.api import set_pipeline_status
+from mlnb.pipelines.scheduler import Scheduler, SchedulerLocked
 from tests.pipelines.conftest import FakeClock, InstantRuns
 
 T0 = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)  # a Monday
@@ -139,12 +140,12 @@ def test_run_forever_sleeps_until_each_slot(registry, notebook):
 def test_paused_pipelines_do_not_run_and_resume_does_not_catch_up(registry, notebook):
     clock = FakeClock(T0)
     _create(registry, notebook, clock, schedule="0 * * * *")
-    mlnb.pipelines.set_pipeline_status("nightly", "paused", registry=registry)
+    set_pipeline_status("nightly", "paused", registry=registry)
     s, runs = _scheduler(registry, clock)
     clock.advance(hours=3, minutes=10)
     s.tick()
     assert runs.executed == []
-    mlnb.pipelines.set_pipeline_status("nightly", "active", registry=registry)
+    set_pipeline_status("nightly", "active", registry=registry)
     p = registry.pipelines.get("nightly")
     registry.pipelines.update(
         p["id"], config={**p["config"], "schedule_anchor": clock().timestamp()}
@@ -263,14 +264,14 @@ def test_one_scheduler_per_registry(registry, notebook):
 
 def test_the_lock_of_a_killed_scheduler_is_free(registry, registry_home):
     code = (
-        "import sys, time; from mlnb.pipelines import SchedulerLock; "
+        "import sys, time; from mlnb.pipelines.scheduler import SchedulerLock; "
         f"l = SchedulerLock({str(registry_home)!r}); l.acquire(); print('locked', flush=True); "
         "time.sleep(60)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
-        from mlnb.pipelines import SchedulerLock
+        from mlnb.pipelines.scheduler import SchedulerLock
 
         with pytest.raises(SchedulerLocked, match=f"pid {proc.pid}"):
             SchedulerLock(registry_home).acquire()
@@ -389,7 +390,7 @@ def test_a_broken_pipeline_does_not_stop_the_others(registry, notebook, tmp_path
 
 def test_cli_scheduler_respects_the_lock(registry, registry_home, capsys):
     from mlnb.cli import main
-    from mlnb.pipelines import SchedulerLock
+    from mlnb.pipelines.scheduler import SchedulerLock
 
     with SchedulerLock(registry_home):
         assert main(["scheduler", "--once"]) == 0  # cron's --once leaves the work to it
