@@ -247,8 +247,10 @@ class Evaluation:
                 value = value if spec.greater_is_better else -value
             else:
                 predicted = self.response(spec.response_method, spec.pos_label)
-                value = fast_binary_metric(spec, self._y_array(), predicted)
-                if value is None:
+                fast = fast_binary_metric(spec, self._y_array(), predicted)
+                if fast is not None:
+                    value = fast
+                else:
                     value = float(spec.score_func(self.y, predicted, **dict(spec.kwargs)))
         except ValidationError:
             raise

@@ -4,6 +4,7 @@ against the model signature before anything is predicted."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,8 @@ def read_table(path: str | os.PathLike[str]) -> Any:
 def split_holdout(
     frame: Any,
     signature: dict[str, Any] | None,
-    target: str,
-    extra_columns: list[str] = (),  # type: ignore[assignment]
+    target: str | None,
+    extra_columns: Sequence[str] = (),
 ) -> tuple[Any, Any, list[str]]:
     """(X in signature order, y, notes). Missing columns are refused by name; extra ones are
     dropped with a note; dtypes are cast to the trained ones when that loses nothing."""
@@ -81,7 +82,7 @@ def split_holdout(
 
 
 def _unnamed_inputs(
-    frame: Any, target: str, n_features: int | None, extra_columns: list[str]
+    frame: Any, target: str | None, n_features: int | None, extra_columns: Sequence[str]
 ) -> tuple[Any, str]:
     rest = [c for c in frame.columns if c != target]
     if n_features is None or len(rest) == n_features:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mlnb.lifecycle.gate import Gate, GateResult, resolve_gate
 from mlnb.lifecycle.holdout import read_table, split_holdout
 from mlnb.lifecycle.versions import ModelVersion
 from mlnb.render.models import promotion_html, promotion_text
+from mlnb.store.records import ModelVersionRecord
 from mlnb.store.refs import parse_model_ref
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.artifacts import load_artifact
@@ -53,7 +55,7 @@ class Baseline:
         label: str = "baseline",
         version: int | None = None,
         registry: Registry | None = None,
-        row: dict[str, Any] | None = None,
+        row: Mapping[str, Any] | None = None,
         holdout_data_version: str | None = None,
     ) -> None:
         self.label = label
@@ -70,7 +72,7 @@ class Baseline:
 
     @classmethod
     def from_version(
-        cls, registry: Registry, row: dict[str, Any], holdout_data_version: str | None
+        cls, registry: Registry, row: Mapping[str, Any], holdout_data_version: str | None
     ) -> Baseline:
         return cls(
             label=f"production v{row['version']}",
@@ -124,8 +126,8 @@ class Baseline:
 
 
 def _recorded_value(
-    check: dict[str, Any],
-    result: dict[str, Any],
+    check: Mapping[str, Any],
+    result: Mapping[str, Any],
     version_id: int,
     version: int | None,
     spec: Any,
@@ -168,8 +170,8 @@ def load_holdout(holdout: Any, gate: Gate, registry: Registry) -> tuple[Any, str
         text = str(source)
         if text.startswith("dv-") and not Path(text).exists():
             frame = load_snapshot(registry, text)
-            version = registry.data.get(text)
-            return frame, version["id"], f"data version {version['id']}"
+            known = registry.data.get(text)
+            return frame, known["id"], f"data version {known['id']}"
         path = Path(text).expanduser()
         frame = read_table(path)
         version = record_data(registry, path, name="holdout")
@@ -228,10 +230,10 @@ def run_gate(
 def _evaluate_version(
     reg: Registry,
     gate: Gate,
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     holdout: Any,
     target: str | None,
-    current: dict[str, Any] | None,
+    current: Mapping[str, Any] | None,
     record: bool = True,
 ) -> GateResult:
     """Load the registered version (hash checked), run the gate, record the result."""
@@ -258,7 +260,7 @@ def _evaluate_version(
     return result
 
 
-def _version_row(reg: Registry, name: str, version: Any) -> dict[str, Any]:
+def _version_row(reg: Registry, name: str, version: Any) -> ModelVersionRecord:
     """The version row for (name, version) where version may be a number, a ModelVersion, a
     reference, or None (latest); refuses a version that belongs to another model."""
 
@@ -414,7 +416,7 @@ def promote(
     return result
 
 
-def _check_movable(row: dict[str, Any], to: str) -> None:
+def _check_movable(row: Mapping[str, Any], to: str) -> None:
     """Early, friendly refusals; the transaction re-checks the same rules atomically."""
     name, number, stage = row["model"], row["version"], row["stage"]
     if stage == to:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from mlnb.render.models import (
     version_html,
     version_text,
 )
+from mlnb.store.records import ModelVersionRecord
 from mlnb.store.refs import check_alias, check_model_name
 from mlnb.store.registry import Registry, current_registry, get_registry
 from mlnb.tracking.artifacts import load_artifact, saved_artifact_id
@@ -66,7 +68,7 @@ class ModelVersion:
     registry_home: str = ""
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], registry: Registry) -> ModelVersion:
+    def from_row(cls, row: Mapping[str, Any], registry: Registry) -> ModelVersion:
         return cls(
             name=row["model"],
             version=int(row["version"]),
@@ -325,7 +327,9 @@ class RollbackResult:
         return rollback_html(self.to_dict())
 
 
-def rollback_target(reg: Registry, name: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def rollback_target(
+    reg: Registry, name: str
+) -> tuple[ModelVersionRecord | None, ModelVersionRecord]:
     """(current production version, the version a rollback restores).
 
     Production history is replayed as a stack: each promotion pushes a version and each
@@ -390,10 +394,12 @@ def lineage_record(reg: Registry, ref: str) -> dict[str, Any]:
     artifact = reg.models.artifact(version["artifact_id"])
     run = None
     pipeline_run = None
-    if version.get("run_id") is not None:
-        run = reg.runs.get(version["run_id"])
-        if run.get("pipeline_run_id"):
-            pipeline_run = reg.pipelines.run_brief(run["pipeline_run_id"])
+    run_id = version.get("run_id")
+    if run_id is not None:
+        run = reg.runs.get(run_id)
+        pipeline_run_id = run.get("pipeline_run_id")
+        if pipeline_run_id:
+            pipeline_run = reg.pipelines.run_brief(pipeline_run_id)
     history = [
         t for t in reg.models.transitions(version["model_id"]) if t["version_id"] == version["id"]
     ]
@@ -430,7 +436,7 @@ class ModelsView:
     def _repr_html_(self) -> str:
         return model_html(self.data) if self.detail else models_html(self.data)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.data["versions"] if self.detail else self.data)
 
     def __len__(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.errors import GateFailed
-from mlnb.lifecycle.promotion import promote
+from mlnb.lifecycle.promotion import PromotionResult, promote
 from mlnb.pipelines.config import PipelineConfig
 
 
@@ -63,9 +63,9 @@ def _gate_and_promote(
             registry=reg,
         )
     except GateFailed as exc:  # raise_on_failure is off; kept for gates that raise anyway
-        result = exc.result
-        if result is None:
+        if not isinstance(exc.result, PromotionResult):
             return {**record, "promoted": False, "message": str(exc)}
+        result = exc.result
     d = result.to_dict()
     record.update(
         {

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class RunExecutor:
 
     # -- claiming -------------------------------------------------------------------------
 
-    def claim(self, run_id: int, pipeline: dict[str, Any]) -> bool:
+    def claim(self, run_id: int, pipeline: Mapping[str, Any]) -> bool:
         """Take a queued run if the pipeline is under its concurrency limit."""
 
         cfg = PipelineConfig.from_dict(pipeline["config"])

@@ -27,6 +27,7 @@ from mlnb.pipelines.config import PipelineConfig, next_due
 from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
 from mlnb.pipelines.triggers import due_fires, enqueue
+from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import Registry, get_registry
 
 log = logging.getLogger("mlnb.scheduler")
@@ -278,7 +279,7 @@ class Scheduler:
         finally:
             self._threads.pop(run_id, None)
 
-    def _pipelines(self, status: str) -> list[dict[str, Any]]:
+    def _pipelines(self, status: str) -> list[PipelineRecord]:
         pipelines = self.reg.pipelines.find(status)
         if self.only is not None:
             pipelines = [p for p in pipelines if p["name"] in self.only]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ class Fire:
     after_enqueue: Callable[[int], None] | None = None
 
 
-def due_fires(reg: Any, pipeline: dict[str, Any], now: dt.datetime) -> list[Fire]:
+def due_fires(reg: Any, pipeline: Mapping[str, Any], now: dt.datetime) -> list[Fire]:
     """Every trigger of ``pipeline`` that is due at ``now``."""
     cfg = PipelineConfig.from_dict(pipeline["config"])
     fires: list[Fire] = []
@@ -48,7 +48,7 @@ def due_fires(reg: Any, pipeline: dict[str, Any], now: dt.datetime) -> list[Fire
 # -- cron ---------------------------------------------------------------------------------
 
 
-def schedule_anchor(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> dt.datetime:
+def schedule_anchor(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> dt.datetime:
     """Slots after this time are due: the last scheduled due time, or creation/resume time."""
     since = dt.datetime.fromtimestamp(cfg.schedule_anchor or pipeline["created_at"], dt.UTC)
     last = reg.pipelines.latest_due_key(pipeline["id"], "cron:")
@@ -58,7 +58,7 @@ def schedule_anchor(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> 
 
 
 def schedule_fires(
-    reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, now: dt.datetime
+    reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig, now: dt.datetime
 ) -> list[Fire]:
     """The cron slot due now; slots missed while no scheduler ran follow ``cfg.catchup``."""
     assert cfg.schedule
@@ -117,7 +117,7 @@ def hash_watched_paths(reg: Any, paths: list[str]) -> tuple[dict[str, str], dict
     return hashes, problems
 
 
-def new_data_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list[Fire]:
+def new_data_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> list[Fire]:
     """A run when a watched path's content differs from what the last successful run saw."""
     hashes, problems = hash_watched_paths(reg, cfg.on_new_data)
     for path, problem in problems.items():
@@ -152,7 +152,7 @@ def _short(digest: str | None) -> str:
 # -- alerts -----------------------------------------------------------------------------------
 
 
-def alert_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list[Fire]:
+def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> list[Fire]:
     """A run for open alerts of the watched monitor that the pipeline has not handled yet.
 
     Several new alerts make one run; each is acknowledged with ``handled_by=pipeline:NAME``.
@@ -196,7 +196,7 @@ def alert_fires(reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig) -> list
     ]
 
 
-def enqueue(reg: Any, pipeline: dict[str, Any], fire: Fire) -> int | None:
+def enqueue(reg: Any, pipeline: Mapping[str, Any], fire: Fire) -> int | None:
     """Queue (or record as skipped) one fire; None when its due key was taken already."""
     run_id = reg.pipelines.enqueue_run(
         pipeline["id"], fire.trigger, fire.reason, fire.due_key, fire.details, fire.status

@@ -415,11 +415,12 @@ def _sync_model(client: MlflowClient, reg: Any, name: str, report: SyncReport) -
         if "mlnb.version_key" in tags:
             existing[tags["mlnb.version_key"]] = mv
     for v in model["versions"]:
-        mv = existing.get(_version_key(v))
-        if mv is None:
+        found = existing.get(_version_key(v))
+        if found is None:
             mv = _create_version(client, reg, v, report)
             outcome = "created"
         else:
+            mv = found
             outcome = "unchanged"
         if mv.get("current_stage") != STAGE[v["stage"]]:
             client.call(

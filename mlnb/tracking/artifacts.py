@@ -93,7 +93,7 @@ def save_model(
     """Serialise a model into the object store and record it as an artifact of a run."""
     data, fmt, trusted = serialize(model, allow_pickle=allow_pickle)
     digest = reg.objects.put_bytes(data)
-    artifact = {
+    artifact: dict[str, Any] = {
         "run_id": run_id,
         "name": name,
         "object_hash": digest,
@@ -104,8 +104,9 @@ def save_model(
         "trusted_types": trusted,
         "size": len(data),
     }
-    artifact["id"] = reg.models.add_artifact(artifact)
-    _saved.remember(reg, model, artifact["id"])
+    artifact_id = reg.models.add_artifact(artifact)
+    artifact["id"] = artifact_id
+    _saved.remember(reg, model, artifact_id)
     return artifact
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from mlnb.render.runs import summary_html, summary_text
 from mlnb.store.registry import Registry
@@ -212,6 +212,13 @@ class CellCapture:
         summary.notes = self.notes + run.notes
         return summary
 
+    @property
+    def _run_id(self) -> int:
+        """The id of this cell's run: the record steps run only after it has started."""
+        if self.run is None:
+            raise RuntimeError("mlnb: the cell's run was not started")
+        return self.run.id
+
     def _record_params(self, summary: CaptureSummary) -> None:
         params: dict[str, Any] = {}
         wanted = self.options.params
@@ -236,7 +243,7 @@ class CellCapture:
             for name in self._fitted_model_names():
                 params.update(_changed_params(self.ns[name], prefix=f"{name}."))
         if params:
-            self.registry.runs.log_params(self.run.id, params)  # type: ignore[union-attr]
+            self.registry.runs.log_params(self._run_id, params)
         summary.params = params
 
     def _record_data(self, summary: CaptureSummary) -> None:
@@ -270,7 +277,7 @@ class CellCapture:
                 continue
             links.append((version["id"], "input", Path(path).name))
             summary.files.append({"name": Path(path).name, "id": version["id"], "path": path})
-        self.registry.data.link(self.run.id, links)  # type: ignore[union-attr]
+        self.registry.data.link(self._run_id, links)
 
     def _fitted_model_names(self) -> list[str]:
         names = []
@@ -298,8 +305,8 @@ class CellCapture:
                     self.registry,
                     model,
                     name=name,
-                    run_id=self.run.id,
-                    signature=model_signature(model, X),  # type: ignore[union-attr]
+                    run_id=self._run_id,
+                    signature=model_signature(model, X),
                 )
             except Exception as exc:
                 self.notes.append(f"model {name} not saved: {exc}")
@@ -331,8 +338,8 @@ class CellCapture:
             else:
                 self.notes.append(f"metric {var} skipped: it is not a number in the namespace")
         if metrics:
-            self.registry.runs.log_metrics(self.run.id, metrics)  # type: ignore[union-attr]
-        explicit = self.registry.runs.metric_history(self.run.id)  # type: ignore[union-attr]
+            self.registry.runs.log_metrics(self._run_id, metrics)
+        explicit = self.registry.runs.metric_history(self._run_id)
         summary.metrics = {k: v[-1]["value"] for k, v in explicit.items()}
 
     def _is_metric_function(self, qualified: str) -> bool:
@@ -368,7 +375,7 @@ def _warm_up_model_saving() -> None:
         threading.Thread(target=load, name="mlnb-warmup", daemon=True).start()
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[numbers.Real]:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     return not math.isnan(float(value))

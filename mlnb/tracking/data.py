@@ -41,6 +41,7 @@ def record_data(
 ) -> dict[str, Any]:
     """Record a data version of an in-memory object or a path; optionally keep a copy."""
 
+    version: dict[str, Any]
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj).expanduser()
         version = {
@@ -71,26 +72,28 @@ def record_data(
 def load_snapshot(reg: Registry, version_id: str) -> Any:
     """The snapshot of a data version as the object it was (DataFrame, Series, array) or bytes."""
     d = reg.data.row(version_id)
-    if not d.get("snapshot"):
+    snapshot = d.get("snapshot")
+    if not snapshot:
         raise NotFoundError(
             f"data version {d['id']} has no snapshot; record it with "
             "`%dataversion OBJ --snapshot` (or mlnb.log_data(..., snapshot=True)) to keep a copy."
         )
-    data = reg.objects.get_bytes(d["snapshot"])
+    data = reg.objects.get_bytes(snapshot)
     return _from_snapshot(d["kind"], data)
 
 
 def restore_data(reg: Registry, version_id: str, target: str | os.PathLike[str]) -> Path:
     """Write a snapshot back to ``target`` (a file copy, or the frame in the suffix's format)."""
     d = reg.data.row(version_id)
-    if not d.get("snapshot"):
+    snapshot = d.get("snapshot")
+    if not snapshot:
         raise NotFoundError(
             f"data version {d['id']} has no snapshot to restore; only versions recorded "
             "with --snapshot can be restored."
         )
     target = Path(target).expanduser()
     if d["kind"] == "file":
-        reg.objects.copy_to(d["snapshot"], target)
+        reg.objects.copy_to(snapshot, target)
         return target
     obj = load_snapshot(reg, d["id"])
     _write_frame(obj, target)

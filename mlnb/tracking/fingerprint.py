@@ -135,10 +135,10 @@ def _hash_ndarray(h: Any, a: np.ndarray) -> None:
         return
     if a.dtype.kind in "US":
         a = np.ascontiguousarray(a)
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))
         return
     a = np.ascontiguousarray(a)
-    h.update(memoryview(a.view(np.uint8)).cast("B"))
+    h.update(a.view(np.uint8).data.cast("B"))
 
 
 def _hash_column(h: Any, s: Any) -> None:

@@ -132,7 +132,9 @@ class Run:
         activate(self)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
         deactivate(self)
         if exc_type is None:
             self.end("finished")
