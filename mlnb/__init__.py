@@ -59,7 +59,7 @@ _LAZY: dict[str, str] = {
 # Names that moved: still answered, with a warning that says where they went.
 _MOVED: dict[str, tuple[str, str]] = {
     "start_run": ("mlnb.tracking.run:start_run", "use mlnb.track(...)"),
-    "gates": ("mlnb.lifecycle", "use mlnb.Gate and mlnb.checks"),
+    "gates": ("mlnb.lifecycle.gate", "use mlnb.Gate and mlnb.checks"),
     "alerts": ("mlnb.monitoring.alerts", "import mlnb.monitoring.alerts"),
     "PromotionResult": (
         "mlnb.lifecycle.promotion:PromotionResult",
@@ -79,9 +79,9 @@ def _resolve(target: str) -> Any:
 
 def __getattr__(name: str) -> Any:
     if name in _MOVED:
-        target, advice = _MOVED[name]
+        moved_to, advice = _MOVED[name]
         warnings.warn(f"mlnb.{name} is deprecated: {advice}.", DeprecationWarning, stacklevel=2)
-        return _resolve(target)
+        return _resolve(moved_to)
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'mlnb' has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import IO, NoReturn
+from typing import Any, NoReturn
 
 from mlnb.errors import ValidationError
 
@@ -22,7 +22,7 @@ class MagicArgumentParser(argparse.ArgumentParser):
             f"{self.prog}: {message}\nusage: {self.format_usage().removeprefix('usage: ').strip()}"
         )
 
-    def print_help(self, file: IO[str] | None = None) -> NoReturn:
+    def print_help(self, file: Any = None) -> NoReturn:
         # argparse prints the help, then exits; a magic must do neither, and print it once.
         raise HelpShown(self.format_help())
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from mlnb.commands import spec
@@ -109,12 +110,18 @@ class _CommandMagicsBase(Magics):
 
     entries: dict[str, _Entry] = {}
 
+    @property
+    def ip(self) -> InteractiveShell:
+        """The shell these magics are registered on (IPython types ``shell`` as optional)."""
+        assert self.shell is not None
+        return self.shell
+
     def _context(self) -> spec.Context:
-        core = self.shell.magics_manager.registry.get("CoreMagics")
+        core = self.ip.magics_manager.registry.get("CoreMagics")
         return spec.Context(
             spec.MAGIC,
             spec.load(GET_REGISTRY),
-            namespace=self.shell.user_ns,
+            namespace=self.ip.user_ns,
             tracking_every_cell=getattr(core, "_auto_options", None) is not None,
         )
 

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
@@ -28,6 +29,11 @@ TRACK_USAGE = (
 def _warn(message: str) -> None:
     """The one line a capture problem costs the user; their cell is never affected."""
     print(f"mlnb: {message}", file=sys.stderr)
+
+
+def _track_commands() -> Any:
+    """``mlnb.commands.track`` (the capture half of ``%%track``), loaded on the first cell."""
+    return spec.load(TRACK)
 
 
 def _track_parser(prog: str) -> MagicArgumentParser:
@@ -51,8 +57,14 @@ class CoreMagics(Magics):
         self._auto_options: Any = None
         self._auto_capture: Any = None
 
+    @property
+    def ip(self) -> InteractiveShell:
+        """The shell these magics are registered on (IPython types ``shell`` as optional)."""
+        assert self.shell is not None
+        return self.shell
+
     def _context(self) -> spec.Context:
-        return spec.Context(spec.MAGIC, spec.load(GET_REGISTRY), namespace=self.shell.user_ns)
+        return spec.Context(spec.MAGIC, spec.load(GET_REGISTRY), namespace=self.ip.user_ns)
 
     # -- %%track / %track on|off ------------------------------------------------------
 
@@ -62,7 +74,7 @@ class CoreMagics(Magics):
         try:
             if cell is None:
                 return self._track_line(line)
-            options = spec.load(TRACK).options(parse(CELL_PARSER, line))
+            options = _track_commands().options(parse(CELL_PARSER, line))
         except HelpShown as shown:
             print(str(shown))
             return None
@@ -80,26 +92,26 @@ class CoreMagics(Magics):
             raise MlnbError(TRACK_USAGE)
         if words[0] == "off":
             if self._auto_options is not None:
-                self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
-                self.shell.events.unregister("post_run_cell", self._post_run_cell)
+                self.ip.events.unregister("pre_run_cell", self._pre_run_cell)
+                self.ip.events.unregister("post_run_cell", self._post_run_cell)
                 self._auto_options = None
             print("mlnb: tracking every cell is off")
             return
         args = parse(LINE_PARSER, words[1] if len(words) > 1 else "")
-        options = spec.load(TRACK).options(args)
+        options = _track_commands().options(args)
         if self._auto_options is None:
-            self.shell.events.register("pre_run_cell", self._pre_run_cell)
-            self.shell.events.register("post_run_cell", self._post_run_cell)
+            self.ip.events.register("pre_run_cell", self._pre_run_cell)
+            self.ip.events.register("post_run_cell", self._post_run_cell)
         self._auto_options = options
         print("mlnb: tracking every cell (turn off with %track off)")
 
     def _start(self, cell: str, options: Any) -> Any:
         try:
-            transformed = self.shell.transform_cell(cell)
+            transformed = self.ip.transform_cell(cell)
         except Exception:
             transformed = cell
-        return spec.load(TRACK).start(
-            self._context(), options, cell, transformed, self.shell.execution_count
+        return _track_commands().start(
+            self._context(), options, cell, transformed, self.ip.execution_count
         )
 
     def _track_cell(self, cell: str, options: Any) -> Any:
@@ -129,12 +141,12 @@ class CoreMagics(Magics):
         except Exception as exc:
             _warn(f"capture problem ({type(exc).__name__}: {exc}); your cell ran normally.")
         finally:
-            spec.load(TRACK).release(capture)
+            _track_commands().release(capture)
 
     def _execute(self, cell: str) -> Any:
         """Run the cell body in the user namespace; its last expression is the result."""
         __tracebackhide__ = True  # noqa: F841
-        shell = self.shell
+        shell = self.ip
         transformed = shell.transform_cell(cell)
         tree = shell.compile.ast_parse(transformed)
         tree = shell.transform_ast(tree)
@@ -146,7 +158,8 @@ class CoreMagics(Magics):
         if tree.body:
             exec(shell.compile(tree, filename, "exec"), shell.user_global_ns, ns)
         if last is not None:
-            return eval(shell.compile(last, filename, "eval"), shell.user_global_ns, ns)
+            code = shell.compile(last, filename, "eval")  # type: ignore[arg-type]  # an AST is fine
+            return eval(code, shell.user_global_ns, ns)
         return None
 
     def _pre_run_cell(self, info: Any) -> None:

@@ -30,6 +30,7 @@ from mlnb.monitoring.drift import (
 from mlnb.monitoring.drift.dask_frames import compute, dask_frame, is_dask
 from mlnb.monitoring.drift.panel import render_panel
 from mlnb.render.html import Rendered, esc
+from mlnb.store.records import MonitorRecord
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.fingerprint import fingerprint
 
@@ -217,9 +218,10 @@ class Monitor:
         n_chunks: int = 10,
     ) -> None:
         self.registry = registry if isinstance(registry, Registry) else get_registry(registry)
-        self.name = name or model
-        if not self.name or not isinstance(self.name, str):
+        chosen = name or model
+        if not chosen or not isinstance(chosen, str):
             raise ValidationError("a monitor needs a name (or a model name to take it from).")
+        self.name: str = chosen
         self.sinks: list[Sink] = list(sinks)
         if on_alert is not None:
             if not callable(on_alert):
@@ -318,7 +320,7 @@ class Monitor:
         self.monitor_id = self.registry.monitors.upsert(
             self.name, self.model, target, f"obj:{stored}", self.config
         )
-        self._profile = profile
+        self._profile: Profile | None = profile
 
     def _learn_thresholds(
         self,
@@ -363,6 +365,8 @@ class Monitor:
                 values = [
                     compute_metrics(y[i], preds[i], [t.metric], task)[t.metric] for i in chunks
                 ]
+            low: float | None
+            high: float | None
             low, high = learn_threshold(values, sigmas=t.sigmas)
             if t.metric in HIGHER_IS_BETTER:
                 high = None
@@ -848,6 +852,7 @@ def _timestamp(when: Any) -> float:
     )
 
 
-def list_monitors(registry: Registry | None = None) -> list[dict[str, Any]]:
+def list_monitors(registry: Registry | None = None) -> list[MonitorRecord]:
+    """Every monitor of the registry with its batch count and open alerts."""
     reg = registry or get_registry()
     return reg.monitors.find()

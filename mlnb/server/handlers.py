@@ -40,7 +40,6 @@ from mlnb.server.payloads import (
     DataVersion,
     DataVersionList,
     ErrorBody,
-    Experiment,
     ExperimentList,
     GateResult,
     LatestBatch,
@@ -265,7 +264,8 @@ def parse_id(what: str, text: str) -> int:
 def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """Decorate a handler method: authenticated (else 403), authorized by Jupyter's authorizer
     (GET needs "read", POST "write" on the "mlnb" resource), errors as JSON."""
-    return web.authenticated(authorized(api_errors(method)))
+    wrapped = web.authenticated(authorized(api_errors(method)))
+    return cast(Callable[..., Awaitable[None]], wrapped)
 
 
 # -- status and change token ----------------------------------------------------------------
@@ -302,7 +302,7 @@ class ExperimentsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
         experiments = await self.blocking(self.registry.runs.experiments)
-        answer: ExperimentList = {"experiments": cast(list[Experiment], experiments)}
+        answer: ExperimentList = {"experiments": experiments}
         self.reply(answer)
 
 
@@ -331,8 +331,9 @@ class RunHandler(MlnbHandler):
     @endpoint
     async def get(self, run_ref: str) -> None:
         run = await self.blocking(self.registry.runs.get, run_ref)
-        run["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
-        self.reply(run)
+        detail: dict[str, Any] = {**run}
+        detail["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
+        self.reply(detail)
 
 
 class CompareHandler(MlnbHandler):
@@ -371,14 +372,14 @@ def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
     if result is None:
         return None
     brief: GateResult = {
-        "id": result.get("id"),
-        "gate": result.get("gate"),
-        "passed": bool(result.get("passed")),
+        "id": result["id"],
+        "gate": result["gate"],
+        "passed": bool(result["passed"]),
         "baseline_version": result.get("baseline_version"),
-        "created_at": result.get("created_at"),
+        "created_at": result["created_at"],
         "checks": [
             {
-                "name": c.get("name"),
+                "name": str(c.get("name", "")),
                 "passed": bool(c.get("passed")),
                 "metric": c.get("metric"),
                 "value": c.get("value"),
@@ -544,7 +545,7 @@ def pipeline_run_brief(run: dict[str, Any]) -> PipelineRun:
         "ended_at": run.get("ended_at"),
         "error": run.get("error"),
         "output_path": output,
-        "has_output": bool(output) and Path(output).is_file(),
+        "has_output": bool(output) and Path(str(output)).is_file(),
     }
 
 
@@ -805,7 +806,7 @@ def monitor_summary(registry: Registry, name: str, n_batches: int) -> MonitorSum
 def monitor_detail(registry: Registry, name: str, n_batches: int) -> MonitorDetail:
     """The summary plus the batches it was made from and the monitor's latest 100 alerts."""
     summary, batches = _monitor_view(registry, name, n_batches)
-    alerts = cast(list[Alert], registry.alerts.find(monitor=name, limit=100))
+    alerts = registry.alerts.find(monitor=name, limit=100)
     return {**summary, "batches": batches, "alerts": alerts}
 
 
@@ -850,7 +851,7 @@ class AlertsHandler(MlnbHandler):
             pipeline=pipeline,
             limit=limit,
         )
-        answer: AlertList = {"alerts": cast(list[Alert], alerts)}
+        answer: AlertList = {"alerts": alerts}
         self.reply(answer)
 
 
@@ -860,7 +861,7 @@ class AlertAckHandler(MlnbHandler):
         self.json_body()
         alert_id = parse_id("alert id", alert_ref)
         alert = await self.blocking(self.registry.alerts.acknowledge, alert_id, self.user_name())
-        self.reply(cast(Alert, alert))
+        self.reply(alert)
 
 
 class NotFoundHandler(MlnbHandler):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import mlnb
 from mlnb.checks import MaxBias, MaxLatency, MaxMetric, MinMetric, NoRegression
 from mlnb.errors import GateFailed, NotFoundError, ValidationError
+from mlnb.lifecycle.gate import load_gate_file, resolve_gate
 from mlnb.lifecycle.promotion import Baseline
 from mlnb.tracking.data import record_data
 
@@ -259,21 +260,19 @@ threshold = 0.6
 def test_gate_files_in_yaml_and_toml(tmp_path, monkeypatch):
     (tmp_path / "gates.yaml").write_text(GATES_YAML)
     (tmp_path / "other.toml").write_text(GATES_TOML)
-    gates = mlnb.lifecycle.load_gate_file(tmp_path / "gates.yaml")
+    gates = load_gate_file(tmp_path / "gates.yaml")
     assert set(gates) == {"churn_gate", "strict"}
     g = gates["churn_gate"]
     assert [c.kind for c in g.checks] == ["min_metric", "max_bias", "no_regression", "max_latency"]
     assert g.holdout_path() == tmp_path / "data" / "holdout.csv"
-    assert mlnb.lifecycle.resolve_gate(f"{tmp_path}/other.toml").checks == [
-        MinMetric("roc_auc", 0.6)
-    ]
+    assert resolve_gate(f"{tmp_path}/other.toml").checks == [MinMetric("roc_auc", 0.6)]
     monkeypatch.chdir(tmp_path)
-    assert mlnb.lifecycle.resolve_gate("strict").checks == [MinMetric("accuracy", 0.99)]
-    assert mlnb.lifecycle.resolve_gate("gates.yaml:churn_gate").target == "churned"
+    assert resolve_gate("strict").checks == [MinMetric("accuracy", 0.99)]
+    assert resolve_gate("gates.yaml:churn_gate").target == "churned"
     with pytest.raises(NotFoundError, match="no gate named 'nope'"):
-        mlnb.lifecycle.resolve_gate("nope")
+        resolve_gate("nope")
     with pytest.raises(ValidationError, match="several gates"):
-        mlnb.lifecycle.resolve_gate("gates.yaml")
+        resolve_gate("gates.yaml")
 
 
 @pytest.mark.parametrize(
@@ -297,7 +296,7 @@ def test_bad_gate_files_say_what_is_wrong(tmp_path, body, message):
     path = tmp_path / "gates.yaml"
     path.write_text(body)
     with pytest.raises(ValidationError, match=message):
-        mlnb.lifecycle.load_gate_file(path)
+        load_gate_file(path)
 
 
 # -- promotion through gates on the registry ---------------------------------------------------------

@@ -115,7 +115,13 @@ def test_payload_keys_match_the_typescript_interface(name: str) -> None:
 
 def test_payload_builders_make_exactly_the_declared_keys(tmp_path: Path) -> None:
     gate = handlers.gate_brief(
-        {"id": 1, "gate": "default", "passed": 1, "checks": [{"name": "acc", "passed": 1}]}
+        {
+            "id": 1,
+            "gate": "default",
+            "passed": 1,
+            "created_at": 1.0,
+            "checks": [{"name": "acc", "passed": 1}],
+        }
     )
     assert gate is not None
     assert set(gate) == set(payloads.GateResult.__required_keys__)

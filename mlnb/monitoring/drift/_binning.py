@@ -74,7 +74,7 @@ class _BoundCounter:
             if crowding == 0:
                 break
         self.fast = best is not None
-        if self.fast:
+        if best is not None:
             self._setup(best[1])
             self._build_tables(cells_per_edge, depth)
 

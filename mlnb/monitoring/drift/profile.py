@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -220,8 +220,8 @@ def merge_numeric(parts: list[NumericSummary], n_bins: int) -> NumericSummary | 
     if len(knots) == 1:
         mass = np.array([float(n)])
         return NumericSummary(n, mean, m2, lo, hi, knots, mass, mass.copy())
-    below = sum(p.cumulative_below(knots) for p in parts)
-    atoms = sum(p.atoms_at(knots) for p in parts)
+    below = cast(np.ndarray, sum(p.cumulative_below(knots) for p in parts))
+    atoms = cast(np.ndarray, sum(p.atoms_at(knots) for p in parts))
     cum = np.concatenate([[0.0], below[1:-1], [float(n)]])
     summary = NumericSummary(n, mean, m2, lo, hi, knots, np.diff(cum), atoms)
     return _thin(summary, n_bins)
@@ -471,7 +471,7 @@ def _merge_columns(
         _merge_tables(out, cols, cfg.max_categories)
     elif tables and all(t is not None for t in tables):
         merged: dict[Any, float] = {}
-        for t in tables:
+        for t in cast(list[dict[Any, float]], tables):  # none is None (checked above)
             for k, v in t.items():
                 merged[k] = merged.get(k, 0.0) + v
         out.categories = merged if len(merged) <= cfg.max_discrete_values else None

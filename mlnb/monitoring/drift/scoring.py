@@ -845,7 +845,7 @@ def _categorical_hist(
         unseen.append(True)
     order = sorted(range(len(labels)), key=lambda i: max(ref_s[i], cur_s[i]), reverse=True)
     top, rest = order[:DISPLAY_CATEGORIES], order[DISPLAY_CATEGORIES:]
-    out = {
+    out: dict[str, Any] = {
         "type": "categorical",
         "labels": [labels[i] for i in top],
         "ref": [round(ref_s[i], 6) for i in top],
