@@ -99,11 +99,33 @@ def test_no_module_imports_itself_back(graph: grimp.ImportGraph) -> None:
     )
 
 
+def test_the_circle_finder_finds_circles() -> None:
+    fake = grimp.ImportGraph()
+    for importer, imported in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d"), ("e", "d")]:
+        fake.add_import(importer=importer, imported=imported)
+    assert strongly_connected(fake) == [{"a", "b", "c"}]
+
+
 def test_function_local_imports_stay_few() -> None:
     counts = {name: len(local_mlnb_imports(tree)) for name, tree in modules()}
     total = sum(counts.values())
     worst = sorted(((n, m) for m, n in counts.items() if n), reverse=True)[:8]
     assert total <= MAX_LOCAL_IMPORTS, f"{total} function-local mlnb imports; most in {worst}"
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["mlnb.render", "mlnb.store", "mlnb.lifecycle", "mlnb.monitoring", "mlnb.commands", "mlnb.cli"],
+)
+def test_these_floors_import_at_module_top(package: str) -> None:
+    """Function-local imports are for start-up time in the surfaces, never to dodge a circle."""
+    found = [
+        f"{name}:{line}"
+        for name, tree in modules()
+        if name == package or name.startswith(package + ".")
+        for line in local_mlnb_imports(tree)
+    ]
+    assert not found, f"function-local mlnb imports in {package}: {found}"
 
 
 def test_sql_lives_only_in_the_store() -> None:
