@@ -111,6 +111,26 @@ def test_monitors_alerts_and_pipelines_read_back(old: Registry) -> None:
     )
 
 
+def test_an_old_monitor_scores_with_its_stored_profile_and_shows_its_old_reports(
+    old: Registry,
+) -> None:
+    """Profiles and reports are stored as JSON with a format tag: the tag must not change."""
+    monitor = mlnb.Monitor.load("churn", registry=old)
+    history = monitor.history()
+    assert len(history) == EXPECTED["monitors"][0]["batches"]
+    assert "<img" in monitor.panel()._repr_html_()  # old batch reports parse and render
+    rng = np.random.default_rng(1)
+    batch = pd.DataFrame(
+        {
+            "tenure": rng.integers(1, 72, 300),
+            "monthly_charges": rng.normal(65, 20, 300),
+            "support_calls": rng.integers(0, 5, 300),
+        }
+    )
+    report = monitor.score(batch)  # the stored profile parses
+    assert {c.column for c in report.columns} >= {"tenure", "monthly_charges", "support_calls"}
+
+
 def test_an_old_registry_takes_new_runs(old: Registry) -> None:
     before = len(old.runs.find(limit=None))
     with mlnb.track("after-upgrade", registry=old) as run:

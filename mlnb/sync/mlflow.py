@@ -240,7 +240,7 @@ def _run_tags(run: dict[str, Any]) -> dict[str, str]:
     extra = {
         "mlnb.run_uuid": run["uuid"],
         "mlnb.run_id": str(run["id"]),
-        "mlnb.commands.status": run["status"],
+        "mlnb.status": run["status"],
         "mlnb.source": run.get("source") or "",
         "mlflow.user": run.get("user") or "",
         "mlflow.source.name": run.get("notebook_path") or "",

@@ -139,6 +139,7 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
     assert {p["key"]: p["value"] for p in data["params"]} == {"C": "0.1"}
     tags = {t["key"]: t["value"] for t in data["tags"]}
     assert tags["mlnb.run_uuid"] == local["uuid"] and tags["team"] == "churn"
+    assert tags["mlnb.status"] == "finished"  # tag keys are a contract with MLflow users
     assert mlflow_run["info"]["status"] == "FINISHED"
     history = client.call(
         "GET", "metrics/get-history", {"run_id": mlflow_run["info"]["run_id"], "metric_key": "loss"}

@@ -32,7 +32,7 @@ from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
 
-FORMAT = "mlnb.monitoring.drift.profile/1"
+FORMAT = "mlnb.drift.profile/1"  # stored in registries: never rename with the module
 # Edges are placed from a sorted sample of this many values per bin; counts always use every
 # value, so the sample only decides where bins fall, not what they hold.
 EDGE_SAMPLE_PER_BIN = 20

@@ -20,7 +20,7 @@ from mlnb.errors import NotFoundError, ValidationError
 from mlnb.monitoring.drift.figures import distributions_png, scores_png, timeline_png
 from mlnb.render.drift import panel_html, plot_columns, report_text, verdict_text
 
-FORMAT = "mlnb.monitoring.drift.report/1"
+FORMAT = "mlnb.drift.report/1"  # stored in registries: never rename with the module
 
 # Statuses of columns that were measured and count towards the dataset verdict.
 SCORED_STATUSES = frozenset({"ok", "drift", "all_missing", "dtype_changed"})
