@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import grimp
@@ -128,35 +129,32 @@ def test_these_floors_import_at_module_top(package: str) -> None:
     assert not found, f"function-local mlnb imports in {package}: {found}"
 
 
-def test_sql_lives_only_in_the_store() -> None:
-    offenders = []
+def nodes_outside_the_store() -> Iterator[tuple[str, ast.AST]]:
     for name, tree in modules():
-        if name.startswith("mlnb.store"):
-            continue
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and SQL.search(node.value)
-            ):
-                offenders.append(f"{name}:{node.lineno}")
+        if not name.startswith("mlnb.store"):
+            for node in ast.walk(tree):
+                yield name, node
+
+
+def test_sql_lives_only_in_the_store() -> None:
+    offenders = [
+        f"{name}:{getattr(node, 'lineno', '?')}"
+        for name, node in nodes_outside_the_store()
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+    ]
     assert not offenders, f"SQL outside mlnb/store: {offenders}"
 
 
 def test_only_the_store_touches_the_connection() -> None:
-    offenders = []
-    for name, tree in modules():
-        if name.startswith("mlnb.store"):
-            continue
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Attribute)
-                and node.attr
-                in {"query", "query_one", "query_tuples", "transaction", "write", "conn"}
-                and isinstance(node.value, ast.Attribute)
-                and node.value.attr == "db"
-            ):
-                offenders.append(f"{name}:{node.lineno}")
+    connection = {"query", "query_one", "query_tuples", "transaction", "write", "conn"}
+    offenders = [
+        f"{name}:{getattr(node, 'lineno', '?')}"
+        for name, node in nodes_outside_the_store()
+        if isinstance(node, ast.Attribute)
+        and node.attr in connection
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "db"
+    ]
     assert not offenders, f"connection used outside mlnb/store: {offenders}"
 
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb._runtime import user
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.store.connection import Database, dumps, loads, now
+from mlnb.store.connection import FeatureStore, dumps, loads, now
 from mlnb.store.records import AlertRecord, as_record
-
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
 
 
 def _alert_dict(row: sqlite3.Row) -> AlertRecord:
@@ -28,12 +25,8 @@ SEVERITIES = ("info", "warning", "critical")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 
 
-class AlertStore:
+class AlertStore(FeatureStore):
     """Alerts raised by monitors and pipelines."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._reg = registry
-        self.db: Database = registry.db
 
     def find(
         self,

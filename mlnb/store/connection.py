@@ -17,10 +17,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlnb.errors import RegistryError, ValidationError
 from mlnb.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
+
+if TYPE_CHECKING:
+    from mlnb.store.registry import Registry
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -239,3 +242,12 @@ def run_id_filters(template: str, run_ids: Sequence[int]) -> list[tuple[str, lis
         return [(template.format(where="run_id BETWEEN ? AND ?"), [min(ids), max(ids)])]
     marks = ", ".join("?" for _ in ids)
     return [(template.format(where=f"run_id IN ({marks})"), ids)]
+
+
+class FeatureStore:
+    """Base of the feature stores (``reg.runs``, ``reg.models``, ...): the connection they run
+    their SQL on, and the registry handle, through which one store reaches another."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._reg = registry
+        self.db: Database = registry.db

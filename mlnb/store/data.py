@@ -7,22 +7,15 @@ This module owns the SQL of its tables; it returns plain records (dicts).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.store.connection import Database, dumps, loads, now, prefix_pattern
+from mlnb.store.connection import FeatureStore, dumps, loads, now, prefix_pattern
 from mlnb.store.records import DataLinkRecord, DataVersionRecord, as_record
 
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
 
-
-class DataStore:
+class DataStore(FeatureStore):
     """Data versions, their links to runs, and the file-hash cache."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._reg = registry
-        self.db: Database = registry.db
 
     def get(self, version_id: str) -> DataVersionRecord:
         """A data version (id or unique prefix) with the runs that used it."""

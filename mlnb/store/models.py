@@ -7,11 +7,11 @@ This module owns the SQL of its tables; it returns plain records (dicts).
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb._runtime import user as current_user
 from mlnb.errors import NotFoundError, RegistryError, ValidationError
-from mlnb.store.connection import Database, dumps, loads, now
+from mlnb.store.connection import FeatureStore, dumps, loads, now
 from mlnb.store.records import (
     ArtifactRecord,
     GateResultRecord,
@@ -21,9 +21,6 @@ from mlnb.store.records import (
 )
 from mlnb.store.refs import STAGES, check_alias, check_model_name, parse_model_ref
 
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
-
 
 def _artifact_dict(row: sqlite3.Row) -> ArtifactRecord:
     d = dict(row)
@@ -32,12 +29,8 @@ def _artifact_dict(row: sqlite3.Row) -> ArtifactRecord:
     return as_record(ArtifactRecord, d)
 
 
-class ModelStore:
+class ModelStore(FeatureStore):
     """Model artifacts, registered models, versions, stages, aliases and gate results."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._reg = registry
-        self.db: Database = registry.db
 
     _VERSION_COLUMNS = (
         "SELECT v.id, v.model_id, m.name AS model, v.version, v.artifact_id, v.run_id, v.stage, "

@@ -6,14 +6,11 @@ This module owns the SQL of its tables; it returns plain records (dicts).
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb.errors import NotFoundError
-from mlnb.store.connection import Database, dumps, loads, now
+from mlnb.store.connection import FeatureStore, dumps, loads, now
 from mlnb.store.records import BatchRecord, MonitorRecord, as_record
-
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
 
 
 def _batch_dict(row: sqlite3.Row) -> BatchRecord:
@@ -27,12 +24,8 @@ def _batch_dict(row: sqlite3.Row) -> BatchRecord:
     return as_record(BatchRecord, d)
 
 
-class MonitorStore:
+class MonitorStore(FeatureStore):
     """Monitors and the batches logged to them."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._reg = registry
-        self.db: Database = registry.db
 
     def upsert(
         self,
@@ -84,8 +77,8 @@ class MonitorStore:
         for r in rows:
             d = dict(r)
             d["config"] = loads(d["config"], {})
-            out.append(d)
-        return [as_record(MonitorRecord, d) for d in out]
+            out.append(as_record(MonitorRecord, d))
+        return out
 
     def record_batch(self, batch: dict[str, Any]) -> int:
         """Store a scored batch (report, metrics, predictions); returns its id."""

@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.store.connection import Database, dumps, loads, now, prefix_pattern
+from mlnb.store.connection import FeatureStore, dumps, loads, now, prefix_pattern
 from mlnb.store.records import PipelineRecord, PipelineRunRecord, as_record
 
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
 
-
-class PipelineStore:
+class PipelineStore(FeatureStore):
     """Pipelines, their queued and finished runs, and what those runs produced."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._reg = registry
-        self.db: Database = registry.db
 
     def run_brief(self, pipeline_run_id: int) -> dict[str, Any] | None:
         """The pipeline run that produced a model's run (for lineage)."""

@@ -12,8 +12,9 @@ R = TypeVar("R")
 
 
 def as_record(kind: type[R], row: Any) -> R:
-    """``row`` (a sqlite3.Row or dict) as a record of ``kind``; no copying beyond ``dict()``."""
-    return cast(R, dict(row))
+    """``row`` as a record of ``kind``: a dict is taken as it is (no copy), a sqlite3.Row
+    becomes one."""
+    return cast(R, row if isinstance(row, dict) else dict(row))
 
 
 class ExperimentRecord(TypedDict):

@@ -12,16 +12,12 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb._runtime import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, host, pid_alive, run_environment
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.store.connection import Database, dumps, loads, now, run_id_filters
+from mlnb.store.connection import FeatureStore, dumps, loads, now, run_id_filters
 from mlnb.store.records import ExperimentRecord, RunRecord, as_record
-
-if TYPE_CHECKING:
-    from mlnb.store.registry import Registry
-
 
 RUN_STATUSES = ("running", "finished", "failed", "crashed")
 
@@ -57,12 +53,8 @@ def _sort_runs(runs: list[RunRecord], sort: str, descending: bool) -> list[RunRe
     return present + missing
 
 
-class RunStore:
+class RunStore(FeatureStore):
     """Experiments, runs and what they log: params, metric history, tags."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._reg = registry
-        self.db: Database = registry.db
 
     def start(
         self,
