@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ def _pipeline_json(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _run_json(r: dict[str, Any]) -> dict[str, Any]:
+def _run_json(r: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in r.items() if k != "log"}
 
 

@@ -24,18 +24,13 @@ from mlnb.lifecycle.versions import ModelVersion
 from mlnb.render.models import promotion_html, promotion_text
 from mlnb.store.records import ModelVersionRecord
 from mlnb.store.refs import parse_model_ref
-from mlnb.store.registry import Registry, get_registry
+from mlnb.store.registry import Registry, RegistryArg, get_registry
 from mlnb.tracking.artifacts import load_artifact
 from mlnb.tracking.data import load_snapshot, record_data
 from mlnb.tracking.estimators import signature
 from mlnb.tracking.fingerprint import describe, is_data
 
-RegistryArg = Registry | str | os.PathLike[str] | None
 PROMOTION_STAGES = ("staging", "production", "archived")
-
-
-def _registry(registry: RegistryArg) -> Registry:
-    return registry if isinstance(registry, Registry) else get_registry(registry)
 
 
 # -- the production version a candidate is compared with ------------------------------------
@@ -207,7 +202,7 @@ def run_gate(
     registered model whose production version NoRegression compares with). Results for a
     registered version are recorded in the registry unless ``record=False``.
     """
-    reg = _registry(registry)
+    reg = get_registry(registry)
     gate_obj = resolve_gate(gate)
     if isinstance(name_or_model, str):
         row = _version_row(reg, name_or_model, version)
@@ -360,7 +355,7 @@ def promote(
     own). A failed gate leaves production untouched and returns ``promoted=False`` (or
     raises GateFailed with ``raise_on_failure=True``).
     """
-    reg = _registry(registry)
+    reg = get_registry(registry)
     if to not in PROMOTION_STAGES:
         raise ValidationError(
             f"cannot promote to {to!r}: choose one of {', '.join(PROMOTION_STAGES)}."
@@ -444,7 +439,7 @@ def _reason(reason: str, gate: Gate | None, result: PromotionResult) -> str:
 def gate_result(gate_result_id: int, registry: RegistryArg = None) -> GateResult:
     """A recorded gate result, displayable like a fresh one."""
 
-    reg = _registry(registry)
+    reg = get_registry(registry)
     row = reg.models.gate_result(gate_result_id)
     return GateResult(
         gate=row["gate"],

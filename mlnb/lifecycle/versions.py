@@ -6,7 +6,6 @@ Promotion (which runs gates) lives in :mod:`mlnb.lifecycle.promotion`.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from mlnb.render.models import (
 )
 from mlnb.store.records import ModelVersionRecord
 from mlnb.store.refs import check_alias, check_model_name
-from mlnb.store.registry import Registry, current_registry, get_registry
+from mlnb.store.registry import Registry, RegistryArg, current_registry, get_registry
 from mlnb.tracking.artifacts import load_artifact, saved_artifact_id
 from mlnb.tracking.estimators import is_estimator, is_fitted
 from mlnb.tracking.fingerprint import is_data
@@ -36,12 +35,6 @@ from mlnb.tracking.run import Run, active_run, start_run
 
 _ARTIFACT_REF = re.compile(r"^artifact:(\d+)$")
 _RUN_REF = re.compile(r"^runs?:/?/?(\d+)(?:/(.+))?$")
-
-RegistryArg = Registry | str | os.PathLike[str] | None
-
-
-def _registry(registry: RegistryArg) -> Registry:
-    return registry if isinstance(registry, Registry) else get_registry(registry)
 
 
 # -- ModelVersion ------------------------------------------------------------------------
@@ -157,7 +150,7 @@ def register_model(
     small run. ``X`` (the training frame) records the input signature. ``stage`` may be
     ``"staging"``; production goes through :func:`mlnb.promote`.
     """
-    reg = _registry(registry)
+    reg = get_registry(registry)
     check_model_name(name)
     alias_list = [aliases] if isinstance(aliases, str) else list(aliases)
     for a in alias_list:
@@ -240,7 +233,7 @@ def _save_into_run(
 
 def get_model_version(ref: str, registry: RegistryArg = None) -> ModelVersion:
     """The version a reference names (``churn@production``, ``churn/3``, ``churn@champion``)."""
-    reg = _registry(registry)
+    reg = get_registry(registry)
     return ModelVersion.from_row(reg.models.resolve(ref), reg)
 
 
@@ -255,7 +248,7 @@ def load_model(
     ``ref`` is ``"churn@production"``, ``"churn@champion"``, ``"churn/3"`` (registered models),
     ``"runs:/12/model"`` (the model a run saved under that name) or ``"artifact:5"``.
     """
-    reg = _registry(registry)
+    reg = get_registry(registry)
     text = str(ref).strip()
     m = _ARTIFACT_REF.match(text)
     if m:
@@ -280,14 +273,14 @@ def set_alias(
     name: str, alias: str, version: int | str, registry: RegistryArg = None
 ) -> ModelVersion:
     """Point a free alias (``champion``, ``challenger``, ...) at a version of ``name``."""
-    reg = _registry(registry)
+    reg = get_registry(registry)
     row = reg.models.set_alias(name, alias, _version_number(version))
     return ModelVersion.from_row(row, reg)
 
 
 def delete_alias(name: str, alias: str, registry: RegistryArg = None) -> None:
     """Remove a free alias."""
-    _registry(registry).models.delete_alias(name, alias)
+    get_registry(registry).models.delete_alias(name, alias)
 
 
 def _version_number(version: Any) -> int:
@@ -363,7 +356,7 @@ def rollback(name: str, reason: str = "", registry: RegistryArg = None) -> Rollb
 
     The current one is archived; both changes are recorded with reason ``rollback``.
     """
-    reg = _registry(registry)
+    reg = get_registry(registry)
     current, target = rollback_target(reg, name)
     text = "rollback" + (f": {reason}" if reason else "")
     reg.models.rollback_production(
@@ -384,7 +377,7 @@ class Lineage(dict):
 
 def lineage(ref: str, registry: RegistryArg = None) -> Lineage:
     """Where a version came from: artifact hash, run, notebook cell, git commit, data."""
-    return Lineage(lineage_record(_registry(registry), ref))
+    return Lineage(lineage_record(get_registry(registry), ref))
 
 
 def lineage_record(reg: Registry, ref: str) -> dict[str, Any]:
@@ -445,7 +438,7 @@ class ModelsView:
 
 def models(name: str | None = None, registry: RegistryArg = None) -> ModelsView:
     """All registered models, or one model's versions, stages, aliases and history."""
-    reg = _registry(registry)
+    reg = get_registry(registry)
     if name is None:
         return ModelsView(reg.models.find(), detail=False)
     return ModelsView(reg.models.get(name), detail=True)

@@ -217,7 +217,7 @@ class Monitor:
         webhook: str | None = None,
         n_chunks: int = 10,
     ) -> None:
-        self.registry = registry if isinstance(registry, Registry) else get_registry(registry)
+        self.registry = get_registry(registry)
         chosen = name or model
         if not chosen or not isinstance(chosen, str):
             raise ValidationError("a monitor needs a name (or a model name to take it from).")

@@ -30,12 +30,8 @@ from mlnb.pipelines.promotion import promote_candidates
 from mlnb.pipelines.runner import RunExecutor, raise_run_alerts, runs_folder
 from mlnb.pipelines.scheduler import recover_pipeline_runs
 from mlnb.pipelines.triggers import hash_watched_paths
-from mlnb.store.registry import Registry, get_registry
-
-
-def _registry(registry: Any) -> Any:
-
-    return registry if isinstance(registry, Registry) else get_registry(registry)
+from mlnb.store.records import PipelineRecord, PipelineRunRecord
+from mlnb.store.registry import RegistryArg, get_registry
 
 
 def create_pipeline(
@@ -58,7 +54,7 @@ def create_pipeline(
     kernel: str = "python3",
     tag_parameters: bool = False,
     replace: bool = False,
-    registry: Any = None,
+    registry: RegistryArg = None,
 ) -> dict[str, Any]:
     """Store a pipeline that runs ``notebook`` with papermill on its triggers.
 
@@ -66,7 +62,7 @@ def create_pipeline(
     Without a cell tagged ``parameters`` this refuses, naming the cell of literal assignments
     that ``tag_parameters=True`` would tag. Returns the pipeline with a ``messages`` list.
     """
-    reg = _registry(registry)
+    reg = get_registry(registry)
     validate_pipeline_name(name)
     path = Path(notebook).expanduser().resolve()
     read_notebook(path)
@@ -215,7 +211,7 @@ def run_pipeline(
     name: str,
     params: dict[str, Any] | None = None,
     reason: str = "",
-    registry: Any = None,
+    registry: RegistryArg = None,
     trigger: str = "manual",
     promote: bool = True,
     retry: bool = True,
@@ -227,7 +223,7 @@ def run_pipeline(
     as its own step (:func:`promote_pipeline_run`) and ``retry=False`` to do the retrying.
     """
 
-    reg = _registry(registry)
+    reg = get_registry(registry)
     pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     if params:
@@ -280,14 +276,14 @@ def _run_details(params: dict[str, Any] | None, promote: bool, retry: bool) -> d
     return details
 
 
-def promote_pipeline_run(name: str, run_id: int, registry: Any = None) -> dict[str, Any]:
+def promote_pipeline_run(name: str, run_id: int, registry: RegistryArg = None) -> dict[str, Any]:
     """Gate and promote the candidate of a finished run started with ``promote=False``.
 
     Returns the decision recorded in the run's details. Calling it again returns the decision
     already recorded, so a retried orchestrator task never promotes twice.
     """
 
-    reg = _registry(registry)
+    reg = get_registry(registry)
     pipeline = reg.pipelines.get(name)
     run = reg.pipelines.run(int(run_id))
     if run["pipeline_id"] != pipeline["id"]:
@@ -319,11 +315,11 @@ def promote_pipeline_run(name: str, run_id: int, registry: Any = None) -> dict[s
 
 
 def describe_pipeline(
-    name: str, registry: Any = None, now: dt.datetime | None = None
+    name: str, registry: RegistryArg = None, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """A pipeline with its config, triggers, next scheduled time and latest runs."""
-    reg = _registry(registry)
-    pipeline = reg.pipelines.get(name)
+    reg = get_registry(registry)
+    pipeline: dict[str, Any] = {**reg.pipelines.get(name)}
     cfg = PipelineConfig.from_dict(pipeline["config"])
     pipeline["triggers"] = cfg.triggers
     pipeline["next_run_at"] = None
@@ -336,12 +332,13 @@ def describe_pipeline(
     return pipeline
 
 
-def list_pipelines(registry: Any = None) -> list[dict[str, Any]]:
+def list_pipelines(registry: RegistryArg = None) -> list[dict[str, Any]]:
     """Every pipeline with its triggers, next scheduled time and last run."""
-    reg = _registry(registry)
+    reg = get_registry(registry)
     out = []
     now = dt.datetime.now(dt.UTC)
-    for p in reg.pipelines.find():
+    for row in reg.pipelines.find():
+        p: dict[str, Any] = {**row}
         cfg = PipelineConfig.from_dict(p["config"])
         p["triggers"] = cfg.triggers
         p["next_run_at"] = (
@@ -354,18 +351,18 @@ def list_pipelines(registry: Any = None) -> list[dict[str, Any]]:
 
 
 def pipeline_history(
-    name: str, limit: int | None = 20, registry: Any = None
-) -> list[dict[str, Any]]:
+    name: str, limit: int | None = 20, registry: RegistryArg = None
+) -> list[PipelineRunRecord]:
     """Runs of a pipeline, newest first: trigger and why, status, duration, error, output."""
-    reg = _registry(registry)
+    reg = get_registry(registry)
     pipeline = reg.pipelines.get(name)
     return reg.pipelines.runs(pipeline["id"], limit=limit)
 
 
-def get_pipeline_run(run_id: int, registry: Any = None) -> dict[str, Any]:
+def get_pipeline_run(run_id: int, registry: RegistryArg = None) -> dict[str, Any]:
     """One pipeline run with the tracked runs and model versions it produced."""
-    reg = _registry(registry)
-    run = reg.pipelines.run(int(run_id))
+    reg = get_registry(registry)
+    run: dict[str, Any] = {**reg.pipelines.run(int(run_id))}
     run["runs"] = reg.pipelines.tracked_runs_of_run(run["id"])
     run["model_versions"] = reg.pipelines.model_versions_of_run(run["id"])
     run["duration"] = (
@@ -374,11 +371,11 @@ def get_pipeline_run(run_id: int, registry: Any = None) -> dict[str, Any]:
     return run
 
 
-def set_pipeline_status(name: str, status: str, registry: Any = None) -> dict[str, Any]:
+def set_pipeline_status(name: str, status: str, registry: RegistryArg = None) -> dict[str, Any]:
     """Pause or resume. Resuming does not catch up cron slots that fell in the pause."""
     if status not in ("active", "paused"):
         raise ValidationError(f"a pipeline is 'active' or 'paused', not {status!r}.")
-    reg = _registry(registry)
+    reg = get_registry(registry)
     pipeline = reg.pipelines.get(name)
     config = None
     if status == "active" and pipeline["status"] == "paused":
@@ -387,9 +384,11 @@ def set_pipeline_status(name: str, status: str, registry: Any = None) -> dict[st
     return describe_pipeline(name, registry=reg)
 
 
-def delete_pipeline(name: str, keep_outputs: bool = False, registry: Any = None) -> dict[str, Any]:
+def delete_pipeline(
+    name: str, keep_outputs: bool = False, registry: RegistryArg = None
+) -> PipelineRecord:
     """Delete a pipeline, its run history and (unless ``keep_outputs``) its output notebooks."""
-    reg = _registry(registry)
+    reg = get_registry(registry)
     pipeline = reg.pipelines.get(name)
     busy = reg.pipelines.runs(pipeline["id"], statuses=("running",))
     if busy:

@@ -9,6 +9,7 @@ or ``path.yaml:name``. The gate file may name its own holdout and target.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlnb.errors import GateFailed
@@ -17,7 +18,7 @@ from mlnb.pipelines.config import PipelineConfig
 
 
 def promote_candidates(
-    reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, run_id: int
+    reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig, run_id: int
 ) -> dict[str, Any]:
     """Gate and promote the newest version of each model the run registered.
 
@@ -45,7 +46,7 @@ def promote_candidates(
 
 
 def _gate_and_promote(
-    reg: Any, pipeline: dict[str, Any], cfg: PipelineConfig, run_id: int, version: dict[str, Any]
+    reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig, run_id: int, version: dict[str, Any]
 ) -> dict[str, Any]:
 
     record: dict[str, Any] = {

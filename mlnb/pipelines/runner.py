@@ -288,7 +288,7 @@ def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
     return text[-limit:]
 
 
-def raise_run_alerts(reg: Any, pipeline: dict[str, Any], row: dict[str, Any]) -> list[int]:
+def raise_run_alerts(reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any]) -> list[int]:
     """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected."""
 
     evidence = {

@@ -28,7 +28,7 @@ from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
 from mlnb.pipelines.triggers import due_fires, enqueue
 from mlnb.store.records import PipelineRecord
-from mlnb.store.registry import Registry, get_registry
+from mlnb.store.registry import get_registry
 
 log = logging.getLogger("mlnb.scheduler")
 LOCK_FILENAME = "scheduler.lock"
@@ -181,7 +181,7 @@ class Scheduler:
         threaded: bool = True,
     ) -> None:
 
-        self.reg = registry if isinstance(registry, Registry) else get_registry(registry)
+        self.reg = get_registry(registry)
         self.clock = clock or utc_now
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait

@@ -4,6 +4,7 @@ run with its trigger, error, gate decision and output notebook."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def pipelines_html(pipelines: list[dict[str, Any]]) -> str:
     return html_table(["name", "status", "triggers", "next run", "last run", "notebook"], rows)
 
 
-def history_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
+def history_rows(runs: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
     """Raw cells of a pipeline's run history, shared by text and HTML."""
     return [
         [
@@ -97,14 +98,14 @@ def history_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
 HISTORY_HEADERS = ["run", "trigger", "status", "attempt", "started", "duration", "outcome / reason"]
 
 
-def history_text(runs: list[dict[str, Any]]) -> str:
+def history_text(runs: Sequence[Mapping[str, Any]]) -> str:
     """A pipeline's runs as a text table."""
     if not runs:
         return "no runs yet"
     return text_table(history_rows(runs), HISTORY_HEADERS)
 
 
-def history_html(runs: list[dict[str, Any]]) -> str:
+def history_html(runs: Sequence[Mapping[str, Any]]) -> str:
     """A pipeline's runs as an HTML table."""
     if not runs:
         return f"<span style='color:{GREY}'>no runs yet</span>"
@@ -117,7 +118,7 @@ def history_html(runs: list[dict[str, Any]]) -> str:
     return html_table(HISTORY_HEADERS, rows)
 
 
-def _output_link(run: dict[str, Any]) -> str:
+def _output_link(run: Mapping[str, Any]) -> str:
     """A link JupyterLab opens in a tab when the output is under the current folder."""
     path = run.get("output_path")
     if not path or run["details"].get("output_removed") or not Path(path).exists():

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -532,7 +532,7 @@ def iso_to_epoch(value: Any) -> float | None:
         return None
 
 
-def pipeline_run_brief(run: dict[str, Any]) -> PipelineRun:
+def pipeline_run_brief(run: Mapping[str, Any]) -> PipelineRun:
     """A pipeline run as the sidebar shows it: trigger, status, error, output notebook."""
     output = run.get("output_path")
     return {
@@ -549,7 +549,7 @@ def pipeline_run_brief(run: dict[str, Any]) -> PipelineRun:
     }
 
 
-def pipeline_summary(pipeline: dict[str, Any], runs: list[dict[str, Any]]) -> Pipeline:
+def pipeline_summary(pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> Pipeline:
     """A pipeline with its schedule, triggers, next and last run, and ``runs`` (newest first)."""
     config = pipeline.get("config") or {}
     briefs = [pipeline_run_brief(r) for r in runs]

@@ -138,6 +138,9 @@ class Registry:
         return dict(row) if row is not None else {}
 
 
+# A ``registry=`` argument: an open Registry, a folder, or None for the process-wide one.
+RegistryArg = Registry | str | os.PathLike[str] | None
+
 # -- the process-wide registry ---------------------------------------------------------
 
 _current: Registry | None = None
@@ -145,9 +148,12 @@ _current: Registry | None = None
 _current_lock = threading.Lock()
 
 
-def get_registry(home: str | os.PathLike[str] | None = None) -> Registry:
-    """The registry in use by this process (opened on first use), or the one at ``home``."""
+def get_registry(home: RegistryArg = None) -> Registry:
+    """The registry in use by this process (opened on first use), the one at ``home``, or
+    ``home`` itself when it is an open Registry (how every ``registry=`` argument resolves)."""
     global _current
+    if isinstance(home, Registry):
+        return home
     with _current_lock:
         if home is not None:
             wanted = resolve_home(home)

@@ -26,7 +26,7 @@ def fingerprint(obj: Any, registry: Registry | None = None) -> str:
 
 def load_data(version: str, registry: Registry | str | os.PathLike[str] | None = None) -> Any:
     """The snapshot of a data version (recorded with ``snapshot=True``) as the original object."""
-    reg = registry if isinstance(registry, Registry) else get_registry(registry)
+    reg = get_registry(registry)
     return load_snapshot(reg, version)
 
 

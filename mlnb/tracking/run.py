@@ -156,7 +156,7 @@ def start_run(
     execution_count: int | None = None,
 ) -> Run:
     """Open a run without entering it (``track`` is the usual way)."""
-    reg = registry if isinstance(registry, Registry) else get_registry(registry)
+    reg = get_registry(registry)
     exp = experiment or current_experiment()
     run_id = reg.runs.start(
         experiment=exp,

@@ -227,3 +227,14 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert reg.db.query("SELECT COUNT(*) FROM params")[0][0] == 900
     assert reg.db.query("SELECT COUNT(*) FROM metrics")[0][0] == 450
     assert reg.db.integrity_check() == "ok"
+
+
+def test_every_registry_argument_resolves_through_get_registry(tmp_path):
+    """An open Registry is used as it is (never made the process-wide one); a folder opens."""
+    from mlnb.store.registry import current_registry, get_registry
+
+    before = current_registry()
+    other = Registry(tmp_path / "other")
+    assert get_registry(other) is other
+    assert current_registry() is before
+    assert get_registry(tmp_path / "other").home == other.home
