@@ -9,7 +9,8 @@ import { ServerConnection } from '@jupyterlab/services';
 export class ApiError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    readonly body: Record<string, unknown> = {}
   ) {
     super(message);
   }
@@ -39,7 +40,7 @@ export async function requestAPI<T>(
   }
   if (!response.ok) {
     const message = data && typeof data.error === 'string' ? data.error : response.statusText;
-    throw new ApiError(message || `HTTP ${response.status}`, response.status);
+    throw new ApiError(message || `HTTP ${response.status}`, response.status, data ?? {});
   }
   return data as T;
 }

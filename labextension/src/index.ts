@@ -5,6 +5,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 
 import { MlnbSidebar } from './sidebar';
 
@@ -18,14 +19,30 @@ const ICON_SVG =
 
 export const mlnbIcon = new LabIcon({ name: 'mlnb:sidebar', svgstr: ICON_SVG });
 
+/** Add `widget` to the main area, or bring forward the open view with the same id. */
+function showInMain(app: JupyterFrontEnd, widget: Widget): void {
+  for (const open of app.shell.widgets('main')) {
+    if (open.id === widget.id) {
+      widget.dispose();
+      app.shell.activateById(open.id);
+      return;
+    }
+  }
+  app.shell.add(widget, 'main');
+  app.shell.activateById(widget.id);
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mlnb:sidebar',
   description: 'Runs, models, pipelines and monitors of the mlnb registry in the left sidebar.',
   autoStart: true,
   optional: [ILayoutRestorer],
   activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
-    const sidebar = new MlnbSidebar(async path => {
-      await app.commands.execute('docmanager:open', { path });
+    const sidebar = new MlnbSidebar({
+      openPath: async path => {
+        await app.commands.execute('docmanager:open', { path });
+      },
+      showInMain: widget => showInMain(app, widget)
     });
     sidebar.title.icon = mlnbIcon;
     sidebar.title.caption = 'mlnb';

@@ -4,10 +4,16 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, formatValue, h } from './dom';
 import { ISectionHost, Section } from './section';
-import { sparkline } from './sparkline';
+import { AlertSide, isBreached, sparkline } from './sparkline';
 import { IAlert, IMonitorSummary } from './types';
 
 const MAX_ALERTS = 3;
+
+/** Which side of its threshold the headline metric alerts on: the monitor's own rule. */
+export function alertSide(monitor: IMonitorSummary): AlertSide {
+  const side = monitor.metric !== null ? monitor.alert_when[monitor.metric] : undefined;
+  return side === 'above' ? 'above' : 'below';
+}
 
 export class MonitorsSection extends Section {
   constructor(host: ISectionHost) {
@@ -40,7 +46,8 @@ export class MonitorsSection extends Section {
     const values = monitor.accuracy.map(p => p.value);
     const metric = monitor.metric ?? 'accuracy';
     const lastValue = values.length ? values[values.length - 1] : null;
-    const below = lastValue !== null && monitor.threshold !== null && lastValue < monitor.threshold;
+    const side = alertSide(monitor);
+    const breached = isBreached(lastValue, monitor.threshold, side);
     return h(
       'div',
       { class: 'mlnb-card', testid: 'monitor-card', 'data-monitor': monitor.name },
@@ -63,11 +70,12 @@ export class MonitorsSection extends Section {
             { class: 'mlnb-spark-row', testid: 'accuracy-sparkline' },
             sparkline(values, {
               threshold: monitor.threshold,
-              label: `${metric} per batch${monitor.threshold !== null ? `, alert below ${monitor.threshold}` : ''}`
+              alertWhen: side,
+              label: `${metric} per batch${monitor.threshold !== null ? `, alert ${side} ${monitor.threshold}` : ''}`
             }),
             h(
               'span',
-              { class: below ? 'mlnb-bad' : 'mlnb-ok' },
+              { class: breached ? 'mlnb-bad' : 'mlnb-ok', testid: 'monitor-metric-value' },
               `${metric} ${formatValue(lastValue)}`,
               monitor.threshold !== null
                 ? h('span', { class: 'mlnb-dim' }, ` (threshold ${formatValue(monitor.threshold)})`)

@@ -4,7 +4,8 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, h } from './dom';
 import { ISectionHost, Section } from './section';
-import { IOpenOutput, IPipeline, IPipelineRun } from './types';
+import { OutputView } from './outputview';
+import { IPipeline, IPipelineRun } from './types';
 
 export class PipelinesSection extends Section {
   constructor(host: ISectionHost) {
@@ -86,18 +87,8 @@ export class PipelinesSection extends Section {
     );
   }
 
-  private async openOutput(pipeline: IPipeline, run: IPipelineRun): Promise<void> {
-    try {
-      const target = await postAPI<IOpenOutput>(
-        `pipelines/${encodeURIComponent(pipeline.name)}/runs/${run.id}/open`
-      );
-      await this.host.openPath(target.path);
-    } catch (error) {
-      await showErrorMessage(
-        `Could not open the output of ${pipeline.name} run #${run.id}`,
-        (error as Error).message
-      );
-    }
+  private openOutput(pipeline: IPipeline, run: IPipelineRun): void {
+    this.host.showInMain(new OutputView(pipeline.name, run.id));
   }
 
   private async act(pipeline: IPipeline, action: 'run' | 'pause' | 'resume'): Promise<void> {

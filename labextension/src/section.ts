@@ -1,4 +1,6 @@
 /** A collapsible section of the sidebar with a header, a body and a refresh method. */
+import { Widget } from '@lumino/widgets';
+
 import { h, replaceChildren, Child } from './dom';
 
 /** What a section may ask of the sidebar that owns it. */
@@ -7,6 +9,8 @@ export interface ISectionHost {
   refreshAll(): Promise<void>;
   /** Open a file in JupyterLab, by a path relative to the server root. */
   openPath(path: string): Promise<void>;
+  /** Show a widget in the main area (or bring forward the open one with the same id). */
+  showInMain(widget: Widget): void;
   /** Show an error in the sidebar's banner. */
   reportError(error: unknown): void;
 }

@@ -16,6 +16,12 @@ import { IStatus } from './types';
 
 export const POLL_MS = 3000;
 
+/** What the sidebar needs from JupyterLab's shell. */
+export interface IShellHooks {
+  openPath(path: string): Promise<void>;
+  showInMain(widget: Widget): void;
+}
+
 export class MlnbSidebar extends Widget implements ISectionHost {
   private readonly sections: Section[];
   private readonly errorNode: HTMLElement;
@@ -24,7 +30,7 @@ export class MlnbSidebar extends Widget implements ISectionHost {
   private timer: number | null = null;
   private busy = false;
 
-  constructor(private readonly opener: (path: string) => Promise<void>) {
+  constructor(private readonly shell: IShellHooks) {
     super();
     this.id = 'mlnb-sidebar';
     this.addClass('mlnb-sidebar');
@@ -81,7 +87,11 @@ export class MlnbSidebar extends Widget implements ISectionHost {
   }
 
   openPath(path: string): Promise<void> {
-    return this.opener(path);
+    return this.shell.openPath(path);
+  }
+
+  showInMain(widget: Widget): void {
+    this.shell.showInMain(widget);
   }
 
   reportError(error: unknown): void {

@@ -89,6 +89,65 @@ export interface IDataVersionList {
   data_versions: IDataVersion[];
 }
 
+export interface IDataLink {
+  id: string;
+  kind: string;
+  name: string;
+  role: string;
+  n_rows: number | null;
+  n_cols: number | null;
+  source_path: string | null;
+  snapshot: string | null;
+}
+
+export interface IArtifact {
+  id: number;
+  run_id: number | null;
+  name: string;
+  object_hash: string;
+  format: string;
+  flavor: string;
+  class_name: string;
+  signature: Record<string, unknown>;
+  trusted_types: string[];
+  size: number;
+  created_at: number;
+}
+
+export interface IMetricPoint {
+  step: number | null;
+  value: number;
+  timestamp: number;
+}
+
+export interface IRunVersionRef {
+  model: string;
+  version: number;
+  stage: string;
+}
+
+export interface IRunDetail extends IRun {
+  cell_source: string | null;
+  execution_count: number | null;
+  git_commit: string | null;
+  git_dirty: number | null;
+  python_version: string | null;
+  host: string | null;
+  error: string | null;
+  packages: Record<string, unknown>;
+  tags: Record<string, string>;
+  metric_history: Record<string, IMetricPoint[]>;
+  data: IDataLink[];
+  models: IArtifact[];
+  model_versions: IRunVersionRef[];
+  notebook_rel: string | null;
+}
+
+export interface IRestoredData {
+  data_version: string;
+  path: string;
+}
+
 export interface IGateCheck {
   name: string;
   passed: boolean;
@@ -135,6 +194,10 @@ export interface IModelSummary {
 
 export interface IModelList {
   models: IModelSummary[];
+}
+
+export interface IModelDetailList {
+  models: IModelDetail[];
 }
 
 export interface ITransition {
@@ -200,10 +263,11 @@ export interface IRunStarted {
   pid: number;
 }
 
-export interface IOpenOutput {
+export interface IPipelineOutput {
+  pipeline: string;
+  run_id: number;
   path: string;
-  copied: boolean;
-  note?: string;
+  html: string;
 }
 
 export interface IAlert {
@@ -254,6 +318,7 @@ export interface IMonitorSummary {
   metric: string | null;
   threshold: number | null;
   thresholds: Record<string, number>;
+  alert_when: Record<string, string>;
   latest: ILatestBatch | null;
   accuracy: IAccuracyPoint[];
   open_alerts: IAlert[];

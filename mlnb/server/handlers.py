@@ -44,19 +44,23 @@ from mlnb.server.payloads import (
     GateResult,
     LatestBatch,
     ModelDetail,
+    ModelDetailList,
     ModelList,
     ModelSummary,
     ModelVersion,
     MonitorDetail,
     MonitorList,
     MonitorSummary,
-    OpenOutput,
     Pipeline,
     PipelineList,
+    PipelineOutput,
     PipelineRun,
+    RestoredData,
     Run,
+    RunDetail,
     RunList,
     RunStarted,
+    RunVersionRef,
     Status,
     Transition,
     VersionToken,
@@ -327,13 +331,68 @@ class RunsHandler(MlnbHandler):
         self.reply(answer)
 
 
+def run_detail(
+    registry: Registry, run_ref: str, notebook_rel: Callable[..., str | None]
+) -> RunDetail:
+    """Everything the run page shows: the run record plus the model versions made from it."""
+    run = registry.runs.get(run_ref)
+    packages = run.get("packages")
+    return {
+        "id": run["id"],
+        "uuid": run["uuid"],
+        "name": run["name"],
+        "status": run["status"],
+        "experiment": run["experiment"],
+        "source": run["source"],
+        "user": run.get("user"),
+        "started_at": run.get("started_at"),
+        "ended_at": run.get("ended_at"),
+        "notebook_path": run.get("notebook_path"),
+        "pipeline_run_id": run.get("pipeline_run_id"),
+        "metrics": dict(run.get("metrics", {})),
+        "params": run.get("params", {}),
+        "cell_source": run.get("cell_source"),
+        "execution_count": run.get("execution_count"),
+        "git_commit": run.get("git_commit"),
+        "git_dirty": run.get("git_dirty"),
+        "python_version": run.get("python_version"),
+        "host": run.get("host"),
+        "error": run.get("error"),
+        "packages": packages if isinstance(packages, dict) else {},
+        "tags": run.get("tags", {}),
+        "metric_history": cast(dict[str, Any], run.get("metric_history", {})),
+        "data": run.get("data", []),
+        "models": run.get("models", []),
+        "model_versions": cast(list[RunVersionRef], registry.models.versions_of_run(run["id"])),
+        "notebook_rel": notebook_rel(run.get("notebook_path")),
+    }
+
+
 class RunHandler(MlnbHandler):
     @endpoint
     async def get(self, run_ref: str) -> None:
-        run = await self.blocking(self.registry.runs.get, run_ref)
-        detail: dict[str, Any] = {**run}
-        detail["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
-        self.reply(detail)
+        self.reply(await self.blocking(run_detail, self.registry, run_ref, self.relative_to_root))
+
+
+class ArtifactDownloadHandler(MlnbHandler):
+    """The bytes of a stored model file, verified against its sha256, as a download."""
+
+    @endpoint
+    async def get(self, artifact_ref: str) -> None:
+        artifact_id = parse_id("artifact id", artifact_ref)
+        registry = self.registry
+        artifact = await self.blocking(registry.models.artifact, artifact_id)
+        data = await self.blocking(registry.objects.get_bytes, artifact["object_hash"])
+        filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in artifact["name"])
+        suffix = {"pickle": ".pkl", "joblib": ".joblib", "skops": ".skops"}.get(
+            artifact["format"], ""
+        )
+        if suffix and not filename.endswith(suffix):
+            filename += suffix
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename or "model"}"')
+        self.set_header("Cache-Control", "no-store")
+        self.finish(data)
 
 
 class CompareHandler(MlnbHandler):
@@ -351,6 +410,37 @@ class CompareHandler(MlnbHandler):
             raise ApiError(400, f"compare at most 10 runs at once, got {len(refs)}.")
         compared = await self.blocking(self.registry.runs.compare, refs)
         self.reply(cast(Compare, compared))
+
+
+def restore_snapshot(
+    registry: Registry, version_id: str, root_dir: Path, rel_path: str
+) -> RestoredData:
+    """Write a data version's snapshot to ``rel_path`` under the Jupyter root (never over a
+    file that exists, never outside the root)."""
+    from mlnb.tracking.data import restore_data
+
+    root = root_dir.resolve()
+    target = (root / rel_path).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise ApiError(400, f"path must be a file under the Jupyter root, got {rel_path!r}.")
+    if target.exists():
+        raise ApiError(409, f"{rel_path} exists already; choose another file name.")
+    restore_data(registry, version_id, target)
+    return {"data_version": version_id, "path": target.relative_to(root).as_posix()}
+
+
+class DataRestoreHandler(MlnbHandler):
+    @endpoint
+    async def post(self, version_id: str) -> None:
+        path = self.json_body().get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise ApiError(
+                400, 'path is required: a file name under the Jupyter root, e.g. "train.csv".'
+            )
+        restored = await self.blocking(
+            restore_snapshot, self.registry, version_id, self.provider.root_dir, path.strip()
+        )
+        self.reply(restored, status=201)
 
 
 class DataHandler(MlnbHandler):
@@ -441,16 +531,62 @@ def model_detail(registry: Registry, name: str) -> ModelDetail:
     }
 
 
+def failed_gate_of(registry: Registry, name: str, version: int) -> GateResult | None:
+    """The version's latest gate result when it failed, else None."""
+    for v in model_detail(registry, name)["versions"]:
+        if v["version"] == version:
+            gate = v["gate"]
+            return gate if gate is not None and not gate["passed"] else None
+    return None
+
+
 def promote_version(
-    registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
+    registry: Registry,
+    name: str,
+    version: int,
+    to: str,
+    reason: str,
+    gate: str | None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
+    """Promote through mlnb's gates (a failing gate raises GateFailed -> 409). Without a gate,
+    a version whose last gate failed moves only by an explicit force with a reason."""
     from mlnb.lifecycle.promotion import promote
 
+    failed = failed_gate_of(registry, name, version) if gate is None and to != "archived" else None
+    if failed is not None:
+        checks = "; ".join(describe_check(c) for c in failed["checks"] if not c["passed"])
+        if not force:
+            raise ApiError(
+                409,
+                f"{name} v{version} failed gate {failed['gate']!r} ({checks}). Promote it "
+                "through a gate it passes, or force it past the failed gate with a reason.",
+                gate=failed,
+            )
+        if not reason:
+            raise ApiError(400, "forcing past a failed gate needs a reason for the record.")
+        reason = f"forced past the failed gate {failed['gate']!r}: {reason}"
     result = promote(
-        name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
+        name,
+        version,
+        to=to,
+        gate=gate,
+        reason=reason,
+        force=force and gate is not None,
+        raise_on_failure=True,
+        registry=registry,
     )
     return result.to_dict()
+
+
+def describe_check(check: Mapping[str, Any]) -> str:
+    """A gate check as a person reads it: ``min accuracy: 0.71 >= 0.8``."""
+    name = str(check.get("name", ""))
+    value = check.get("value")
+    if value is None:
+        return name
+    shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{name}: {shown} {check.get('op') or 'vs'} {check.get('threshold')}"
 
 
 def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
@@ -459,9 +595,17 @@ def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]
     return rollback(name, reason=reason, registry=registry).to_dict()
 
 
+def all_model_details(registry: Registry) -> ModelDetailList:
+    """Every model with its versions, gates and rollback target: the sidebar's one request."""
+    return {"models": [model_detail(registry, m["name"]) for m in registry.models.find()]}
+
+
 class ModelsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
+        if self.choice_arg("detail", ("0", "1"), "0") == "1":
+            self.reply(await self.blocking(all_model_details, self.registry))
+            return
         models = await self.blocking(self.registry.models.find)
         answer: ModelList = {"models": cast(list[ModelSummary], models)}
         self.reply(answer)
@@ -497,10 +641,13 @@ class PromoteHandler(MlnbHandler):
             raise ApiError(400, f"to must be one of {', '.join(PROMOTION_STAGES)}, got {to!r}.")
         reason = body.get("reason", "")
         gate = body.get("gate") or None
+        force = body.get("force", False)
         if not isinstance(reason, str) or not (gate is None or isinstance(gate, str)):
             raise ApiError(400, "reason and gate must be strings.")
+        if not isinstance(force, bool):
+            raise ApiError(400, f"force must be true or false, got {force!r}.")
         result = await self.blocking(
-            promote_version, self.registry, name, version, to, reason.strip(), gate
+            promote_version, self.registry, name, version, to, reason.strip(), gate, force
         )
         self.reply(result)
 
@@ -517,7 +664,6 @@ class RollbackHandler(MlnbHandler):
 # -- pipelines ---------------------------------------------------------------------------------
 
 RUN_NOW_GRACE_SECONDS = 2.0
-OUTPUT_COPIES_DIRNAME = "mlnb-outputs"
 
 
 def iso_to_epoch(value: Any) -> float | None:
@@ -627,35 +773,18 @@ def _reap(process: Any, errors: Any) -> None:
     errors.close()
 
 
-def output_to_open(
-    run: dict[str, Any], pipeline: str, root_dir: Path, allow_hidden: bool
-) -> OpenOutput:
-    """A path under the Jupyter root that JupyterLab can open for a run's output notebook.
-
-    The output itself when it lies under the root in a visible folder; otherwise (outside the
-    root, or inside the hidden .mlnb folder) a copy in ``mlnb-outputs/PIPELINE/``.
-    """
-    import shutil
+def render_output(run: Mapping[str, Any], pipeline: str) -> PipelineOutput:
+    """A run's output notebook as static HTML: read-only, no kernel, so opening it can never
+    re-run the training it records."""
+    import nbconvert
+    import nbformat
 
     source = Path(run.get("output_path") or "")
     if not run.get("output_path") or not source.is_file():
         raise ApiError(404, f"pipeline run #{run['id']} has no output notebook (any more).")
-    root = root_dir.resolve()
-    try:
-        rel = source.resolve().relative_to(root)
-    except ValueError:
-        rel = None
-    if rel is not None and (allow_hidden or not any(p.startswith(".") for p in rel.parts)):
-        return {"path": rel.as_posix(), "copied": False}
-    target = root / OUTPUT_COPIES_DIRNAME / pipeline / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    where = "outside the Jupyter root" if rel is None else "in the hidden registry folder"
-    return {
-        "path": target.relative_to(root).as_posix(),
-        "copied": True,
-        "note": f"the output {source} is {where}; opened a copy",
-    }
+    notebook = nbformat.read(source, as_version=4)
+    html, _resources = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    return {"pipeline": pipeline, "run_id": int(run["id"]), "path": str(source), "html": html}
 
 
 class PipelinesHandler(MlnbHandler):
@@ -698,18 +827,14 @@ class PipelineActionHandler(MlnbHandler):
 
 class PipelineOutputHandler(MlnbHandler):
     @endpoint
-    async def post(self, name: str, run_ref: str) -> None:
+    async def get(self, name: str, run_ref: str) -> None:
         from mlnb.pipelines.api import get_pipeline_run
 
-        self.json_body()
         run_id = parse_id("pipeline run id", run_ref)
         run = await self.blocking(get_pipeline_run, run_id, registry=self.registry)
         if run.get("pipeline") != name:
             raise ApiError(404, f"pipeline {name} has no run #{run_id}.")
-        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
-        self.reply(
-            await self.blocking(output_to_open, run, name, self.provider.root_dir, allow_hidden)
-        )
+        self.reply(await self.blocking(render_output, run, name))
 
 
 # -- monitors ----------------------------------------------------------------------------------
@@ -791,6 +916,7 @@ def _monitor_view(
         "metric": metric,
         "threshold": thresholds.get(metric) if metric else None,
         "thresholds": thresholds,
+        "alert_when": monitor.alert_sides(),
         "latest": latest,
         "accuracy": series,
         "open_alerts": cast(list[Alert], status["open_alerts"]),
@@ -889,6 +1015,8 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"runs/([^/]+)", RunHandler),
     (r"compare", CompareHandler),
     (r"data", DataHandler),
+    (r"data/([^/]+)/restore", DataRestoreHandler),
+    (r"artifacts/([^/]+)/download", ArtifactDownloadHandler),
     (r"models", ModelsHandler),
     (r"models/([^/]+)", ModelHandler),
     (r"models/([^/]+)/versions/([^/]+)/lineage", LineageHandler),
@@ -897,7 +1025,7 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"pipelines", PipelinesHandler),
     (r"pipelines/([^/]+)", PipelineHandler),
     (r"pipelines/([^/]+)/(run|pause|resume)", PipelineActionHandler),
-    (r"pipelines/([^/]+)/runs/([^/]+)/open", PipelineOutputHandler),
+    (r"pipelines/([^/]+)/runs/([^/]+)/output", PipelineOutputHandler),
     (r"monitors", MonitorsHandler),
     (r"monitors/([^/]+)", MonitorHandler),
     (r"alerts", AlertsHandler),

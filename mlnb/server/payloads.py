@@ -117,6 +117,75 @@ class DataVersionList(TypedDict):
     data_versions: list[DataVersion]
 
 
+class DataLink(TypedDict):
+    """A data version as one run read it (input) or wrote it (output)."""
+
+    id: str
+    kind: str
+    name: str
+    role: str
+    n_rows: int | None
+    n_cols: int | None
+    source_path: str | None
+    snapshot: str | None
+
+
+class Artifact(TypedDict):
+    """A model file a run saved (download it from ``artifacts/ID/download``)."""
+
+    id: int
+    run_id: int | None
+    name: str
+    object_hash: str
+    format: str
+    flavor: str
+    class_name: str
+    signature: dict[str, Any]
+    trusted_types: list[str]
+    size: int
+    created_at: float
+
+
+class MetricPoint(TypedDict):
+    step: int | None
+    value: float
+    timestamp: float
+
+
+class RunVersionRef(TypedDict):
+    """A model version registered from a run's artifact (its lineage is one click away)."""
+
+    model: str
+    version: int
+    stage: str
+
+
+class RunDetail(Run):
+    """``GET runs/ID``: the run page: everything recorded about one run."""
+
+    cell_source: str | None
+    execution_count: int | None
+    git_commit: str | None
+    git_dirty: int | None
+    python_version: str | None
+    host: str | None
+    error: str | None
+    packages: dict[str, Any]
+    tags: dict[str, str]
+    metric_history: dict[str, list[MetricPoint]]
+    data: list[DataLink]
+    models: list[Artifact]
+    model_versions: list[RunVersionRef]
+    notebook_rel: str | None
+
+
+class RestoredData(TypedDict):
+    """``POST data/ID/restore``: where the snapshot was written (relative to the Jupyter root)."""
+
+    data_version: str
+    path: str
+
+
 # -- models ------------------------------------------------------------------------------------
 
 
@@ -172,6 +241,12 @@ class ModelList(TypedDict):
     """``GET models``."""
 
     models: list[ModelSummary]
+
+
+class ModelDetailList(TypedDict):
+    """``GET models?detail=1``: every model with its versions in one answer (the sidebar)."""
+
+    models: list["ModelDetail"]
 
 
 class Transition(TypedDict):
@@ -250,12 +325,13 @@ class RunStarted(TypedDict):
     pid: int
 
 
-class OpenOutput(TypedDict):
-    """``POST pipelines/NAME/runs/ID/open``: a path JupyterLab can open, maybe a copy."""
+class PipelineOutput(TypedDict):
+    """``GET pipelines/NAME/runs/ID/output``: the output notebook rendered read-only as HTML."""
 
+    pipeline: str
+    run_id: int
     path: str
-    copied: bool
-    note: NotRequired[str]
+    html: str
 
 
 # -- monitors and alerts -----------------------------------------------------------------------
@@ -317,6 +393,7 @@ class MonitorSummary(TypedDict):
     metric: str | None
     threshold: float | None
     thresholds: dict[str, float]
+    alert_when: dict[str, str]
     latest: LatestBatch | None
     accuracy: list[AccuracyPoint]
     open_alerts: list[Alert]

@@ -8,6 +8,7 @@ text and never HTML. Screenshots go to build/screenshots/.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -190,7 +191,8 @@ def check_promote_and_rollback(page: Page) -> None:
     expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
     expect(v1.get_by_test_id("gate-result")).to_contain_text("gate release passed (1 check)")
     expect(v2.get_by_test_id("gate-result")).to_contain_text("gate strict failed: min accuracy")
-    expect(card.get_by_test_id("rollback-button")).to_be_disabled()
+    # Nothing to roll back to yet: no Rollback button at all.
+    expect(card.get_by_test_id("rollback-button")).to_have_count(0)
 
     # Through the gate it failed before: refused, with the reason, and nothing moves.
     v2.get_by_test_id("promote-button").click()
@@ -200,15 +202,28 @@ def check_promote_and_rollback(page: Page) -> None:
     dialog.get_by_test_id("promote-stage").select_option("production")
     dialog.get_by_role("button", name="Promote", exact=True).click()
     expect(dialog).to_contain_text("was NOT promoted to production", timeout=TIMEOUT_MS)
+    expect(dialog.get_by_test_id("refused-check").first).to_contain_text("min accuracy: ")
     shot(page, "sidebar-gate-refused.png")
     dialog.get_by_role("button").last.click()
     expect(dialog).to_have_count(0)
     expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
 
-    # By hand, without a gate, with a reason for the record.
+    # Without a gate and without forcing: still refused, the failed check named.
+    v2.get_by_test_id("promote-button").click()
+    expect(dialog.get_by_test_id("promote-failed-gate")).to_contain_text("min accuracy: ")
+    dialog.get_by_test_id("promote-stage").select_option("production")
+    dialog.get_by_test_id("promote-gate").fill("")
+    dialog.get_by_role("button", name="Promote", exact=True).click()
+    expect(dialog).to_contain_text("failed gate 'strict'", timeout=TIMEOUT_MS)
+    dialog.get_by_role("button").last.click()
+    expect(dialog).to_have_count(0)
+    expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
+
+    # An explicit force past the failed gate, with a reason for the record.
     v2.get_by_test_id("promote-button").click()
     dialog.get_by_test_id("promote-stage").select_option("production")
     dialog.get_by_test_id("promote-gate").fill("")
+    dialog.get_by_test_id("promote-force").check()
     dialog.get_by_test_id("promote-reason").fill("better recall on the March holdout")
     shot(page, "sidebar-promote-dialog.png")
     dialog.get_by_role("button", name="Promote", exact=True).click()
@@ -223,6 +238,8 @@ def check_promote_and_rollback(page: Page) -> None:
     dialog.get_by_role("button", name="Roll back", exact=True).click()
     expect(v1.get_by_test_id("stage-badge")).to_have_text("production", timeout=TIMEOUT_MS)
     expect(v2.get_by_test_id("stage-badge")).to_have_text("archived")
+    # Archived versions are not offered a promotion (it would always be refused).
+    expect(v2.get_by_test_id("promote-button")).to_have_count(0)
 
 
 def create_retrain_pipeline(home: Path, root: Path) -> None:
@@ -259,10 +276,12 @@ def check_pipeline(page: Page) -> None:
     card.get_by_test_id("pipeline-run").click()
     expect(card.get_by_test_id("pipeline-last-status")).to_have_text("finished", timeout=90_000)
     card.get_by_test_id("pipeline-open-output").click()
-    # The executed notebook opens in JupyterLab's main area.
-    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=".ipynb")
-    expect(tab).to_have_count(1, timeout=TIMEOUT_MS)
-    expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").first).to_contain_text("0.85")
+    # The executed notebook opens read-only, rendered: no notebook panel, no kernel.
+    view = page.get_by_test_id("output-view")
+    expect(view.get_by_test_id("output-readonly")).to_have_text("read-only", timeout=TIMEOUT_MS)
+    frame = page.frame_locator('[data-testid="output-frame"]')
+    expect(frame.locator("body")).to_contain_text("0.85", timeout=TIMEOUT_MS)
+    expect(page.locator(".jp-NotebookPanel")).to_have_count(0)
 
 
 def check_monitor_alert(page: Page) -> None:
@@ -276,6 +295,8 @@ def check_monitor_alert(page: Page) -> None:
     alert = card.get_by_test_id("alert-item").filter(has_text="accuracy")
     expect(alert).to_have_count(1)
     expect(alert).to_contain_text("below the threshold 0.82")
+    # accuracy alerts below its line: the value under it is shown as bad.
+    expect(card.get_by_test_id("monitor-metric-value")).to_have_class(re.compile("mlnb-bad"))
 
 
 def shot(page: Page, name: str) -> Path:

@@ -151,10 +151,13 @@ GET_ENDPOINTS = [
     "monitors",
     "monitors/churn-live",
     "models",
+    "models?detail=1",
     "models/churn",
     "models/churn/versions/1/lineage",
     "pipelines",
     "pipelines/retrain",
+    "pipelines/retrain/runs/1/output",
+    "artifacts/1/download",
 ]
 POST_ENDPOINTS = [
     "alerts/1/ack",
@@ -162,7 +165,7 @@ POST_ENDPOINTS = [
     "models/churn/rollback",
     "pipelines/retrain/run",
     "pipelines/retrain/pause",
-    "pipelines/retrain/runs/1/open",
+    "data/abc/restore",
 ]
 
 
@@ -352,6 +355,8 @@ async def test_monitors_show_drift_accuracy_threshold_and_alerts(jp_fetch, regis
     assert "tenure" in monitor["latest"]["drifted_columns"]
     kinds = {a["kind"] for a in monitor["open_alerts"]}
     assert "accuracy_below_threshold" in kinds
+    assert monitor["alert_when"]["accuracy"] == "below"
+    assert monitor["alert_when"]["drift_share"] == "above"
 
     code, detail = await get(jp_fetch, "monitors", "churn-live")
     assert code == 200
@@ -435,6 +440,117 @@ async def test_models_promote_and_rollback(jp_fetch, churn_models) -> None:
     assert code == 200
     assert lineage["version"] == 1 and lineage["artifact"]["object_hash"]
     assert lineage["run"]["id"] == lineage["artifact"]["run_id"]
+
+
+async def test_the_models_panel_gets_every_model_with_versions_in_one_request(
+    jp_fetch, churn_models
+) -> None:
+    code, body = await get(jp_fetch, "models", detail="1")
+    assert code == 200
+    [churn] = body["models"]
+    assert churn["name"] == "churn" and [v["version"] for v in churn["versions"]] == [3, 2, 1]
+    assert churn["can_rollback"] is False
+    code, body = await get(jp_fetch, "models", detail="yes")
+    assert code == 400 and "detail must be one of 0, 1" in body["error"]
+
+
+async def test_past_a_failed_gate_only_an_explicit_reasoned_force_promotes(
+    jp_fetch, churn_models
+) -> None:
+    import mlnb
+
+    mlnb.Gate(
+        "strict",
+        [mlnb.checks.MinMetric("accuracy", 0.99)],
+        holdout=str(churn_models),
+        target="churned",
+    )
+    try:
+        code, _ = await post(
+            jp_fetch, "models", "churn", "promote", body={"version": 3, "gate": "strict"}
+        )
+        assert code == 409
+        # The gate field left empty: refused, naming the failed check with value and threshold.
+        code, body = await post(jp_fetch, "models", "churn", "promote", body={"version": 3})
+        assert code == 409
+        assert "failed gate 'strict'" in body["error"] and ">= 0.99" in body["error"]
+        assert body["gate"]["checks"][0]["passed"] is False
+        code, body = await post(
+            jp_fetch, "models", "churn", "promote", body={"version": 3, "force": True}
+        )
+        assert code == 400 and "needs a reason" in body["error"]
+        assert await model_stages(jp_fetch) == {3: "none", 2: "none", 1: "none"}
+
+        code, result = await post(
+            jp_fetch,
+            "models",
+            "churn",
+            "promote",
+            body={"version": 3, "force": True, "reason": "hotfix, gate data stale"},
+        )
+        assert code == 200 and result["promoted"] is True
+        _, detail = await get(jp_fetch, "models", "churn")
+        reason = detail["transitions"][0]["reason"]
+        assert "forced past the failed gate 'strict'" in reason and "hotfix" in reason
+    finally:
+        from mlnb.lifecycle.gate import _registered
+
+        _registered.clear()
+
+
+async def test_a_run_page_has_history_data_artifacts_and_versions(
+    jp_fetch, churn_models, registry_home, jp_root_dir
+) -> None:
+    reg = Registry(registry_home)
+    try:
+        version = reg.models.version("churn", 1)
+        run_id = int(version["run_id"])
+        artifact = reg.models.artifact(int(version["artifact_id"]))
+    finally:
+        reg.close()
+    code, run = await get(jp_fetch, "runs", str(run_id))
+    assert code == 200
+    assert {"model": "churn", "version": 1, "stage": "none"} in run["model_versions"]
+    assert [a["id"] for a in run["models"]] == [artifact["id"]]
+    assert isinstance(run["metric_history"], dict) and isinstance(run["packages"], dict)
+
+    response = await jp_fetch(*API, "artifacts", str(artifact["id"]), "download")
+    assert response.code == 200 and len(response.body) == artifact["size"]
+    assert "attachment" in response.headers["Content-Disposition"]
+    code, body = await get(jp_fetch, "artifacts", "999", "download")
+    assert code == 404
+
+
+async def test_a_data_snapshot_is_restored_under_the_root_only(
+    jp_fetch, registry_home, jp_root_dir, tmp_path
+) -> None:
+    import mlnb
+
+    source = tmp_path / "train.csv"
+    source.write_text("a,b\n1,2\n")
+    reg = Registry(registry_home)
+    try:
+        with mlnb.track(experiment="data", registry=reg) as run:
+            run.log_data(source, name="train", snapshot=True)
+        run_id = run.id
+    finally:
+        reg.close()
+    _, detail = await get(jp_fetch, "runs", str(run_id))
+    [link] = detail["data"]
+    assert link["role"] == "input" and link["snapshot"]
+    code, restored = await post(
+        jp_fetch, "data", link["id"], "restore", body={"path": "restored/train.csv"}
+    )
+    assert code == 201 and restored["path"] == "restored/train.csv"
+    assert (jp_root_dir / "restored" / "train.csv").read_text() == "a,b\n1,2\n"
+    code, body = await post(
+        jp_fetch, "data", link["id"], "restore", body={"path": "restored/train.csv"}
+    )
+    assert code == 409 and "exists already" in body["error"]
+    code, body = await post(jp_fetch, "data", link["id"], "restore", body={"path": "../escape.csv"})
+    assert code == 400 and "under the Jupyter root" in body["error"]
+    code, body = await post(jp_fetch, "data", link["id"], "restore", body={})
+    assert code == 400 and "path is required" in body["error"]
 
 
 async def test_a_failing_gate_refuses_the_promotion_with_409(jp_fetch, churn_models) -> None:
@@ -554,12 +670,12 @@ async def test_pipelines_pause_resume_run_now_and_open_output(
     assert last["trigger"] == "manual" and "JupyterLab sidebar" in last["reason"]
     assert last["has_output"] is True
 
-    # The output lives in the registry (outside the root here): a copy is opened instead.
-    code, opened = await post(jp_fetch, "pipelines", "retrain", "runs", str(last["id"]), "open")
-    assert code == 200 and opened["copied"] is True
-    copy = jp_root_dir / opened["path"]
-    assert copy.is_file() and opened["path"].startswith("mlnb-outputs/retrain/")
-    assert "result = alpha * 2" in copy.read_text()
+    # The output is rendered read-only: static HTML with the executed code and its output,
+    # no copy in the root that could be opened with a kernel and re-run.
+    code, output = await get(jp_fetch, "pipelines", "retrain", "runs", str(last["id"]), "output")
+    assert code == 200 and output["run_id"] == last["id"]
+    assert "alpha" in output["html"] and "1.0" in output["html"]
+    assert not (jp_root_dir / "mlnb-outputs").exists()
 
 
 @pytest.mark.parametrize(
@@ -567,11 +683,12 @@ async def test_pipelines_pause_resume_run_now_and_open_output(
     [
         (("nope", "run"), 404, "nope"),
         (("nope", "pause"), 404, "nope"),
-        (("retrain", "runs", "x", "open"), 400, "pipeline run id must be a number"),
-        (("retrain", "runs", "999", "open"), 404, "999"),
+        (("retrain", "runs", "x", "output"), 400, "pipeline run id must be a number"),
+        (("retrain", "runs", "999", "output"), 404, "999"),
     ],
 )
 async def test_bad_pipeline_requests(jp_fetch, retrain_pipeline, path, status, fragment):
-    code, body = await post(jp_fetch, "pipelines", *path)
+    fetch = get if path[-1] == "output" else post
+    code, body = await fetch(jp_fetch, "pipelines", *path)
     assert code == status
     assert fragment in body["error"]
