@@ -3,6 +3,7 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, formatValue, h } from './dom';
+import { __ } from './i18n';
 import { ISectionHost, Section } from './section';
 import { AlertSide, isBreached, sparkline } from './sparkline';
 import { IAlert, IMonitorSummary } from './types';
@@ -54,7 +55,9 @@ export class MonitorsSection extends Section {
       h(
         'div',
         { class: 'mlnb-card-header' },
-        h('span', { class: 'mlnb-name' }, monitor.name),
+        button(monitor.name, { class: 'mlnb-name mlnb-link', testid: 'monitor-open', title: __('Open the dashboard of %1', monitor.name) }, () =>
+          this.host.openMonitor(monitor.name)
+        ),
         verdict
       ),
       h(

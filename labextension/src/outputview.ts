@@ -15,7 +15,7 @@ export class OutputView extends Widget {
     readonly runId: number
   ) {
     super();
-    this.id = `mlnb-output-${encodeURIComponent(pipeline)}-${runId}`;
+    this.id = OutputView.idFor(pipeline, runId);
     this.addClass('mlnb-view');
     this.addClass('mlnb-output-view');
     this.title.label = `${pipeline} #${runId} output`;
@@ -23,6 +23,10 @@ export class OutputView extends Widget {
     this.title.closable = true;
     this.node.dataset.testid = 'output-view';
     void this.load();
+  }
+
+  static idFor(pipeline: string, runId: number): string {
+    return `mlnb-output-${encodeURIComponent(pipeline)}-${runId}`;
   }
 
   private async load(): Promise<void> {

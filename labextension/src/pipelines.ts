@@ -88,10 +88,13 @@ export class PipelinesSection extends Section {
   }
 
   private openOutput(pipeline: IPipeline, run: IPipelineRun): void {
-    this.host.showInMain(new OutputView(pipeline.name, run.id));
+    this.host.showInMain(OutputView.idFor(pipeline.name, run.id), () => new OutputView(pipeline.name, run.id));
   }
 
   private async act(pipeline: IPipeline, action: 'run' | 'pause' | 'resume'): Promise<void> {
+    if (action === 'run') {
+      return this.host.runPipeline(pipeline.name);
+    }
     try {
       await postAPI(`pipelines/${encodeURIComponent(pipeline.name)}/${action}`);
     } catch (error) {

@@ -9,8 +9,14 @@ export interface ISectionHost {
   refreshAll(): Promise<void>;
   /** Open a file in JupyterLab, by a path relative to the server root. */
   openPath(path: string): Promise<void>;
-  /** Show a widget in the main area (or bring forward the open one with the same id). */
-  showInMain(widget: Widget): void;
+  /** Bring forward the main-area view with this id, or add the one `create` makes. */
+  showInMain(id: string, create: () => Widget): void;
+  /** Open the run page of a run. */
+  openRun(runId: number): void;
+  /** Open the dashboard of a monitor. */
+  openMonitor(name: string): void;
+  /** Start a pipeline run now and refresh. */
+  runPipeline(name: string): Promise<void>;
   /** Show an error in the sidebar's banner. */
   reportError(error: unknown): void;
 }

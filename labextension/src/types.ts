@@ -46,6 +46,8 @@ export interface IRun {
 export interface IRunList {
   runs: IRun[];
   metric_keys: string[];
+  total: number;
+  offset: number;
 }
 
 export interface ICompareRun {
@@ -296,6 +298,14 @@ export interface IAccuracyPoint {
   value: number;
 }
 
+export interface IColumnDrift {
+  column: string;
+  drifted: boolean;
+  test: string | null;
+  score: number | null;
+  threshold: number | null;
+}
+
 export interface IBatch {
   id: number | null;
   batch_at: number;
@@ -305,6 +315,7 @@ export interface IBatch {
   dataset_drift: boolean;
   metrics: Record<string, number>;
   drifted_columns: string[];
+  columns: IColumnDrift[];
 }
 
 export interface ILatestBatch extends IBatch {

@@ -36,6 +36,7 @@ from mlnb.server.payloads import (
     Alert,
     AlertList,
     Batch,
+    ColumnDrift,
     Compare,
     DataVersion,
     DataVersionList,
@@ -65,6 +66,7 @@ from mlnb.server.payloads import (
     Transition,
     VersionToken,
 )
+from mlnb.store.query import search
 from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
@@ -317,17 +319,26 @@ class RunsHandler(MlnbHandler):
         status = self.text_arg("status")
         sort = self.text_arg("sort")
         order = self.choice_arg("order", ("asc", "desc"), "desc")
-        limit = self.int_arg("limit", 100)
-        runs = await self.blocking(
-            self.registry.runs.find,
+        limit = self.int_arg("limit", 100) or 100
+        offset = self.int_arg("offset", 0, lo=0, hi=10_000_000) or 0
+        runs, total = await self.blocking(
+            search,
+            self.registry.runs,
+            self.text_arg("q"),
             experiment=experiment,
             status=status,
-            limit=limit,
             sort=sort,
             descending=order == "desc",
+            offset=offset,
+            limit=limit,
         )
         keys = sorted({k for r in runs for k in r.get("metrics", {})})
-        answer: RunList = {"runs": cast(list[Run], runs), "metric_keys": keys}
+        answer: RunList = {
+            "runs": cast(list[Run], runs),
+            "metric_keys": keys,
+            "total": total,
+            "offset": offset,
+        }
         self.reply(answer)
 
 
@@ -863,6 +874,21 @@ def drifted_columns(report: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def column_cells(report: dict[str, Any] | None) -> list[ColumnDrift]:
+    """Each feature column's verdict, test, score and threshold from a stored drift report."""
+    return [
+        {
+            "column": str(c.get("column")),
+            "drifted": bool(c.get("drifted")),
+            "test": c.get("test"),
+            "score": c.get("score"),
+            "threshold": c.get("threshold"),
+        }
+        for c in (report or {}).get("columns") or []
+        if isinstance(c, dict) and c.get("role", "feature") == "feature"
+    ]
+
+
 def batch_brief(batch: dict[str, Any]) -> Batch:
     """One stored batch as the sidebar draws it: verdict, metrics, drifted columns."""
     return {
@@ -874,6 +900,7 @@ def batch_brief(batch: dict[str, Any]) -> Batch:
         "dataset_drift": bool(batch.get("dataset_drift")),
         "metrics": batch.get("metrics") or {},
         "drifted_columns": drifted_columns(batch.get("report")),
+        "columns": column_cells(batch.get("report")),
     }
 
 

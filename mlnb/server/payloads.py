@@ -70,6 +70,8 @@ class RunList(TypedDict):
 
     runs: list[Run]
     metric_keys: list[str]
+    total: int
+    offset: int
 
 
 class CompareRun(TypedDict):
@@ -365,6 +367,16 @@ class AccuracyPoint(TypedDict):
     value: float
 
 
+class ColumnDrift(TypedDict):
+    """One feature column's drift verdict in one batch (a cell of the dashboard's heat map)."""
+
+    column: str
+    drifted: bool
+    test: str | None
+    score: float | None
+    threshold: float | None
+
+
 class Batch(TypedDict):
     """One scored batch of a monitor: drift verdict and the metrics logged with it."""
 
@@ -376,6 +388,7 @@ class Batch(TypedDict):
     dataset_drift: bool
     metrics: dict[str, float]
     drifted_columns: list[str]
+    columns: list[ColumnDrift]
 
 
 class LatestBatch(Batch):

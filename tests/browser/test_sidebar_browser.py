@@ -40,6 +40,19 @@ def seed_registry(home: Path) -> dict[str, int]:
     reg = Registry(home)
     try:
         ids = {}
+        # A sweep longer than a page of the runs list (50 by default).
+        for i in range(55):
+            run = reg.runs.start("sweep", name=f"sweep-{i:02d}", environment={})
+            reg.runs.log_params(run, {"C": round(0.01 * (i + 1), 2)})
+            reg.runs.log_metrics(run, {"accuracy": round(0.6 + i / 200, 3)})
+            reg.runs.end(run)
+        # A run with a metric history over steps, for its run page.
+        run = reg.runs.start("history", name="epochs", environment={})
+        reg.runs.log_params(run, {"lr": 0.01})
+        for step, loss in enumerate([0.9, 0.6, 0.45, 0.4, 0.38]):
+            reg.runs.log_metrics(run, {"loss": loss}, step=step)
+        reg.runs.end(run)
+        ids["epochs"] = run
         for experiment, name, c, acc in [
             ("churn", "baseline", 1.0, 0.81),
             ("churn", "balanced-classes", 0.3, 0.84),
@@ -366,6 +379,117 @@ def check_compare(page: Page) -> None:
     expect(accuracy).to_contain_text("0.87")
     expect(accuracy).to_contain_text("0.81")
     expect(accuracy).to_have_class("mlnb-differs")
+    view = page.get_by_test_id("compare-view")
+    expect(view.locator('[data-testid="compare-bars"][data-metric="accuracy"] rect')).to_have_count(
+        2
+    )
+    expect(view.get_by_test_id("compare-parallel").locator("polyline")).to_have_count(2)
+    shot(page, "compare.png")
+
+    # Two runs that share their solver: "only differences" hides the shared row.
+    rows.filter(has_text="notebook-logreg").get_by_test_id("run-select").uncheck()
+    rows.filter(has_text="balanced-classes").get_by_test_id("run-select").check()
+    compare.click()
+    view = page.get_by_test_id("compare-view").filter(has_text="balanced-classes")
+    solver = view.locator('[data-testid="compare-row"][data-key="solver"]')
+    expect(solver).to_have_count(1, timeout=TIMEOUT_MS)
+    view.get_by_test_id("compare-only-diff").check()
+    expect(solver).to_have_count(0)
+    expect(view.locator('[data-testid="compare-row"][data-key="C"]')).to_have_count(1)
+
+
+def check_search_and_paging(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    rows = sidebar.get_by_test_id("run-row")
+    search = sidebar.get_by_test_id("runs-search")
+    search.fill("metrics.accuracy > 0.85 and params.C < 1")
+    search.press("Enter")
+    expect(rows).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(rows.first).to_contain_text("notebook-logreg")
+    search.fill("accuracy > 0.85")
+    search.press("Enter")
+    expect(sidebar.get_by_test_id("runs-search-error")).to_contain_text("unknown field 'accuracy'")
+    search.fill("")
+    search.press("Enter")
+    expect(sidebar.get_by_test_id("runs-search-error")).to_be_hidden()
+
+    sidebar.get_by_test_id("runs-sort").select_option("")
+    sidebar.get_by_test_id("runs-experiment").select_option("sweep")
+    expect(sidebar.get_by_test_id("runs-range")).to_have_text("1–50 of 55", timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(50)
+    sidebar.get_by_test_id("runs-next").click()
+    expect(sidebar.get_by_test_id("runs-range")).to_have_text("51–55 of 55", timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(5)
+    expect(sidebar.get_by_test_id("runs-next")).to_be_disabled()
+    sidebar.get_by_test_id("runs-prev").click()
+    expect(sidebar.get_by_test_id("runs-range")).to_have_text("1–50 of 55", timeout=TIMEOUT_MS)
+
+
+def check_run_page(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    sidebar.get_by_test_id("runs-experiment").select_option("history")
+    sidebar.get_by_test_id("run-name").filter(has_text="epochs").click()
+    run_page = page.get_by_test_id("run-page").filter(has_text="epochs")
+    expect(run_page.get_by_test_id("run-page-name")).to_have_text("epochs", timeout=TIMEOUT_MS)
+    expect(run_page.get_by_test_id("params-table")).to_contain_text("lr")
+    chart = run_page.locator('[data-testid="metric-chart"][data-metric="loss"]')
+    expect(chart.locator("circle")).to_have_count(5)
+    expect(run_page.get_by_test_id("run-page-data")).to_contain_text("no data versions")
+
+    sidebar.get_by_test_id("runs-experiment").select_option("churn")
+    sidebar.get_by_test_id("run-name").filter(has_text="notebook-logreg").click()
+    run_page = page.get_by_test_id("run-page").filter(has_text="notebook-logreg")
+    expect(run_page.get_by_test_id("run-page-source")).to_contain_text(
+        "C = 0.5", timeout=TIMEOUT_MS
+    )
+    expect(run_page.get_by_test_id("params-table")).to_contain_text("max_iter")
+    expect(run_page.get_by_test_id("run-page-environment")).to_contain_text("Python")
+    shot(page, "run-page.png")
+
+
+def open_run_from_palette(page: Page, run_id: int) -> None:
+    """The command palette's "Open mlnb Run…" asks for an id and opens its page."""
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator("#command-palette input, .lm-CommandPalette-input").first
+    expect(palette).to_be_visible(timeout=TIMEOUT_MS)
+    palette.fill("Open mlnb Run")
+    page.keyboard.press("Enter")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input").fill(str(run_id))
+    dialog.get_by_role("button", name="Ok").click()
+
+
+def check_lineage(page: Page, home: Path) -> None:
+    reg = Registry(home)
+    try:
+        run_id = int(reg.models.version("churn", 1)["run_id"])
+    finally:
+        reg.close()
+    open_run_from_palette(page, run_id)
+    run_page = page.locator(f"#mlnb-run-{run_id}")
+    graph = run_page.get_by_test_id("lineage-graph")
+    expect(graph.locator('[data-node="version:churn:1"]')).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(graph).to_contain_text("churn v1")
+    expect(run_page.get_by_test_id("artifact-download")).to_have_count(1)
+    with page.expect_download() as download:
+        run_page.get_by_test_id("artifact-download").click()
+    assert download.value.suggested_filename
+    shot(page, "run-page-lineage.png")
+
+
+def check_monitor_dashboard(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    sidebar.get_by_test_id("monitor-open").filter(has_text="churn-live").click()
+    board = page.get_by_test_id("monitor-dashboard")
+    expect(board.get_by_test_id("dashboard-verdict")).to_have_text("drift", timeout=TIMEOUT_MS)
+    expect(
+        board.get_by_test_id("dashboard-metric-chart").locator("circle.mlnb-breached")
+    ).not_to_have_count(0)
+    expect(board.get_by_test_id("dashboard-drift-chart").locator("circle")).not_to_have_count(0)
+    tenure = board.locator('[data-testid="heatmap-row"][data-column="tenure"]')
+    expect(tenure.locator('[data-drifted="yes"]')).not_to_have_count(0)
+    expect(board.get_by_test_id("dashboard-alerts")).to_contain_text("below the threshold 0.82")
+    shot(page, "monitor-dashboard.png")
 
 
 def switch_to_dark_theme(page: Page) -> None:
@@ -404,10 +528,14 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                 check_runs(page, lab.root)
                 check_compare(page)
                 shot(page, "sidebar-runs.png")
+                check_search_and_paging(page)
+                check_run_page(page)
                 if models:
                     check_promote_and_rollback(page)
+                    check_lineage(page, registry_home)
                 if monitors:
                     check_monitor_alert(page)
+                    check_monitor_dashboard(page)
                 if pipelines:
                     check_pipeline(page)
                 if models and monitors and pipelines:

@@ -692,3 +692,14 @@ async def test_bad_pipeline_requests(jp_fetch, retrain_pipeline, path, status, f
     code, body = await fetch(jp_fetch, "pipelines", *path)
     assert code == status
     assert fragment in body["error"]
+
+
+async def test_runs_search_with_an_expression_and_page(jp_fetch, runs) -> None:
+    code, body = await get(jp_fetch, "runs", q="metrics.accuracy > 0.85 and params.C < 1")
+    assert code == 200 and [r["name"] for r in body["runs"]] == ["<b>tuned</b>"]
+    assert body["total"] == 1
+    code, body = await get(jp_fetch, "runs", limit="1", offset="1")
+    assert code == 200 and body["total"] == 3 and body["offset"] == 1
+    assert [r["name"] for r in body["runs"]] == ["<b>tuned</b>"]
+    code, body = await get(jp_fetch, "runs", q="accuracy > 0.9")
+    assert code == 400 and "unknown field 'accuracy'" in body["error"]
