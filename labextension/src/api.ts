@@ -51,7 +51,10 @@ export function postAPI<T>(endpoint: string, body: unknown = {}): Promise<T> {
 }
 
 /** Build `path?key=value&...`, leaving out empty values. */
-export function withQuery(path: string, query: Record<string, string | number | undefined>): string {
+export function withQuery(
+  path: string,
+  query: Record<string, string | number | undefined>
+): string {
   const parts = Object.entries(query)
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);

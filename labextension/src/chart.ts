@@ -114,7 +114,12 @@ export function lineChart(series: ISeries[], options: ILineChartOptions): SVGSVG
     root.appendChild(
       svg('line', { x1: m.left, x2: width - m.right, y1: y(t), y2: y(t), class: 'mlnb-chart-grid' })
     );
-    const label = svg('text', { x: m.left - 4, y: y(t) + 3, class: 'mlnb-chart-tick', 'text-anchor': 'end' });
+    const label = svg('text', {
+      x: m.left - 4,
+      y: y(t) + 3,
+      class: 'mlnb-chart-tick',
+      'text-anchor': 'end'
+    });
     label.textContent = tickLabel(t);
     root.appendChild(label);
   }

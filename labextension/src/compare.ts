@@ -9,22 +9,8 @@ import { requestAPI, withQuery } from './api';
 import { extent, scale, svg, tickLabel } from './chart';
 import { formatValue, h, replaceChildren } from './dom';
 import { __ } from './i18n';
+import { isNumericRow, numericValues, visibleRows } from './logic';
 import { ICompare, ICompareRow } from './types';
-
-/** Rows to show: all, or only those whose values differ between the runs. */
-export function visibleRows(rows: ICompareRow[], onlyDifferences: boolean): ICompareRow[] {
-  return onlyDifferences ? rows.filter(r => r.differs) : rows;
-}
-
-/** The numeric values of a row (null where a run has none or it is not a number). */
-export function numericValues(row: ICompareRow): (number | null)[] {
-  return row.values.map(v => (typeof v === 'number' && Number.isFinite(v) ? v : null));
-}
-
-/** Whether a row can be an axis: at least one number. */
-export function isNumericRow(row: ICompareRow): boolean {
-  return numericValues(row).some(v => v !== null);
-}
 
 function runLabel(run: { id: number; name: string }): string {
   return run.name ? `${run.name} #${run.id}` : `#${run.id}`;
@@ -38,9 +24,19 @@ function metricBars(result: ICompare, rows: ICompareRow[]): HTMLElement[] {
     const barH = 16;
     const m = { left: 8, right: 56, top: 20 };
     const height = m.top + values.length * (barH + 4) + 4;
-    const [lo, hi] = extent(values.filter((v): v is number => v !== null), [0]);
+    const [lo, hi] = extent(
+      values.filter((v): v is number => v !== null),
+      [0]
+    );
     const x = scale(Math.min(lo, 0), hi, m.left, width - m.right);
-    const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'mlnb-chart', role: 'img', 'aria-label': row.key });
+    const root = svg('svg', {
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      class: 'mlnb-chart',
+      role: 'img',
+      'aria-label': row.key
+    });
     const title = svg('text', { x: m.left, y: 13, class: 'mlnb-chart-title' });
     title.textContent = row.key;
     root.appendChild(title);
@@ -48,17 +44,31 @@ function metricBars(result: ICompare, rows: ICompareRow[]): HTMLElement[] {
       const y = m.top + i * (barH + 4);
       if (v !== null) {
         const x0 = x(Math.min(0, v));
-        const bar = svg('rect', { x: x0, y, width: Math.max(1, Math.abs(x(v) - x(0))), height: barH, class: `mlnb-bar mlnb-series-${i % 6}` });
+        const bar = svg('rect', {
+          x: x0,
+          y,
+          width: Math.max(1, Math.abs(x(v) - x(0))),
+          height: barH,
+          class: `mlnb-bar mlnb-series-${i % 6}`
+        });
         const tip = svg('title');
         tip.textContent = `${runLabel(result.runs[i])}: ${formatValue(v)}`;
         bar.appendChild(tip);
         root.appendChild(bar);
       }
-      const label = svg('text', { x: width - m.right + 4, y: y + barH - 4, class: 'mlnb-chart-tick' });
+      const label = svg('text', {
+        x: width - m.right + 4,
+        y: y + barH - 4,
+        class: 'mlnb-chart-tick'
+      });
       label.textContent = v === null ? '—' : tickLabel(v);
       root.appendChild(label);
     });
-    return h('figure', { class: 'mlnb-figure', testid: 'compare-bars', 'data-metric': row.key }, root);
+    return h(
+      'figure',
+      { class: 'mlnb-figure', testid: 'compare-bars', 'data-metric': row.key },
+      root
+    );
   });
 }
 
@@ -70,7 +80,14 @@ function parallelCoordinates(result: ICompare, axes: ICompareRow[]): HTMLElement
   const width = Math.max(360, axes.length * 110);
   const height = 220;
   const m = { left: 40, right: 40, top: 28, bottom: 24 };
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'mlnb-chart', role: 'img', 'aria-label': __('parameters and metrics per run') });
+  const root = svg('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    class: 'mlnb-chart',
+    role: 'img',
+    'aria-label': __('parameters and metrics per run')
+  });
   const step = (width - m.left - m.right) / (axes.length - 1);
   const ys = axes.map(axis => {
     const values = numericValues(axis).filter((v): v is number => v !== null);
@@ -79,11 +96,16 @@ function parallelCoordinates(result: ICompare, axes: ICompareRow[]): HTMLElement
   });
   axes.forEach((axis, i) => {
     const ax = m.left + i * step;
-    root.appendChild(svg('line', { x1: ax, x2: ax, y1: m.top, y2: height - m.bottom, class: 'mlnb-chart-axis' }));
+    root.appendChild(
+      svg('line', { x1: ax, x2: ax, y1: m.top, y2: height - m.bottom, class: 'mlnb-chart-axis' })
+    );
     const label = svg('text', { x: ax, y: 12, class: 'mlnb-chart-title', 'text-anchor': 'middle' });
     label.textContent = axis.key;
     root.appendChild(label);
-    for (const [value, y] of [[ys[i].hi, m.top + 3], [ys[i].lo, height - m.bottom + 12]] as const) {
+    for (const [value, y] of [
+      [ys[i].hi, m.top + 3],
+      [ys[i].lo, height - m.bottom + 12]
+    ] as const) {
       const tick = svg('text', { x: ax, y, class: 'mlnb-chart-tick', 'text-anchor': 'middle' });
       tick.textContent = tickLabel(value);
       root.appendChild(tick);
@@ -96,7 +118,11 @@ function parallelCoordinates(result: ICompare, axes: ICompareRow[]): HTMLElement
         return v === null ? null : `${(m.left + i * step).toFixed(1)},${ys[i].y(v).toFixed(1)}`;
       })
       .filter((p): p is string => p !== null);
-    const line = svg('polyline', { points: points.join(' '), class: `mlnb-chart-line mlnb-series-${r % 6}`, 'data-run': run.id });
+    const line = svg('polyline', {
+      points: points.join(' '),
+      class: `mlnb-chart-line mlnb-series-${r % 6}`,
+      'data-run': run.id
+    });
     const tip = svg('title');
     tip.textContent = runLabel(run);
     line.appendChild(tip);
@@ -125,7 +151,12 @@ export class CompareView extends Widget {
     });
     this.content = h('div', {});
     this.node.append(
-      h('div', { class: 'mlnb-view-header' }, h('h2', {}, __('Compare runs')), h('label', { class: 'mlnb-toggle' }, toggle, ' ', __('Only differences'))),
+      h(
+        'div',
+        { class: 'mlnb-view-header' },
+        h('h2', {}, __('Compare runs')),
+        h('label', { class: 'mlnb-toggle' }, toggle, ' ', __('Only differences'))
+      ),
       this.content
     );
     void this.load();
@@ -138,9 +169,18 @@ export class CompareView extends Widget {
   private async load(): Promise<void> {
     replaceChildren(this.content, h('div', { class: 'mlnb-dim' }, __('Loading…')));
     try {
-      this.result = await requestAPI<ICompare>(withQuery('compare', { runs: this.runIds.join(',') }));
+      this.result = await requestAPI<ICompare>(
+        withQuery('compare', { runs: this.runIds.join(',') })
+      );
     } catch (error) {
-      replaceChildren(this.content, h('div', { class: 'mlnb-error', role: 'alert', testid: 'view-error' }, (error as Error).message));
+      replaceChildren(
+        this.content,
+        h(
+          'div',
+          { class: 'mlnb-error', role: 'alert', testid: 'view-error' },
+          (error as Error).message
+        )
+      );
       return;
     }
     this.draw();
@@ -157,30 +197,50 @@ export class CompareView extends Widget {
     const legend = h(
       'div',
       { class: 'mlnb-legend' },
-      ...result.runs.map((run, i) => h('span', { class: 'mlnb-legend-item' }, h('span', { class: `mlnb-swatch mlnb-series-${i % 6}` }), runLabel(run)))
+      ...result.runs.map((run, i) =>
+        h(
+          'span',
+          { class: 'mlnb-legend-item' },
+          h('span', { class: `mlnb-swatch mlnb-series-${i % 6}` }),
+          runLabel(run)
+        )
+      )
     );
     const bars = metricBars(result, metrics);
     replaceChildren(
       this.content,
       legend,
-      bars.length ? h('div', { class: 'mlnb-charts' }, ...bars) : h('div', { class: 'mlnb-empty' }, __('No numeric metric to chart.')),
+      bars.length
+        ? h('div', { class: 'mlnb-charts' }, ...bars)
+        : h('div', { class: 'mlnb-empty' }, __('No numeric metric to chart.')),
       parallelCoordinates(result, axes),
       this.table(result, metrics, params, visibleRows(result.data, this.onlyDifferences))
     );
   }
 
-  private table(result: ICompare, metrics: ICompareRow[], params: ICompareRow[], data: ICompareRow[]): HTMLElement {
+  private table(
+    result: ICompare,
+    metrics: ICompareRow[],
+    params: ICompareRow[],
+    data: ICompareRow[]
+  ): HTMLElement {
     const body = h('tbody', {});
     const group = (title: string, rows: ICompareRow[]) => {
       if (rows.length === 0) {
         return;
       }
-      body.appendChild(h('tr', { class: 'mlnb-group' }, h('td', { colspan: result.runs.length + 1 }, title)));
+      body.appendChild(
+        h('tr', { class: 'mlnb-group' }, h('td', { colspan: result.runs.length + 1 }, title))
+      );
       for (const row of rows) {
         body.appendChild(
           h(
             'tr',
-            { class: row.differs ? 'mlnb-differs' : '', testid: 'compare-row', 'data-key': row.key },
+            {
+              class: row.differs ? 'mlnb-differs' : '',
+              testid: 'compare-row',
+              'data-key': row.key
+            },
             h('td', { class: 'mlnb-key' }, row.key),
             ...row.values.map(v => h('td', {}, formatValue(v)))
           )
@@ -193,7 +253,23 @@ export class CompareView extends Widget {
     return h(
       'table',
       { class: 'mlnb-table mlnb-page-table', testid: 'compare-table' },
-      h('thead', {}, h('tr', {}, h('th', {}, ''), ...result.runs.map(run => h('th', { title: runLabel(run) }, run.name || `run ${run.id}`, h('div', { class: 'mlnb-dim' }, `#${run.id}`))))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, ''),
+          ...result.runs.map(run =>
+            h(
+              'th',
+              { title: runLabel(run) },
+              run.name || `run ${run.id}`,
+              h('div', { class: 'mlnb-dim' }, `#${run.id}`)
+            )
+          )
+        )
+      ),
       body
     );
   }

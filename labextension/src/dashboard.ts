@@ -10,30 +10,11 @@ import { ApiError, postAPI, requestAPI, withQuery } from './api';
 import { lineChart } from './chart';
 import { badge, button, formatTime, formatValue, h, replaceChildren } from './dom';
 import { __ } from './i18n';
-import { alertSide } from './monitors';
+import { alertSide, driftShare, heatmapColumns } from './logic';
 import { isBreached } from './sparkline';
 import { IAlert, IAlertList, IBatch, IMonitorDetail, IVersionToken } from './types';
 
 const BATCHES = 60;
-
-/** Drift share of a batch: drifted feature columns over all feature columns. */
-export function driftShare(batch: Pick<IBatch, 'n_drifted' | 'n_columns'>): number | null {
-  if (batch.n_drifted === null || !batch.n_columns) {
-    return null;
-  }
-  return batch.n_drifted / batch.n_columns;
-}
-
-/** Every column that appears in any batch, the most often drifted first. */
-export function heatmapColumns(batches: Pick<IBatch, 'columns'>[]): string[] {
-  const drifted = new Map<string, number>();
-  for (const b of batches) {
-    for (const c of b.columns) {
-      drifted.set(c.column, (drifted.get(c.column) ?? 0) + (c.drifted ? 1 : 0));
-    }
-  }
-  return [...drifted.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c]) => c);
-}
 
 function shortDate(seconds: number): string {
   return new Date(seconds * 1000).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
@@ -93,7 +74,9 @@ export class MonitorDashboard extends Widget {
     try {
       const [version, monitor, alerts] = await Promise.all([
         requestAPI<IVersionToken>('version'),
-        requestAPI<IMonitorDetail>(withQuery(`monitors/${encodeURIComponent(this.monitor)}`, { batches: BATCHES })),
+        requestAPI<IMonitorDetail>(
+          withQuery(`monitors/${encodeURIComponent(this.monitor)}`, { batches: BATCHES })
+        ),
         requestAPI<IAlertList>(withQuery('alerts', { status: 'open', limit: 200 }))
       ]);
       this.token = version.token;
@@ -104,7 +87,10 @@ export class MonitorDashboard extends Widget {
         error instanceof ApiError && error.status === 404
           ? __('There is no monitor named %1 in this registry.', this.monitor)
           : __('Could not load monitor %1: %2', this.monitor, (error as Error).message);
-      replaceChildren(this.node, h('div', { class: 'mlnb-error', role: 'alert', testid: 'view-error' }, message));
+      replaceChildren(
+        this.node,
+        h('div', { class: 'mlnb-error', role: 'alert', testid: 'view-error' }, message)
+      );
       return;
     }
     this.draw(detail, pipelineAlerts);
@@ -133,7 +119,11 @@ export class MonitorDashboard extends Widget {
       replaceChildren(
         this.node,
         header,
-        h('div', { class: 'mlnb-empty', testid: 'dashboard-empty' }, __('No batches logged yet: call monitor.log_batch(df) to score one.')),
+        h(
+          'div',
+          { class: 'mlnb-empty', testid: 'dashboard-empty' },
+          __('No batches logged yet: call monitor.log_batch(df) to score one.')
+        ),
         this.alerts(__('Alerts'), detail.alerts, 'dashboard-alerts'),
         this.alerts(__('Pipeline alerts'), pipelineAlerts, 'dashboard-pipeline-alerts')
       );
@@ -152,7 +142,11 @@ export class MonitorDashboard extends Widget {
   private metricChart(detail: IMonitorDetail): HTMLElement {
     const metric = detail.metric;
     if (metric === null) {
-      return h('figure', { class: 'mlnb-figure mlnb-empty' }, __('No performance metric logged (log batches with target= and predictions=).'));
+      return h(
+        'figure',
+        { class: 'mlnb-figure mlnb-empty' },
+        __('No performance metric logged (log batches with target= and predictions=).')
+      );
     }
     const side = alertSide(detail);
     const points = detail.batches
@@ -197,13 +191,20 @@ export class MonitorDashboard extends Widget {
   private heatmap(batches: IBatch[]): HTMLElement {
     const columns = heatmapColumns(batches);
     if (columns.length === 0) {
-      return h('section', { class: 'mlnb-page-section' }, h('h3', {}, __('Drift by column')), h('div', { class: 'mlnb-empty' }, __('No drift reports stored with these batches.')));
+      return h(
+        'section',
+        { class: 'mlnb-page-section' },
+        h('h3', {}, __('Drift by column')),
+        h('div', { class: 'mlnb-empty' }, __('No drift reports stored with these batches.'))
+      );
     }
     const head = h(
       'tr',
       {},
       h('th', {}, __('column')),
-      ...batches.map(b => h('th', { class: 'mlnb-heat-date', title: formatTime(b.batch_at) }, shortDate(b.batch_at)))
+      ...batches.map(b =>
+        h('th', { class: 'mlnb-heat-date', title: formatTime(b.batch_at) }, shortDate(b.batch_at))
+      )
     );
     const rows = columns.map(column =>
       h(
@@ -218,7 +219,12 @@ export class MonitorDashboard extends Widget {
           const title = `${column} · ${formatTime(b.batch_at)}\n${cell.test ?? ''} ${formatValue(cell.score)} (threshold ${formatValue(cell.threshold)})\n${cell.drifted ? __('drifted') : __('no drift')}`;
           return h(
             'td',
-            { class: `mlnb-heat ${cell.drifted ? 'mlnb-heat-drift' : 'mlnb-heat-ok'}`, title, testid: 'heatmap-cell', 'data-drifted': cell.drifted ? 'yes' : 'no' },
+            {
+              class: `mlnb-heat ${cell.drifted ? 'mlnb-heat-drift' : 'mlnb-heat-ok'}`,
+              title,
+              testid: 'heatmap-cell',
+              'data-drifted': cell.drifted ? 'yes' : 'no'
+            },
             cell.drifted ? '●' : ''
           );
         })
@@ -228,7 +234,11 @@ export class MonitorDashboard extends Widget {
       'section',
       { class: 'mlnb-page-section', testid: 'dashboard-heatmap' },
       h('h3', {}, __('Drift by column across batches')),
-      h('div', { class: 'mlnb-heat-scroll' }, h('table', { class: 'mlnb-heatmap' }, h('thead', {}, head), h('tbody', {}, ...rows)))
+      h(
+        'div',
+        { class: 'mlnb-heat-scroll' },
+        h('table', { class: 'mlnb-heatmap' }, h('thead', {}, head), h('tbody', {}, ...rows))
+      )
     );
   }
 
@@ -246,22 +256,37 @@ export class MonitorDashboard extends Widget {
   private alertRow(alert: IAlert): HTMLElement {
     return h(
       'div',
-      { class: `mlnb-alert mlnb-alert-${alert.severity}`, testid: 'dashboard-alert', 'data-alert': alert.id },
+      {
+        class: `mlnb-alert mlnb-alert-${alert.severity}`,
+        testid: 'dashboard-alert',
+        'data-alert': alert.id
+      },
       h(
         'span',
         { class: 'mlnb-row-main' },
         h('span', {}, alert.message),
-        h('span', { class: 'mlnb-dim' }, `${alert.kind} · ${alert.status} · ${formatTime(alert.created_at)}`)
+        h(
+          'span',
+          { class: 'mlnb-dim' },
+          `${alert.kind} · ${alert.status} · ${formatTime(alert.created_at)}`
+        )
       ),
       alert.status === 'open'
-        ? button(__('Ack'), { testid: 'dashboard-alert-ack', title: __('Acknowledge this alert') }, async () => {
-            try {
-              await postAPI(`alerts/${alert.id}/ack`);
-            } catch (error) {
-              await showErrorMessage(__('Could not acknowledge the alert'), (error as Error).message);
+        ? button(
+            __('Ack'),
+            { testid: 'dashboard-alert-ack', title: __('Acknowledge this alert') },
+            async () => {
+              try {
+                await postAPI(`alerts/${alert.id}/ack`);
+              } catch (error) {
+                await showErrorMessage(
+                  __('Could not acknowledge the alert'),
+                  (error as Error).message
+                );
+              }
+              await this.load();
             }
-            await this.load();
-          })
+          )
         : null
     );
   }

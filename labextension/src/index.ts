@@ -1,9 +1,5 @@
 /** JupyterLab plugin: the mlnb panel in the left sidebar, its main-area views and commands. */
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, InputDialog } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator } from '@jupyterlab/translation';
@@ -58,7 +54,11 @@ function readSettings(settings: ISettingRegistry.ISettings | null): IMlnbSetting
   return { ...DEFAULT_SETTINGS, ...composite };
 }
 
-function addCommands(app: JupyterFrontEnd, sidebar: MlnbSidebar, palette: ICommandPalette | null): void {
+function addCommands(
+  app: JupyterFrontEnd,
+  sidebar: MlnbSidebar,
+  palette: ICommandPalette | null
+): void {
   const { commands } = app;
   commands.addCommand(CommandIDs.openPanel, {
     label: __('Open the mlnb Panel'),
@@ -84,7 +84,10 @@ function addCommands(app: JupyterFrontEnd, sidebar: MlnbSidebar, palette: IComma
     }
   });
   commands.addCommand(CommandIDs.openMonitor, {
-    label: args => (args.name ? __('Open Monitor Dashboard %1', String(args.name)) : __('Open mlnb Monitor Dashboard…')),
+    label: args =>
+      args.name
+        ? __('Open Monitor Dashboard %1', String(args.name))
+        : __('Open mlnb Monitor Dashboard…'),
     execute: async args => {
       let name = typeof args.name === 'string' ? args.name : '';
       if (!name) {
@@ -102,7 +105,8 @@ function addCommands(app: JupyterFrontEnd, sidebar: MlnbSidebar, palette: IComma
     }
   });
   commands.addCommand(CommandIDs.runPipeline, {
-    label: args => (args.name ? __('Run Pipeline %1 Now', String(args.name)) : __('Run mlnb Pipeline Now…')),
+    label: args =>
+      args.name ? __('Run Pipeline %1 Now', String(args.name)) : __('Run mlnb Pipeline Now…'),
     execute: async args => {
       let name = typeof args.name === 'string' ? args.name : '';
       if (!name) {
@@ -129,7 +133,8 @@ function addCommands(app: JupyterFrontEnd, sidebar: MlnbSidebar, palette: IComma
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Runs, models, pipelines and monitors of the mlnb registry: sidebar, run pages, dashboards.',
+  description:
+    'Runs, models, pipelines and monitors of the mlnb registry: sidebar, run pages, dashboards.',
   autoStart: true,
   optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, ITranslator],
   activate: async (

@@ -3,40 +3,10 @@ import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, postAPI, requestAPI } from './api';
-import { badge, button, formatTime, formatValue, h } from './dom';
+import { badge, button, formatTime, h } from './dom';
+import { describeCheck, promotionTargets, refusedChecks } from './logic';
 import { ISectionHost, Section } from './section';
-import { IGateCheck, IGateResult, IModelDetail, IModelDetailList, IModelVersion } from './types';
-
-/** The stages a version may move to: never its own, and an archived version nowhere. */
-export function promotionTargets(stage: string): string[] {
-  if (stage === 'archived') {
-    return [];
-  }
-  return ['staging', 'production', 'archived'].filter(s => s !== stage);
-}
-
-/** A gate check as a person reads it: `✗ min accuracy: 0.71 >= 0.8`. */
-export function describeCheck(check: Partial<IGateCheck>): string {
-  const mark = check.passed ? '✓' : '✗';
-  if (check.value === null || check.value === undefined) {
-    return `${mark} ${check.name ?? ''}`;
-  }
-  return (
-    `${mark} ${check.name ?? ''}: ${formatValue(check.value)} ` +
-    `${check.op ?? 'vs'} ${formatValue(check.threshold)}`
-  );
-}
-
-/** The failed checks a refusal (409) carries, wherever the server nested the gate result. */
-export function refusedChecks(body: Record<string, unknown>): Partial<IGateCheck>[] {
-  const gate = body.gate as Record<string, unknown> | null | undefined;
-  if (!gate) {
-    return [];
-  }
-  const inner = (gate.checks ? gate : (gate.gate as Record<string, unknown> | null)) ?? {};
-  const checks = (inner.checks as Partial<IGateCheck>[] | undefined) ?? [];
-  return checks.filter(c => !c.passed);
-}
+import { IGateResult, IModelDetail, IModelDetailList, IModelVersion } from './types';
 
 /** The promote dialog's body: a target stage, a gate, a reason and, past a failed gate, force. */
 class PromoteForm extends Widget {
@@ -53,7 +23,8 @@ class PromoteForm extends Widget {
     for (const stage of targets) {
       this.stage.appendChild(h('option', { value: stage }, stage));
     }
-    this.stage.value = targets.includes('production') && version.stage === 'staging' ? 'production' : targets[0];
+    this.stage.value =
+      targets.includes('production') && version.stage === 'staging' ? 'production' : targets[0];
     this.reason = h('input', {
       type: 'text',
       class: 'mlnb-input',
@@ -88,7 +59,10 @@ class PromoteForm extends Widget {
           'div',
           { class: 'mlnb-warning', testid: 'promote-failed-gate', role: 'note' },
           `v${version.version} failed gate ${failed.gate}: `,
-          failed.checks.filter(c => !c.passed).map(describeCheck).join('; ')
+          failed.checks
+            .filter(c => !c.passed)
+            .map(describeCheck)
+            .join('; ')
         ),
         h(
           'label',
@@ -167,7 +141,9 @@ export class ModelsSection extends Section {
     const { models } = await requestAPI<IModelDetailList>('models?detail=1');
     this.setCount(models.length);
     if (models.length === 0) {
-      this.render(this.empty('No registered models. Use %register_model or mlnb.register_model().'));
+      this.render(
+        this.empty('No registered models. Use %register_model or mlnb.register_model().')
+      );
       return;
     }
     this.render(...models.map(d => this.modelCard(d)));
@@ -191,7 +167,9 @@ export class ModelsSection extends Section {
         h(
           'span',
           { class: 'mlnb-dim' },
-          model.production_version !== null ? `production v${model.production_version}` : 'no production version'
+          model.production_version !== null
+            ? `production v${model.production_version}`
+            : 'no production version'
         ),
         rollback
       ),
@@ -298,9 +276,10 @@ export class ModelsSection extends Section {
         reason: result.value ?? ''
       });
     } catch (error) {
-      await showErrorMessage(`Rollback of ${model.name} refused`, String(
-        (error as Error).message ?? error
-      ));
+      await showErrorMessage(
+        `Rollback of ${model.name} refused`,
+        String((error as Error).message ?? error)
+      );
     }
     await this.host.refreshAll();
   }

@@ -5,16 +5,11 @@ import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, formatValue, h } from './dom';
 import { __ } from './i18n';
 import { ISectionHost, Section } from './section';
-import { AlertSide, isBreached, sparkline } from './sparkline';
+import { alertSide } from './logic';
+import { isBreached, sparkline } from './sparkline';
 import { IAlert, IMonitorSummary } from './types';
 
 const MAX_ALERTS = 3;
-
-/** Which side of its threshold the headline metric alerts on: the monitor's own rule. */
-export function alertSide(monitor: IMonitorSummary): AlertSide {
-  const side = monitor.metric !== null ? monitor.alert_when[monitor.metric] : undefined;
-  return side === 'above' ? 'above' : 'below';
-}
 
 export class MonitorsSection extends Section {
   constructor(host: ISectionHost) {
@@ -55,8 +50,14 @@ export class MonitorsSection extends Section {
       h(
         'div',
         { class: 'mlnb-card-header' },
-        button(monitor.name, { class: 'mlnb-name mlnb-link', testid: 'monitor-open', title: __('Open the dashboard of %1', monitor.name) }, () =>
-          this.host.openMonitor(monitor.name)
+        button(
+          monitor.name,
+          {
+            class: 'mlnb-name mlnb-link',
+            testid: 'monitor-open',
+            title: __('Open the dashboard of %1', monitor.name)
+          },
+          () => this.host.openMonitor(monitor.name)
         ),
         verdict
       ),
@@ -66,7 +67,9 @@ export class MonitorsSection extends Section {
         monitor.model_name ? `model ${monitor.model_name}` : 'no model',
         latest ? ` · last batch ${formatTime(latest.batch_at)}` : ''
       ),
-      driftText ? h('div', { class: 'mlnb-drift-columns', testid: 'drift-columns' }, driftText) : null,
+      driftText
+        ? h('div', { class: 'mlnb-drift-columns', testid: 'drift-columns' }, driftText)
+        : null,
       values.length
         ? h(
             'div',
@@ -100,7 +103,11 @@ export class MonitorsSection extends Section {
   private alertRow(alert: IAlert): HTMLElement {
     return h(
       'div',
-      { class: `mlnb-alert mlnb-alert-${alert.severity}`, testid: 'alert-item', 'data-alert': alert.id },
+      {
+        class: `mlnb-alert mlnb-alert-${alert.severity}`,
+        testid: 'alert-item',
+        'data-alert': alert.id
+      },
       h(
         'span',
         { class: 'mlnb-row-main' },

@@ -30,7 +30,10 @@ export class OutputView extends Widget {
   }
 
   private async load(): Promise<void> {
-    replaceChildren(this.node, h('div', { class: 'mlnb-dim mlnb-loading' }, 'Rendering the output notebook…'));
+    replaceChildren(
+      this.node,
+      h('div', { class: 'mlnb-dim mlnb-loading' }, 'Rendering the output notebook…')
+    );
     try {
       const output = await requestAPI<IPipelineOutput>(
         `pipelines/${encodeURIComponent(this.pipeline)}/runs/${this.runId}/output`
@@ -48,7 +51,11 @@ export class OutputView extends Widget {
           'div',
           { class: 'mlnb-view-header' },
           h('strong', {}, `${this.pipeline} run #${this.runId}`),
-          h('span', { class: 'mlnb-badge mlnb-badge-none', testid: 'output-readonly' }, 'read-only'),
+          h(
+            'span',
+            { class: 'mlnb-badge mlnb-badge-none', testid: 'output-readonly' },
+            'read-only'
+          ),
           h('span', { class: 'mlnb-dim mlnb-ellipsis', title: output.path }, output.path)
         ),
         frame
@@ -56,7 +63,11 @@ export class OutputView extends Widget {
     } catch (error) {
       replaceChildren(
         this.node,
-        h('div', { class: 'mlnb-error mlnb-visible', role: 'alert', testid: 'view-error' }, (error as Error).message)
+        h(
+          'div',
+          { class: 'mlnb-error mlnb-visible', role: 'alert', testid: 'view-error' },
+          (error as Error).message
+        )
       );
     }
   }

@@ -16,7 +16,9 @@ export class PipelinesSection extends Section {
     const { pipelines } = await requestAPI<{ pipelines: IPipeline[] }>('pipelines');
     this.setCount(pipelines.length);
     if (pipelines.length === 0) {
-      this.render(this.empty('No pipelines. Turn a notebook into one with %pipeline or `mlnb pipeline`.'));
+      this.render(
+        this.empty('No pipelines. Turn a notebook into one with %pipeline or `mlnb pipeline`.')
+      );
       return;
     }
     this.render(...pipelines.map(p => this.pipelineCard(p)));
@@ -61,7 +63,10 @@ export class PipelinesSection extends Section {
         ),
         button(
           paused ? 'Resume' : 'Pause',
-          { testid: 'pipeline-toggle', title: paused ? 'Resume the schedule' : 'Pause the schedule' },
+          {
+            testid: 'pipeline-toggle',
+            title: paused ? 'Resume the schedule' : 'Pause the schedule'
+          },
           () => this.act(pipeline, paused ? 'resume' : 'pause')
         ),
         last && last.has_output
@@ -88,7 +93,10 @@ export class PipelinesSection extends Section {
   }
 
   private openOutput(pipeline: IPipeline, run: IPipelineRun): void {
-    this.host.showInMain(OutputView.idFor(pipeline.name, run.id), () => new OutputView(pipeline.name, run.id));
+    this.host.showInMain(
+      OutputView.idFor(pipeline.name, run.id),
+      () => new OutputView(pipeline.name, run.id)
+    );
   }
 
   private async act(pipeline: IPipeline, action: 'run' | 'pause' | 'resume'): Promise<void> {

@@ -11,47 +11,8 @@ import { Widget } from '@lumino/widgets';
 import { ApiError, postAPI, requestAPI } from './api';
 import { lineChart, svg } from './chart';
 import { badge, button, formatTime, formatValue, h, replaceChildren, Child } from './dom';
+import { formatBytes, formatDuration, ILineage, lineageNodes } from './logic';
 import { IArtifact, IDataLink, IRestoredData, IRunDetail, IRunVersionRef } from './types';
-
-/** The parts of `GET models/NAME/versions/N/lineage` the graph draws. */
-interface ILineage {
-  model: string;
-  version: number;
-  stage: string;
-  pipeline_run: { id: number; pipeline?: string; trigger?: string; status?: string } | null;
-  transitions: { to_stage: string; reason: string; created_at: number }[];
-  gate_results: { gate: string; passed: number | boolean }[];
-}
-
-/** Seconds as `1 h 2 min`, `3.4 s`. */
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds) || seconds < 0) {
-    return '—';
-  }
-  if (seconds < 60) {
-    return `${Number(seconds.toPrecision(3))} s`;
-  }
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) {
-    return `${minutes} min ${Math.round(seconds % 60)} s`;
-  }
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
-
-/** Bytes as `1.2 MB`. */
-export function formatBytes(n: number | null): string {
-  if (n === null || !Number.isFinite(n)) {
-    return '—';
-  }
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : Number(value.toPrecision(3))} ${units[unit]}`;
-}
 
 function section(title: string, testid: string, ...children: Child[]): HTMLElement {
   return h('section', { class: 'mlnb-page-section', testid }, h('h3', {}, title), ...children);
@@ -94,7 +55,10 @@ export class RunPage extends Widget {
         error instanceof ApiError && error.status === 404
           ? `There is no run #${this.runId} in this registry (it may have been deleted).`
           : `Could not load run #${this.runId}: ${(error as Error).message}`;
-      replaceChildren(this.node, h('div', { class: 'mlnb-error', role: 'alert', testid: 'view-error' }, message));
+      replaceChildren(
+        this.node,
+        h('div', { class: 'mlnb-error', role: 'alert', testid: 'view-error' }, message)
+      );
       return;
     }
     this.title.label = `Run #${run.id} ${run.name}`.trim();
@@ -112,7 +76,8 @@ export class RunPage extends Widget {
   }
 
   private header(run: IRunDetail): HTMLElement {
-    const duration = run.ended_at !== null && run.started_at !== null ? run.ended_at - run.started_at : null;
+    const duration =
+      run.ended_at !== null && run.started_at !== null ? run.ended_at - run.started_at : null;
     return h(
       'header',
       { class: 'mlnb-page-header' },
@@ -134,8 +99,10 @@ export class RunPage extends Widget {
         h('span', {}, `${run.source}${run.user ? ` by ${run.user}` : ''}`),
         h('span', {}, 'Notebook'),
         run.notebook_rel
-          ? button(run.notebook_rel, { testid: 'run-page-notebook', class: 'mlnb-link', title: 'Open the notebook' }, () =>
-              this.openPath(run.notebook_rel as string)
+          ? button(
+              run.notebook_rel,
+              { testid: 'run-page-notebook', class: 'mlnb-link', title: 'Open the notebook' },
+              () => this.openPath(run.notebook_rel as string)
             )
           : h('span', {}, run.notebook_path ?? '—'),
         run.error ? h('span', {}, 'Error') : null,
@@ -150,7 +117,11 @@ export class RunPage extends Widget {
       'Parameters',
       'run-page-params',
       keys.length
-        ? table(['name', 'value'], keys.map(k => [h('code', {}, k), formatValue(run.params[k])]), 'params-table')
+        ? table(
+            ['name', 'value'],
+            keys.map(k => [h('code', {}, k), formatValue(run.params[k])]),
+            'params-table'
+          )
         : h('div', { class: 'mlnb-empty' }, 'No parameters were logged.')
     );
   }
@@ -158,7 +129,11 @@ export class RunPage extends Widget {
   private metrics(run: IRunDetail): HTMLElement {
     const keys = Object.keys(run.metric_history).sort();
     if (keys.length === 0) {
-      return section('Metrics', 'run-page-metrics', h('div', { class: 'mlnb-empty' }, 'No metrics were logged.'));
+      return section(
+        'Metrics',
+        'run-page-metrics',
+        h('div', { class: 'mlnb-empty' }, 'No metrics were logged.')
+      );
     }
     const charts = keys
       .filter(k => run.metric_history[k].length > 1)
@@ -182,7 +157,11 @@ export class RunPage extends Widget {
       'run-page-metrics',
       table(
         ['metric', 'last value', 'values logged'],
-        keys.map(k => [h('code', {}, k), formatValue(run.metrics[k]), run.metric_history[k].length]),
+        keys.map(k => [
+          h('code', {}, k),
+          formatValue(run.metrics[k]),
+          run.metric_history[k].length
+        ]),
         'metrics-table'
       ),
       charts.length ? h('div', { class: 'mlnb-charts' }, ...charts) : null
@@ -191,7 +170,11 @@ export class RunPage extends Widget {
 
   private data(run: IRunDetail): HTMLElement {
     if (run.data.length === 0) {
-      return section('Data', 'run-page-data', h('div', { class: 'mlnb-empty' }, 'This run recorded no data versions.'));
+      return section(
+        'Data',
+        'run-page-data',
+        h('div', { class: 'mlnb-empty' }, 'This run recorded no data versions.')
+      );
     }
     return section(
       'Data',
@@ -206,8 +189,13 @@ export class RunPage extends Widget {
           h('code', { title: d.id }, d.id.slice(0, 12)),
           h('span', { class: 'mlnb-ellipsis', title: d.source_path ?? '' }, d.source_path ?? '—'),
           d.snapshot
-            ? button('Restore…', { testid: 'data-restore', title: 'Write the snapshot to a file under the Jupyter root' }, () =>
-                this.restore(d)
+            ? button(
+                'Restore…',
+                {
+                  testid: 'data-restore',
+                  title: 'Write the snapshot to a file under the Jupyter root'
+                },
+                () => this.restore(d)
               )
             : h('span', { class: 'mlnb-dim' }, 'no snapshot')
         ]),
@@ -217,7 +205,10 @@ export class RunPage extends Widget {
   }
 
   private async restore(data: IDataLink): Promise<void> {
-    const suffix = data.kind === 'file' && data.source_path ? data.source_path.split('/').pop() : `${data.name || 'data'}.csv`;
+    const suffix =
+      data.kind === 'file' && data.source_path
+        ? data.source_path.split('/').pop()
+        : `${data.name || 'data'}.csv`;
     const answer = await InputDialog.getText({
       title: `Restore ${data.name || data.id.slice(0, 12)}`,
       label: 'File to write under the Jupyter root (it must not exist yet)',
@@ -227,7 +218,9 @@ export class RunPage extends Widget {
       return;
     }
     try {
-      const restored = await postAPI<IRestoredData>(`data/${encodeURIComponent(data.id)}/restore`, { path: answer.value });
+      const restored = await postAPI<IRestoredData>(`data/${encodeURIComponent(data.id)}/restore`, {
+        path: answer.value
+      });
       await this.openPath(restored.path).catch(() => undefined);
     } catch (error) {
       await showErrorMessage('Could not restore the snapshot', (error as Error).message);
@@ -236,7 +229,11 @@ export class RunPage extends Widget {
 
   private artifacts(run: IRunDetail): HTMLElement {
     if (run.models.length === 0) {
-      return section('Model files', 'run-page-artifacts', h('div', { class: 'mlnb-empty' }, 'This run saved no model files.'));
+      return section(
+        'Model files',
+        'run-page-artifacts',
+        h('div', { class: 'mlnb-empty' }, 'This run saved no model files.')
+      );
     }
     return section(
       'Model files',
@@ -249,7 +246,9 @@ export class RunPage extends Widget {
           a.format,
           formatBytes(a.size),
           h('code', { title: a.object_hash }, a.object_hash.slice(0, 12)),
-          button('Download', { testid: 'artifact-download', title: `Download ${a.name}` }, () => this.download(a))
+          button('Download', { testid: 'artifact-download', title: `Download ${a.name}` }, () =>
+            this.download(a)
+          )
         ]),
         'artifacts-table'
       )
@@ -258,7 +257,14 @@ export class RunPage extends Widget {
 
   private async download(artifact: IArtifact): Promise<void> {
     const settings = ServerConnection.makeSettings();
-    const url = URLExt.join(settings.baseUrl, 'mlnb', 'api', 'artifacts', String(artifact.id), 'download');
+    const url = URLExt.join(
+      settings.baseUrl,
+      'mlnb',
+      'api',
+      'artifacts',
+      String(artifact.id),
+      'download'
+    );
     try {
       const response = await ServerConnection.makeRequest(url, {}, settings);
       if (!response.ok) {
@@ -288,11 +294,16 @@ export class RunPage extends Widget {
     try {
       lineages = await Promise.all(
         run.model_versions.map((v: IRunVersionRef) =>
-          requestAPI<ILineage>(`models/${encodeURIComponent(v.model)}/versions/${v.version}/lineage`)
+          requestAPI<ILineage>(
+            `models/${encodeURIComponent(v.model)}/versions/${v.version}/lineage`
+          )
         )
       );
     } catch (error) {
-      replaceChildren(holder, h('div', { class: 'mlnb-error', role: 'alert' }, `Lineage: ${(error as Error).message}`));
+      replaceChildren(
+        holder,
+        h('div', { class: 'mlnb-error', role: 'alert' }, `Lineage: ${(error as Error).message}`)
+      );
       return;
     }
     replaceChildren(holder, lineageGraph(run, lineages));
@@ -306,9 +317,15 @@ export class RunPage extends Widget {
         ? h(
             'pre',
             { class: 'mlnb-code', testid: 'run-page-source' },
-            run.execution_count !== null ? `# In [${run.execution_count}]\n${run.cell_source}` : run.cell_source
+            run.execution_count !== null
+              ? `# In [${run.execution_count}]\n${run.cell_source}`
+              : run.cell_source
           )
-        : h('div', { class: 'mlnb-empty' }, 'No cell source was recorded (the run was not a tracked cell).')
+        : h(
+            'div',
+            { class: 'mlnb-empty' },
+            'No cell source was recorded (the run was not a tracked cell).'
+          )
     );
   }
 
@@ -334,7 +351,9 @@ export class RunPage extends Widget {
           'span',
           {},
           Object.keys(run.tags).length
-            ? Object.entries(run.tags).map(([k, v]) => `${k}=${v}`).join(', ')
+            ? Object.entries(run.tags)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ')
             : '—'
         )
       ),
@@ -343,73 +362,15 @@ export class RunPage extends Widget {
             'details',
             { class: 'mlnb-packages' },
             h('summary', {}, `${packages.length} packages`),
-            table(['package', 'version'], packages.map(([k, v]) => [k, formatValue(v)]), 'packages-table')
+            table(
+              ['package', 'version'],
+              packages.map(([k, v]) => [k, formatValue(v)]),
+              'packages-table'
+            )
           )
         : null
     );
   }
-}
-
-interface INode {
-  key: string;
-  column: number;
-  label: string;
-  detail: string;
-  kind: string;
-}
-
-/** The graph's nodes and edges: input data → (pipeline run →) run → outputs → model versions. */
-export function lineageNodes(
-  run: Pick<IRunDetail, 'id' | 'name' | 'status' | 'data' | 'models' | 'pipeline_run_id'>,
-  lineages: ILineage[]
-): { nodes: INode[]; edges: [string, string][] } {
-  const nodes: INode[] = [];
-  const edges: [string, string][] = [];
-  const runKey = `run:${run.id}`;
-  const pipeline = lineages.find(l => l.pipeline_run)?.pipeline_run ?? null;
-  if (run.pipeline_run_id !== null) {
-    const key = `pipeline:${run.pipeline_run_id}`;
-    nodes.push({
-      key,
-      column: 0,
-      label: pipeline?.pipeline ? `${pipeline.pipeline} #${run.pipeline_run_id}` : `pipeline run #${run.pipeline_run_id}`,
-      detail: pipeline?.trigger ?? 'pipeline run',
-      kind: 'pipeline'
-    });
-    edges.push([key, runKey]);
-  }
-  for (const d of run.data.filter(d => d.role !== 'output')) {
-    const key = `data:${d.role}:${d.id}:${d.name}`;
-    nodes.push({ key, column: 0, label: d.name || d.id.slice(0, 12), detail: `${d.kind} ${d.id.slice(0, 8)}`, kind: 'data' });
-    edges.push([key, runKey]);
-  }
-  nodes.push({ key: runKey, column: 1, label: run.name || `run ${run.id}`, detail: `run #${run.id} · ${run.status}`, kind: 'run' });
-  for (const d of run.data.filter(d => d.role === 'output')) {
-    const key = `data:${d.role}:${d.id}:${d.name}`;
-    nodes.push({ key, column: 2, label: d.name || d.id.slice(0, 12), detail: `output ${d.id.slice(0, 8)}`, kind: 'data' });
-    edges.push([runKey, key]);
-  }
-  for (const a of run.models) {
-    const key = `artifact:${a.object_hash}`;
-    if (!nodes.some(n => n.key === key)) {
-      nodes.push({ key, column: 2, label: a.name, detail: `${a.format} ${a.object_hash.slice(0, 8)}`, kind: 'artifact' });
-      edges.push([runKey, key]);
-    }
-  }
-  for (const l of lineages) {
-    const key = `version:${l.model}:${l.version}`;
-    const gate = l.gate_results[0];
-    nodes.push({
-      key,
-      column: 3,
-      label: `${l.model} v${l.version}`,
-      detail: `${l.stage}${gate ? ` · gate ${gate.gate} ${gate.passed ? 'passed' : 'failed'}` : ''}`,
-      kind: `version stage-${l.stage}`
-    });
-    const artifact = run.models.length ? `artifact:${run.models[0].object_hash}` : runKey;
-    edges.push([artifact, key]);
-  }
-  return { nodes, edges };
 }
 
 function lineageGraph(run: IRunDetail, lineages: ILineage[]): SVGSVGElement {
@@ -430,10 +391,18 @@ function lineageGraph(run: IRunDetail, lineages: ILineage[]): SVGSVGElement {
       continue;
     }
     const top = (height - column.length * (boxH + gapY)) / 2;
-    column.forEach((n, i) => position.set(n.key, { x: 10 + col * (boxW + gapX), y: top + i * (boxH + gapY) + gapY / 2 }));
+    column.forEach((n, i) =>
+      position.set(n.key, { x: 10 + col * (boxW + gapX), y: top + i * (boxH + gapY) + gapY / 2 })
+    );
     col++;
   }
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'mlnb-lineage-svg', role: 'img' });
+  const root = svg('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    class: 'mlnb-lineage-svg',
+    role: 'img'
+  });
   const title = svg('title');
   title.textContent = `Lineage of run #${run.id}`;
   root.appendChild(title);
@@ -448,12 +417,29 @@ function lineageGraph(run: IRunDetail, lineages: ILineage[]): SVGSVGElement {
     const x2 = b.x;
     const y2 = b.y + boxH / 2;
     const mid = (x1 + x2) / 2;
-    root.appendChild(svg('path', { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, class: 'mlnb-lineage-edge' }));
+    root.appendChild(
+      svg('path', {
+        d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
+        class: 'mlnb-lineage-edge'
+      })
+    );
   }
   for (const n of nodes) {
     const p = position.get(n.key) as { x: number; y: number };
-    const g = svg('g', { class: `mlnb-lineage-node mlnb-lineage-${n.kind.split(' ')[0]}`, 'data-node': n.key });
-    g.appendChild(svg('rect', { x: p.x, y: p.y, width: boxW, height: boxH, rx: 5, class: n.kind.includes('stage-production') ? 'mlnb-lineage-production' : '' }));
+    const g = svg('g', {
+      class: `mlnb-lineage-node mlnb-lineage-${n.kind.split(' ')[0]}`,
+      'data-node': n.key
+    });
+    g.appendChild(
+      svg('rect', {
+        x: p.x,
+        y: p.y,
+        width: boxW,
+        height: boxH,
+        rx: 5,
+        class: n.kind.includes('stage-production') ? 'mlnb-lineage-production' : ''
+      })
+    );
     const label = svg('text', { x: p.x + 8, y: p.y + 16, class: 'mlnb-lineage-label' });
     label.textContent = n.label.length > 24 ? `${n.label.slice(0, 23)}…` : n.label;
     const detail = svg('text', { x: p.x + 8, y: p.y + 31, class: 'mlnb-lineage-detail' });

@@ -7,6 +7,7 @@ import { ApiError, requestAPI, withQuery } from './api';
 import { CompareView } from './compare';
 import { badge, button, formatTime, formatValue, h, replaceChildren } from './dom';
 import { __ } from './i18n';
+import { pageOffsets } from './logic';
 import { ISectionHost, Section } from './section';
 import { IExperiment, IRun, IRunList } from './types';
 
@@ -18,14 +19,6 @@ export function pageLabel(offset: number, shown: number, total: number): string 
     return __('no runs');
   }
   return __('%1–%2 of %3', offset + 1, offset + shown, total);
-}
-
-/** The offset of the previous / next page, or null at either end. */
-export function pageOffsets(offset: number, perPage: number, total: number): { prev: number | null; next: number | null } {
-  return {
-    prev: offset > 0 ? Math.max(0, offset - perPage) : null,
-    next: offset + perPage < total ? offset + perPage : null
-  };
 }
 
 export class RunsSection extends Section {
@@ -89,7 +82,9 @@ export class RunsSection extends Section {
       class: 'mlnb-input mlnb-search',
       testid: 'runs-search',
       placeholder: 'metrics.accuracy > 0.9 and params.C < 1',
-      title: __('Search runs: metrics.NAME, params.NAME, tags.NAME, name, experiment, status; =, !=, <, <=, >, >=, ~ (contains); and, or, ( )'),
+      title: __(
+        'Search runs: metrics.NAME, params.NAME, tags.NAME, name, experiment, status; =, !=, <, <=, >, >=, ~ (contains); and, or, ( )'
+      ),
       'aria-label': __('Search runs')
     });
     this.searchInput.addEventListener('keydown', event => {
@@ -98,21 +93,42 @@ export class RunsSection extends Section {
       }
     });
     this.searchInput.addEventListener('search', () => this.applySearch());
-    this.searchError = h('div', { class: 'mlnb-search-error', testid: 'runs-search-error', role: 'alert' });
+    this.searchError = h('div', {
+      class: 'mlnb-search-error',
+      testid: 'runs-search-error',
+      role: 'alert'
+    });
     this.list = h('div', { class: 'mlnb-list', testid: 'runs-list' });
-    this.prevButton = button('‹', { testid: 'runs-prev', title: __('Previous page'), 'aria-label': __('Previous page') }, () =>
-      this.goTo(pageOffsets(this.offset, this.perPage, this.total).prev)
+    this.prevButton = button(
+      '‹',
+      { testid: 'runs-prev', title: __('Previous page'), 'aria-label': __('Previous page') },
+      () => this.goTo(pageOffsets(this.offset, this.perPage, this.total).prev)
     );
-    this.nextButton = button('›', { testid: 'runs-next', title: __('Next page'), 'aria-label': __('Next page') }, () =>
-      this.goTo(pageOffsets(this.offset, this.perPage, this.total).next)
+    this.nextButton = button(
+      '›',
+      { testid: 'runs-next', title: __('Next page'), 'aria-label': __('Next page') },
+      () => this.goTo(pageOffsets(this.offset, this.perPage, this.total).next)
     );
     this.rangeNode = h('span', { class: 'mlnb-dim', testid: 'runs-range' });
     this.render(
-      h('div', { class: 'mlnb-toolbar' }, this.experimentSelect, this.sortSelect, this.orderButton, this.compareButton),
+      h(
+        'div',
+        { class: 'mlnb-toolbar' },
+        this.experimentSelect,
+        this.sortSelect,
+        this.orderButton,
+        this.compareButton
+      ),
       h('div', { class: 'mlnb-toolbar' }, this.searchInput),
       this.searchError,
       this.list,
-      h('div', { class: 'mlnb-toolbar mlnb-pager', testid: 'runs-pager' }, this.prevButton, this.rangeNode, this.nextButton)
+      h(
+        'div',
+        { class: 'mlnb-toolbar mlnb-pager', testid: 'runs-pager' },
+        this.prevButton,
+        this.rangeNode,
+        this.nextButton
+      )
     );
   }
 
@@ -233,7 +249,11 @@ export class RunsSection extends Section {
     const metricKey = this.sortKey || Object.keys(run.metrics)[0];
     const metric =
       metricKey !== undefined && metricKey in run.metrics
-        ? h('span', { class: 'mlnb-metric', title: metricKey, testid: 'run-metric' }, `${metricKey} ${formatValue(run.metrics[metricKey])}`)
+        ? h(
+            'span',
+            { class: 'mlnb-metric', title: metricKey, testid: 'run-metric' },
+            `${metricKey} ${formatValue(run.metrics[metricKey])}`
+          )
         : h('span', {});
     return h(
       'div',
@@ -246,12 +266,20 @@ export class RunsSection extends Section {
       checkbox,
       button(
         run.name || `run ${run.id}`,
-        { class: 'mlnb-name mlnb-link', testid: 'run-name', title: __('Open the run page of #%1', run.id) },
+        {
+          class: 'mlnb-name mlnb-link',
+          testid: 'run-name',
+          title: __('Open the run page of #%1', run.id)
+        },
         () => this.host.openRun(run.id)
       ),
       badge(run.status, run.status, 'run-status'),
       h('span', {}),
-      h('span', { class: 'mlnb-dim mlnb-ellipsis' }, `#${run.id} · ${run.experiment} · ${formatTime(run.started_at)}`),
+      h(
+        'span',
+        { class: 'mlnb-dim mlnb-ellipsis' },
+        `#${run.id} · ${run.experiment} · ${formatTime(run.started_at)}`
+      ),
       metric
     );
   }
@@ -273,7 +301,8 @@ export class RunsSection extends Section {
 
   private updateCompareButton(): void {
     this.compareButton.disabled = this.selected.length < 2;
-    this.compareButton.textContent = this.selected.length >= 2 ? __('Compare %1', this.selected.length) : __('Compare');
+    this.compareButton.textContent =
+      this.selected.length >= 2 ? __('Compare %1', this.selected.length) : __('Compare');
   }
 
   private compareSelected(): void {

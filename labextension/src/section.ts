@@ -45,12 +45,7 @@ export abstract class Section {
     this.countNode = h('span', { class: 'mlnb-section-count' });
     toggle.appendChild(this.countNode);
     this.body = h('div', { class: 'mlnb-section-body' });
-    this.node = h(
-      'section',
-      { class: 'mlnb-section', testid: `section-${id}` },
-      toggle,
-      this.body
-    );
+    this.node = h('section', { class: 'mlnb-section', testid: `section-${id}` }, toggle, this.body);
     toggle.addEventListener('click', () => {
       const collapsed = this.node.classList.toggle('mlnb-collapsed');
       toggle.setAttribute('aria-expanded', collapsed ? 'false' : 'true');

@@ -61,16 +61,13 @@ export class MlnbSidebar extends Widget implements ISectionHost {
     ];
     this.errorNode = h('div', { class: 'mlnb-error', testid: 'mlnb-error', role: 'alert' });
     this.statusNode = h('div', { class: 'mlnb-dim mlnb-status', testid: 'mlnb-status' });
-    const refresh = button('⟳', { testid: 'mlnb-refresh', title: __('Refresh now'), 'aria-label': __('Refresh now') }, () =>
-      this.refreshAll()
+    const refresh = button(
+      '⟳',
+      { testid: 'mlnb-refresh', title: __('Refresh now'), 'aria-label': __('Refresh now') },
+      () => this.refreshAll()
     );
     this.node.append(
-      h(
-        'header',
-        { class: 'mlnb-header' },
-        h('span', { class: 'mlnb-title' }, 'mlnb'),
-        refresh
-      ),
+      h('header', { class: 'mlnb-header' }, h('span', { class: 'mlnb-title' }, 'mlnb'), refresh),
       this.statusNode,
       this.errorNode,
       ...this.sections.map(s => s.node)
@@ -91,7 +88,8 @@ export class MlnbSidebar extends Widget implements ISectionHost {
       this.statusNode.textContent = status.registry;
       this.statusNode.title = `registry ${status.registry} · mlnb ${status.mlnb_version}`;
       const results = await Promise.allSettled(this.sections.map(s => s.refresh()));
-      const failed = results.find(r => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      const failed = results.find(r => r.status === 'rejected') as
+        PromiseRejectedResult | undefined;
       if (failed) {
         this.reportError(failed.reason);
       } else {
@@ -127,7 +125,10 @@ export class MlnbSidebar extends Widget implements ISectionHost {
   }
 
   openMonitor(name: string): void {
-    this.showInMain(MonitorDashboard.idFor(name), () => new MonitorDashboard(name, this.settings.pollInterval));
+    this.showInMain(
+      MonitorDashboard.idFor(name),
+      () => new MonitorDashboard(name, this.settings.pollInterval)
+    );
   }
 
   /** Start a pipeline run now (its own process on the server); errors in a dialog. */

@@ -372,7 +372,8 @@ def check_compare(page: Page) -> None:
     rows.filter(has_text="baseline").get_by_test_id("run-select").check()
     expect(compare).to_be_enabled()
     compare.click()
-    table = sidebar.get_by_test_id("compare-table")
+    # The comparison opens in the main area.
+    table = page.get_by_test_id("compare-view").get_by_test_id("compare-table")
     expect(table).to_be_visible(timeout=TIMEOUT_MS)
     expect(table.locator("th")).to_contain_text(["", "notebook-logreg", "baseline"])
     accuracy = table.get_by_test_id("compare-row").filter(has_text="accuracy").first
