@@ -251,6 +251,12 @@ export interface IPipeline {
   triggers: string[];
   status: string;
   next_run: number | null;
+  notebook_rel: string | null;
+  gate: string | null;
+  promote_to: string | null;
+  model: string | null;
+  on_new_data: string[];
+  on_alert: string | null;
   last_run: IPipelineRun | null;
   runs?: IPipelineRun[];
 }
@@ -268,8 +274,19 @@ export interface IRunStarted {
 export interface IPipelineOutput {
   pipeline: string;
   run_id: number;
-  path: string;
-  html: string;
+  path: string | null;
+  html: string | null;
+  log: string | null;
+}
+
+export interface ICronPreview {
+  expression: string;
+  timezone: string;
+  next_runs: number[];
+}
+
+export interface INotebookList {
+  notebooks: string[];
 }
 
 export interface IAlert {

@@ -38,6 +38,7 @@ from mlnb.server.payloads import (
     Batch,
     ColumnDrift,
     Compare,
+    CronPreview,
     DataVersion,
     DataVersionList,
     ErrorBody,
@@ -52,6 +53,7 @@ from mlnb.server.payloads import (
     MonitorDetail,
     MonitorList,
     MonitorSummary,
+    NotebookList,
     Pipeline,
     PipelineList,
     PipelineOutput,
@@ -706,8 +708,20 @@ def pipeline_run_brief(run: Mapping[str, Any]) -> PipelineRun:
     }
 
 
-def pipeline_summary(pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> Pipeline:
-    """A pipeline with its schedule, triggers, next and last run, and ``runs`` (newest first)."""
+def path_under(root: Path | None, path: str | None) -> str | None:
+    """``path`` relative to ``root`` (for the notebook picker), or None when outside it."""
+    if not path or root is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+def pipeline_summary(
+    pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], root: Path | None = None
+) -> Pipeline:
+    """A pipeline with its schedule, triggers, gate, next and last run, and ``runs``."""
     config = pipeline.get("config") or {}
     briefs = [pipeline_run_brief(r) for r in runs]
     return {
@@ -718,6 +732,12 @@ def pipeline_summary(pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, An
         "triggers": pipeline.get("triggers", []),
         "status": pipeline.get("status", ""),
         "next_run": iso_to_epoch(pipeline.get("next_run_at")),
+        "notebook_rel": path_under(root, pipeline.get("notebook_path")),
+        "gate": config.get("gate"),
+        "promote_to": config.get("promote_to"),
+        "model": config.get("model"),
+        "on_new_data": list(config.get("on_new_data") or []),
+        "on_alert": config.get("on_alert"),
         "last_run": briefs[0] if briefs else None,
         "runs": briefs,
     }
@@ -736,12 +756,101 @@ def list_pipeline_summaries(registry: Registry) -> list[Pipeline]:
     return out
 
 
-def pipeline_detail(registry: Registry, name: str, limit: int) -> Pipeline:
+def pipeline_detail(
+    registry: Registry, name: str, limit: int, root: Path | None = None
+) -> Pipeline:
     """One pipeline with its ``limit`` latest runs."""
     from mlnb.pipelines.api import describe_pipeline, pipeline_history
 
     pipeline = describe_pipeline(name, registry=registry)
-    return pipeline_summary(pipeline, pipeline_history(name, limit=limit, registry=registry))
+    runs = pipeline_history(name, limit=limit, registry=registry)
+    return pipeline_summary(pipeline, runs, root)
+
+
+PIPELINE_FIELDS: dict[str, type] = {
+    "name": str,
+    "notebook": str,
+    "schedule": str,
+    "timezone": str,
+    "on_alert": str,
+    "gate": str,
+    "promote_to": str,
+    "model": str,
+    "on_new_data": list,
+    "replace": bool,
+}
+
+
+def pipeline_form(body: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    """The create/edit form's fields checked: known keys, right types, the notebook under the
+    Jupyter root; empty strings mean "not set"."""
+    unknown = sorted(set(body) - set(PIPELINE_FIELDS))
+    if unknown:
+        raise ApiError(400, f"unknown pipeline fields {unknown}; use {', '.join(PIPELINE_FIELDS)}.")
+    form: dict[str, Any] = {}
+    for key, kind in PIPELINE_FIELDS.items():
+        value = body.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, kind) or (
+            isinstance(value, list) and not all(isinstance(v, str) and v for v in value)
+        ):
+            what = "a list of paths" if kind is list else kind.__name__
+            raise ApiError(400, f"{key} must be {what}, got {value!r}.")
+        form[key] = value.strip() if isinstance(value, str) else value
+    for required in ("name", "notebook"):
+        if required not in form:
+            raise ApiError(400, f"{required} is required to create a pipeline.")
+    notebook = (root / form["notebook"]).resolve()
+    if not notebook.is_relative_to(root.resolve()) or notebook.suffix != ".ipynb":
+        raise ApiError(
+            400, f"notebook must be a .ipynb under the Jupyter root, got {form['notebook']!r}."
+        )
+    form["notebook"] = notebook
+    return form
+
+
+def save_pipeline(registry: Registry, form: dict[str, Any], root: Path) -> Pipeline:
+    """Create (or with replace, edit) a pipeline from the form; the domain validates it."""
+    from mlnb.pipelines.api import create_pipeline
+
+    name = form.pop("name")
+    notebook = form.pop("notebook")
+    create_pipeline(name, notebook, registry=registry, **form)
+    return pipeline_detail(registry, name, 20, root)
+
+
+def cron_preview(expression: str, timezone: str, count: int) -> CronPreview:
+    """A cron expression checked (errors say which field is wrong) and its next run times."""
+    import datetime as dt
+
+    from mlnb.pipelines.config import iter_cron, validate_cron, zone
+
+    text = validate_cron(expression)
+    zone(timezone)
+    after = dt.datetime.now(dt.UTC)
+    slots = iter_cron(text, timezone, after)
+    return {
+        "expression": text,
+        "timezone": timezone,
+        "next_runs": [next(slots).timestamp() for _ in range(count)],
+    }
+
+
+MAX_NOTEBOOKS = 500
+
+
+def notebooks_under(root: Path) -> NotebookList:
+    """Notebooks under the Jupyter root (hidden folders and checkpoints left out), sorted."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.ipynb")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        found.append(rel.as_posix())
+        if len(found) >= MAX_NOTEBOOKS:
+            break
+    return {"notebooks": found}
 
 
 def start_pipeline_run(home: Path, root_dir: Path, name: str, who: str | None) -> RunStarted:
@@ -786,16 +895,25 @@ def _reap(process: Any, errors: Any) -> None:
 
 def render_output(run: Mapping[str, Any], pipeline: str) -> PipelineOutput:
     """A run's output notebook as static HTML: read-only, no kernel, so opening it can never
-    re-run the training it records."""
+    re-run the training it records; with the tail of the run's log."""
     import nbconvert
     import nbformat
 
     source = Path(run.get("output_path") or "")
-    if not run.get("output_path") or not source.is_file():
-        raise ApiError(404, f"pipeline run #{run['id']} has no output notebook (any more).")
-    notebook = nbformat.read(source, as_version=4)
-    html, _resources = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
-    return {"pipeline": pipeline, "run_id": int(run["id"]), "path": str(source), "html": html}
+    has_output = bool(run.get("output_path")) and source.is_file()
+    if not has_output and not run.get("log"):
+        raise ApiError(404, f"pipeline run #{run['id']} has no output notebook or log (any more).")
+    html = None
+    if has_output:
+        notebook = nbformat.read(source, as_version=4)
+        html, _ = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    return {
+        "pipeline": pipeline,
+        "run_id": int(run["id"]),
+        "path": str(source) if has_output else None,
+        "html": html,
+        "log": run.get("log"),
+    }
 
 
 class PipelinesHandler(MlnbHandler):
@@ -805,12 +923,37 @@ class PipelinesHandler(MlnbHandler):
         answer: PipelineList = {"pipelines": pipelines}
         self.reply(answer)
 
+    @endpoint
+    async def post(self) -> None:
+        root = self.provider.root_dir
+        form = pipeline_form(self.json_body(), root)
+        created = await self.blocking(save_pipeline, self.registry, form, root)
+        self.reply(created, status=201)
+
 
 class PipelineHandler(MlnbHandler):
     @endpoint
     async def get(self, name: str) -> None:
-        limit = self.int_arg("limit", 20)
-        self.reply(await self.blocking(pipeline_detail, self.registry, name, limit))
+        limit = self.int_arg("limit", 20) or 20
+        root = self.provider.root_dir
+        self.reply(await self.blocking(pipeline_detail, self.registry, name, limit, root))
+
+
+class CronHandler(MlnbHandler):
+    @endpoint
+    async def get(self) -> None:
+        expression = self.text_arg("expr")
+        if expression is None:
+            raise ApiError(400, "expr is required: a cron expression such as '0 6 * * 1'.")
+        timezone = self.text_arg("tz") or "UTC"
+        count = self.int_arg("n", 5, hi=50) or 5
+        self.reply(await self.blocking(cron_preview, expression, timezone, count))
+
+
+class NotebooksHandler(MlnbHandler):
+    @endpoint
+    async def get(self) -> None:
+        self.reply(await self.blocking(notebooks_under, self.provider.root_dir))
 
 
 class PipelineActionHandler(MlnbHandler):
@@ -1051,6 +1194,8 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"models/([^/]+)/rollback", RollbackHandler),
     (r"pipelines", PipelinesHandler),
     (r"pipelines/([^/]+)", PipelineHandler),
+    (r"cron", CronHandler),
+    (r"notebooks", NotebooksHandler),
     (r"pipelines/([^/]+)/(run|pause|resume)", PipelineActionHandler),
     (r"pipelines/([^/]+)/runs/([^/]+)/output", PipelineOutputHandler),
     (r"monitors", MonitorsHandler),

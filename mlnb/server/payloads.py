@@ -309,6 +309,12 @@ class Pipeline(TypedDict):
     triggers: list[str]
     status: str
     next_run: float | None
+    notebook_rel: str | None
+    gate: str | None
+    promote_to: str | None
+    model: str | None
+    on_new_data: list[str]
+    on_alert: str | None
     last_run: PipelineRun | None
     runs: NotRequired[list[PipelineRun]]
 
@@ -328,12 +334,28 @@ class RunStarted(TypedDict):
 
 
 class PipelineOutput(TypedDict):
-    """``GET pipelines/NAME/runs/ID/output``: the output notebook rendered read-only as HTML."""
+    """``GET pipelines/NAME/runs/ID/output``: the output notebook rendered read-only as HTML
+    (None when the run left none) and the tail of the run's log."""
 
     pipeline: str
     run_id: int
-    path: str
-    html: str
+    path: str | None
+    html: str | None
+    log: str | None
+
+
+class CronPreview(TypedDict):
+    """``GET cron?expr=...&tz=...``: a schedule checked and its next run times."""
+
+    expression: str
+    timezone: str
+    next_runs: list[float]
+
+
+class NotebookList(TypedDict):
+    """``GET notebooks``: notebooks under the Jupyter root a pipeline can run."""
+
+    notebooks: list[str]
 
 
 # -- monitors and alerts -----------------------------------------------------------------------

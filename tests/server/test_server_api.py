@@ -158,6 +158,8 @@ GET_ENDPOINTS = [
     "pipelines/retrain",
     "pipelines/retrain/runs/1/output",
     "artifacts/1/download",
+    "cron?expr=0 6 * * 1",
+    "notebooks",
 ]
 POST_ENDPOINTS = [
     "alerts/1/ack",
@@ -166,6 +168,7 @@ POST_ENDPOINTS = [
     "pipelines/retrain/run",
     "pipelines/retrain/pause",
     "data/abc/restore",
+    "pipelines",
 ]
 
 
@@ -703,3 +706,40 @@ async def test_runs_search_with_an_expression_and_page(jp_fetch, runs) -> None:
     assert [r["name"] for r in body["runs"]] == ["<b>tuned</b>"]
     code, body = await get(jp_fetch, "runs", q="accuracy > 0.9")
     assert code == 400 and "unknown field 'accuracy'" in body["error"]
+
+
+async def test_pipelines_are_created_and_edited_from_the_form(
+    jp_fetch, retrain_pipeline, jp_root_dir
+) -> None:
+    code, body = await get(jp_fetch, "notebooks")
+    assert code == 200 and body["notebooks"] == ["retrain.ipynb"]
+    code, preview = await get(jp_fetch, "cron", expr="0 6 * * 1", tz="Europe/Berlin", n="3")
+    assert code == 200 and preview["expression"] == "0 6 * * 1"
+    gaps = {b - a for a, b in zip(preview["next_runs"], preview["next_runs"][1:], strict=False)}
+    assert gaps == {7 * 24 * 3600}
+    code, body = await get(jp_fetch, "cron", expr="0 25 * * *")
+    assert code == 400 and "the hour field '25' is not valid" in body["error"]
+
+    form = {
+        "name": "weekly",
+        "notebook": "retrain.ipynb",
+        "schedule": "0 6 * * 1",
+        "timezone": "UTC",
+        "gate": "",
+        "promote_to": "",
+    }
+    code, created = await post(jp_fetch, "pipelines", body=form)
+    assert code == 201, created
+    assert created["schedule"] == "0 6 * * 1" and created["notebook_rel"] == "retrain.ipynb"
+    code, edited = await post(
+        jp_fetch, "pipelines", body={**form, "schedule": "30 2 * * *", "replace": True}
+    )
+    assert code == 201 and edited["schedule"] == "30 2 * * *"
+    code, body = await post(jp_fetch, "pipelines", body={**form, "schedule": "30 2 * *"})
+    assert code == 400 and "expected 5 fields" in body["error"]
+    code, body = await post(jp_fetch, "pipelines", body={**form, "notebook": "../x.ipynb"})
+    assert code == 400 and "under the Jupyter root" in body["error"]
+    code, body = await post(jp_fetch, "pipelines", body={**form, "colour": "red"})
+    assert code == 400 and "unknown pipeline fields ['colour']" in body["error"]
+    code, body = await post(jp_fetch, "pipelines", body={"notebook": "retrain.ipynb"})
+    assert code == 400 and "name is required" in body["error"]
