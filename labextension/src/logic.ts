@@ -218,3 +218,125 @@ export function alertSide(monitor: IMonitorSummary): AlertSide {
   const side = monitor.metric !== null ? monitor.alert_when[monitor.metric] : undefined;
   return side === 'above' ? 'above' : 'below';
 }
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December'
+];
+const MACROS: Record<string, string> = {
+  '@hourly': '0 * * * *',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@weekly': '0 0 * * 0',
+  '@monthly': '0 0 1 * *',
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *'
+};
+
+function isNumber(field: string): boolean {
+  return /^\d+$/.test(field);
+}
+
+function pad2(n: string): string {
+  return n.padStart(2, '0');
+}
+
+/** A list/range field with names: `1-5` -> "Monday to Friday", `1,3` -> "Monday, Wednesday". */
+function named(field: string, names: string[], offset: number): string | null {
+  const parts = field.split(',').map(part => {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const a = names[Number(range[1]) - offset];
+      const b = names[Number(range[2]) - offset];
+      return a && b ? `${a} to ${b}` : null;
+    }
+    return isNumber(part) ? (names[(Number(part) - offset) % names.length] ?? null) : null;
+  });
+  return parts.every(p => p !== null) ? parts.join(', ') : null;
+}
+
+function timeOfDay(minute: string, hour: string): string | null {
+  if (isNumber(minute) && isNumber(hour)) {
+    return `at ${pad2(hour)}:${pad2(minute)}`;
+  }
+  if (isNumber(minute) && hour === '*') {
+    return minute === '0' ? 'every hour' : `every hour at minute ${minute}`;
+  }
+  const everyMinutes = /^\*\/(\d+)$/.exec(minute);
+  if (everyMinutes && hour === '*') {
+    return `every ${everyMinutes[1]} minutes`;
+  }
+  if (minute === '*' && hour === '*') {
+    return 'every minute';
+  }
+  const everyHours = /^\*\/(\d+)$/.exec(hour);
+  if (everyHours && isNumber(minute)) {
+    return `every ${everyHours[1]} hours at minute ${minute}`;
+  }
+  if (isNumber(minute) && /^[\d,]+$/.test(hour)) {
+    return `at ${hour
+      .split(',')
+      .map(h => `${pad2(h)}:${pad2(minute)}`)
+      .join(', ')}`;
+  }
+  return null;
+}
+
+function daysPart(dom: string, month: string, dow: string): string | null {
+  const parts: string[] = [];
+  if (dom === '*' && dow === '*') {
+    parts.push('every day');
+  } else if (dom === '*') {
+    const days = named(dow, DAYS, 0);
+    if (days === null) {
+      return null;
+    }
+    parts.push(`on ${days}`);
+  } else if (dow === '*') {
+    if (!/^[\d,-]+$/.test(dom)) {
+      return null;
+    }
+    parts.push(`on day ${dom.replace(/,/g, ', ')} of the month`);
+  } else {
+    return null;
+  }
+  if (month !== '*') {
+    const months = named(month, MONTHS, 1);
+    if (months === null) {
+      return null;
+    }
+    parts.push(`in ${months}`);
+  }
+  return parts.join(' ');
+}
+
+/** A cron expression in words ("at 06:00 on Monday"), or null when it is beyond these rules
+ * (the server still checks it and lists its next runs). */
+export function describeCron(expression: string): string | null {
+  const text = expression.trim().replace(/\s+/g, ' ');
+  const fields = (MACROS[text.toLowerCase()] ?? text).split(' ');
+  if (fields.length !== 5) {
+    return null;
+  }
+  const [minute, hour, dom, month, dow] = fields;
+  const time = timeOfDay(minute, hour);
+  const days = daysPart(dom, month, dow);
+  if (time === null || days === null) {
+    return null;
+  }
+  if (time.startsWith('every') && days === 'every day') {
+    return time;
+  }
+  return `${time} ${days}`;
+}

@@ -38,13 +38,19 @@ export class OutputView extends Widget {
       const output = await requestAPI<IPipelineOutput>(
         `pipelines/${encodeURIComponent(this.pipeline)}/runs/${this.runId}/output`
       );
-      const frame = h('iframe', {
-        class: 'mlnb-output-frame',
-        testid: 'output-frame',
-        sandbox: '',
-        title: `Output of ${this.pipeline} run #${this.runId}`
-      });
-      frame.srcdoc = output.html;
+      let frame: HTMLElement;
+      if (output.html !== null) {
+        const iframe = h('iframe', {
+          class: 'mlnb-output-frame',
+          testid: 'output-frame',
+          sandbox: '',
+          title: `Output of ${this.pipeline} run #${this.runId}`
+        });
+        iframe.srcdoc = output.html;
+        frame = iframe;
+      } else {
+        frame = h('div', { class: 'mlnb-empty' }, 'This run left no output notebook.');
+      }
       replaceChildren(
         this.node,
         h(
@@ -56,9 +62,21 @@ export class OutputView extends Widget {
             { class: 'mlnb-badge mlnb-badge-none', testid: 'output-readonly' },
             'read-only'
           ),
-          h('span', { class: 'mlnb-dim mlnb-ellipsis', title: output.path }, output.path)
+          h(
+            'span',
+            { class: 'mlnb-dim mlnb-ellipsis', title: output.path ?? '' },
+            output.path ?? ''
+          )
         ),
-        frame
+        frame,
+        output.log
+          ? h(
+              'details',
+              { class: 'mlnb-log', testid: 'output-log', open: output.html === null },
+              h('summary', {}, 'Log'),
+              h('pre', { class: 'mlnb-code' }, output.log)
+            )
+          : null
       );
     } catch (error) {
       replaceChildren(

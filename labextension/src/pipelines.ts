@@ -4,7 +4,9 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, h } from './dom';
 import { ISectionHost, Section } from './section';
+import { __ } from './i18n';
 import { OutputView } from './outputview';
+import { PipelineEditor } from './pipelineeditor';
 import { IPipeline, IPipelineRun } from './types';
 
 export class PipelinesSection extends Section {
@@ -15,13 +17,40 @@ export class PipelinesSection extends Section {
   async refresh(): Promise<void> {
     const { pipelines } = await requestAPI<{ pipelines: IPipeline[] }>('pipelines');
     this.setCount(pipelines.length);
+    const create = h(
+      'div',
+      { class: 'mlnb-toolbar' },
+      button(
+        __('New pipeline…'),
+        { testid: 'pipeline-new', title: __('Create a pipeline from a notebook') },
+        () => this.edit(null)
+      )
+    );
     if (pipelines.length === 0) {
       this.render(
-        this.empty('No pipelines. Turn a notebook into one with %pipeline or `mlnb pipeline`.')
+        create,
+        this.empty(__('No pipelines. Create one here, or with %pipeline or `mlnb pipeline`.'))
       );
       return;
     }
-    this.render(...pipelines.map(p => this.pipelineCard(p)));
+    this.render(create, ...pipelines.map(p => this.pipelineCard(p)));
+  }
+
+  /** Open the editor of a pipeline (null: a new one) in the main area. */
+  private edit(name: string | null): void {
+    this.host.showInMain(
+      PipelineEditor.idFor(name),
+      () =>
+        new PipelineEditor(
+          name,
+          (pipeline, runId) =>
+            this.host.showInMain(
+              OutputView.idFor(pipeline, runId),
+              () => new OutputView(pipeline, runId)
+            ),
+          () => this.host.refreshAll()
+        )
+    );
   }
 
   private pipelineCard(pipeline: IPipeline): HTMLElement {
@@ -58,6 +87,11 @@ export class PipelinesSection extends Section {
       h(
         'div',
         { class: 'mlnb-actions' },
+        button(
+          __('Edit & history'),
+          { testid: 'pipeline-edit', title: __('Edit the pipeline and see its runs') },
+          () => this.edit(pipeline.name)
+        ),
         button('Run now', { testid: 'pipeline-run', title: 'Queue a run now' }, () =>
           this.act(pipeline, 'run')
         ),

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { extent, scale, ticks } from '../src/chart';
 import {
   describeCheck,
+  describeCron,
   driftShare,
   formatBytes,
   formatDuration,
@@ -193,5 +194,25 @@ describe('chart scales', () => {
     expect(y(0)).toBe(100);
     expect(y(10)).toBe(0);
     expect(y(5)).toBe(50);
+  });
+});
+
+describe('cron in words', () => {
+  it('reads the common schedules', () => {
+    expect(describeCron('0 6 * * 1')).toBe('at 06:00 on Monday');
+    expect(describeCron('30 2 * * *')).toBe('at 02:30 every day');
+    expect(describeCron('0 9 * * 1-5')).toBe('at 09:00 on Monday to Friday');
+    expect(describeCron('*/15 * * * *')).toBe('every 15 minutes');
+    expect(describeCron('@daily')).toBe('at 00:00 every day');
+    expect(describeCron('@hourly')).toBe('every hour');
+    expect(describeCron('0 3 1,15 * *')).toBe('at 03:00 on day 1, 15 of the month');
+    expect(describeCron('0 0 1 1 *')).toBe('at 00:00 on day 1 of the month in January');
+    expect(describeCron('0 6,18 * * 0')).toBe('at 06:00, 18:00 on Sunday');
+  });
+
+  it('gives up on what it cannot say rather than guess', () => {
+    expect(describeCron('0 6 * *')).toBeNull();
+    expect(describeCron('5-10 6 * * 1')).toBeNull();
+    expect(describeCron('0 6 1 * 1')).toBeNull();
   });
 });

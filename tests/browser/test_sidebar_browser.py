@@ -296,6 +296,36 @@ def check_pipeline(page: Page) -> None:
     expect(frame.locator("body")).to_contain_text("0.85", timeout=TIMEOUT_MS)
     expect(page.locator(".jp-NotebookPanel")).to_have_count(0)
 
+    # Edit it from the UI: the run history shows the run, its output and log one click away.
+    card.get_by_test_id("pipeline-edit").click()
+    editor = page.locator("#mlnb-pipeline-weekly-retrain")
+    expect(editor.get_by_test_id("pipeline-schedule")).to_have_value(
+        "0 6 * * 1", timeout=TIMEOUT_MS
+    )
+    expect(editor.get_by_test_id("cron-words")).to_contain_text("at 06:00 on Monday")
+    expect(editor.get_by_test_id("cron-next-run")).to_have_count(5)
+    history = editor.get_by_test_id("pipeline-history-row")
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("manual")
+    expect(history.first).to_contain_text("finished")
+    shot(page, "pipeline-editor.png")
+
+    # A new pipeline: the notebook picked, a bad schedule explained, then created.
+    sidebar.get_by_test_id("pipeline-new").click()
+    editor = page.locator("#mlnb-pipeline-new")
+    editor.get_by_test_id("pipeline-name").fill("nightly")
+    editor.get_by_test_id("pipeline-notebook").fill("retrain.ipynb")
+    editor.get_by_test_id("pipeline-schedule").fill("30 25 * * *")
+    expect(editor.get_by_test_id("cron-words")).to_contain_text("hour field", timeout=TIMEOUT_MS)
+    editor.get_by_test_id("pipeline-schedule").fill("30 2 * * *")
+    expect(editor.get_by_test_id("cron-words")).to_contain_text("at 02:30 every day")
+    editor.get_by_test_id("pipeline-save").click()
+    expect(editor.get_by_test_id("pipeline-form-status")).to_contain_text("Created nightly")
+    new_card = sidebar.get_by_test_id("pipeline-card").filter(has_text="nightly")
+    expect(new_card.get_by_test_id("pipeline-schedule")).to_have_text(
+        "30 2 * * *", timeout=TIMEOUT_MS
+    )
+
 
 def check_monitor_alert(page: Page) -> None:
     sidebar = page.locator("#mlnb-sidebar")
@@ -546,6 +576,18 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                 shot(page, "sidebar-overview.png")
                 switch_to_dark_theme(page)
                 shot(page, "sidebar-dark.png")
+                # Every main-area view in the dark theme, charts included.
+                for title, name in [
+                    ("Run #", "run-page-dark.png"),
+                    ("Compare", "compare-dark.png"),
+                    ("Monitor churn-live", "monitor-dashboard-dark.png"),
+                    ("Pipeline weekly-retrain", "pipeline-editor-dark.png"),
+                ]:
+                    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=title)
+                    if tab.count():
+                        tab.first.click()
+                        page.wait_for_timeout(300)
+                        shot(page, name)
                 assert not [e for e in errors if "mlnb" in e], errors
             finally:
                 browser.close()
