@@ -7,6 +7,7 @@ import { badge, button, formatTime, h } from './dom';
 import { describeCheck, promotionTargets, refusedChecks } from './logic';
 import { ISectionHost, Section } from './section';
 import { IGateResult, IModelDetail, IModelDetailList, IModelVersion } from './types';
+import { __ } from './i18n';
 
 /** The promote dialog's body: a target stage, a gate, a reason and, past a failed gate, force. */
 class PromoteForm extends Widget {
@@ -43,13 +44,15 @@ class PromoteForm extends Widget {
     }
     const children: HTMLElement[] = [
       h('p', {}, `Move ${model} v${version.version} (now ${version.stage}) to:`),
-      h('label', {}, 'Stage ', this.stage),
-      h('label', {}, 'Gate ', this.gate),
-      h('label', {}, 'Reason ', this.reason),
+      h('label', {}, __('Stage '), this.stage),
+      h('label', {}, __('Gate '), this.gate),
+      h('label', {}, __('Reason '), this.reason),
       h(
         'p',
         { class: 'mlnb-dim' },
-        'With a gate, its checks run on the holdout first and a failing check stops the promotion.'
+        __(
+          'With a gate, its checks run on the holdout first and a failing check stops the promotion.'
+        )
       )
     ];
     if (failed) {
@@ -105,7 +108,7 @@ class RollbackForm extends Widget {
         `Put ${model.name} v${model.rollback_to} back in production` +
           (model.production_version !== null ? ` and archive v${model.production_version}?` : '?')
       ),
-      h('label', {}, 'Reason ', this.reason)
+      h('label', {}, __('Reason '), this.reason)
     );
   }
 
@@ -134,7 +137,7 @@ function refusalBody(error: unknown): HTMLElement {
 
 export class ModelsSection extends Section {
   constructor(host: ISectionHost) {
-    super('models', 'Models', host);
+    super('models', __('Models'), host);
   }
 
   async refresh(): Promise<void> {
@@ -152,7 +155,7 @@ export class ModelsSection extends Section {
   private modelCard(model: IModelDetail): HTMLElement {
     const rollback = model.can_rollback
       ? button(
-          'Rollback',
+          __('Rollback'),
           { testid: 'rollback-button', title: `Put v${model.rollback_to} back in production` },
           () => this.rollback(model)
         )
@@ -208,7 +211,7 @@ export class ModelsSection extends Section {
       ),
       movable
         ? button(
-            'Promote…',
+            __('Promote…'),
             { testid: 'promote-button', title: `Change the stage of v${version.version}` },
             () => this.promote(model, version)
           )
@@ -238,7 +241,7 @@ export class ModelsSection extends Section {
     const result = await showDialog({
       title: `Promote ${model.name} v${version.version}`,
       body: new PromoteForm(model.name, version),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: __('Promote') })]
     });
     if (!result.button.accept || result.value === null) {
       return;
@@ -256,7 +259,7 @@ export class ModelsSection extends Section {
       await showDialog({
         title: `Promotion of ${model.name} v${version.version} refused`,
         body: new Widget({ node: refusalBody(error) }),
-        buttons: [Dialog.okButton({ label: 'Close' })]
+        buttons: [Dialog.okButton({ label: __('Close') })]
       });
     }
     await this.host.refreshAll();
@@ -266,7 +269,7 @@ export class ModelsSection extends Section {
     const result = await showDialog({
       title: `Roll back ${model.name}`,
       body: new RollbackForm(model),
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Roll back' })]
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: __('Roll back') })]
     });
     if (!result.button.accept) {
       return;

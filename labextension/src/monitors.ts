@@ -13,7 +13,7 @@ const MAX_ALERTS = 3;
 
 export class MonitorsSection extends Section {
   constructor(host: ISectionHost) {
-    super('monitors', 'Monitors', host);
+    super('monitors', __('Monitors'), host);
   }
 
   async refresh(): Promise<void> {

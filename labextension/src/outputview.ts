@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 import { requestAPI } from './api';
 import { h, replaceChildren } from './dom';
 import { IPipelineOutput } from './types';
+import { __ } from './i18n';
 
 export class OutputView extends Widget {
   constructor(
@@ -32,7 +33,7 @@ export class OutputView extends Widget {
   private async load(): Promise<void> {
     replaceChildren(
       this.node,
-      h('div', { class: 'mlnb-dim mlnb-loading' }, 'Rendering the output notebook…')
+      h('div', { class: 'mlnb-dim mlnb-loading' }, __('Rendering the output notebook…'))
     );
     try {
       const output = await requestAPI<IPipelineOutput>(
@@ -49,7 +50,7 @@ export class OutputView extends Widget {
         iframe.srcdoc = output.html;
         frame = iframe;
       } else {
-        frame = h('div', { class: 'mlnb-empty' }, 'This run left no output notebook.');
+        frame = h('div', { class: 'mlnb-empty' }, __('This run left no output notebook.'));
       }
       replaceChildren(
         this.node,
@@ -73,7 +74,7 @@ export class OutputView extends Widget {
           ? h(
               'details',
               { class: 'mlnb-log', testid: 'output-log', open: output.html === null },
-              h('summary', {}, 'Log'),
+              h('summary', {}, __('Log')),
               h('pre', { class: 'mlnb-code' }, output.log)
             )
           : null

@@ -11,7 +11,7 @@ import { IPipeline, IPipelineRun } from './types';
 
 export class PipelinesSection extends Section {
   constructor(host: ISectionHost) {
-    super('pipelines', 'Pipelines', host);
+    super('pipelines', __('Pipelines'), host);
   }
 
   async refresh(): Promise<void> {
@@ -69,7 +69,7 @@ export class PipelinesSection extends Section {
       h(
         'div',
         { class: 'mlnb-kv' },
-        h('span', {}, 'Schedule'),
+        h('span', {}, __('Schedule')),
         h(
           'span',
           { testid: 'pipeline-schedule', title: pipeline.triggers.join(', ') },
@@ -79,9 +79,9 @@ export class PipelinesSection extends Section {
               ? pipeline.triggers.join(', ')
               : 'manual only'
         ),
-        h('span', {}, 'Next run'),
+        h('span', {}, __('Next run')),
         h('span', { testid: 'pipeline-next' }, paused ? 'paused' : formatTime(pipeline.next_run)),
-        h('span', {}, 'Last run'),
+        h('span', {}, __('Last run')),
         this.lastRun(last)
       ),
       h(
@@ -96,16 +96,16 @@ export class PipelinesSection extends Section {
           this.act(pipeline, 'run')
         ),
         button(
-          paused ? 'Resume' : 'Pause',
+          paused ? __('Resume') : __('Pause'),
           {
             testid: 'pipeline-toggle',
-            title: paused ? 'Resume the schedule' : 'Pause the schedule'
+            title: paused ? __('Resume the schedule') : __('Pause the schedule')
           },
           () => this.act(pipeline, paused ? 'resume' : 'pause')
         ),
         last && last.has_output
           ? button(
-              'Open output',
+              __('Open output'),
               { testid: 'pipeline-open-output', title: last.output_path ?? '' },
               () => this.openOutput(pipeline, last)
             )

@@ -13,6 +13,7 @@ import { lineChart, svg } from './chart';
 import { badge, button, formatTime, formatValue, h, replaceChildren, Child } from './dom';
 import { formatBytes, formatDuration, ILineage, lineageNodes } from './logic';
 import { IArtifact, IDataLink, IRestoredData, IRunDetail, IRunVersionRef } from './types';
+import { __ } from './i18n';
 
 function section(title: string, testid: string, ...children: Child[]): HTMLElement {
   return h('section', { class: 'mlnb-page-section', testid }, h('h3', {}, title), ...children);
@@ -91,13 +92,13 @@ export class RunPage extends Widget {
       h(
         'div',
         { class: 'mlnb-kv mlnb-page-kv' },
-        h('span', {}, 'Started'),
+        h('span', {}, __('Started')),
         h('span', {}, formatTime(run.started_at)),
-        h('span', {}, 'Duration'),
+        h('span', {}, __('Duration')),
         h('span', { testid: 'run-page-duration' }, formatDuration(duration)),
-        h('span', {}, 'Source'),
+        h('span', {}, __('Source')),
         h('span', {}, `${run.source}${run.user ? ` by ${run.user}` : ''}`),
-        h('span', {}, 'Notebook'),
+        h('span', {}, __('Notebook')),
         run.notebook_rel
           ? button(
               run.notebook_rel,
@@ -105,7 +106,7 @@ export class RunPage extends Widget {
               () => this.openPath(run.notebook_rel as string)
             )
           : h('span', {}, run.notebook_path ?? '—'),
-        run.error ? h('span', {}, 'Error') : null,
+        run.error ? h('span', {}, __('Error')) : null,
         run.error ? h('span', { class: 'mlnb-bad', testid: 'run-page-error' }, run.error) : null
       )
     );
@@ -114,7 +115,7 @@ export class RunPage extends Widget {
   private params(run: IRunDetail): HTMLElement {
     const keys = Object.keys(run.params).sort();
     return section(
-      'Parameters',
+      __('Parameters'),
       'run-page-params',
       keys.length
         ? table(
@@ -122,7 +123,7 @@ export class RunPage extends Widget {
             keys.map(k => [h('code', {}, k), formatValue(run.params[k])]),
             'params-table'
           )
-        : h('div', { class: 'mlnb-empty' }, 'No parameters were logged.')
+        : h('div', { class: 'mlnb-empty' }, __('No parameters were logged.'))
     );
   }
 
@@ -130,9 +131,9 @@ export class RunPage extends Widget {
     const keys = Object.keys(run.metric_history).sort();
     if (keys.length === 0) {
       return section(
-        'Metrics',
+        __('Metrics'),
         'run-page-metrics',
-        h('div', { class: 'mlnb-empty' }, 'No metrics were logged.')
+        h('div', { class: 'mlnb-empty' }, __('No metrics were logged.'))
       );
     }
     const charts = keys
@@ -153,7 +154,7 @@ export class RunPage extends Widget {
         )
       );
     return section(
-      'Metrics',
+      __('Metrics'),
       'run-page-metrics',
       table(
         ['metric', 'last value', 'values logged'],
@@ -171,13 +172,13 @@ export class RunPage extends Widget {
   private data(run: IRunDetail): HTMLElement {
     if (run.data.length === 0) {
       return section(
-        'Data',
+        __('Data'),
         'run-page-data',
-        h('div', { class: 'mlnb-empty' }, 'This run recorded no data versions.')
+        h('div', { class: 'mlnb-empty' }, __('This run recorded no data versions.'))
       );
     }
     return section(
-      'Data',
+      __('Data'),
       'run-page-data',
       table(
         ['role', 'name', 'kind', 'shape', 'fingerprint', 'source', ''],
@@ -190,10 +191,10 @@ export class RunPage extends Widget {
           h('span', { class: 'mlnb-ellipsis', title: d.source_path ?? '' }, d.source_path ?? '—'),
           d.snapshot
             ? button(
-                'Restore…',
+                __('Restore…'),
                 {
                   testid: 'data-restore',
-                  title: 'Write the snapshot to a file under the Jupyter root'
+                  title: __('Write the snapshot to a file under the Jupyter root')
                 },
                 () => this.restore(d)
               )
@@ -211,7 +212,7 @@ export class RunPage extends Widget {
         : `${data.name || 'data'}.csv`;
     const answer = await InputDialog.getText({
       title: `Restore ${data.name || data.id.slice(0, 12)}`,
-      label: 'File to write under the Jupyter root (it must not exist yet)',
+      label: __('File to write under the Jupyter root (it must not exist yet)'),
       text: `restored/${suffix}`
     });
     if (!answer.button.accept || !answer.value) {
@@ -230,13 +231,13 @@ export class RunPage extends Widget {
   private artifacts(run: IRunDetail): HTMLElement {
     if (run.models.length === 0) {
       return section(
-        'Model files',
+        __('Model files'),
         'run-page-artifacts',
-        h('div', { class: 'mlnb-empty' }, 'This run saved no model files.')
+        h('div', { class: 'mlnb-empty' }, __('This run saved no model files.'))
       );
     }
     return section(
-      'Model files',
+      __('Model files'),
       'run-page-artifacts',
       table(
         ['name', 'class', 'format', 'size', 'sha256', ''],
@@ -311,7 +312,7 @@ export class RunPage extends Widget {
 
   private cell(run: IRunDetail): HTMLElement {
     return section(
-      'Cell',
+      __('Cell'),
       'run-page-cell',
       run.cell_source
         ? h(
@@ -324,7 +325,7 @@ export class RunPage extends Widget {
         : h(
             'div',
             { class: 'mlnb-empty' },
-            'No cell source was recorded (the run was not a tracked cell).'
+            __('No cell source was recorded (the run was not a tracked cell).')
           )
     );
   }
@@ -335,18 +336,18 @@ export class RunPage extends Widget {
       ? `${run.git_commit.slice(0, 12)}${run.git_dirty ? ' (uncommitted changes)' : ' (clean)'}`
       : 'not a git repository';
     return section(
-      'Environment',
+      __('Environment'),
       'run-page-environment',
       h(
         'div',
         { class: 'mlnb-kv mlnb-page-kv' },
-        h('span', {}, 'Python'),
+        h('span', {}, __('Python')),
         h('span', {}, run.python_version ?? '—'),
-        h('span', {}, 'Host'),
+        h('span', {}, __('Host')),
         h('span', {}, run.host ?? '—'),
-        h('span', {}, 'Git'),
+        h('span', {}, __('Git')),
         h('span', { testid: 'run-page-git', class: run.git_dirty ? 'mlnb-warn-text' : '' }, git),
-        h('span', {}, 'Tags'),
+        h('span', {}, __('Tags')),
         h(
           'span',
           {},
