@@ -743,3 +743,38 @@ async def test_pipelines_are_created_and_edited_from_the_form(
     assert code == 400 and "unknown pipeline fields ['colour']" in body["error"]
     code, body = await post(jp_fetch, "pipelines", body={"notebook": "retrain.ipynb"})
     assert code == 400 and "name is required" in body["error"]
+
+
+async def test_an_error_metric_alerts_above_its_line(jp_fetch, registry_home) -> None:
+    """rmse 71 over a threshold of 60 is the alert: the payload says which side alerts."""
+    pytest.importorskip("mlnb.monitoring.drift", reason="the drift engine has not been merged yet")
+    import numpy as np
+    import pandas as pd
+
+    from mlnb.monitoring.monitor import Monitor
+
+    rng = np.random.default_rng(3)
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"rooms": rng.normal(4, 1, n), "price": rng.normal(300, 50, n)})
+
+    reg = Registry(registry_home)
+    try:
+        monitor = Monitor(
+            "prices",
+            reference=frame(300),
+            target="price",
+            task="regression",
+            thresholds={"rmse": 60},
+            registry=reg,
+        )
+        batch = frame(200)
+        monitor.log_batch(batch, predictions=batch["price"] + rng.normal(0, 71, 200))
+    finally:
+        reg.close()
+    code, body = await get(jp_fetch, "monitors", "prices")
+    assert code == 200
+    assert body["metric"] == "rmse" and body["threshold"] == 60
+    assert body["alert_when"]["rmse"] == "above"
+    assert body["accuracy"][-1]["value"] > 60
+    assert any(a["kind"] == "rmse_above_threshold" for a in body["open_alerts"])
