@@ -249,7 +249,12 @@ export class PipelineEditor extends Widget {
         'tr',
         { testid: 'pipeline-history-row', 'data-run': run.id },
         h('td', {}, `#${run.id}`),
-        h('td', { title: run.reason }, run.trigger),
+        h(
+          'td',
+          { class: 'mlnb-trigger' },
+          run.trigger,
+          run.reason ? h('div', { class: 'mlnb-dim' }, run.reason) : null
+        ),
         h('td', {}, badge(run.status, run.status)),
         h('td', {}, formatTime(run.started_at)),
         h(
