@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlnb.errors import ValidationError
+from mlnb.store.runs import RUN_STATUSES
 
 RUN_FIELDS = ("id", "name", "experiment", "status", "source", "user")
 PREFIXES = ("metrics", "params", "tags")
@@ -306,6 +307,10 @@ def search(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the runs matching ``text`` (a query, see the module doc) and how many
     match in all. ``runs`` is the registry's run store (``reg.runs``)."""
+    if status is not None and status not in RUN_STATUSES:
+        raise ValidationError(
+            f"unknown run status {status!r}; choose one of {', '.join(RUN_STATUSES)}."
+        )
     query = parse(text or "")
     if query is None and sort is None:
         return _newest_page(runs, experiment, status, offset, limit)
