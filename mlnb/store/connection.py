@@ -76,6 +76,22 @@ def explain_sqlite_error(path: Path, exc: sqlite3.Error) -> RegistryError:
     return RegistryError(f"registry {path}: {msg}")
 
 
+# How hard a commit waits for the disk: NORMAL (default, WAL) may lose the last commits on a
+# power failure or OS crash, never consistency; FULL syncs the WAL on every commit.
+SYNCHRONOUS_MODES = ("normal", "full")
+
+
+def synchronous_mode() -> str:
+    """The ``MLNB_SYNCHRONOUS`` setting (normal or full), validated."""
+    mode = os.environ.get("MLNB_SYNCHRONOUS", "normal").strip().lower() or "normal"
+    if mode not in SYNCHRONOUS_MODES:
+        raise ValidationError(
+            f"MLNB_SYNCHRONOUS={mode!r} is not a durability mode: use 'normal' (fast; a power "
+            "failure may lose the last commits) or 'full' (every commit synced to disk)."
+        )
+    return mode
+
+
 class Database:
     """A connection to one ``registry.db`` with the schema brought up to date.
 
@@ -85,6 +101,7 @@ class Database:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self.synchronous = synchronous_mode()
         try:
             conn = sqlite3.connect(
                 str(self.path),
@@ -125,7 +142,7 @@ class Database:
         mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"could not enable WAL (journal_mode={mode})")
-        c.execute("PRAGMA synchronous = NORMAL")
+        c.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         c.execute("PRAGMA foreign_keys = ON")
 
     def _migrate(self) -> None:
