@@ -37,6 +37,8 @@ STATUS_TEXT = {
     "extra_column": ("not profiled", GREY),
     "empty": ("empty ref", GREY),
     "skipped": ("skipped", GREY),
+    "too_few": ("too few values", GREY),
+    "excluded": ("excluded", GREY),
 }
 
 
@@ -97,6 +99,8 @@ class DriftResult(Protocol):
     def columns(self) -> Sequence[DriftColumn]: ...
     @property
     def dataset_drift(self) -> bool: ...
+    @property
+    def too_little_data(self) -> bool: ...
     @property
     def small_reference(self) -> bool: ...
     @property
@@ -178,10 +182,18 @@ def img(png: bytes, alt: str, width: int | None = None) -> str:
 # --------------------------------------------------------------------------- HTML parts
 
 
+def verdict_label(report: DriftResult) -> tuple[str, str]:
+    """The verdict badge's text and colour: drift, no drift, or too little data to tell."""
+    if report.too_little_data:
+        return "TOO LITTLE DATA", GREY
+    if report.dataset_drift:
+        return "DATASET DRIFT", RED
+    return "NO DATASET DRIFT", GREEN
+
+
 def header_html(report: DriftResult) -> str:
     """The verdict box: dataset drift or not, how many columns drifted, which tests ran."""
-    color = RED if report.dataset_drift else GREEN
-    verdict = "DATASET DRIFT" if report.dataset_drift else "NO DATASET DRIFT"
+    verdict, color = verdict_label(report)
     tests = (
         "small reference: KS / chi-square / z-test, drift when p &lt; threshold"
         if report.small_reference
@@ -364,6 +376,12 @@ def report_table_html(report: DriftResult) -> str:
 
 def verdict_text(report: DriftResult) -> str:
     """One line: how many columns drifted and whether the dataset did."""
+    if report.too_little_data:
+        return (
+            f"too little data for a verdict: {report.n_rows_cur:,} row"
+            f"{'' if report.n_rows_cur == 1 else 's'} vs {report.n_rows_ref:,} reference rows "
+            "(no column had enough values to test)"
+        )
     head = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
     return (
         f"{head}: {report.n_drifted} of {report.n_columns} columns drifted "

@@ -25,6 +25,7 @@ from mlnb.render.drift import (
     fmt_score,
     plain,
     plot_columns,
+    verdict_label,
     verdict_text,
 )
 
@@ -317,8 +318,7 @@ def write_panel_png(
 
     head = fig.add_subplot(grid[0])
     head.set_axis_off()
-    color = RED if report.dataset_drift else GREEN
-    verdict = "DATASET DRIFT" if report.dataset_drift else "NO DATASET DRIFT"
+    verdict, color = verdict_label(report)
     head.text(
         0.0,
         0.62,

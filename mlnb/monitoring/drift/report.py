@@ -123,6 +123,12 @@ class DriftReport:
         return self.n_columns > 0 and self.share_drifted >= self.threshold_share
 
     @property
+    def too_little_data(self) -> bool:
+        """True when no feature column had enough values for a verdict (``min_rows``)."""
+        features = [c for c in self.columns if c.role == "feature"]
+        return self.n_columns == 0 and any(c.status == "too_few" for c in features)
+
+    @property
     def drifted_columns(self) -> list[str]:
         return [c.column for c in self.counted_columns if c.drifted]
 
@@ -149,6 +155,7 @@ class DriftReport:
         return {
             "format": FORMAT,
             "dataset_drift": self.dataset_drift,
+            "too_little_data": self.too_little_data,
             "n_drifted": self.n_drifted,
             "n_columns": self.n_columns,
             "share_drifted": self.share_drifted,

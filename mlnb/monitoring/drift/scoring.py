@@ -38,6 +38,7 @@ MAX_UNSEEN_TRACKED = 1000  # distinct unseen categories counted individually per
 UNSEEN_LISTED = 20  # unseen categories listed in a result
 DISPLAY_BINS = 30
 DISPLAY_CATEGORIES = 12
+CONSTANT_ALPHA = 0.05  # significance for new values in a column the reference held constant
 PARALLEL_MIN_CELLS = 200_000  # rows x columns below which threads cost more than they save
 
 
@@ -537,6 +538,15 @@ class _Scorer:
         if acc.dtype_problem is not None:
             res.status, res.drifted, res.note = "dtype_changed", True, acc.dtype_problem
             return res
+        if acc.n_rows < self.cfg.min_rows or 0 < acc.n_present < self.cfg.min_rows:
+            res.status = "too_few"
+            res.note = (
+                f"too little data for a verdict: {acc.n_present:,} value"
+                f"{'' if acc.n_present == 1 else 's'} in {acc.n_rows:,} row"
+                f"{'' if acc.n_rows == 1 else 's'}, at least {self.cfg.min_rows} needed "
+                "(min_rows)"
+            )
+            return res
         if acc.n_present == 0:
             res.status, res.drifted = "all_missing", True
             res.note = (
@@ -685,15 +695,33 @@ def _numeric_test(
         res.note = f"{len(col.categories or {})} distinct values, tested as numbers ({method})"
 
 
+def _constant_verdict(res: ColumnResult, n_ref: int, n_cur: int, n_differ: float) -> float:
+    """Verdict for a reference holding one value: every other value is a new value.
+
+    The column drifts when the share of new values reaches the threshold (the 1% new-values
+    rule by default) and a reference of ``n_ref`` identical values makes that many unlikely
+    by chance: the exact (hypergeometric) chance that all ``n_differ`` differing values of
+    the pooled rows fall in the current batch must be below 5%. A 20-row reference cannot
+    tell a constant column from a rare value; a 5,000-row one can.
+    """
+    share = n_differ / n_cur if n_cur else 0.0
+    res.score = res.statistic = share
+    p = _stats.all_in_current_p(n_ref, n_cur, int(n_differ))
+    res.stats["p_new_values"] = p
+    _decide(res, "constant")
+    res.drifted = bool(res.drifted and p < CONSTANT_ALPHA)
+    res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
+    if share and not res.drifted and res.threshold is not None and share >= res.threshold:
+        res.note += f" (could be chance with {n_ref:,} reference rows: p = {p:.2g})"
+    return share
+
+
 def _constant_numeric_test(
     res: ColumnResult, col: ColumnProfile, acc: _ConstantNumericAccumulator
 ) -> None:
     n = acc.n_present
-    share = (n - acc.n_equal) / n
-    res.score = res.statistic = share
-    _decide(res, "constant")
+    share = _constant_verdict(res, col.n_present, n, n - acc.n_equal)
     value = acc.value
-    res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
     mean = acc.total / n
     res.stats = {
         "ref_mean": value,
@@ -729,10 +757,7 @@ def _categorical_test(
     ranked_unseen = sorted(acc.unseen.items(), key=lambda kv: kv[1], reverse=True)
     res.unseen_categories = [k for k, _ in ranked_unseen[:UNSEEN_LISTED]]
     if method == "constant":
-        share = 1.0 - (cur[0] / n_cur if n_cur else 0.0)
-        res.score = res.statistic = share
-        _decide(res, "constant")
-        res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
+        _constant_verdict(res, col.n_present, n_cur, n_cur - cur[0])
     elif method in ("chisquare", "ztest"):
         if cur.sum() == 0:
             res.note = "no value of this batch is a category seen in the reference"
@@ -742,16 +767,12 @@ def _categorical_test(
             res.statistic, res.p_value, res.score = z, p, p
             _decide(res, method)
         else:
-            stat, p = _stats.chisquare_test(cur, ref)
+            ref_all, cur_all = _with_unseen(ref, cur, ranked_unseen, acc.unseen_total)
+            stat, p = _stats.chisquare_test(cur_all, ref_all)
             res.statistic, res.p_value, res.score = stat, p, p
             _decide(res, method)
     else:
-        unseen_counts = np.array([c for _, c in ranked_unseen], dtype=float)
-        untracked = acc.unseen_total - unseen_counts.sum()
-        if untracked > 0:
-            unseen_counts = np.append(unseen_counts, untracked)
-        ref_all = np.concatenate([ref, np.zeros(len(unseen_counts))])
-        cur_all = np.concatenate([cur, unseen_counts])
+        ref_all, cur_all = _with_unseen(ref, cur, ranked_unseen, acc.unseen_total)
         if method == "psi":
             res.score = res.statistic = _stats.psi(ref_all, cur_all)
         else:
@@ -779,6 +800,19 @@ def _categorical_test(
         )
         res.note = f"{res.note}; {extra}" if res.note else extra
     res.hist = _categorical_hist(keys, ref, cur, col.other_count > 0, ranked_unseen, acc)
+
+
+def _with_unseen(
+    ref: np.ndarray, cur: np.ndarray, ranked_unseen: list[tuple[Any, int]], unseen_total: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and current counts with the never-seen categories appended (reference 0),
+    each tracked one on its own, the untracked rest as one group."""
+    unseen_counts = np.array([c for _, c in ranked_unseen], dtype=float)
+    untracked = unseen_total - unseen_counts.sum()
+    if untracked > 0:
+        unseen_counts = np.append(unseen_counts, untracked)
+    ref_all = np.concatenate([ref, np.zeros(len(unseen_counts))])
+    return ref_all, np.concatenate([cur, unseen_counts])
 
 
 # --------------------------------------------------------------------------- histograms
