@@ -81,20 +81,31 @@ def wasserstein_binned(
     cur_counts: np.ndarray,
     below_sum: float,
     above_sum: float,
+    ref_atoms: np.ndarray | None = None,
+    cur_atoms: np.ndarray | None = None,
 ) -> float:
     """Wasserstein-1 distance between reference and current, both binned on ``edges``.
 
     Inside the reference range both CDFs are taken as linear within each bin (values spread
-    evenly); current values outside the range contribute exactly, through
-    ``below_sum = sum(edges[0] - x)`` and ``above_sum = sum(x - edges[-1])``.
+    evenly), except for the point masses ``*_atoms[j]`` sitting exactly on ``edges[j]``
+    (tied or discrete data), where the CDFs step. When every value sits on an edge (a
+    discrete reference, and a batch on the same values) the distance is exact. Current
+    values outside the range contribute exactly, through ``below_sum = sum(edges[0] - x)``
+    and ``above_sum = sum(x - edges[-1])``.
     """
     n_ref, n_cur = float(ref_counts.sum()), float(cur_counts.sum())
-    f_ref = np.concatenate([[0.0], np.cumsum(ref_counts)]) / n_ref
-    f_cur = (cur_counts[0] + np.concatenate([[0.0], np.cumsum(cur_counts[1:-1])])) / n_cur
-    gap = f_ref - f_cur
-    a0, a1 = np.abs(gap[:-1]), np.abs(gap[1:])
+    ref_below = np.concatenate([[0.0], np.cumsum(ref_counts)])  # mass below each edge
+    cur_below = cur_counts[0] + np.concatenate([[0.0], np.cumsum(cur_counts[1:-1])])
+    ref_at = np.zeros(len(edges)) if ref_atoms is None else np.asarray(ref_atoms, float)
+    cur_at = np.zeros(len(edges)) if cur_atoms is None else np.asarray(cur_atoms, float)
+    # the last bin is closed: its count includes the mass on the last edge
+    ref_below[-1] -= ref_at[-1]
+    cur_below[-1] -= cur_at[-1]
+    after = (ref_below + ref_at)[:-1] / n_ref - (cur_below + cur_at)[:-1] / n_cur
+    before = ref_below[1:] / n_ref - cur_below[1:] / n_cur
+    a0, a1 = np.abs(after), np.abs(before)
     width = np.diff(edges)
-    same_sign = gap[:-1] * gap[1:] >= 0
+    same_sign = after * before >= 0
     total = a0 + a1
     with np.errstate(invalid="ignore", divide="ignore"):
         crossing = np.where(total > 0, (a0 * a0 + a1 * a1) / total, 0.0)

@@ -38,7 +38,7 @@ MAX_UNSEEN_TRACKED = 1000  # distinct unseen categories counted individually per
 UNSEEN_LISTED = 20  # unseen categories listed in a result
 DISPLAY_BINS = 30
 DISPLAY_CATEGORIES = 12
-CONSTANT_ALPHA = 0.05  # significance for new values in a column the reference held constant
+CONSTANT_ALPHA = 0.05  # significance for new values (never seen in the reference) to count
 PARALLEL_MIN_CELLS = 200_000  # rows x columns below which threads cost more than they save
 
 
@@ -217,6 +217,11 @@ class _NumericAccumulator(_Accumulator):
         self.cur_max = -np.inf
         self.total = 0.0
         self.total_sq = 0.0
+        # values exactly on the edges, when the reference has point masses there (tied or
+        # discrete data): the Wasserstein distance then treats both sides as steps, exactly
+        assert col.numeric is not None
+        self.count_atoms = bool(col.numeric.atoms.any())
+        self.atoms = np.zeros(len(self.binner.edges), dtype=np.int64)
         # exact tests on small references: raw values while few, KS cells after that
         self.keep_values = keep_values
         self.values: list[np.ndarray] = []
@@ -246,8 +251,19 @@ class _NumericAccumulator(_Accumulator):
                 self.cur_max = max(self.cur_max, float(tail.max()))
             self.total += float(np.sum(xb))
             self.total_sq += _sum_of_squares(xb)
+            if self.count_atoms:
+                self._count_atoms(xb, idx)
         if self.keep_values:
             self._keep(x)
+
+    def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
+        """Add the values equal to an edge: each bin's left edge, and the last edge."""
+        edges = self.binner.edges
+        inner = (idx >= 1) & (idx <= self.binner.n_inner)
+        left = np.where(inner, idx - 1, 0)
+        on_edge = inner & (xb == edges[left])
+        self.atoms += np.bincount(left[on_edge], minlength=len(edges))
+        self.atoms[-1] += int(np.count_nonzero(xb == edges[-1]))
 
     def _keep(self, x: np.ndarray) -> None:
         if self.ks_cells is None and self.n_values + len(x) <= _stats.KS_EXACT_MAX_N:
@@ -274,6 +290,7 @@ class _NumericAccumulator(_Accumulator):
         self.cur_max = max(self.cur_max, other.cur_max)
         self.total += other.total
         self.total_sq += other.total_sq
+        self.atoms += other.atoms
         if not self.keep_values:
             return
         if other.ks_cells is None:
@@ -668,7 +685,13 @@ def _numeric_test(
             w = float(wasserstein_distance(col.sample, raw))
         else:
             w = _stats.wasserstein_binned(
-                s.edges, ref_counts, cur_counts, acc.below_sum, acc.above_sum
+                s.edges,
+                ref_counts,
+                cur_counts,
+                acc.below_sum,
+                acc.above_sum,
+                ref_atoms=s.atoms if acc.count_atoms else None,
+                cur_atoms=acc.atoms.astype(float) if acc.count_atoms else None,
             )
         res.statistic, res.score = w, w / norm
     else:
@@ -785,13 +808,20 @@ def _categorical_test(
             f"{acc.unseen_total:,} values ({res.unseen_share:.1%}) are categories never seen "
             f"in the reference: {listed}{more}"
         )
-        if (
-            method != "constant"
-            and res.unseen_share > cfg.unseen_share_threshold
-            and not res.drifted
-        ):
-            res.drifted = True
-            msg += f" (more than {cfg.unseen_share_threshold:.0%}: counted as drift)"
+        chance = _stats.all_in_current_p(col.n_present, n_cur, acc.unseen_total)
+        # chi-square has the new categories in its table already; constant columns are
+        # judged on them alone: the rule adds evidence only to the other tests
+        rule_applies = method not in ("constant", "chisquare")
+        if rule_applies and res.unseen_share > cfg.unseen_share_threshold:
+            if chance >= CONSTANT_ALPHA:
+                msg += (
+                    f" (more than {cfg.unseen_share_threshold:.0%}, but with "
+                    f"{col.n_present:,} reference values that many could be chance: "
+                    f"p = {chance:.2g})"
+                )
+            elif not res.drifted:
+                res.drifted = True
+                msg += f" (more than {cfg.unseen_share_threshold:.0%}: counted as drift)"
         res.note = f"{res.note}; {msg}" if res.note else msg
     if col.other_count:
         extra = (
