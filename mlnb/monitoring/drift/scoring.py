@@ -183,6 +183,13 @@ def _dtype_problem(col: ColumnProfile, family: str, series: Any) -> str | None:
     if ref == "numeric" and family == "bool" and col.kind == "numeric":
         return None
     hint = ""
+    if ref == "datetime" and family == "string":
+        import pandas as pd
+
+        probe = series.dropna().head(1000).astype(str)
+        parsed = pd.to_datetime(probe, errors="coerce", format="mixed")
+        if len(probe) and parsed.notna().mean() > 0.9:
+            hint = " The values look like dates stored as text: convert with pd.to_datetime."
     if ref == "numeric" and family == "string":
         import pandas as pd
 
@@ -395,8 +402,13 @@ class _SkippedAccumulator(_Accumulator):
     """Columns that are not tested (datetime, empty reference): count rows and missing."""
 
     def add(self, series: Any) -> None:
+        family = column_family(series)[0]
+        if self.col.family == "datetime" and family not in ("datetime", "empty"):
+            problem = _dtype_problem(self.col, family, series)
+            if problem is not None and not _all_missing(series) and self.dtype_problem is None:
+                self.dtype_problem = problem
         self.n_rows += len(series)
-        if column_family(series)[0] == "numeric":
+        if family == "numeric":
             self._finite_values(series)
         else:
             self.n_missing += int(series.isna().sum())
@@ -543,6 +555,9 @@ class _Scorer:
 
     def _measure(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
         res = _base_result(col, acc)
+        if acc.dtype_problem is not None:
+            res.status, res.drifted, res.note = "dtype_changed", True, acc.dtype_problem
+            return res
         if method is None:
             res.status = "skipped" if col.kind == "datetime" else "empty"
             res.note = (
@@ -551,9 +566,6 @@ class _Scorer:
                 if col.kind == "datetime"
                 else "the reference column has no values, so it cannot be tested"
             )
-            return res
-        if acc.dtype_problem is not None:
-            res.status, res.drifted, res.note = "dtype_changed", True, acc.dtype_problem
             return res
         if acc.n_rows < self.cfg.min_rows or 0 < acc.n_present < self.cfg.min_rows:
             res.status = "too_few"
