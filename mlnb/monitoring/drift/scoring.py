@@ -21,6 +21,7 @@ from mlnb.monitoring.drift import _stats
 from mlnb.monitoring.drift._binning import BLOCK
 from mlnb.monitoring.drift._frames import (
     category_counts,
+    category_hashes,
     column_family,
     iter_frames,
     numeric_values,
@@ -376,15 +377,22 @@ class _CategoricalAccumulator(_Accumulator):
         table, n_missing = category_counts(series, self.col.family)
         self.n_missing += n_missing - n_inf
         truncated = bool(self.col.other_count)
+        outside: list[tuple[Any, int]] = []
         for key, count in table.items():
             if key in self.known:
                 self.known[key] += count
-            elif truncated:
+            elif truncated and self.col.members is None:  # membership unknown (a /1 profile)
                 self.other += count
             else:
-                self.unseen_total += count
-                if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
-                    self.unseen[key] = self.unseen.get(key, 0) + count
+                outside.append((key, count))
+        if truncated and outside and self.col.members is not None:
+            pooled = _stored_members(self.col.members, [k for k, _ in outside])
+            self.other += sum(c for (_, c), hit in zip(outside, pooled, strict=True) if hit)
+            outside = [kc for kc, hit in zip(outside, pooled, strict=True) if not hit]
+        for key, count in outside:
+            self.unseen_total += count
+            if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
+                self.unseen[key] = self.unseen.get(key, 0) + count
 
     def merge(self, other: _Accumulator) -> None:
         assert isinstance(other, _CategoricalAccumulator)
@@ -396,6 +404,15 @@ class _CategoricalAccumulator(_Accumulator):
         for key, count in other.unseen.items():
             if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
                 self.unseen[key] = self.unseen.get(key, 0) + count
+
+
+def _stored_members(members: np.ndarray, keys: list[Any]) -> np.ndarray:
+    """Which ``keys`` are reference categories remembered by hash (past the count table)."""
+    hashes = category_hashes(keys)
+    if len(members) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(members, hashes), len(members) - 1)
+    return np.asarray(members[pos] == hashes)
 
 
 class _SkippedAccumulator(_Accumulator):
@@ -559,13 +576,7 @@ class _Scorer:
             res.status, res.drifted, res.note = "dtype_changed", True, acc.dtype_problem
             return res
         if method is None:
-            res.status = "skipped" if col.kind == "datetime" else "empty"
-            res.note = (
-                "dates/times are not tested for drift (time always moves on); derive a feature "
-                "such as day of week to monitor it"
-                if col.kind == "datetime"
-                else "the reference column has no values, so it cannot be tested"
-            )
+            res.status, res.note = _untested(col)
             return res
         if acc.n_rows < self.cfg.min_rows or 0 < acc.n_present < self.cfg.min_rows:
             res.status = "too_few"
@@ -595,6 +606,23 @@ class _Scorer:
         res.status = "drift" if res.drifted else "ok"
         _add_inf_note(res)
         return res
+
+
+def _untested(col: ColumnProfile) -> tuple[str, str]:
+    """Status and note of a column no test applies to."""
+    if col.kind == "datetime":
+        return "skipped", (
+            "dates/times are not tested for drift (time always moves on); derive a feature "
+            "such as day of week to monitor it"
+        )
+    if col.kind in ("identifier", "text"):
+        what = "an identifier" if col.kind == "identifier" else "free text"
+        return "excluded", (
+            f"looks like {what} ({col.n_distinct:,} distinct of {col.n_present:,} reference "
+            "values): every batch brings new values, so it is excluded from drift and from "
+            "the dataset share; derive a feature (e.g. text length) to monitor it"
+        )
+    return "empty", "the reference column has no values, so it cannot be tested"
 
 
 def _plain_types(res: ColumnResult) -> ColumnResult:
@@ -835,10 +863,19 @@ def _categorical_test(
                 res.drifted = True
                 msg += f" (more than {cfg.unseen_share_threshold:.0%}: counted as drift)"
         res.note = f"{res.note}; {msg}" if res.note else msg
-    if col.other_count:
+    if col.other_count and col.members is not None:
+        extra = (
+            f"the {len(keys)} most frequent of {col.n_distinct:,} reference categories are "
+            "compared one by one, the rest as one 'other' group; membership of all is known "
+            f"by 64-bit hash (a new value passes for a known one with probability < "
+            f"{max(len(col.members), 1) / 2**64:.0e})"
+        )
+        res.note = f"{res.note}; {extra}" if res.note else extra
+    elif col.other_count:
         extra = (
             f"only the {len(keys)} most frequent of {col.n_distinct:,}+ reference categories are "
-            "tracked; the rest are compared as one 'other' group"
+            "tracked; the rest are compared as one 'other' group (a profile from before "
+            "mlnb.drift.profile/2: refit it to see new values past the table)"
         )
         res.note = f"{res.note}; {extra}" if res.note else extra
     res.hist = _categorical_hist(keys, ref, cur, col.other_count > 0, ranked_unseen, acc)
