@@ -38,7 +38,9 @@ def test_membership_survives_chunks_json_and_merges():
     rng = np.random.default_rng(1)
     ref = pd.DataFrame({"c": _codes(rng, 40_000, 1500)})
     whole = fit_profile(ref, max_categories=100)
-    chunked = fit_profile((ref.iloc[i : i + 10_000] for i in range(0, 40_000, 10_000)), max_categories=100)
+    chunked = fit_profile(
+        (ref.iloc[i : i + 10_000] for i in range(0, 40_000, 10_000)), max_categories=100
+    )
     again = Profile.from_dict(json.loads(json.dumps(chunked.to_dict())))
     cur = pd.DataFrame({"c": np.r_[_codes(rng, 3000, 1500), ["brand-new"] * 60]})
     for p in (whole, chunked, again):
@@ -50,9 +52,7 @@ def test_membership_survives_chunks_json_and_merges():
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    keys=st.lists(st.one_of(st.text(max_size=8), st.integers(-5, 5)), min_size=1, max_size=40)
-)
+@given(keys=st.lists(st.one_of(st.text(max_size=8), st.integers(-5, 5)), min_size=1, max_size=40))
 def test_hashes_tell_equal_keys_equal_and_types_apart(keys):
     a, b = category_hashes(keys), category_hashes(list(keys))
     assert (a == b).all()

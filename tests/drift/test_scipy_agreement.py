@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.spatial.distance import jensenshannon
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, norm, wasserstein_distance
 
 from mlnb.monitoring.drift import drift, fit_profile, score

@@ -150,9 +150,7 @@ def chisquare_test(cur_counts: np.ndarray, ref_counts: np.ndarray) -> tuple[floa
     """
     from scipy.stats import chi2_contingency
 
-    table = np.vstack(
-        [np.asarray(ref_counts, dtype=float), np.asarray(cur_counts, dtype=float)]
-    )
+    table = np.vstack([np.asarray(ref_counts, dtype=float), np.asarray(cur_counts, dtype=float)])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or not (table.sum(axis=1) > 0).all():
         return 0.0, 1.0
