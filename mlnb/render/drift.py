@@ -102,6 +102,8 @@ class DriftResult(Protocol):
     @property
     def too_little_data(self) -> bool: ...
     @property
+    def multivariate(self) -> Mapping[str, Any] | None: ...
+    @property
     def small_reference(self) -> bool: ...
     @property
     def n_drifted(self) -> int: ...
@@ -208,7 +210,35 @@ def header_html(report: DriftResult) -> str:
         f"{report.threshold_share:.0%})</span>"
         f'<div style="opacity:0.75;font-size:12px;margin-top:3px">'
         f"{report.n_rows_cur:,} rows vs {report.n_rows_ref:,} reference rows · {tests}</div>"
-        f"</div>"
+        f"{multivariate_html(report)}</div>"
+    )
+
+
+def multivariate_line(report: DriftResult) -> str:
+    """The features-together verdict in words ('' when it was not tested)."""
+    mv = report.multivariate
+    if not mv:
+        return ""
+    if mv.get("score") is None:
+        return f"features together: {mv.get('note', 'not tested')}"
+    verdict = "DRIFT" if mv.get("drifted") else "no drift"
+    return (
+        f"features together ({mv.get('method')}): {verdict}, reconstruction error "
+        f"{mv['score']:.2f}x the reference's (drift at ±{mv['threshold']:.0%}); {mv.get('note', '')}"
+    )
+
+
+def multivariate_html(report: DriftResult) -> str:
+    """The features-together verdict under the header ('' when it was not tested)."""
+    line = multivariate_line(report)
+    if not line:
+        return ""
+    mv = report.multivariate or {}
+    color = RED if mv.get("drifted") else "inherit"
+    weight = "600" if mv.get("drifted") else "400"
+    return (
+        f'<div style="font-size:12px;margin-top:3px;color:{color};font-weight:{weight}">'
+        f"{esc(line)}</div>"
     )
 
 
@@ -413,6 +443,8 @@ def report_text(report: DriftResult) -> str:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if multivariate_line(report):
+        lines.insert(1, multivariate_line(report))
     notes = [f"  {c.column}: {c.note}" for c in report.columns if c.note]
     if notes:
         lines += ["", "notes:"] + notes

@@ -84,6 +84,9 @@ class DriftConfig:
         its values are categories the reference never had (0.01).
       min_rows: a column needs this many values in the batch for a verdict (30); fewer
         get the status "too_few" and do not count, so a 1-row batch never reports drift.
+      multivariate / multivariate_threshold: also test the numeric features together
+        (PCA reconstruction error, see drift.multivariate); the dataset drifts when the
+        batch's error moves by this relative amount (0.1) and by 3 standard errors.
       n_jobs: threads for scoring columns in parallel (default: up to 4).
     Fit-time fields (shape the stored profile):
       small_ref_rows (1000): references up to this size keep their values for exact tests.
@@ -113,6 +116,8 @@ class DriftConfig:
     max_discrete_values: int = 10
     unseen_share_threshold: float = 0.01
     min_rows: int = 30
+    multivariate: bool = True
+    multivariate_threshold: float = 0.1
     n_jobs: int | None = None
 
     def __post_init__(self) -> None:
@@ -159,6 +164,11 @@ class DriftConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValidationError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not 0 < float(self.multivariate_threshold):
+            raise ValidationError(
+                f"multivariate_threshold must be > 0, got {self.multivariate_threshold!r} "
+                "(0.1 means a 10% change in reconstruction error)"
+            )
         if not 0 <= float(self.unseen_share_threshold) <= 1:
             raise ValidationError(
                 f"unseen_share_threshold must be in [0, 1], got {self.unseen_share_threshold!r}"

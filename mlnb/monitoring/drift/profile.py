@@ -33,6 +33,7 @@ from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
+from mlnb.monitoring.drift.multivariate import Moments, feature_columns
 
 # Stored in registries: never rename with the module. /2 adds hashed category membership and
 # identifier/free-text detection; /1 profiles still load and score (membership past the
@@ -420,6 +421,7 @@ class Profile:
         target: str | None = None,
         prediction: str | None = None,
         created_at: float | None = None,
+        moments: Moments | None = None,
     ) -> None:
         self.columns = columns
         self.n_rows = n_rows
@@ -427,6 +429,7 @@ class Profile:
         self.target = target
         self.prediction = prediction
         self.created_at = time.time() if created_at is None else created_at
+        self.moments = moments  # of the numeric features, for multivariate drift
 
     @property
     def is_small(self) -> bool:
@@ -454,6 +457,7 @@ class Profile:
             "created_at": self.created_at,
             "config": self.config.to_dict(),
             "columns": [c.to_dict() for c in self.columns.values()],
+            "moments": self.moments.to_dict() if self.moments is not None else None,
         }
 
     @classmethod
@@ -472,6 +476,7 @@ class Profile:
             target=d.get("target"),
             prediction=d.get("prediction"),
             created_at=d.get("created_at"),
+            moments=Moments.from_dict(d["moments"]) if d.get("moments") else None,
         )
 
     @classmethod
@@ -501,7 +506,26 @@ class Profile:
             name: _merge_columns([p.columns[name] for p in profiles], cfg, cfg.n_bins, n_rows)
             for name in first.columns
         }
-        return cls(columns, n_rows, cfg, first.target, first.prediction)
+        return cls(
+            columns,
+            n_rows,
+            cfg,
+            first.target,
+            first.prediction,
+            moments=_merge_moments([p.moments for p in profiles]),
+        )
+
+
+def _merge_moments(parts: list[Moments | None]) -> Moments | None:
+    """All parts' moments together (None when any part has none)."""
+    if not parts or any(m is None for m in parts):
+        return None
+    if len({tuple(cast(Moments, m).columns) for m in parts}) > 1:
+        return None  # a column's type differed between chunks: no joint test
+    merged = cast(Moments, parts[0])
+    for m in parts[1:]:
+        merged = merged.merge(cast(Moments, m))
+    return merged
 
 
 def _merge_columns(
@@ -669,7 +693,11 @@ def fit_frame(
             cols = list(pool.map(work, names))
     else:
         cols = [work(n) for n in names]
-    return Profile({c.name: c for c in cols}, len(df), cfg)
+    moments = None
+    numeric = feature_columns(df, names, roles) if cfg.multivariate else []
+    if len(numeric) >= 2:
+        moments = Moments.of_frame(df, numeric)
+    return Profile({c.name: c for c in cols}, len(df), cfg, moments=moments)
 
 
 def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:
@@ -794,7 +822,7 @@ def _merge_at(a: Profile, b: Profile, bins: int) -> Profile:
         name: _merge_columns([a.columns[name], b.columns[name]], cfg, bins, n_rows)
         for name in a.columns
     }
-    return Profile(cols, n_rows, cfg)
+    return Profile(cols, n_rows, cfg, moments=_merge_moments([a.moments, b.moments]))
 
 
 def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
@@ -810,7 +838,7 @@ def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
         name: _merge_columns([p.columns[name] for p in parts], cfg, cfg.n_bins, n_rows)
         for name in parts[0].columns
     }
-    return Profile(cols, n_rows, cfg)
+    return Profile(cols, n_rows, cfg, moments=_merge_moments([p.moments for p in parts]))
 
 
 def _roles(target: str | None, prediction: str | None) -> dict[str, str]:

@@ -99,6 +99,8 @@ class DriftReport:
     created_at: float = field(default_factory=time.time)
     seconds: float = 0.0
     small_reference: bool = False
+    # the numeric features tested together (drift.multivariate.verdict), None when untested
+    multivariate: dict[str, Any] | None = None
 
     @property
     def counted_columns(self) -> list[ColumnResult]:
@@ -119,8 +121,16 @@ class DriftReport:
 
     @property
     def dataset_drift(self) -> bool:
-        """True when at least ``threshold_share`` of the measured feature columns drifted."""
+        """True when at least ``threshold_share`` of the measured feature columns drifted, or
+        the features together did (a change in their relation no single column shows)."""
+        if self.multivariate_drift:
+            return True
         return self.n_columns > 0 and self.share_drifted >= self.threshold_share
+
+    @property
+    def multivariate_drift(self) -> bool:
+        """True when the numeric features, tested together, drifted."""
+        return bool(self.multivariate and self.multivariate.get("drifted"))
 
     @property
     def too_little_data(self) -> bool:
@@ -167,6 +177,7 @@ class DriftReport:
             "created_at": self.created_at,
             "seconds": self.seconds,
             "small_reference": self.small_reference,
+            "multivariate": self.multivariate,
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -188,6 +199,7 @@ class DriftReport:
             created_at=float(d.get("created_at") or 0.0),
             seconds=float(d.get("seconds") or 0.0),
             small_reference=bool(d.get("small_reference", False)),
+            multivariate=d.get("multivariate"),
         )
 
     def to_frame(self) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mlnb.errors import ValidationError
-from mlnb.monitoring.drift import _stats
+from mlnb.monitoring.drift import _stats, multivariate
 from mlnb.monitoring.drift._binning import BLOCK
 from mlnb.monitoring.drift._frames import (
     category_counts,
@@ -30,6 +30,7 @@ from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
+from mlnb.monitoring.drift.multivariate import Moments
 from mlnb.monitoring.drift.profile import ColumnProfile, Profile, fit_profile
 from mlnb.monitoring.drift.report import ColumnResult, DriftReport
 
@@ -476,6 +477,9 @@ class _Scorer:
         self.missing: list[str] = []
         self.n_rows = 0
         self.pool: ThreadPoolExecutor | None = None
+        self.moments: Moments | None = None
+        if cfg.multivariate and profile.moments is not None:
+            self.moments = Moments.empty(profile.moments.columns)
 
     def add(self, df: Any, chunk_no: int, on_column: Any = None) -> None:
         """Feed one chunk; ``on_column()`` is called as each column is done."""
@@ -493,6 +497,11 @@ class _Scorer:
                 f"as the first chunk {self.columns_seen[:10]}"
             )
         self.n_rows += len(df)
+        if self.moments is not None:
+            if all(c in by_name for c in self.moments.columns):
+                self.moments = self.moments.merge(Moments.of_frame(df, self.moments.columns))
+            else:
+                self.moments = None  # a column is missing: the test needs them all
         work = [(acc, df[by_name[name]]) for name, acc in self.accs.items() if name in by_name]
         if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
             if self.pool is None:
@@ -519,6 +528,8 @@ class _Scorer:
                 other.extra,
             )
         self.n_rows += other.n_rows
+        if self.moments is not None:
+            self.moments = None if other.moments is None else self.moments.merge(other.moments)
         for name, acc in self.accs.items():
             if name not in self.missing:
                 acc.merge(other.accs[name])
@@ -565,6 +576,15 @@ class _Scorer:
             prediction=self.profile.prediction,
             seconds=seconds,
             small_reference=self.small,
+            multivariate=self._multivariate(),
+        )
+
+    def _multivariate(self) -> dict[str, Any] | None:
+        """The features-together verdict, when the profile and the batch allow one."""
+        if self.moments is None or self.profile.moments is None:
+            return None
+        return multivariate.verdict(
+            self.profile.moments, self.moments, self.cfg.multivariate_threshold, self.cfg.min_rows
         )
 
     def _result(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
