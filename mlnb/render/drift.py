@@ -3,7 +3,8 @@ statistics and the panel layout around plots drawn elsewhere (as PNG bytes).
 
 The panel works wherever notebook output is shown (JupyterLab light and dark, VS Code,
 papermill and nbconvert output, GitHub): inline styles only, neutral greys that read on both
-backgrounds, red/green badges with white text, plots as base64 PNG on a white card. Every
+backgrounds, red/green badges with white text, plots as transparent base64 PNGs drawn in
+greys and colours that read on either background. Every
 name is escaped. Reports come in as anything shaped like ``DriftReport`` (see the protocols
 below), so this module needs nothing from the drift package.
 """
@@ -19,11 +20,11 @@ from typing import Any, Protocol
 from mlnb.render.html import esc
 
 RED = "#cf222e"
-GREEN = "#1a7f37"
+GREEN = "#2da44e"
 AMBER = "#9a6700"
 GREY = "#6e7781"
 REF_COLOR = "#8c959f"
-CUR_OK = "#0969da"
+CUR_OK = "#218bff"
 BORDER = "rgba(128,128,128,0.35)"
 SHADE = "rgba(128,128,128,0.08)"
 FONT = "system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
@@ -171,13 +172,13 @@ def plot_columns(report: DriftResult, max_plots: int) -> list[DriftColumn]:
 
 
 def img(png: bytes, alt: str, width: int | None = None) -> str:
-    """A PNG embedded as a data URL on a white card."""
+    """A PNG embedded as a data URL in a thin border (transparent: the page shows through)."""
     data = base64.b64encode(png).decode("ascii")
     size = f"width:{width}px;" if width else ""
     return (
         f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}" '
         f'style="{size}max-width:100%;height:auto;border:1px solid {BORDER};'
-        f'border-radius:4px;background:#fff;margin-top:8px"/>'
+        f'border-radius:4px;margin-top:8px"/>'
     )
 
 

@@ -8,11 +8,12 @@ matplotlib is imported only when a figure is drawn. History comes in as the rows
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlnb.render.drift import (
     CUR_OK,
@@ -29,20 +30,53 @@ from mlnb.render.drift import (
     verdict_text,
 )
 
+T = TypeVar("T")
+
+
+# Text, ticks and spines in a mid grey that reads on a white notebook and on a dark one; the
+# figure itself is transparent, so the notebook's own background shows through.
+INK = "#768390"
+THEME = {
+    "text.color": INK,
+    "axes.labelcolor": INK,
+    "axes.edgecolor": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "grid.color": INK,
+    "legend.labelcolor": INK,
+    "axes.facecolor": "none",
+    "figure.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.transparent": True,
+}
+
+
+def _themed(draw: Callable[..., T]) -> Callable[..., T]:
+    """Run a figure-making function under THEME (matplotlib reads it as artists are made)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        import matplotlib
+
+        with matplotlib.rc_context(THEME):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
 
 def _png(fig: Any) -> bytes:
-    """The figure as PNG bytes at 100 dpi on white."""
+    """The figure as PNG bytes at 100 dpi on a transparent background."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, facecolor="white")
+    fig.savefig(buf, format="png", dpi=100, transparent=True)
     return buf.getvalue()
 
 
 def _figure(width: float, height: float) -> Any:
-    """A white, constrained-layout figure of ``width`` x ``height`` inches."""
+    """A transparent, constrained-layout figure of ``width`` x ``height`` inches."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
-    fig.set_facecolor("white")
+    fig.patch.set_alpha(0.0)
     return fig
 
 
@@ -55,7 +89,7 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
     color = RED if c.drifted else CUR_OK
     title = plain(c.column, 34)
     sub = f"{c.test} {fmt_score(c.score)}" if c.test else c.status
-    ax.set_title(f"{title}\n{sub}", fontsize=9, loc="left", color=RED if c.drifted else "#24292f")
+    ax.set_title(f"{title}\n{sub}", fontsize=9, loc="left", color=RED if c.drifted else INK)
     ax.tick_params(labelsize=7)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -117,6 +151,7 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
         ax.legend(fontsize=7, frameon=False, loc="best")
 
 
+@_themed
 def distributions_png(columns: Sequence[DriftColumn], per_row: int = 3) -> bytes:
     """Small multiples of reference vs current distributions."""
     n = len(columns)
@@ -162,8 +197,8 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
     colors = [RED if c.drifted else GREEN for c in scored]
     ys = list(range(len(scored)))
     ax.barh(ys, values, color=colors, height=0.6)
-    ax.axvline(line, color="#24292f", linestyle="--", linewidth=1)
-    ax.text(line, -0.7, f" {label}", fontsize=7, va="bottom", color="#24292f")
+    ax.axvline(line, color=INK, linestyle="--", linewidth=1)
+    ax.text(line, -0.7, f" {label}", fontsize=7, va="bottom", color=INK)
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
     ax.set_ylim(len(scored) - 0.4, -1.1)
@@ -173,6 +208,7 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
         ax.spines[side].set_visible(False)
 
 
+@_themed
 def scores_png(report: DriftResult) -> bytes:
     """Per-column scores as bars against their threshold."""
     n = sum(1 for c in report.columns if c.score is not None)
@@ -192,9 +228,13 @@ def _draw_timeline(
 
     span = (rows[-1]["at"] - rows[0]["at"]).total_seconds() if rows else 0.0
     by_date = span >= 60  # batches logged seconds apart (tests, backfills): number them
-    times: list[Any] = [r["at"] for r in rows] if by_date else list(range(1, len(rows) + 1))
+    numbers = [r.get("number") for r in rows]  # the monitor's own batch numbers, if given
+    if any(n is None for n in numbers):
+        numbers = list(range(1, len(rows) + 1))
+    times: list[Any] = [r["at"] for r in rows] if by_date else numbers
     metric_names = sorted({m for r in rows for m in r["metrics"]})
-    n_panels = 2 + (1 if metric_names else 0)
+    # each metric on its own axes: r2 (0..1) beside mae (~50) would lie flat on a shared one
+    n_panels = 2 + len(metric_names)
     sub = spec.subgridspec(n_panels, 1, hspace=0.08)
     axes = [fig.add_subplot(sub[i]) for i in range(n_panels)]
     for ax in axes[1:]:
@@ -219,7 +259,7 @@ def _draw_timeline(
         times,
         share,
         marker="o",
-        color="#24292f",
+        color=INK,
         linewidth=1.5,
         markersize=4,
         label="share of drifted columns",
@@ -250,22 +290,20 @@ def _draw_timeline(
     ax.set_ylabel("score ÷ threshold", fontsize=8)
     ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=min(4, top_columns + 1))
 
-    if metric_names:
-        ax = axes[2]
-        palette = ["#0969da", "#8250df", "#bf8700", "#1a7f37", "#cf222e"]
-        for i, m in enumerate(metric_names):
-            color = palette[i % len(palette)]
-            ax.plot(
-                times,
-                [r["metrics"].get(m, math.nan) for r in rows],
-                marker="o",
-                markersize=4,
-                color=color,
-                linewidth=1.5,
-                label=plain(m, 20),
-            )
-            step_thresholds(ax, m, color, f"{plain(m, 20)} threshold")
-        ax.set_ylabel("metrics", fontsize=8)
+    palette = ["#218bff", "#a371f7", "#d29922", "#2da44e", "#f85149"]
+    for i, m in enumerate(metric_names):
+        ax, color = axes[2 + i], palette[i % len(palette)]
+        ax.plot(
+            times,
+            [r["metrics"].get(m, math.nan) for r in rows],
+            marker="o",
+            markersize=4,
+            color=color,
+            linewidth=1.5,
+            label=plain(m, 20),
+        )
+        step_thresholds(ax, m, color, "threshold")
+        ax.set_ylabel(plain(m, 14), fontsize=8)
         ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=2)
 
     if by_date:
@@ -286,10 +324,14 @@ def _draw_timeline(
         ax.tick_params(labelbottom=False)
 
 
+def _metric_count(rows: Sequence[dict[str, Any]]) -> int:
+    return len({m for r in rows for m in r["metrics"]})
+
+
+@_themed
 def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
     """Drift share, per-column scores and metrics across batches, thresholds as dashed lines."""
-    has_metrics = any(r["metrics"] for r in rows)
-    fig = _figure(9, 5.4 if has_metrics else 3.8)
+    fig = _figure(9, 3.8 + 1.4 * _metric_count(rows))
     spec = fig.add_gridspec(1, 1)[0]
     _draw_timeline(fig, spec, rows)
     return _png(fig)
@@ -298,6 +340,7 @@ def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
 # --------------------------------------------------------------------------- whole panel
 
 
+@_themed
 def write_panel_png(
     report: DriftResult,
     path: str | Path,
@@ -312,7 +355,7 @@ def write_panel_png(
     heights = [0.55, max(1.4, 0.24 * n_scored + 0.8)]
     heights += [2.6] * dist_rows
     if rows:
-        heights.append(4.6)
+        heights.append(3.4 + 1.3 * _metric_count(rows))
     fig = _figure(11, sum(heights) + 0.3)
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
 
@@ -335,7 +378,7 @@ def write_panel_png(
         0.0,
         plain(verdict_text(report), 200),
         fontsize=9.5,
-        color="#24292f",
+        color=INK,
         transform=head.transAxes,
         va="center",
     )
@@ -353,10 +396,11 @@ def write_panel_png(
     if rows:
         _draw_timeline(fig, grid[-1], rows)
     out = Path(path)
-    fig.savefig(out, format="png", dpi=100, facecolor="white")
+    fig.savefig(out, format="png", dpi=100, transparent=True)
     return str(out)
 
 
+@_themed
 def column_png(c: DriftColumn) -> bytes:
     """One column's reference vs current distribution (the widget's detail plot)."""
     fig = _figure(5.2, 3.2)

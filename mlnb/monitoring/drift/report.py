@@ -238,8 +238,9 @@ def coerce_report(report: DriftReport | dict[str, Any]) -> DriftReport:
 
 
 def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Past batches (``batch_at``, ``report``, ``metrics``, ``thresholds``) parsed and sorted
-    oldest first: ``at`` a datetime, ``report`` a DriftReport or None."""
+    """Past batches (``batch_at``, ``report``, ``metrics``, ``thresholds``, optionally the
+    monitor's batch ``number``) parsed and sorted oldest first: ``at`` a datetime, ``report``
+    a DriftReport or None."""
     rows: list[dict[str, Any]] = []
     for i, rec in enumerate(history):
         if not isinstance(rec, dict) or "batch_at" not in rec:
@@ -251,6 +252,7 @@ def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "report": coerce_report(rep) if rep is not None else None,
                 "metrics": dict(rec.get("metrics") or {}),
                 "thresholds": dict(rec.get("thresholds") or {}),
+                "number": rec.get("number"),
             }
         )
     rows.sort(key=lambda r: r["at"])

@@ -39,6 +39,9 @@ CATEGORICAL_METHODS = frozenset({"chisquare", "ztest", "psi", "jensenshannon"})
 MAX_UNSEEN_TRACKED = 1000  # distinct unseen categories counted individually per column
 UNSEEN_LISTED = 20  # unseen categories listed in a result
 DISPLAY_BINS = 30
+# Distances beyond the reference range at which out-of-range values are counted, in units
+# of the range's width: fine steps up to twice the width, then geometric out to 1e6 widths.
+TAIL_STEPS = np.concatenate([np.linspace(0.0, 2.0, 81)[1:], np.geomspace(2.0, 1e6, 60)[1:]])
 DISPLAY_CATEGORIES = 12
 CONSTANT_ALPHA = 0.05  # significance for new values (never seen in the reference) to count
 PARALLEL_MIN_CELLS = 200_000  # rows x columns below which threads cost more than they save
@@ -224,6 +227,11 @@ class _NumericAccumulator(_Accumulator):
         self.above_sum = 0.0
         self.cur_min = np.inf
         self.cur_max = -np.inf
+        # where the values outside the reference range lie, for the display histogram:
+        # counts by distance from the range, in steps of TAIL_STEPS x the range's width
+        self.tail_steps = TAIL_STEPS * (self.binner.edges[-1] - self.binner.edges[0])
+        self.below_tail = np.zeros(len(TAIL_STEPS) + 1, dtype=np.int64)
+        self.above_tail = np.zeros(len(TAIL_STEPS) + 1, dtype=np.int64)
         self.total = 0.0
         self.total_sq = 0.0
         # values exactly on the edges, when the reference has point masses there (tied or
@@ -254,16 +262,23 @@ class _NumericAccumulator(_Accumulator):
                 tail = xb[idx == 0]
                 self.below_sum += float(np.sum(lo - tail))
                 self.cur_min = min(self.cur_min, float(tail.min()))
+                self.below_tail += self._tail_counts(lo - tail)
             if block_counts[-1]:
                 tail = xb[idx == n_inner + 1]
                 self.above_sum += float(np.sum(tail - hi))
                 self.cur_max = max(self.cur_max, float(tail.max()))
+                self.above_tail += self._tail_counts(tail - hi)
             self.total += float(np.sum(xb))
             self.total_sq += _sum_of_squares(xb)
             if self.count_atoms:
                 self._count_atoms(xb, idx)
         if self.keep_values:
             self._keep(x)
+
+    def _tail_counts(self, distance: np.ndarray) -> np.ndarray:
+        """Counts of out-of-range values by distance step (the last: beyond every step)."""
+        steps = np.searchsorted(self.tail_steps, distance, side="left")
+        return np.bincount(steps, minlength=len(self.tail_steps) + 1)
 
     def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
         """Add the values equal to an edge: each bin's left edge, and the last edge."""
@@ -297,6 +312,8 @@ class _NumericAccumulator(_Accumulator):
         self.above_sum += other.above_sum
         self.cur_min = min(self.cur_min, other.cur_min)
         self.cur_max = max(self.cur_max, other.cur_max)
+        self.below_tail += other.below_tail
+        self.above_tail += other.above_tail
         self.total += other.total
         self.total_sq += other.total_sq
         self.atoms += other.atoms
@@ -925,12 +942,18 @@ def _numeric_hist(s: Any, acc: _NumericAccumulator) -> dict[str, Any]:
     n_cur = counts.sum()
     cur_x = [s.edges]
     cur_cum = [counts[0] + np.concatenate([[0.0], np.cumsum(counts[1:-1])])]
-    if counts[0]:
-        cur_x.insert(0, np.array([min(acc.cur_min, s.edges[0])]))
-        cur_cum.insert(0, np.array([0.0]))
+    if counts[0]:  # below the range: mass placed by its distance steps, not spread flat
+        steps = acc.tail_steps
+        farther = np.cumsum(acc.below_tail[::-1])[::-1][1:]  # values beyond each step
+        inside = s.edges[0] - steps > acc.cur_min
+        cur_x.insert(0, np.r_[acc.cur_min, (s.edges[0] - steps)[inside][::-1]])
+        cur_cum.insert(0, np.r_[0.0, farther[inside][::-1].astype(float)])
     if counts[-1]:
-        cur_x.append(np.array([max(acc.cur_max, s.edges[-1])]))
-        cur_cum.append(np.array([n_cur]))
+        steps = acc.tail_steps
+        farther = np.cumsum(acc.above_tail[::-1])[::-1][1:]
+        inside = s.edges[-1] + steps < acc.cur_max
+        cur_x.append(np.r_[(s.edges[-1] + steps)[inside], acc.cur_max])
+        cur_cum.append(np.r_[n_cur - farther[inside].astype(float), n_cur])
     cx = np.concatenate(cur_x)
     cc = np.concatenate(cur_cum) / n_cur
     cx, keep = np.unique(cx, return_index=True)
