@@ -9,8 +9,11 @@ matplotlib is imported only when a figure is drawn. History comes in as the rows
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,13 +74,32 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _figure(width: float, height: float) -> Any:
-    """A transparent, constrained-layout figure of ``width`` x ``height`` inches."""
+def _figure(width: float, height: float, constrained: bool = True) -> Any:
+    """A transparent figure of ``width`` x ``height`` inches; ``constrained=False`` for the
+    panel's own figures, whose margins are set by hand (the layout solver costs more than
+    drawing them)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained" if constrained else None)
     fig.patch.set_alpha(0.0)
     return fig
+
+
+_PNG_CACHE: OrderedDict[str, bytes] = OrderedDict()
+PNG_CACHE_SIZE = 32  # panels re-rendered with the same data (history, re-display) reuse them
+
+
+def _cached(key_parts: Any, draw: Callable[[], bytes]) -> bytes:
+    """``draw()``'s PNG, reused when the same data was drawn before in this process."""
+    key = hashlib.sha256(json.dumps(key_parts, default=str, sort_keys=True).encode()).hexdigest()
+    png = _PNG_CACHE.get(key)
+    if png is None:
+        png = _PNG_CACHE[key] = draw()
+        while len(_PNG_CACHE) > PNG_CACHE_SIZE:
+            _PNG_CACHE.popitem(last=False)
+    else:
+        _PNG_CACHE.move_to_end(key)
+    return png
 
 
 # --------------------------------------------------------------------------- plots
@@ -151,14 +173,38 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
         ax.legend(fontsize=7, frameon=False, loc="best")
 
 
-@_themed
 def distributions_png(columns: Sequence[DriftColumn], per_row: int = 3) -> bytes:
     """Small multiples of reference vs current distributions."""
+    key = [[c.column, c.test, c.score, c.drifted, c.status, c.hist] for c in columns] + [
+        "distributions",
+        per_row,
+    ]
+    return _cached(key, lambda: _distributions_png(columns, per_row))
+
+
+@_themed
+def _distributions_png(columns: Sequence[DriftColumn], per_row: int) -> bytes:
     n = len(columns)
     rows = math.ceil(n / per_row)
     cols = min(n, per_row)
-    fig = _figure(3.4 * cols, 2.7 * rows)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    width, height = 3.6 * cols, 2.7 * rows
+    fig = _figure(width, height, constrained=False)
+    # margins in inches: category labels on the left, two-line titles on top, ticks below
+    axes_w = (width - 1.55 - 0.15 - (cols - 1) * 1.55) / cols
+    axes_h = (height - 0.55 - 0.4 - (rows - 1) * 0.95) / rows
+    axes = fig.subplots(
+        rows,
+        cols,
+        squeeze=False,
+        gridspec_kw={
+            "left": 1.55 / width,
+            "right": 1 - 0.15 / width,
+            "top": 1 - 0.55 / height,
+            "bottom": 0.4 / height,
+            "wspace": 1.55 / axes_w,
+            "hspace": 0.95 / axes_h,
+        },
+    )
     for i, ax in enumerate(axes.flat):
         if i < n:
             _draw_distribution(ax, columns[i], legend=(i == 0))
@@ -212,7 +258,11 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
 def scores_png(report: DriftResult) -> bytes:
     """Per-column scores as bars against their threshold."""
     n = sum(1 for c in report.columns if c.score is not None)
-    fig = _figure(7.5, max(1.6, 0.28 * n + 1.0))
+    height = max(1.6, 0.28 * n + 1.0)
+    fig = _figure(7.5, height, constrained=False)
+    fig.subplots_adjust(
+        left=1.9 / 7.5, right=1 - 0.2 / 7.5, top=1 - 0.1 / height, bottom=0.5 / height
+    )
     _draw_scores(fig.subplots(), report)
     return _png(fig)
 
@@ -328,11 +378,30 @@ def _metric_count(rows: Sequence[dict[str, Any]]) -> int:
     return len({m for r in rows for m in r["metrics"]})
 
 
-@_themed
 def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
     """Drift share, per-column scores and metrics across batches, thresholds as dashed lines."""
-    fig = _figure(9, 3.8 + 1.4 * _metric_count(rows))
-    spec = fig.add_gridspec(1, 1)[0]
+    key = [
+        [
+            r["at"],
+            r.get("number"),
+            r["metrics"],
+            r["thresholds"],
+            [[c.column, c.score, c.threshold, c.drifted] for c in r["report"].columns]
+            if r["report"]
+            else None,
+        ]
+        for r in rows
+    ] + ["timeline"]
+    return _cached(key, lambda: _timeline_png(rows))
+
+
+@_themed
+def _timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
+    height = 3.8 + 1.4 * _metric_count(rows)
+    fig = _figure(9, height, constrained=False)
+    spec = fig.add_gridspec(
+        1, 1, left=0.75 / 9, right=1 - 0.15 / 9, top=1 - 0.15 / height, bottom=0.55 / height
+    )[0]
     _draw_timeline(fig, spec, rows)
     return _png(fig)
 
