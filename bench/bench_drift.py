@@ -5,6 +5,7 @@ and a side-by-side with Evidently's DataDriftPreset on the same data.
     python bench/bench_drift.py --rows 10000000 --cols 100 --chunks  # streamed, peak RSS
     python bench/bench_drift.py --rows 100000 --peer .venv-peers/bin/python  # vs Evidently
     python bench/bench_drift.py --rows 200000 --correlation-flip   # multivariate scenario
+    python bench/bench_drift.py --rows 100000 --panel              # panel render time
 
 Columns: 80% numeric (normal, lognormal, uniform, wide-range integers), 20% categorical
 (string). The current batch shifts every fourth numeric column by half a std and changes the
@@ -251,6 +252,44 @@ def correlation_flip(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def panel_render(args: argparse.Namespace) -> dict[str, Any]:
+    """Time to render the static panel (drifted columns' plots plus a 10-batch timeline):
+    the first render of new data, and a re-render of the same panel."""
+    from mlnb.monitoring.drift import figures
+    from mlnb.monitoring.drift.report import render_panel
+
+    ref = make_frame(args.rows, args.cols, 1, shifted=False)
+    profile = fit_profile(ref)
+    start = time.time() - 10 * 86400
+    history = [
+        {
+            "batch_at": start + i * 86400,
+            "report": score(profile, make_frame(5000, args.cols, 10 + i, shifted=i > 5)),
+            "metrics": {"accuracy": 0.88 - 0.01 * i},
+            "thresholds": {"accuracy": 0.82},
+        }
+        for i in range(10)
+    ]
+    report = history[-1]["report"]
+    render_panel(report, history=history)  # imports matplotlib, loads fonts
+
+    def fresh() -> str:
+        getattr(figures, "_PNG_CACHE", {}).clear()  # (absent before the cache existed)
+        return render_panel(report, history=history)
+
+    first_s, html_text = best_of(fresh, args.repeat)
+    again_s, _ = best_of(lambda: render_panel(report, history=history), args.repeat)
+    return {
+        "mode": "panel render",
+        "columns": args.cols,
+        "drifted_columns": report.n_drifted,
+        "render_s": round(first_s, 3),
+        "rerender_s": round(again_s, 4),
+        "target_s": 0.2,
+        "html_kb": round(len(html_text) / 1024, 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -268,9 +307,12 @@ def main() -> int:
         "--correlation-flip", action="store_true", help="the multivariate drift scenario"
     )
     parser.add_argument("--trials", type=int, default=20, help="stable batches (flip mode)")
+    parser.add_argument("--panel", action="store_true", help="time the static panel render")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    if args.correlation_flip:
+    if args.panel:
+        result = panel_render(args)
+    elif args.correlation_flip:
         result = correlation_flip(args)
     elif args.peer:
         result = versus_peer(args)

@@ -87,3 +87,16 @@ def test_values_beyond_the_reference_range_are_drawn_where_they_are():
     gap = (mids > 6) & (mids < 27)  # nothing lies here: no wide flat bar across it
     assert shares[gap].sum() < 0.005
     assert shares[mids > 27].sum() == pytest.approx(0.1, abs=0.01)
+
+
+def test_an_estimate_shares_its_realized_metrics_axes_with_its_band():
+    rows = _history(3)
+    for i, r in enumerate(rows):
+        r["metrics"] = {"accuracy": 0.8 - 0.02 * i, "estimated_accuracy": 0.81 - 0.02 * i}
+        r["bands"] = {"estimated_accuracy": [0.78 - 0.02 * i, 0.84 - 0.02 * i]}
+    fig = Figure()
+    _draw_timeline(fig, fig.add_gridspec(1, 1)[0], history_rows(rows))
+    axes = fig.get_axes()
+    assert len(axes) == 3 and axes[2].get_ylabel() == "accuracy"
+    styles = sorted(line.get_linestyle() for line in axes[2].get_lines()[:2])
+    assert styles == ["-", ":"] and axes[2].collections  # dotted estimate, shaded band

@@ -282,9 +282,10 @@ def _draw_timeline(
     if any(n is None for n in numbers):
         numbers = list(range(1, len(rows) + 1))
     times: list[Any] = [r["at"] for r in rows] if by_date else numbers
-    metric_names = sorted({m for r in rows for m in r["metrics"]})
-    # each metric on its own axes: r2 (0..1) beside mae (~50) would lie flat on a shared one
-    n_panels = 2 + len(metric_names)
+    groups = _metric_groups(rows)
+    # each metric on its own axes: r2 (0..1) beside mae (~50) would lie flat on a shared one;
+    # an estimate (estimated_accuracy) shares its realized metric's axes
+    n_panels = 2 + len(groups)
     sub = spec.subgridspec(n_panels, 1, hspace=0.08)
     axes = [fig.add_subplot(sub[i]) for i in range(n_panels)]
     for ax in axes[1:]:
@@ -341,19 +342,26 @@ def _draw_timeline(
     ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=min(4, top_columns + 1))
 
     palette = ["#218bff", "#a371f7", "#d29922", "#2da44e", "#f85149"]
-    for i, m in enumerate(metric_names):
+    for i, (base, members) in enumerate(groups.items()):
         ax, color = axes[2 + i], palette[i % len(palette)]
-        ax.plot(
-            times,
-            [r["metrics"].get(m, math.nan) for r in rows],
-            marker="o",
-            markersize=4,
-            color=color,
-            linewidth=1.5,
-            label=plain(m, 20),
-        )
-        step_thresholds(ax, m, color, "threshold")
-        ax.set_ylabel(plain(m, 14), fontsize=8)
+        for m in members:
+            ax.plot(
+                times,
+                [r["metrics"].get(m, math.nan) for r in rows],
+                marker="o",
+                markersize=4,
+                color=color,
+                linewidth=1.5,
+                linestyle=":" if m.startswith("estimated_") else "-",
+                label=plain(m, 20),
+            )
+            step_thresholds(ax, m, color, f"{plain(m, 20)} threshold")
+            bands = [r.get("bands", {}).get(m) for r in rows]
+            if any(b is not None for b in bands):  # an estimate's 95% band
+                low = [math.nan if b is None else b[0] for b in bands]
+                high = [math.nan if b is None else b[1] for b in bands]
+                ax.fill_between(times, low, high, color=color, alpha=0.18, linewidth=0)
+        ax.set_ylabel(plain(base, 14), fontsize=8)
         ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=2)
 
     if by_date:
@@ -374,8 +382,16 @@ def _draw_timeline(
         ax.tick_params(labelbottom=False)
 
 
+def _metric_groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Metrics by the axes they share: each realized metric with its estimate, if any."""
+    groups: dict[str, list[str]] = {}
+    for m in sorted({m for r in rows for m in r["metrics"]}):
+        groups.setdefault(m.removeprefix("estimated_"), []).append(m)
+    return groups
+
+
 def _metric_count(rows: Sequence[dict[str, Any]]) -> int:
-    return len({m for r in rows for m in r["metrics"]})
+    return len(_metric_groups(rows))
 
 
 def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
@@ -385,6 +401,7 @@ def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
             r["at"],
             r.get("number"),
             r["metrics"],
+            r.get("bands"),
             r["thresholds"],
             [[c.column, c.score, c.threshold, c.drifted] for c in r["report"].columns]
             if r["report"]
