@@ -61,7 +61,7 @@ def _themed(draw: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         import matplotlib
 
-        with matplotlib.rc_context(THEME):
+        with matplotlib.rc_context(THEME):  # type: ignore[arg-type]
             return draw(*args, **kwargs)
 
     return wrapper

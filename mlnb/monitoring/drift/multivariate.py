@@ -26,7 +26,7 @@ import numpy as np
 
 from mlnb.monitoring.drift._frames import numeric_values
 
-SAMPLE_ROWS = 50_000  # rows per frame feeding the moments (strided, so order does not bias)
+SAMPLE_ROWS = 20_000  # rows per frame feeding the moments (strided, so order does not bias)
 MAX_COLUMNS = 100  # the d x d moments grow with the square of the column count
 KEPT_VARIANCE = 0.65  # share of the reference's variance the kept components explain
 Z_LIMIT = 3.0  # the error must also move this many standard errors (NannyML: 3 sigma)
@@ -121,7 +121,7 @@ def reference_model(ref: Moments) -> dict[str, Any] | None:
     order = np.argsort(values)[::-1]
     values, vectors = np.clip(values[order], 0.0, None), vectors[:, order]
     share = np.cumsum(values) / values.sum()
-    k = int(min(np.searchsorted(share, KEPT_VARIANCE) + 1, len(values) - 1))
+    k = min(int(np.searchsorted(share, KEPT_VARIANCE)) + 1, len(values) - 1)
     dropped = values[k:]
     return {
         "usable": usable,

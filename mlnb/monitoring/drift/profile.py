@@ -581,11 +581,12 @@ def _merge_tables(out: ColumnProfile, cols: list[ColumnProfile], max_categories:
     if all(c.members is not None for c in known) and len(dropped_keys) <= MAX_MEMBER_HASHES:
         hashes = [cast(np.ndarray, c.members) for c in known]
         out.members = _members(hashes + [category_hashes(dropped_keys)], out.categories)
-    out.n_distinct = (
-        len(out.categories) + len(out.members)
-        if out.members is not None or not out.other_count
-        else max([len(merged)] + [c.n_distinct for c in cols])
-    )
+    if out.members is not None:
+        out.n_distinct = len(out.categories) + len(out.members)
+    elif not out.other_count:
+        out.n_distinct = len(out.categories)
+    else:
+        out.n_distinct = max([len(merged)] + [c.n_distinct for c in cols])
     parts = {c.looks_like for c in cols if c.family != "empty"}
     out.looks_like = _looks_like(out, None) or (parts.pop() if len(parts) == 1 else "")
 
