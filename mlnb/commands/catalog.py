@@ -380,7 +380,7 @@ COMMANDS: list[Command] = [
         "drift panel of a monitor's latest (or --batch) batch",
         f"{MONITORING}:panel",
         arg("name", help="monitor name"),
-        arg("--batch", type=int, default=None, help="batch id (default: latest)"),
+        arg("--batch", type=int, default=None, help="batch number: 1, 2, 3... (default: latest)"),
         arg("--widget", action="store_true", help="interactive panel (ipywidgets)"),
         surfaces=NOTEBOOK,
     ),

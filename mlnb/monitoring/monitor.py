@@ -155,6 +155,7 @@ class BatchResult:
     report: Any
     metrics: dict[str, float] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    number: int | None = None  # the batch's number within its monitor (1, 2, 3...)
     # Reads the monitor's batch history when the panel is rendered, not on every log_batch.
     _load_history: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
@@ -170,7 +171,7 @@ class BatchResult:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
         alerts = "; ".join(a["message"] for a in self.alerts)
         return (
-            f"monitor {self.monitor} batch #{self.batch_id}: {self.report.n_drifted}/{self.report.n_columns} "
+            f"monitor {self.monitor} batch #{self.number or self.batch_id}: {self.report.n_drifted}/{self.report.n_columns} "
             f"columns drifted, dataset drift {'YES' if self.dataset_drift else 'no'}"
             + (f"; {metrics}" if metrics else "")
             + (f"\nALERTS: {alerts}" if alerts else "")
@@ -500,6 +501,7 @@ class Monitor:
             report,
             metrics,
             alerts,
+            number=self.registry.monitors.numbers(self.monitor_id).get(batch_id),
             _load_history=self.history,
         )
 
@@ -678,11 +680,13 @@ class Monitor:
     def history(self, limit: int | None = 50) -> list[dict[str, Any]]:
         """Past batches (oldest first) in the shape the drift panel's timeline takes."""
         lines = self.threshold_lines()
+        numbers = self.registry.monitors.numbers(self.monitor_id)
         out = []
         for b in self.registry.monitors.batches(self.monitor_id, limit=limit):
             out.append(
                 {
                     "batch_id": b["id"],
+                    "number": numbers.get(b["id"]),
                     "batch_at": b["batch_at"],
                     "report": b["report"],
                     "metrics": b["metrics"],
@@ -698,18 +702,21 @@ class Monitor:
         batches = self.registry.monitors.batches(self.monitor_id, limit=1, with_reports=False)
         latest = batches[-1] if batches else None
         alerts = self.registry.alerts._rows(status="open", monitor_id=self.monitor_id, limit=20)
+        numbers = self.registry.monitors.numbers(self.monitor_id)
         return {
             "monitor": self.name,
             "model": self.model,
             "features": len(self.config["features"]),
-            "batches": self.registry.monitors.count_batches(self.monitor_id),
+            "batches": len(numbers),
             "latest": latest,
+            "latest_number": numbers.get(latest["id"]) if latest else None,
             "thresholds": self.threshold_lines(),
             "open_alerts": alerts,
         }
 
     def panel(self, batch: int | None = None) -> Any:
-        """The drift panel of the latest (or a given) batch with the timeline of all batches."""
+        """The drift panel of the latest batch (or the monitor's batch number ``batch``: 1, 2,
+        3... as the panel, the CLI and log_batch number them) with the timeline of all batches."""
 
         history = self.history()
         if not history:
@@ -718,7 +725,7 @@ class Monitor:
             )
         chosen = history[-1]
         if batch is not None:
-            match = [h for h in history if h["batch_id"] == batch]
+            match = [h for h in history if h["number"] == batch]
             if not match:
                 raise NotFoundError(f"monitor {self.name!r} has no batch {batch}.")
             chosen = match[0]

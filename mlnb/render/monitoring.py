@@ -42,7 +42,7 @@ def status_text(s: dict[str, Any]) -> str:
     ]
     if latest:
         lines.append(
-            f"  latest batch #{latest['id']} at {fmt_time(latest['batch_at'])}: {latest['n_drifted']}/{latest['n_columns']} "
+            f"  latest batch #{s.get('latest_number') or latest['id']} at {fmt_time(latest['batch_at'])}: {latest['n_drifted']}/{latest['n_columns']} "
             f"columns drifted, dataset drift {'YES' if latest['dataset_drift'] else 'no'}"
         )
         if latest["metrics"]:
@@ -78,7 +78,7 @@ def status_view(s: dict[str, Any]) -> Rendered:
         )
         metrics = ", ".join(f"{esc(k)}={esc(fmt_value(v))}" for k, v in latest["metrics"].items())
         parts.append(
-            f"<div style='font-size:12px'>latest batch #{latest['id']}: {verdict} "
+            f"<div style='font-size:12px'>latest batch #{s.get('latest_number') or latest['id']}: {verdict} "
             f"{latest['n_drifted']}/{latest['n_columns']} columns drifted {metrics}</div>"
         )
     for a in s["open_alerts"]:
@@ -99,7 +99,7 @@ def history_rows(
         rep = h["report"]
         rows.append(
             [
-                h["batch_id"],
+                h.get("number") or h["batch_id"],
                 fmt_time(h["batch_at"]),
                 h["n_rows"],
                 f"{rep.get('n_drifted')}/{rep.get('n_columns')}",

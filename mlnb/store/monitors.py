@@ -134,6 +134,14 @@ class MonitorStore(FeatureStore):
         )
         return [_batch_dict(r) for r in rows]
 
+    def numbers(self, monitor_id: int) -> dict[int, int]:
+        """Each batch's number within its monitor: 1, 2, 3... in the order they were logged
+        (batch ids count across all monitors, so they are not what users see)."""
+        rows = self.db.query(
+            "SELECT id FROM monitor_batches WHERE monitor_id = ? ORDER BY id", (monitor_id,)
+        )
+        return {int(r[0]): i for i, r in enumerate(rows, 1)}
+
     def count_batches(self, monitor_id: int) -> int:
         """How many batches a monitor has."""
         return int(
