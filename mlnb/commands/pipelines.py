@@ -28,7 +28,7 @@ from mlnb.pipelines.api import (
     run_pipeline,
     set_pipeline_status,
 )
-from mlnb.pipelines.config import parse_params
+from mlnb.pipelines.config import parse_params, validate_params
 from mlnb.pipelines.export import export_crontab, export_systemd
 from mlnb.pipelines.scheduler import Scheduler, SchedulerLocked
 from mlnb.render.pipelines import (
@@ -114,7 +114,7 @@ def _json_params(text: str | None) -> dict[str, Any]:
         raise ValidationError(f"--params-json is not valid JSON ({exc}): {text!r}") from exc
     if not isinstance(params, dict):
         raise ValidationError(f"--params-json must be a JSON object, got {text!r}.")
-    return params
+    return validate_params(params, "--params-json")
 
 
 def run(ctx: Context, args: argparse.Namespace) -> Result:

@@ -18,6 +18,7 @@ from mlnb.pipelines.config import (
     PipelineConfig,
     next_due,
     parse_on_alert,
+    validate_params,
     validate_pipeline_name,
 )
 from mlnb.pipelines.notebook import (
@@ -227,6 +228,7 @@ def run_pipeline(
     pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     if params:
+        validate_params(params)
         cell = find_parameters_cell(read_notebook(pipeline["notebook_path"]))
         if cell is not None:
             check_params_known(params, cell, pipeline["notebook_path"])

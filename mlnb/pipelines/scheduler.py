@@ -23,7 +23,7 @@ from typing import Any
 from mlnb._runtime import host
 from mlnb._runtime import pid_alive as _pid_alive
 from mlnb.errors import MlnbError, RegistryError
-from mlnb.pipelines.config import PipelineConfig, next_due
+from mlnb.pipelines.config import PipelineConfig, check_duration, next_due
 from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
 from mlnb.pipelines.triggers import due_fires, enqueue
@@ -185,7 +185,7 @@ class Scheduler:
         self.clock = clock or utc_now
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = check_duration("--poll", poll_seconds)
         self.only = set(pipelines) if pipelines else None
         self.executor = RunExecutor(self.reg, sleep=self.sleep)
         self.execute = execute or self.executor.execute

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
-from mlnb.pipelines.config import PipelineConfig
+from mlnb.pipelines.config import PipelineConfig, validate_params
 from mlnb.pipelines.notebook import find_parameters_cell, first_line, read_notebook, source_index
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.registry import Registry
@@ -206,7 +206,10 @@ def _execute_notebook(
     note = pin_default_kernel(cfg.kernel, Path(reg.home) / "pipelines" / ".jupyter")
     if note:
         log.info("%s", note)
-    params = run_params(cfg, run)
+    try:
+        params = validate_params(run_params(cfg, run))
+    except MlnbError as exc:
+        return {"status": "failed", "error": f"refused to run: {exc}"}
     log.info(
         "pipeline %s run #%d (%s): executing %s with %s",
         pipeline["name"],
