@@ -234,26 +234,37 @@ def scheduler(ctx: Context, args: argparse.Namespace) -> Result:
     with _activity_log():
         try:
             if args.once:
-                result = sched.run_once()
-                return Result(
-                    f"scheduler --once: {len(result['started'])} run(s) executed, "
-                    f"{len(result['recovered'])} crashed run(s) recovered",
-                    data=result,
-                )
+                return _once_result(reg, sched.run_once(), sched.errors)
             signal.signal(
                 signal.SIGTERM,
                 lambda *_: sched.stop("the scheduler got SIGTERM while the run was in progress"),
             )
-            print(
-                f"mlnb scheduler: registry {reg.home} (pid {os.getpid()}); Ctrl-C stops it",
-                file=sys.stderr,
-                flush=True,
+            sched.run_forever(
+                on_locked=lambda: print(
+                    f"mlnb scheduler: registry {reg.home} (pid {os.getpid()}); Ctrl-C stops it",
+                    file=sys.stderr,
+                    flush=True,
+                )
             )
-            sched.run_forever()
             return Result()
         except SchedulerLocked as exc:
             print(f"mlnb: {exc}", file=sys.stderr)
             return Result(code=0 if args.once else 1)
+
+
+def _once_result(reg: Any, result: dict[str, list[int]], errors: list[str]) -> Result:
+    """What ``scheduler --once`` did; exit 1 when a run it started failed or crashed or a
+    pipeline could not be checked, so that cron wrappers and monitoring see it."""
+    lines = [
+        f"scheduler --once: {len(result['started'])} run(s) executed, "
+        f"{len(result['recovered'])} crashed run(s) recovered"
+    ]
+    for run_id in result["failed"]:
+        run = reg.pipelines.run(run_id)
+        lines.append(f"  run #{run_id} of {run['pipeline']} {run['status']}: {run['error']}")
+    lines += [f"  error: {e}" for e in errors]
+    code = 1 if result["failed"] or errors else 0
+    return Result("\n".join(lines), data={**result, "errors": errors}, code=code)
 
 
 @contextmanager

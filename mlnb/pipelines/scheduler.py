@@ -26,7 +26,7 @@ from mlnb.errors import MlnbError, RegistryError
 from mlnb.pipelines.config import PipelineConfig, check_duration, next_due
 from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
-from mlnb.pipelines.triggers import due_fires, enqueue
+from mlnb.pipelines.triggers import due_fires, enqueue_fires
 from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import get_registry
 
@@ -216,17 +216,15 @@ class Scheduler:
         queued = []
         for pipeline in self._pipelines("active"):
             try:
-                for fire in due_fires(self.reg, pipeline, now):
-                    run_id = enqueue(self.reg, pipeline, fire)
-                    if run_id is not None:
-                        queued.append(run_id)
-                        log.info(
-                            "pipeline %s: run #%d %s (%s)",
-                            pipeline["name"],
-                            run_id,
-                            fire.status,
-                            fire.reason,
-                        )
+                for run_id, fire in enqueue_fires(self.reg, pipeline, due_fires(self.reg, pipeline, now)):
+                    queued.append(run_id)
+                    log.info(
+                        "pipeline %s: run #%d %s (%s)",
+                        pipeline["name"],
+                        run_id,
+                        fire.status,
+                        fire.reason,
+                    )
             except Exception as exc:  # one broken pipeline never blocks the others
                 self._error(f"pipeline {pipeline['name']}: cannot check its triggers: {exc}")
         return queued
@@ -299,7 +297,10 @@ class Scheduler:
     # -- loops ---------------------------------------------------------------------------------
 
     def run_once(self) -> dict[str, list[int]]:
-        """``mlnb scheduler --once``: recover, run everything due now, wait, exit."""
+        """``mlnb scheduler --once``: recover, run everything due now, wait, exit.
+
+        ``failed`` lists the runs started in this pass that ended failed or crashed, so that
+        a cron wrapper can exit non-zero."""
         with self.lock:
             recovered = self.recover()
             result = self.tick()
@@ -310,11 +311,28 @@ class Scheduler:
                 if not more:
                     break
                 started += more
-            return {"recovered": recovered, "queued": result["queued"], "started": started}
+            failed = [
+                run_id
+                for run_id in started
+                if self.reg.pipelines.run(run_id)["status"] in ("failed", "crashed")
+            ]
+            return {
+                "recovered": recovered,
+                "queued": result["queued"],
+                "started": started,
+                "failed": failed,
+            }
 
-    def run_forever(self, max_ticks: int | None = None) -> None:
-        """``mlnb scheduler``: tick, then sleep until the next cron slot or ``poll_seconds``."""
+    def run_forever(
+        self, max_ticks: int | None = None, on_locked: Callable[[], Any] | None = None
+    ) -> None:
+        """``mlnb scheduler``: tick, then sleep until the next cron slot or ``poll_seconds``.
+
+        ``on_locked`` is called once the lock is held (the CLI prints its banner there, so a
+        second scheduler refuses before saying it runs)."""
         with self.lock:
+            if on_locked is not None:
+                on_locked()
             self.recover()
             ticks = 0
             try:

@@ -196,6 +196,73 @@ def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> l
     ]
 
 
+def coalesce(reg: Any, pipeline: Mapping[str, Any], fires: list[Fire]) -> list[Fire]:
+    """Fires due in the same pass as one run: its trigger is the first one's, its reason and
+    ``details["reasons"]`` record every one. Fires whose due key was taken already drop out;
+    records of skipped slots stay as they are."""
+    skipped = [f for f in fires if f.status != "queued"]
+    due = [
+        f
+        for f in fires
+        if f.status == "queued"
+        and not (f.due_key and reg.pipelines.due_key_taken(pipeline["id"], f.due_key))
+    ]
+    if len(due) <= 1:
+        return skipped + due
+    details: dict[str, Any] = {}
+    for fire in reversed(due):
+        details.update(fire.details)
+    details["reasons"] = [
+        {"trigger": f.trigger, "reason": f.reason, "due_key": f.due_key} for f in due
+    ]
+    details["coalesced_keys"] = [f.due_key for f in due[1:] if f.due_key]
+    hooks = [f.after_enqueue for f in due if f.after_enqueue is not None]
+
+    def after_enqueue(run_id: int) -> None:
+        for hook in hooks:
+            hook(run_id)
+
+    first = due[0]
+    merged = Fire(
+        first.trigger,
+        f"{len(due)} triggers due together, one run: "
+        + "; ".join(f"[{f.trigger}] {f.reason}" for f in due),
+        first.due_key,
+        details,
+        after_enqueue=after_enqueue if hooks else None,
+    )
+    return [*skipped, merged]
+
+
+def enqueue_fires(
+    reg: Any, pipeline: Mapping[str, Any], fires: list[Fire]
+) -> list[tuple[int, Fire]]:
+    """Queue what is due for one pipeline, coalesced into one run; returns (run id, fire).
+
+    The due keys of the triggers folded into the run are kept as ``skipped`` records pointing
+    at it, so the same cron slot, alert or data change never starts another run."""
+    out = []
+    for fire in coalesce(reg, pipeline, fires):
+        run_id = enqueue(reg, pipeline, fire)
+        if run_id is None:
+            continue
+        out.append((run_id, fire))
+        for key in fire.details.get("coalesced_keys", []) if fire.status == "queued" else []:
+            reason = next(r["reason"] for r in fire.details["reasons"] if r["due_key"] == key)
+            trigger = next(r["trigger"] for r in fire.details["reasons"] if r["due_key"] == key)
+            marker = reg.pipelines.enqueue_run(
+                pipeline["id"],
+                trigger,
+                f"{reason}: coalesced into run #{run_id}",
+                key,
+                {"coalesced_into": run_id},
+                "skipped",
+            )
+            if marker is not None:
+                reg.pipelines.update_run(marker, {"ended_at": time.time()})
+    return out
+
+
 def enqueue(reg: Any, pipeline: Mapping[str, Any], fire: Fire) -> int | None:
     """Queue (or record as skipped) one fire; None when its due key was taken already."""
     run_id = reg.pipelines.enqueue_run(
