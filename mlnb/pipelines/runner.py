@@ -202,35 +202,11 @@ class RunExecutor:
     # -- retries ----------------------------------------------------------------------------
 
     def _may_retry(self, row: dict[str, Any]) -> bool:
-        if self._stopping or row["details"].get("no_retry"):
-            return False
-        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
-        return row["attempt"] <= PipelineConfig.from_dict(pipeline["config"]).retries
+        return not self._stopping and may_retry(self.reg, row)
 
     def _requeue(self, row: dict[str, Any]) -> float:
         """Put a failed attempt back in the queue after recording it; returns the backoff."""
-        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
-        cfg = PipelineConfig.from_dict(pipeline["config"])
-        delay = cfg.retry_delay_seconds * 2 ** (row["attempt"] - 1)
-        attempts = [*row["details"].get("attempts", []), _attempt_record(row)]
-        self.reg.pipelines.merge_run_details(
-            row["id"], {"attempts": attempts, "not_before": time.time() + delay}
-        )
-        self.reg.pipelines.update_run(
-            row["id"],
-            {"status": "queued", "attempt": row["attempt"] + 1, "pid": None, "ended_at": None},
-            only_if_status=row["status"],
-        )
-        log.warning(
-            "pipeline %s run #%d attempt %d %s (%s); retrying in %g s",
-            pipeline["name"],
-            row["id"],
-            row["attempt"],
-            row["status"],
-            row["error"],
-            delay,
-        )
-        return delay
+        return requeue_attempt(self.reg, row)
 
     # -- after the last attempt ----------------------------------------------------------------
 
@@ -264,7 +240,64 @@ class RunExecutor:
             return list(self._procs)
 
 
-def _attempt_record(row: dict[str, Any]) -> dict[str, Any]:
+def may_retry(reg: Any, row: Mapping[str, Any]) -> bool:
+    """Whether a failed or crashed attempt has attempts left under the pipeline's --retries."""
+    if row["details"].get("no_retry"):
+        return False
+    pipeline = reg.pipelines.get_by_id(row["pipeline_id"])
+    return bool(row["attempt"] <= PipelineConfig.from_dict(pipeline["config"]).retries)
+
+
+def requeue_attempt(reg: Any, row: Mapping[str, Any]) -> float:
+    """Put a failed attempt back in the queue after recording it; returns the backoff."""
+    pipeline = reg.pipelines.get_by_id(row["pipeline_id"])
+    cfg = PipelineConfig.from_dict(pipeline["config"])
+    delay = cfg.retry_delay_seconds * 2 ** (row["attempt"] - 1)
+    attempts = [*row["details"].get("attempts", []), _attempt_record(row)]
+    reg.pipelines.merge_run_details(
+        row["id"], {"attempts": attempts, "not_before": time.time() + delay}
+    )
+    reg.pipelines.update_run(
+        row["id"],
+        {"status": "queued", "attempt": row["attempt"] + 1, "pid": None, "ended_at": None},
+        only_if_status=row["status"],
+    )
+    log.warning(
+        "pipeline %s run #%d attempt %d %s (%s); retrying in %g s",
+        pipeline["name"],
+        row["id"],
+        row["attempt"],
+        row["status"],
+        row["error"],
+        delay,
+    )
+    return delay
+
+
+def settle_orphaned_run(reg: Any, run_id: int) -> list[int]:
+    """A run whose scheduler (or command) died under it: raise the crash alert, and queue a
+    retry while ``--retries`` allows (the next scheduler runs it). Returns the alert ids."""
+    row = reg.pipelines.run(run_id)
+    if row["status"] not in ("failed", "crashed"):
+        return []
+    pipeline = reg.pipelines.get_by_id(row["pipeline_id"])
+    retry = may_retry(reg, row)
+    note = (
+        f"; retry queued as attempt {row['attempt'] + 1} (it runs when a scheduler is running)"
+        if retry
+        else ""
+    )
+    alerts = raise_run_alerts(reg, pipeline, row, note=note)
+    if alerts:
+        reg.pipelines.merge_run_details(run_id, {"alerts": alerts})
+    if retry:
+        requeue_attempt(reg, reg.pipelines.run(run_id))
+    else:
+        apply_retention(reg, pipeline)
+    return alerts
+
+
+def _attempt_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: row.get(k)
         for k in (
@@ -288,8 +321,11 @@ def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
     return text[-limit:]
 
 
-def raise_run_alerts(reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any]) -> list[int]:
-    """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected."""
+def raise_run_alerts(
+    reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any], note: str = ""
+) -> list[int]:
+    """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected;
+    ``note`` ends the failure alert's message (e.g. that a retry is queued)."""
 
     evidence = {
         "pipeline": pipeline["name"],
@@ -307,7 +343,7 @@ def raise_run_alerts(reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, An
             source="pipeline",
             kind=f"pipeline_run_{row['status']}",
             message=f"pipeline {pipeline['name']} run #{row['id']} {row['status']}{attempts}: "
-            f"{row['error']}",
+            f"{row['error']}{note}",
             evidence={**evidence, "error": row["error"], "failing_cell": row["failing_cell"]},
             severity="critical",
             pipeline_id=pipeline["id"],

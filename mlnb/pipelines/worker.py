@@ -33,7 +33,11 @@ log = logging.getLogger("mlnb.pipelines.worker")
 
 
 class Terminated(BaseException):
-    """SIGTERM reached the worker: its parent stopped it, or its parent died."""
+    """SIGTERM reached the worker: its parent stopped it, or its parent died (``orphaned``)."""
+
+    def __init__(self, message: str, orphaned: bool = False) -> None:
+        super().__init__(message)
+        self.orphaned = orphaned
 
 
 class _CurrentCell:
@@ -85,14 +89,17 @@ def _die_with_parent(parent_pid: int | None) -> None:
     except Exception:
         pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        raise Terminated(f"the process that started this run (pid {parent_pid}) is gone")
+        raise Terminated(
+            f"the process that started this run (pid {parent_pid}) is gone", orphaned=True
+        )
 
 
 def _on_sigterm(parent_pid: int | None) -> Any:
     def handler(signum: int, frame: Any) -> None:
         if parent_pid and os.getppid() != parent_pid:
             raise Terminated(
-                f"the scheduler or command that started this run (pid {parent_pid}) died"
+                f"the scheduler or command that started this run (pid {parent_pid}) died",
+                orphaned=True,
             )
         raise Terminated("stopped by SIGTERM")
 
@@ -179,9 +186,17 @@ def execute(reg: Any, run_id: int, parent_pid: int | None = None) -> dict[str, A
             "error": f"{exc} {CURRENT.describe()}.",
             "failing_cell": CURRENT.index,
         }
+        orphaned = exc.orphaned
+    else:
+        orphaned = False
     finally:
         stop.set()
     _record(reg, run_id, outcome)
+    if orphaned:
+        # nobody is left to alert or retry: do what the scheduler would have done
+        from mlnb.pipelines.runner import settle_orphaned_run
+
+        settle_orphaned_run(reg, run_id)
     return outcome
 
 
