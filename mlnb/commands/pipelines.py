@@ -32,6 +32,7 @@ from mlnb.pipelines.config import parse_params, validate_params
 from mlnb.pipelines.export import export_crontab, export_systemd
 from mlnb.pipelines.scheduler import Scheduler, SchedulerLocked
 from mlnb.render.pipelines import (
+    failure_reason,
     history_html,
     history_text,
     pipeline_html,
@@ -50,7 +51,7 @@ def _pipeline_json(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_json(r: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in r.items() if k != "log"}
+    return {k: v for k, v in r.items() if k != "log"} | {"failure_reason": failure_reason(r)}
 
 
 def this_notebook(ctx: Context) -> Path:
@@ -168,7 +169,7 @@ def show(ctx: Context, args: argparse.Namespace) -> Result:
             f"run #{args.run_id} belongs to pipeline {prun['pipeline']!r}, not {args.name!r}."
         )
     html = None if args.log else run_rendered(prun)._repr_html_()
-    return Result(run_text(prun, with_log=args.log), html, prun)
+    return Result(run_text(prun, with_log=args.log), html, prun | {"failure_reason": failure_reason(prun)})
 
 
 def history(ctx: Context, args: argparse.Namespace) -> Result:

@@ -28,7 +28,12 @@ from mlnb.pipelines.notebook import (
     require_parameters_cell,
 )
 from mlnb.pipelines.promotion import promote_candidates
-from mlnb.pipelines.runner import RunExecutor, raise_run_alerts, runs_folder
+from mlnb.pipelines.runner import (
+    RunExecutor,
+    acknowledge_handled_alerts,
+    raise_run_alerts,
+    runs_folder,
+)
 from mlnb.pipelines.scheduler import recover_pipeline_runs
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.records import PipelineRecord, PipelineRunRecord
@@ -313,6 +318,7 @@ def promote_pipeline_run(name: str, run_id: int, registry: RegistryArg = None) -
     alerts = raise_run_alerts(reg, pipeline, reg.pipelines.run(run["id"]))
     if alerts:
         reg.pipelines.merge_run_details(run["id"], {"alerts": alerts})
+    acknowledge_handled_alerts(reg, pipeline, reg.pipelines.run(run["id"]))
     return decision
 
 

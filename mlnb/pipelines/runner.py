@@ -216,6 +216,7 @@ class RunExecutor:
             alerts = raise_run_alerts(self.reg, pipeline, row)
             if alerts:
                 self.reg.pipelines.merge_run_details(row["id"], {"alerts": alerts})
+            acknowledge_handled_alerts(self.reg, pipeline, self.reg.pipelines.run(row["id"]))
         finally:
             apply_retention(self.reg, pipeline)
 
@@ -338,6 +339,10 @@ def raise_run_alerts(
     raised = []
     if row["status"] in ("failed", "crashed"):
         attempts = f" after {row['attempt']} attempts" if row["attempt"] > 1 else ""
+        triggering = row["details"].get("alert_ids") or []
+        if triggering:
+            note += "; the alert(s) " + ", ".join(f"#{a}" for a in triggering)
+            note += " that triggered it stay open until a retrain is promoted"
         alert = raise_alert(
             reg,
             source="pipeline",
@@ -380,6 +385,43 @@ def raise_run_alerts(
         )
         raised.append(alert["id"])
     return raised
+
+
+def promoted_a_candidate(reg: Any, row: Mapping[str, Any]) -> bool:
+    """Whether the run put a new model in place: its gate promoted a candidate, or (with no
+    --promote-to) the notebook itself promoted a version it registered to production."""
+    if row["status"] != "finished":
+        return False
+    promotion = row["details"].get("promotion") or {}
+    if promotion:
+        return promotion.get("decision") == "promoted"
+    versions = reg.pipelines.model_versions_of_run(row["id"])
+    return any(v["stage"] == "production" for v in versions)
+
+
+def acknowledge_handled_alerts(
+    reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any]
+) -> list[int]:
+    """Once a run promotes a candidate, the open alerts of the watched monitor that the
+    pipeline took on are acknowledged (``handled_by=pipeline:NAME``); until then they stay
+    open, so a failed retrain never hides the degradation. Returns the ids acknowledged."""
+    cfg = PipelineConfig.from_dict(pipeline["config"])
+    if not cfg.on_alert or not promoted_a_candidate(reg, row):
+        return []
+    monitor_id = reg.db.id_by_name("monitors", cfg.on_alert)
+    if monitor_id is None:
+        return []
+    taken = reg.pipelines.last_handled_alert_id(pipeline["id"])
+    handled = [
+        a["id"]
+        for a in reg.alerts.open_of_monitor(monitor_id, 0, cfg.alert_kinds or None)
+        if a["id"] <= taken
+    ]
+    for alert_id in handled:
+        reg.alerts.acknowledge(alert_id, by=f"pipeline:{pipeline['name']}")
+    if handled:
+        reg.pipelines.merge_run_details(row["id"], {"acknowledged_alerts": handled})
+    return handled
 
 
 def apply_retention(reg: Any, pipeline: dict[str, Any]) -> list[int]:

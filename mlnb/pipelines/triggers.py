@@ -155,7 +155,9 @@ def _short(digest: str | None) -> str:
 def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> list[Fire]:
     """A run for open alerts of the watched monitor that the pipeline has not handled yet.
 
-    Several new alerts make one run; each is acknowledged with ``handled_by=pipeline:NAME``.
+    Several new alerts make one run. They stay open until a run of the pipeline actually
+    promotes a candidate (:func:`mlnb.pipelines.runner.acknowledge_handled_alerts`): a
+    failed retrain must not hide the degradation that triggered it.
     """
     assert cfg.on_alert
     monitor_id = reg.db.id_by_name("monitors", cfg.on_alert)
@@ -175,12 +177,6 @@ def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> l
             + ", ".join(f"#{a['id']}" for a in alerts[:-1])
             + ")"
         )
-    handler = f"pipeline:{pipeline['name']}"
-
-    def acknowledge(run_id: int) -> None:
-        for alert in alerts:
-            reg.alerts.acknowledge(alert["id"], by=handler)
-
     return [
         Fire(
             "alert",
@@ -191,7 +187,6 @@ def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> l
                 "alert": {k: newest[k] for k in ("id", "kind", "message", "severity")},
                 "monitor": cfg.on_alert,
             },
-            after_enqueue=acknowledge,
         )
     ]
 

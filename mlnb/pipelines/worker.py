@@ -24,7 +24,14 @@ from typing import Any
 
 from mlnb.errors import MlnbError
 from mlnb.pipelines.config import PipelineConfig, validate_params
-from mlnb.pipelines.notebook import find_parameters_cell, first_line, read_notebook, source_index
+from mlnb.pipelines.notebook import (
+    failure_in_output,
+    failure_text,
+    find_parameters_cell,
+    first_line,
+    read_notebook,
+    source_index,
+)
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.registry import Registry
 
@@ -251,11 +258,11 @@ def _execute_notebook(
             request_save_on_cell_execute=True,
         )
     except PapermillExecutionError as exc:
-        where = "" if CURRENT.index is None else f"cell {CURRENT.index + 1}, "
         return {
             "status": "failed",
-            "error": f"{exc.ename}: {exc.evalue} ({where}In [{exc.exec_count}]: "
-            f"{first_line(exc.source)!r})",
+            "error": failure_text(
+                exc.ename, exc.evalue, exc.traceback, CURRENT.index, first_line(exc.source)
+            ),
             "failing_cell": CURRENT.index,
         }
     except DeadKernelError:
@@ -267,12 +274,16 @@ def _execute_notebook(
         }
     except Exception as exc:
         name = type(exc).__name__
+        saved = failure_in_output(output) if output and Path(output).exists() else None
+        if saved and not str(exc).strip():  # e.g. a CellExecutionError with no message
+            return {"status": "failed", "error": saved, "failing_cell": CURRENT.index}
         hint = ""
         if name == "NoSuchKernel":
             hint = f" Install it (e.g. `{sys.executable} -m ipykernel install --sys-prefix`) or pass --kernel."
+        message = str(exc).strip() or "raised without a message"
         return {
             "status": "failed",
-            "error": f"{name}: {exc} {CURRENT.describe()}.{hint}",
+            "error": f"{name}: {message} {CURRENT.describe()}.{hint}",
             "failing_cell": CURRENT.index,
         }
     return {"status": "finished"}

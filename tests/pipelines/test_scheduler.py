@@ -196,7 +196,7 @@ def test_new_data_does_not_loop_when_the_run_fails(registry, notebook, tmp_path)
     assert len(runs.executed) == 1
 
 
-def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
+def test_a_monitor_alert_triggers_one_run_and_stays_open_without_a_promotion(registry, notebook):
     clock = FakeClock(T0)
     import pandas as pd
 
@@ -214,7 +214,8 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     # an alert still open when the pipeline is created is unhandled work: it triggers a run
     (first,) = _runs(registry)
     assert first["due_key"] == f"alert:{old['id']}"
-    assert registry.alerts.get(old["id"])["handled_by"] == "pipeline:nightly"
+    # the run promoted nothing: the alert stays open (only a promotion acknowledges it)
+    assert registry.alerts.get(old["id"])["status"] == "open"
     assert registry.alerts.get(handled_elsewhere["id"])["handled_by"] == "alice"
     drift = raise_alert(registry, "monitor", "dataset_drift", "drift", monitor_id=monitor_id)
     s.tick()
@@ -233,9 +234,10 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     assert run["reason"].startswith(
         f"alert #{acc['id']} from monitor churn (accuracy_below_threshold)"
     )
-    handled = registry.alerts.get(acc["id"])
-    assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:nightly"
+    assert registry.alerts.get(acc["id"])["status"] == "open"
     assert registry.alerts.get(drift["id"])["status"] == "open"
+    s.tick()
+    assert len(_runs(registry)) == 2  # an open alert already taken on does not run again
 
 
 def test_concurrency_limit_holds_queued_runs_back(registry, notebook):
