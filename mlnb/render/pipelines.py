@@ -196,6 +196,11 @@ def run_text(r: dict[str, Any], with_log: bool = False) -> str:
         lines.append(f"  error:        {r['error']}")
     if r.get("failing_cell") is not None:
         lines.append(f"  failing cell: {r['failing_cell'] + 1} (1-based, in the source notebook)")
+    for asked in r["details"].get("notebook_promotions", []):
+        lines.append(
+            f"  notebook:     asked to promote {asked['model']} v{asked['version']} to "
+            f"{asked['to']}; left to the pipeline's gate"
+        )
     promo = _promotion(r["details"])
     if promo:
         lines.append(f"  promotion:    {promo}")

@@ -5,6 +5,8 @@ rejects the next candidate: production stays, and an alert says so."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,3 +209,48 @@ def test_a_failed_retrain_keeps_the_alert_open_and_says_why(registry, project, c
     assert fixed["details"]["promotion"]["decision"] == "promoted"
     handled = registry.alerts.get(trigger["id"])
     assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:churn-train"
+
+
+SELF_PROMOTING_CELLS = [
+    *TRAIN_CELLS,
+    "result = mlnb.promote('churn', to='production', gate='churn_gate', reason='trained here')\n"
+    "print(result)",
+]
+
+
+def test_a_notebook_that_promotes_itself_runs_unchanged_as_a_gated_pipeline(
+    registry, project, capsys
+):
+    """The tour's training notebook calls mlnb.promote itself; as a pipeline with its own
+    gate and --promote-to, each run promotes once, through the pipeline's gate."""
+    month0 = pd.read_csv(project / "data" / "month0.csv")
+    from sklearn.linear_model import LogisticRegression
+
+    features = month0[["usage", "price"]]
+    v1 = mlnb.register_model(
+        LogisticRegression().fit(features, month0["churned"]), "churn", X=features
+    )
+    mlnb.promote("churn", version=v1.version, to="production")
+    nb = write_notebook(project / "train_and_promote.ipynb", SELF_PROMOTING_CELLS)
+    mlnb.create_pipeline(
+        "churn-train",
+        nb,
+        params={"data_path": "data/fresh.csv"},
+        gate="churn_gate",
+        promote_to="production",
+    )
+    run = mlnb.run_pipeline("churn-train")
+    assert run["status"] == "finished", run["error"]
+    assert run["details"]["promotion"]["decision"] == "promoted"
+    assert run["details"]["notebook_promotions"] == [
+        {"model": "churn", "version": 2, "to": "production", "gate": "churn_gate"}
+    ]
+    assert mlnb.get_model_version("churn@production").version == 2
+    model_id = registry.models.model_id("churn")
+    moves = [t for t in registry.models.transitions(model_id) if t["to_stage"] == "production"]
+    assert [t["version"] for t in moves] == [1, 2]  # one promotion for the run
+    gated = [g for g in registry.models.gate_results(model_id) if g["version"] == 2]
+    assert len(gated) == 1 and gated[0]["passed"]  # through the gate, recorded once
+    assert registry.alerts.find(pipeline="churn-train") == []
+    out = Path(run["output_path"]).read_text()
+    assert "LEFT TO THE PIPELINE" in out and "churn_gate" in out
