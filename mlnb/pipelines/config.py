@@ -185,6 +185,55 @@ def cron_slots(
     return slots
 
 
+CATCHUP_COUNT_LIMIT = 100  # missed slots counted one by one; beyond it "100+"
+
+
+@dataclass
+class MissedSlots:
+    """The cron slots in ``(after, until]`` without listing them: the first, the latest and
+    how many (exact up to CATCHUP_COUNT_LIMIT, else ``more`` is set)."""
+
+    first: dt.datetime
+    latest: dt.datetime
+    count: int
+    more: bool
+
+    def describe(self) -> str:
+        return f"{self.count}+" if self.more else str(self.count)
+
+
+def missed_slots(
+    expr: str, tz: str, after: dt.datetime, until: dt.datetime, limit: int = CATCHUP_COUNT_LIMIT
+) -> MissedSlots | None:
+    """The slots due in ``(after, until]`` in a time bounded whatever the downtime (a minute
+    schedule down for a month has 43,200 of them): the latest is found by stepping back from
+    ``until``, then confirmed stepping forward as :func:`cron_slots` does."""
+    first = next_due(expr, tz, after)
+    if first > until:
+        return None
+    latest = first
+    for slot in iter_cron(expr, tz, max(after, _two_slots_before(expr, tz, until))):
+        if slot > until:
+            break
+        latest = max(latest, slot)
+    count = 0
+    for slot in iter_cron(expr, tz, after):
+        if slot > latest or count > limit:
+            break
+        count += 1
+    return MissedSlots(first, latest, min(count, limit), count > limit)
+
+
+def _two_slots_before(expr: str, tz: str, when: dt.datetime) -> dt.datetime:
+    from croniter import croniter
+
+    fields = CRON_MACROS.get(expr.lower(), expr)
+    back = croniter(fields, when.astimezone(zone(tz)) + dt.timedelta(seconds=1))
+    back.get_prev(dt.datetime)
+    earlier: dt.datetime = back.get_prev(dt.datetime)
+    return earlier - dt.timedelta(minutes=1)
+
+
 def iter_cron(expr: str, tz: str, after: dt.datetime) -> Iterator[dt.datetime]:
     from croniter import croniter
 

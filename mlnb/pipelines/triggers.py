@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
-from mlnb.pipelines.config import PipelineConfig, cron_slots
+from mlnb.pipelines.config import PipelineConfig, missed_slots
 from mlnb.tracking.files import file_hash_cache, fingerprint_path
 
 log = logging.getLogger("mlnb.pipelines")
@@ -65,38 +65,35 @@ def schedule_fires(
     if reg.pipelines.has_queued_run(pipeline["id"], "schedule"):
         return []  # the queued run covers any later slot
     anchor = schedule_anchor(reg, pipeline, cfg)
-    slots = cron_slots(cfg.schedule, cfg.timezone, anchor, now)
-    if not slots:
+    missed = missed_slots(cfg.schedule, cfg.timezone, anchor, now)
+    if missed is None:
         return []
-    latest = slots[-1]
+    latest, first, count = missed.latest, missed.first.isoformat(), missed.describe()
     late = (now - latest).total_seconds() > cfg.misfire_grace_seconds
     what = f"schedule '{cfg.schedule}' ({cfg.timezone}) due at {latest.isoformat()}"
-    details = {
-        "due_at": latest.isoformat(),
-        "slots": len(slots),
-        "first_slot": slots[0].isoformat(),
-    }
+    details: dict[str, Any] = {"due_at": latest.isoformat(), "slots": missed.count, "first_slot": first}
+    if missed.more:
+        details["slots_more"] = True  # counted up to the limit, there were more
     key = f"cron:{latest.isoformat()}"
+    several = missed.count > 1
     if cfg.catchup == "once":
-        if len(slots) > 1 or late:
-            what += (
-                f"; catch-up policy 'once': one run for {len(slots)} slot(s) missed since "
-                f"{slots[0].isoformat()}"
-            )
+        if several or late:
+            what += f"; catch-up policy 'once': one run for {count} slot(s) missed since {first}"
         return [Fire("schedule", what, key, details)]
     if late:
         return [
             Fire(
                 "schedule",
-                f"{what}: skipped, {len(slots)} slot(s) since {slots[0].isoformat()} were "
+                f"{what}: skipped, {count} slot(s) since {first} were "
                 "missed while no scheduler ran (catch-up policy 'skip')",
                 key,
                 details,
                 status="skipped",
             )
         ]
-    if len(slots) > 1:
-        what += f"; {len(slots) - 1} earlier missed slot(s) skipped (catch-up policy 'skip')"
+    if several:
+        earlier = f"{missed.count - 1}+" if missed.more else str(missed.count - 1)
+        what += f"; {earlier} earlier missed slot(s) skipped (catch-up policy 'skip')"
     return [Fire("schedule", what, key, details)]
 
 
