@@ -13,7 +13,6 @@ from typing import Any
 
 from mlnb._runtime import user
 from mlnb.errors import ValidationError
-from mlnb.lifecycle.gate import load_gate_file
 from mlnb.pipelines.config import (
     PipelineConfig,
     next_due,
@@ -27,7 +26,6 @@ from mlnb.pipelines.notebook import (
     read_notebook,
     require_parameters_cell,
 )
-from mlnb.pipelines.promotion import promote_candidates
 from mlnb.pipelines.runner import (
     RunExecutor,
     acknowledge_handled_alerts,
@@ -202,6 +200,9 @@ def _resolve_gate_spec(gate: str | None, notebook_dir: Path) -> str | None:
 
 def _check_gate_in_file(gate: str, path: Path, name: str, required: bool = True) -> bool:
     """Whether ``path`` defines gate ``name``."""
+    # gates pull in the model and data stack (numpy...): `pipeline run` should not pay for it
+    from mlnb.lifecycle.gate import load_gate_file
+
     gates = load_gate_file(path)
     if name in gates:
         return True
@@ -310,6 +311,8 @@ def promote_pipeline_run(name: str, run_id: int, registry: RegistryArg = None) -
             "candidates": [],
         }
     else:
+        from mlnb.pipelines.promotion import promote_candidates  # the model stack, see above
+
         # Gate names resolve against gates.yaml next to the notebook, as in the worker.
         folder = Path(pipeline["notebook_path"]).parent
         with contextlib.chdir(folder if folder.is_dir() else Path.cwd()):
