@@ -169,7 +169,9 @@ def show(ctx: Context, args: argparse.Namespace) -> Result:
             f"run #{args.run_id} belongs to pipeline {prun['pipeline']!r}, not {args.name!r}."
         )
     html = None if args.log else run_rendered(prun)._repr_html_()
-    return Result(run_text(prun, with_log=args.log), html, prun | {"failure_reason": failure_reason(prun)})
+    return Result(
+        run_text(prun, with_log=args.log), html, prun | {"failure_reason": failure_reason(prun)}
+    )
 
 
 def history(ctx: Context, args: argparse.Namespace) -> Result:

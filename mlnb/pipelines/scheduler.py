@@ -220,7 +220,9 @@ class Scheduler:
         queued = []
         for pipeline in self._pipelines("active"):
             try:
-                for run_id, fire in enqueue_fires(self.reg, pipeline, due_fires(self.reg, pipeline, now)):
+                for run_id, fire in enqueue_fires(
+                    self.reg, pipeline, due_fires(self.reg, pipeline, now)
+                ):
                     queued.append(run_id)
                     log.info(
                         "pipeline %s: run #%d %s (%s)",

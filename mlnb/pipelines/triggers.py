@@ -71,7 +71,11 @@ def schedule_fires(
     latest, first, count = missed.latest, missed.first.isoformat(), missed.describe()
     late = (now - latest).total_seconds() > cfg.misfire_grace_seconds
     what = f"schedule '{cfg.schedule}' ({cfg.timezone}) due at {latest.isoformat()}"
-    details: dict[str, Any] = {"due_at": latest.isoformat(), "slots": missed.count, "first_slot": first}
+    details: dict[str, Any] = {
+        "due_at": latest.isoformat(),
+        "slots": missed.count,
+        "first_slot": first,
+    }
     if missed.more:
         details["slots_more"] = True  # counted up to the limit, there were more
     key = f"cron:{latest.isoformat()}"

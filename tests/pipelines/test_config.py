@@ -145,7 +145,9 @@ def test_cron_slots_are_the_matching_times_inside_the_window(fields, tz, start, 
     ),
     tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
     start=st.datetimes(
-        min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 1, 1), timezones=st.just(dt.UTC)
+        min_value=dt.datetime(2025, 1, 1),
+        max_value=dt.datetime(2027, 1, 1),
+        timezones=st.just(dt.UTC),
     ),
     minutes=st.integers(0, 4 * 24 * 60),
 )
@@ -168,6 +170,8 @@ def test_a_month_of_missed_minutes_is_one_catch_up_run_counted_as_100_plus(regis
 
     p = mlnb.create_pipeline("every-minute", notebook, schedule="* * * * *", registry=registry)
     now = dt.datetime.fromtimestamp(p["config"]["schedule_anchor"], dt.UTC) + dt.timedelta(days=30)
-    (fire,) = schedule_fires(registry, registry.pipelines.get("every-minute"), PipelineConfig.from_dict(p["config"]), now)
+    (fire,) = schedule_fires(
+        registry, registry.pipelines.get("every-minute"), PipelineConfig.from_dict(p["config"]), now
+    )
     assert "one run for 100+ slot(s) missed" in fire.reason
     assert fire.details["slots"] == 100 and fire.details["slots_more"] is True

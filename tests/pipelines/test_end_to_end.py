@@ -188,7 +188,11 @@ def test_a_failed_retrain_keeps_the_alert_open_and_says_why(registry, project, c
     )
     monitor = mlnb.Monitor(name="churn", model="churn", reference=month0, target="churned")
     trigger = raise_alert(
-        registry, "monitor", "accuracy_below_threshold", "accuracy 0.71", monitor_id=monitor.monitor_id
+        registry,
+        "monitor",
+        "accuracy_below_threshold",
+        "accuracy 0.71",
+        monitor_id=monitor.monitor_id,
     )
     assert main(["scheduler", "--once"]) == 1
     (run,) = mlnb.pipeline_history("churn-train")

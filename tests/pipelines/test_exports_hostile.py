@@ -26,7 +26,7 @@ from tests.pipelines.conftest import write_notebook
 HOSTILE = {
     "single quote": "it's",
     "double quote": 'say "hi"',
-    "triple quotes": 'doc"""string\'\'\'',
+    "triple quotes": "doc\"\"\"string'''",
     "backslash": "back\\slash\\",
     "percent": "100% sure %d %%",
     "space": "two  spaces ",
@@ -208,9 +208,7 @@ def load_dag(text: str) -> dict:
         "pendulum": types.SimpleNamespace(datetime=lambda *a, **k: (a, k)),
         "airflow": types.ModuleType("airflow"),
         "airflow.providers.standard.operators.bash": types.SimpleNamespace(BashOperator=_Task),
-        "airflow.providers.standard.operators.python": types.SimpleNamespace(
-            PythonOperator=_Task
-        ),
+        "airflow.providers.standard.operators.python": types.SimpleNamespace(PythonOperator=_Task),
         "airflow.sdk": types.SimpleNamespace(DAG=_DAG, Param=lambda v: v),
     }
     saved = {k: sys.modules.get(k) for k in fake}

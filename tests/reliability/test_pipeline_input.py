@@ -14,11 +14,17 @@ import pytest
 import mlnb
 from mlnb.errors import ValidationError
 from mlnb.pipelines.runner import RunExecutor
-from tests.pipelines.conftest import notebook, write_notebook  # noqa: F401  (fixture)
+from tests.pipelines.conftest import write_notebook
 from tests.reliability.figures import record_figure
 
 INJECTION = "lr = 0.2\nopen('PWNED', 'w').write('x')\nz"
 BAD_NAMES = [INJECTION, "class", "1x", "a-b", "", "lambda"]
+
+
+@pytest.fixture
+def notebook(tmp_path) -> Path:
+    """A notebook whose parameters cell sets ``n``."""
+    return write_notebook(tmp_path / "train.ipynb", ["n = 1", "n * 2"])
 
 
 @pytest.fixture
@@ -59,7 +65,9 @@ def test_parameter_keys_that_are_not_identifiers_never_reach_the_kernel(
             mlnb.run_pipeline("p", params={name: 1})
         with pytest.raises(ValidationError, match="not a Python identifier"):
             mlnb.create_pipeline("q", no_literal_notebook, params={name: 1})
-    code, err = _cli(["--registry", str(registry_home), "pipeline", "run", "p", "--param", "class=1"])
+    code, err = _cli(
+        ["--registry", str(registry_home), "pipeline", "run", "p", "--param", "class=1"]
+    )
     if code != 1 or "not a Python identifier" not in err:
         problems.append(("--param", "class", code, err[-200:]))
     assert problems == []
@@ -75,7 +83,9 @@ def test_non_finite_parameter_values_are_refused(registry, registry_home, notebo
             ["--registry", str(registry_home), "pipeline", "run", "p", "--params-json", text]
         )
         assert code == 1 and "not a finite number" in err, (text, err)
-    code, err = _cli(["--registry", str(registry_home), "pipeline", "run", "p", "--param", "n=1e999"])
+    code, err = _cli(
+        ["--registry", str(registry_home), "pipeline", "run", "p", "--param", "n=1e999"]
+    )
     assert code == 1 and "not a finite number" in err
     with pytest.raises(ValidationError, match="not a finite number"):
         mlnb.create_pipeline("q", notebook, params={"n": float("nan")})

@@ -40,7 +40,9 @@ async def test_a_failed_run_gives_its_reason_and_its_alert_to_the_sidebar(
     jp_fetch, registry_home, tmp_path
 ):
     _failed_retrain(registry_home, tmp_path)
-    reason = "AssertionError: raised without a message at `assert rows > 10**6` (cell 2: 'import math')"
+    reason = (
+        "AssertionError: raised without a message at `assert rows > 10**6` (cell 2: 'import math')"
+    )
     code, listing = await _get(jp_fetch, "pipelines")
     assert code == 200
     (pipeline,) = listing["pipelines"]
