@@ -46,6 +46,92 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
+class ForkedWorker:
+    """A worker forked from this process instead of a fresh interpreter: it already has mlnb
+    imported, so a `mlnb pipeline run` pays for one Python start, not two. Behaves like the
+    ``subprocess.Popen`` it replaces (``pid``, ``wait``, ``returncode``); its own session, its
+    output into the run's log, ``os._exit`` at the end (nothing of this process is finalised
+    in the child)."""
+
+    def __init__(self, argv: list[str], log_fd: int, cwd: str, env: dict[str, str]) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        self.returncode: int | None = None
+        self._reaping = threading.Lock()  # one thread reaps; the others read returncode
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            code = 1
+            try:
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(log_fd, 1)
+                os.dup2(log_fd, 2)
+                # this process's own streams may not be fds 1 and 2 (a test runner's capture)
+                sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+                sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+                os.chdir(cwd)
+                os.environ.clear()
+                os.environ.update(env)
+                from mlnb.pipelines import worker  # lazily: the scheduler never forks
+
+                code = worker.main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except Exception:
+                        pass
+                os._exit(code)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._reaping.acquire(blocking=False):
+            try:
+                if self.returncode is None:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    if pid:
+                        self.returncode = os.waitstatus_to_exitcode(status)
+            finally:
+                self._reaping.release()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (negative: killed by that signal); TimeoutExpired after ``timeout``."""
+        if self.returncode is not None:
+            return self.returncode
+        if timeout is None:
+            with self._reaping:
+                if self.returncode is None:
+                    _, status = os.waitpid(self.pid, 0)
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+        return self.returncode  # type: ignore[return-value]
+
+
+def may_fork() -> bool:
+    """Fork workers only from a single-threaded process (the command line): forking one with
+    other threads (the scheduler, a kernel, a Jupyter server) could copy a held lock."""
+    return (
+        hasattr(os, "fork")
+        and threading.active_count() == 1
+        and not os.environ.get("MLNB_WORKER_SPAWN")
+    )
+
+
 def exit_reason(returncode: int | None) -> str:
     if returncode is None:
         return "the worker process did not exit"
@@ -73,7 +159,7 @@ class RunExecutor:
         self.reg = registry
         self.sleep = sleep or time.sleep
         self.python = python or sys.executable
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._procs: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._stopping: str | None = None
 
@@ -113,40 +199,53 @@ class RunExecutor:
         log_path = output.with_suffix(".log")
         self.reg.pipelines.update_run(run_id, {"output_path": str(output)})
         notebook_dir = Path(pipeline["notebook_path"]).parent
+        cwd = str(notebook_dir if notebook_dir.is_dir() else self.reg.home)
+        argv = [str(run_id), "--registry", str(self.reg.home), "--parent-pid", str(os.getpid())]
         with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [
-                    self.python,
-                    "-m",
-                    "mlnb.pipelines.worker",
-                    str(run_id),
-                    "--registry",
-                    str(self.reg.home),
-                    "--parent-pid",
-                    str(os.getpid()),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=worker_environment(),
-                cwd=str(notebook_dir if notebook_dir.is_dir() else self.reg.home),
-            )
+            proc: Any
+            if self.python == sys.executable and may_fork():
+                with self.reg.db.closed_for_fork():
+                    proc = ForkedWorker(argv, log_file.fileno(), cwd, worker_environment())
+            else:
+                proc = subprocess.Popen(
+                    [self.python, "-m", "mlnb.pipelines.worker", *argv],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=worker_environment(),
+                    cwd=cwd,
+                )
         with self._lock:
             self._procs[run_id] = proc
         try:
             self.reg.pipelines.update_run(run_id, {"pid": proc.pid}, only_if_status="running")
-            try:
-                proc.wait(timeout=cfg.timeout_seconds)
-            except subprocess.TimeoutExpired:
-                self._time_out(run_id, cfg, output)
-                self._kill(proc)
+            self._wait(proc, run_id, cfg, output)
         finally:
             with self._lock:
                 self._procs.pop(run_id, None)
         self._mark_if_unfinished(run_id, proc.returncode, output)
         self.reg.pipelines.update_run(run_id, {"log": _tail(log_path)})
         return self.reg.pipelines.run(run_id)
+
+    def _wait(self, proc: Any, run_id: int, cfg: PipelineConfig, output: Path) -> None:
+        """Wait for the worker without polling (its end is noticed at once); at the timeout a
+        timer records it and stops the worker."""
+        timer = threading.Timer(cfg.timeout_seconds, self._expire, (proc, run_id, cfg, output))
+        timer.daemon = True
+        timer.start()
+        try:
+            proc.wait()
+        finally:
+            timer.cancel()
+            if timer.is_alive():
+                timer.join()
+
+    def _expire(self, proc: Any, run_id: int, cfg: PipelineConfig, output: Path) -> None:
+        if proc.poll() is not None:
+            return
+        self._time_out(run_id, cfg, output)
+        self._kill(proc)
 
     def _time_out(self, run_id: int, cfg: PipelineConfig, output: Path) -> None:
         where = failing_cell_in_output(output)
@@ -186,7 +285,7 @@ class RunExecutor:
             only_if_status="running",
         )
 
-    def _kill(self, proc: subprocess.Popen[bytes]) -> None:
+    def _kill(self, proc: Any) -> None:
         """SIGTERM the worker (it stops its kernel), then SIGKILL after a grace period."""
         for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 30.0)):
             try:

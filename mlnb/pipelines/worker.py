@@ -344,8 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", required=True)
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s"
+    logging.basicConfig(  # force: a worker forked from the command line drops its handlers
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s: %(message)s",
+        force=True,
     )
     signal.signal(signal.SIGTERM, _on_sigterm(args.parent_pid))
 
