@@ -61,13 +61,20 @@ def test_a_stopped_tracked_run_is_not_crashed_when_the_registry_opens(
     reg = Registry(registry_home)
     stopped = reg.runs.start("exp", name="stopped")
     gone = reg.runs.start("exp", name="gone")
+    for run_id in (stopped, gone):
+        reg.runs.end(run_id, "finished")  # this process's heartbeat thread lets go of them
     hour_ago = time.time() - 3600
-    reg.runs.update(stopped, {"pid": stopped_process.pid, "host": host(), "heartbeat_at": hour_ago})
-    reg.runs.update(gone, {"pid": _dead_pid(), "host": host(), "heartbeat_at": hour_ago})
-    reg.runs.end(stopped, "finished")  # stop this process's heartbeat thread for both ...
-    reg.runs.update(stopped, {"status": "running", "ended_at": None})
-    reg.runs.end(gone, "finished")
-    reg.runs.update(gone, {"status": "running", "ended_at": None})
+    for run_id, pid in ((stopped, stopped_process.pid), (gone, _dead_pid())):
+        reg.runs.update(
+            run_id,
+            {
+                "status": "running",
+                "ended_at": None,
+                "pid": pid,
+                "host": host(),
+                "heartbeat_at": hour_ago,
+            },
+        )
     reg.close()
     again = Registry(registry_home)  # opening recovers crashed runs
     try:
