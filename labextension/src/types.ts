@@ -174,6 +174,7 @@ export interface IPipelineRun {
   started_at: number | null;
   ended_at: number | null;
   error: string | null;
+  failure_reason: string | null;
   output_path: string | null;
   has_output: boolean;
 }
@@ -187,6 +188,7 @@ export interface IPipeline {
   status: string;
   next_run: number | null;
   last_run: IPipelineRun | null;
+  failure_reason: string | null;
   runs?: IPipelineRun[];
 }
 

@@ -111,7 +111,7 @@ def promote(ctx: Context, args: argparse.Namespace) -> Result:
         force=args.force,
         registry=ctx.registry,
     )
-    return Result.of(result, result.to_dict(), code=0 if result.promoted else 1)
+    return Result.of(result, result.to_dict(), code=0 if result.promoted or result.deferred else 1)
 
 
 def gate(ctx: Context, args: argparse.Namespace) -> Result:

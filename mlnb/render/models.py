@@ -300,7 +300,8 @@ def gate_html(gate: dict[str, Any]) -> str:
 
 def promotion_text(p: dict[str, Any]) -> str:
     """What a promotion did, in one or two lines of text."""
-    head = ("PROMOTED: " if p["promoted"] else "NOT PROMOTED: ") + p["message"]
+    word = "PROMOTED: " if p["promoted"] else "NOT PROMOTED: "
+    head = ("LEFT TO THE PIPELINE: " if p.get("deferred") else word) + p["message"]
     lines = [head]
     if p.get("reason") and p["promoted"]:
         lines.append(f"reason: {p['reason']}")
@@ -313,6 +314,8 @@ def promotion_html(p: dict[str, Any]) -> str:
     """What a promotion did, with its gate verdict, as HTML."""
     color = GREEN if p["promoted"] and not p.get("forced") else RED
     word = "promoted" if p["promoted"] else "not promoted"
+    if p.get("deferred"):
+        color, word = GREY, "left to the pipeline"
     head = (
         f'<div style="font-size:13px;margin:2px 0">{badge(word, color)} <b>{esc(p["model"])}</b> '
         f"v{p['version']} → {esc(p['to'])}: {esc(p['message'])}</div>"

@@ -31,6 +31,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
+from mlnb.render.pipelines import failure_reason
 from mlnb.server.payloads import (
     AccuracyPoint,
     Alert,
@@ -544,6 +545,7 @@ def pipeline_run_brief(run: Mapping[str, Any]) -> PipelineRun:
         "started_at": run.get("started_at"),
         "ended_at": run.get("ended_at"),
         "error": run.get("error"),
+        "failure_reason": failure_reason(run),
         "output_path": output,
         "has_output": bool(output) and Path(str(output)).is_file(),
     }
@@ -562,6 +564,7 @@ def pipeline_summary(pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, An
         "status": pipeline.get("status", ""),
         "next_run": iso_to_epoch(pipeline.get("next_run_at")),
         "last_run": briefs[0] if briefs else None,
+        "failure_reason": briefs[0]["failure_reason"] if briefs else None,
         "runs": briefs,
     }
 

@@ -218,6 +218,7 @@ class PipelineRun(TypedDict):
     started_at: float | None
     ended_at: float | None
     error: str | None
+    failure_reason: str | None  # failed/crashed runs: exception, message, failing cell
     output_path: str | None
     has_output: bool
 
@@ -233,6 +234,7 @@ class Pipeline(TypedDict):
     status: str
     next_run: float | None
     last_run: PipelineRun | None
+    failure_reason: str | None  # the last run's, when it failed or crashed
     runs: NotRequired[list[PipelineRun]]
 
 

@@ -172,6 +172,25 @@ class Database:
             self.conn.close()
 
     @contextmanager
+    def closed_for_fork(self) -> Iterator[None]:
+        """No connection open during the block, the same one again after it: a process forked
+        inside the block inherits no SQLite state (SQLite must not cross a fork; the child
+        opens its own registry and leaves with ``os._exit``, never reaching the reopen)."""
+        with self._lock:
+            self.conn.close()
+            try:
+                yield
+            finally:
+                self.conn = sqlite3.connect(
+                    str(self.path),
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                self.conn.row_factory = sqlite3.Row
+                self._configure()
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction; rolled back whole on any error."""
         with self._lock:

@@ -334,12 +334,11 @@ class RunStore(FeatureStore):
     def recover_crashed(self) -> int:
         """Mark runs crashed whose heartbeat is stale or whose process on this host is gone."""
         here = host()
-        dead = [
-            pid
-            for _, pid in self.running_on_host(here)
-            if pid != os.getpid() and not pid_alive(pid)
-        ]
-        return self.mark_stale_crashed(time.time() - STALE_AFTER_SECONDS, here, dead)
+        pids = {pid for _, pid in self.running_on_host(here)}
+        alive = {pid for pid in pids if pid == os.getpid() or pid_alive(pid)}
+        return self.mark_stale_crashed(
+            time.time() - STALE_AFTER_SECONDS, here, sorted(pids - alive), sorted(alive)
+        )
 
     def experiment_id(self, name: str) -> int:
         """The id of an experiment, created on first use."""
@@ -406,10 +405,23 @@ class RunStore(FeatureStore):
         with self.db.transaction() as c:
             c.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
 
-    def mark_stale_crashed(self, stale_before: float, host: str, dead_pids: Sequence[int]) -> int:
-        """Mark runs crashed whose heartbeat stopped, or whose process on this host is gone."""
+    def mark_stale_crashed(
+        self,
+        stale_before: float,
+        host: str,
+        dead_pids: Sequence[int],
+        alive_pids: Sequence[int] = (),
+    ) -> int:
+        """Mark runs crashed whose heartbeat stopped, or whose process on this host is gone;
+        a run whose process is alive on this host (``alive_pids``) is never stale."""
         clause = "heartbeat_at < ?"
         params: list[Any] = [stale_before]
+        if alive_pids:
+            clause = (
+                f"(heartbeat_at < ? AND NOT (host IS ? AND pid IN "
+                f"({', '.join('?' for _ in alive_pids)})))"
+            )
+            params += [host, *alive_pids]
         if dead_pids:
             clause += f" OR (host = ? AND pid IN ({', '.join('?' for _ in dead_pids)}))"
             params += [host, *dead_pids]
