@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mlnb-installed
 
-.PHONY: demo test test-slow install test-deps lab bench lint clean
+.PHONY: demo test test-slow install test-deps lab bench lint lint-ts test-ts clean
 
 # Creates .venv and installs mlnb (with its JupyterLab extension) only when the project
 # files changed since the last install, so a second run starts in seconds.
@@ -23,8 +23,20 @@ demo: install
 test-deps: install
 	@bash scripts/ensure_browser.sh
 
-test: test-deps lint
+test: test-deps lint test-ts
 	$(BIN)/python -m pytest -q
+
+# The extension's node modules, exactly as package-lock.json pins them (again when it changes).
+labextension/node_modules/.package-lock.json: labextension/package-lock.json
+	cd labextension && npm ci --no-audit --no-fund
+
+# Unit tests of the extension's pure TypeScript logic (vitest).
+test-ts: labextension/node_modules/.package-lock.json
+	cd labextension && npm test --silent
+
+# eslint + prettier on the extension's TypeScript, and the type check.
+lint-ts: labextension/node_modules/.package-lock.json
+	cd labextension && npm run --silent lint && npx tsc --noEmit -p .
 
 # The long runs left out of `make test`: a real MLflow server (peer env) and Airflow's
 # `dags test` of an exported pipeline (its own env).
@@ -46,6 +58,7 @@ lint: install
 	$(BIN)/ruff format --check mlnb tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory lint-ts
 
 clean:
-	rm -rf $(VENV) .venv-peers .venv-airflow demo_notebooks/out demo_notebooks/.mlnb demo_notebooks/data
+	rm -rf $(VENV) .venv-peers .venv-airflow demo_notebooks/out demo_notebooks/.mlnb demo_notebooks/data labextension/node_modules

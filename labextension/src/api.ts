@@ -9,7 +9,8 @@ import { ServerConnection } from '@jupyterlab/services';
 export class ApiError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    readonly body: Record<string, unknown> = {}
   ) {
     super(message);
   }
@@ -39,7 +40,7 @@ export async function requestAPI<T>(
   }
   if (!response.ok) {
     const message = data && typeof data.error === 'string' ? data.error : response.statusText;
-    throw new ApiError(message || `HTTP ${response.status}`, response.status);
+    throw new ApiError(message || `HTTP ${response.status}`, response.status, data ?? {});
   }
   return data as T;
 }
@@ -50,7 +51,10 @@ export function postAPI<T>(endpoint: string, body: unknown = {}): Promise<T> {
 }
 
 /** Build `path?key=value&...`, leaving out empty values. */
-export function withQuery(path: string, query: Record<string, string | number | undefined>): string {
+export function withQuery(
+  path: string,
+  query: Record<string, string | number | undefined>
+): string {
   const parts = Object.entries(query)
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);

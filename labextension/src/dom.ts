@@ -64,7 +64,11 @@ export function button(
   attrs: IAttrs,
   onClick: () => void | Promise<void>
 ): HTMLButtonElement {
-  const el = h('button', { type: 'button', ...attrs, class: `mlnb-button ${attrs.class ?? ''}` }, label);
+  const el = h(
+    'button',
+    { type: 'button', ...attrs, class: `mlnb-button ${attrs.class ?? ''}` },
+    label
+  );
   el.addEventListener('click', event => {
     event.stopPropagation();
     void onClick();

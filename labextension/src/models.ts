@@ -2,27 +2,30 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { postAPI, requestAPI } from './api';
-import { badge, button, formatTime, formatValue, h } from './dom';
+import { ApiError, postAPI, requestAPI } from './api';
+import { badge, button, formatTime, h } from './dom';
+import { describeCheck, promotionTargets, refusedChecks } from './logic';
 import { ISectionHost, Section } from './section';
-import { IGateResult, IModelDetail, IModelSummary, IModelVersion } from './types';
+import { IGateResult, IModelDetail, IModelDetailList, IModelVersion } from './types';
+import { __ } from './i18n';
 
-const STAGES = ['staging', 'production', 'archived'];
-
-/** The promote dialog's body: a target stage and a reason. */
+/** The promote dialog's body: a target stage, a gate, a reason and, past a failed gate, force. */
 class PromoteForm extends Widget {
   private readonly stage: HTMLSelectElement;
   private readonly reason: HTMLInputElement;
   private readonly gate: HTMLInputElement;
+  private readonly force: HTMLInputElement | null = null;
 
   constructor(model: string, version: IModelVersion) {
     super();
     this.addClass('mlnb-form');
     this.stage = h('select', { class: 'mlnb-select', testid: 'promote-stage' });
-    for (const stage of STAGES) {
+    const targets = promotionTargets(version.stage);
+    for (const stage of targets) {
       this.stage.appendChild(h('option', { value: stage }, stage));
     }
-    this.stage.value = version.stage === 'staging' ? 'production' : 'staging';
+    this.stage.value =
+      targets.includes('production') && version.stage === 'staging' ? 'production' : targets[0];
     this.reason = h('input', {
       type: 'text',
       class: 'mlnb-input',
@@ -35,24 +38,53 @@ class PromoteForm extends Widget {
       testid: 'promote-gate',
       placeholder: 'gate name from gates.yaml (optional)'
     });
+    const failed = version.gate !== null && !version.gate.passed ? version.gate : null;
     if (version.gate) {
       this.gate.value = version.gate.gate;
     }
-    this.node.append(
+    const children: HTMLElement[] = [
       h('p', {}, `Move ${model} v${version.version} (now ${version.stage}) to:`),
-      h('label', {}, 'Stage ', this.stage),
-      h('label', {}, 'Gate ', this.gate),
-      h('label', {}, 'Reason ', this.reason),
+      h('label', {}, __('Stage '), this.stage),
+      h('label', {}, __('Gate '), this.gate),
+      h('label', {}, __('Reason '), this.reason),
       h(
         'p',
         { class: 'mlnb-dim' },
-        'With a gate, its checks run on the holdout first and a failing check stops the promotion.'
+        __(
+          'With a gate, its checks run on the holdout first and a failing check stops the promotion.'
+        )
       )
-    );
+    ];
+    if (failed) {
+      this.force = h('input', { type: 'checkbox', testid: 'promote-force' });
+      children.push(
+        h(
+          'div',
+          { class: 'mlnb-warning', testid: 'promote-failed-gate', role: 'note' },
+          `v${version.version} failed gate ${failed.gate}: `,
+          failed.checks
+            .filter(c => !c.passed)
+            .map(describeCheck)
+            .join('; ')
+        ),
+        h(
+          'label',
+          { class: 'mlnb-force' },
+          this.force,
+          ' Force past the failed gate (needs a reason; recorded as forced)'
+        )
+      );
+    }
+    this.node.append(...children);
   }
 
-  getValue(): { to: string; reason: string; gate: string } {
-    return { to: this.stage.value, reason: this.reason.value, gate: this.gate.value.trim() };
+  getValue(): { to: string; reason: string; gate: string; force: boolean } {
+    return {
+      to: this.stage.value,
+      reason: this.reason.value.trim(),
+      gate: this.gate.value.trim(),
+      force: this.force?.checked ?? false
+    };
   }
 }
 
@@ -76,7 +108,7 @@ class RollbackForm extends Widget {
         `Put ${model.name} v${model.rollback_to} back in production` +
           (model.production_version !== null ? ` and archive v${model.production_version}?` : '?')
       ),
-      h('label', {}, 'Reason ', this.reason)
+      h('label', {}, __('Reason '), this.reason)
     );
   }
 
@@ -85,36 +117,49 @@ class RollbackForm extends Widget {
   }
 }
 
+/** The body of a refusal: the server's message and each failed check with value and threshold. */
+function refusalBody(error: unknown): HTMLElement {
+  const message = error instanceof Error ? error.message : String(error);
+  const checks = error instanceof ApiError ? refusedChecks(error.body) : [];
+  return h(
+    'div',
+    { class: 'mlnb-form', testid: 'promote-refusal' },
+    h('p', {}, message),
+    checks.length
+      ? h(
+          'ul',
+          { class: 'mlnb-checks' },
+          ...checks.map(c => h('li', { testid: 'refused-check' }, describeCheck(c)))
+        )
+      : null
+  );
+}
+
 export class ModelsSection extends Section {
   constructor(host: ISectionHost) {
-    super('models', 'Models', host);
+    super('models', __('Models'), host);
   }
 
   async refresh(): Promise<void> {
-    const { models } = await requestAPI<{ models: IModelSummary[] }>('models');
+    const { models } = await requestAPI<IModelDetailList>('models?detail=1');
     this.setCount(models.length);
     if (models.length === 0) {
-      this.render(this.empty('No registered models. Use %register_model or mlnb.register_model().'));
+      this.render(
+        this.empty('No registered models. Use %register_model or mlnb.register_model().')
+      );
       return;
     }
-    const details = await Promise.all(
-      models.map(m => requestAPI<IModelDetail>(`models/${encodeURIComponent(m.name)}`))
-    );
-    this.render(...details.map(d => this.modelCard(d)));
+    this.render(...models.map(d => this.modelCard(d)));
   }
 
   private modelCard(model: IModelDetail): HTMLElement {
-    const rollback = button(
-      'Rollback',
-      {
-        testid: 'rollback-button',
-        title: model.can_rollback
-          ? `Put v${model.rollback_to} back in production`
-          : 'No earlier production version to roll back to'
-      },
-      () => this.rollback(model)
-    );
-    rollback.disabled = !model.can_rollback;
+    const rollback = model.can_rollback
+      ? button(
+          __('Rollback'),
+          { testid: 'rollback-button', title: `Put v${model.rollback_to} back in production` },
+          () => this.rollback(model)
+        )
+      : null;
     return h(
       'div',
       { class: 'mlnb-card', testid: 'model-card', 'data-model': model.name },
@@ -125,7 +170,9 @@ export class ModelsSection extends Section {
         h(
           'span',
           { class: 'mlnb-dim' },
-          model.production_version !== null ? `production v${model.production_version}` : 'no production version'
+          model.production_version !== null
+            ? `production v${model.production_version}`
+            : 'no production version'
         ),
         rollback
       ),
@@ -134,6 +181,7 @@ export class ModelsSection extends Section {
   }
 
   private versionRow(model: IModelDetail, version: IModelVersion): HTMLElement {
+    const movable = promotionTargets(version.stage).length > 0;
     return h(
       'div',
       { class: 'mlnb-row mlnb-version', testid: 'model-version', 'data-version': version.version },
@@ -161,11 +209,13 @@ export class ModelsSection extends Section {
         ),
         this.gateSummary(version.gate)
       ),
-      button(
-        'Promote…',
-        { testid: 'promote-button', title: `Change the stage of v${version.version}` },
-        () => this.promote(model, version)
-      )
+      movable
+        ? button(
+            __('Promote…'),
+            { testid: 'promote-button', title: `Change the stage of v${version.version}` },
+            () => this.promote(model, version)
+          )
+        : null
     );
   }
 
@@ -174,21 +224,12 @@ export class ModelsSection extends Section {
       return h('span', { class: 'mlnb-dim', testid: 'gate-result' }, 'gates not run');
     }
     const failed = gate.checks.filter(c => !c.passed).map(c => c.name);
-    const detail = gate.checks
-      .map(
-        c =>
-          `${c.passed ? '✓' : '✗'} ${c.name}` +
-          (c.value !== null && c.value !== undefined
-            ? `: ${formatValue(c.value)} ${c.op ?? ''} ${formatValue(c.threshold)}`
-            : '')
-      )
-      .join('\n');
     return h(
       'span',
       {
         class: gate.passed ? 'mlnb-gate mlnb-ok' : 'mlnb-gate mlnb-bad',
         testid: 'gate-result',
-        title: detail
+        title: gate.checks.map(describeCheck).join('\n')
       },
       gate.passed
         ? `✓ gate ${gate.gate} passed (${gate.checks.length} check${gate.checks.length === 1 ? '' : 's'})`
@@ -200,22 +241,26 @@ export class ModelsSection extends Section {
     const result = await showDialog({
       title: `Promote ${model.name} v${version.version}`,
       body: new PromoteForm(model.name, version),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: __('Promote') })]
     });
     if (!result.button.accept || result.value === null) {
       return;
     }
+    const { to, reason, gate, force } = result.value;
     try {
       await postAPI(`models/${encodeURIComponent(model.name)}/promote`, {
         version: version.version,
-        to: result.value.to,
-        reason: result.value.reason,
-        gate: result.value.gate || null
+        to,
+        reason,
+        gate: gate || null,
+        force
       });
     } catch (error) {
-      await showErrorMessage(`Promotion of ${model.name} v${version.version} refused`, String(
-        (error as Error).message ?? error
-      ));
+      await showDialog({
+        title: `Promotion of ${model.name} v${version.version} refused`,
+        body: new Widget({ node: refusalBody(error) }),
+        buttons: [Dialog.okButton({ label: __('Close') })]
+      });
     }
     await this.host.refreshAll();
   }
@@ -224,7 +269,7 @@ export class ModelsSection extends Section {
     const result = await showDialog({
       title: `Roll back ${model.name}`,
       body: new RollbackForm(model),
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Roll back' })]
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: __('Roll back') })]
     });
     if (!result.button.accept) {
       return;
@@ -234,9 +279,10 @@ export class ModelsSection extends Section {
         reason: result.value ?? ''
       });
     } catch (error) {
-      await showErrorMessage(`Rollback of ${model.name} refused`, String(
-        (error as Error).message ?? error
-      ));
+      await showErrorMessage(
+        `Rollback of ${model.name} refused`,
+        String((error as Error).message ?? error)
+      );
     }
     await this.host.refreshAll();
   }

@@ -3,15 +3,17 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, formatValue, h } from './dom';
+import { __ } from './i18n';
 import { ISectionHost, Section } from './section';
-import { sparkline } from './sparkline';
+import { alertSide } from './logic';
+import { isBreached, sparkline } from './sparkline';
 import { IAlert, IMonitorSummary } from './types';
 
 const MAX_ALERTS = 3;
 
 export class MonitorsSection extends Section {
   constructor(host: ISectionHost) {
-    super('monitors', 'Monitors', host);
+    super('monitors', __('Monitors'), host);
   }
 
   async refresh(): Promise<void> {
@@ -40,14 +42,23 @@ export class MonitorsSection extends Section {
     const values = monitor.accuracy.map(p => p.value);
     const metric = monitor.metric ?? 'accuracy';
     const lastValue = values.length ? values[values.length - 1] : null;
-    const below = lastValue !== null && monitor.threshold !== null && lastValue < monitor.threshold;
+    const side = alertSide(monitor);
+    const breached = isBreached(lastValue, monitor.threshold, side);
     return h(
       'div',
       { class: 'mlnb-card', testid: 'monitor-card', 'data-monitor': monitor.name },
       h(
         'div',
         { class: 'mlnb-card-header' },
-        h('span', { class: 'mlnb-name' }, monitor.name),
+        button(
+          monitor.name,
+          {
+            class: 'mlnb-name mlnb-link',
+            testid: 'monitor-open',
+            title: __('Open the dashboard of %1', monitor.name)
+          },
+          () => this.host.openMonitor(monitor.name)
+        ),
         verdict
       ),
       h(
@@ -56,18 +67,21 @@ export class MonitorsSection extends Section {
         monitor.model_name ? `model ${monitor.model_name}` : 'no model',
         latest ? ` · last batch ${formatTime(latest.batch_at)}` : ''
       ),
-      driftText ? h('div', { class: 'mlnb-drift-columns', testid: 'drift-columns' }, driftText) : null,
+      driftText
+        ? h('div', { class: 'mlnb-drift-columns', testid: 'drift-columns' }, driftText)
+        : null,
       values.length
         ? h(
             'div',
             { class: 'mlnb-spark-row', testid: 'accuracy-sparkline' },
             sparkline(values, {
               threshold: monitor.threshold,
-              label: `${metric} per batch${monitor.threshold !== null ? `, alert below ${monitor.threshold}` : ''}`
+              alertWhen: side,
+              label: `${metric} per batch${monitor.threshold !== null ? `, alert ${side} ${monitor.threshold}` : ''}`
             }),
             h(
               'span',
-              { class: below ? 'mlnb-bad' : 'mlnb-ok' },
+              { class: breached ? 'mlnb-bad' : 'mlnb-ok', testid: 'monitor-metric-value' },
               `${metric} ${formatValue(lastValue)}`,
               monitor.threshold !== null
                 ? h('span', { class: 'mlnb-dim' }, ` (threshold ${formatValue(monitor.threshold)})`)
@@ -89,7 +103,11 @@ export class MonitorsSection extends Section {
   private alertRow(alert: IAlert): HTMLElement {
     return h(
       'div',
-      { class: `mlnb-alert mlnb-alert-${alert.severity}`, testid: 'alert-item', 'data-alert': alert.id },
+      {
+        class: `mlnb-alert mlnb-alert-${alert.severity}`,
+        testid: 'alert-item',
+        'data-alert': alert.id
+      },
       h(
         'span',
         { class: 'mlnb-row-main' },

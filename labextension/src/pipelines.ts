@@ -4,21 +4,53 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { postAPI, requestAPI } from './api';
 import { badge, button, formatTime, h } from './dom';
 import { ISectionHost, Section } from './section';
-import { IOpenOutput, IPipeline, IPipelineRun } from './types';
+import { __ } from './i18n';
+import { OutputView } from './outputview';
+import { PipelineEditor } from './pipelineeditor';
+import { IPipeline, IPipelineRun } from './types';
 
 export class PipelinesSection extends Section {
   constructor(host: ISectionHost) {
-    super('pipelines', 'Pipelines', host);
+    super('pipelines', __('Pipelines'), host);
   }
 
   async refresh(): Promise<void> {
     const { pipelines } = await requestAPI<{ pipelines: IPipeline[] }>('pipelines');
     this.setCount(pipelines.length);
+    const create = h(
+      'div',
+      { class: 'mlnb-toolbar' },
+      button(
+        __('New pipeline…'),
+        { testid: 'pipeline-new', title: __('Create a pipeline from a notebook') },
+        () => this.edit(null)
+      )
+    );
     if (pipelines.length === 0) {
-      this.render(this.empty('No pipelines. Turn a notebook into one with %pipeline or `mlnb pipeline`.'));
+      this.render(
+        create,
+        this.empty(__('No pipelines. Create one here, or with %pipeline or `mlnb pipeline`.'))
+      );
       return;
     }
-    this.render(...pipelines.map(p => this.pipelineCard(p)));
+    this.render(create, ...pipelines.map(p => this.pipelineCard(p)));
+  }
+
+  /** Open the editor of a pipeline (null: a new one) in the main area. */
+  private edit(name: string | null): void {
+    this.host.showInMain(
+      PipelineEditor.idFor(name),
+      () =>
+        new PipelineEditor(
+          name,
+          (pipeline, runId) =>
+            this.host.showInMain(
+              OutputView.idFor(pipeline, runId),
+              () => new OutputView(pipeline, runId)
+            ),
+          () => this.host.refreshAll()
+        )
+    );
   }
 
   private pipelineCard(pipeline: IPipeline): HTMLElement {
@@ -37,7 +69,7 @@ export class PipelinesSection extends Section {
       h(
         'div',
         { class: 'mlnb-kv' },
-        h('span', {}, 'Schedule'),
+        h('span', {}, __('Schedule')),
         h(
           'span',
           { testid: 'pipeline-schedule', title: pipeline.triggers.join(', ') },
@@ -47,25 +79,33 @@ export class PipelinesSection extends Section {
               ? pipeline.triggers.join(', ')
               : 'manual only'
         ),
-        h('span', {}, 'Next run'),
+        h('span', {}, __('Next run')),
         h('span', { testid: 'pipeline-next' }, paused ? 'paused' : formatTime(pipeline.next_run)),
-        h('span', {}, 'Last run'),
+        h('span', {}, __('Last run')),
         this.lastRun(last)
       ),
       h(
         'div',
         { class: 'mlnb-actions' },
+        button(
+          __('Edit & history'),
+          { testid: 'pipeline-edit', title: __('Edit the pipeline and see its runs') },
+          () => this.edit(pipeline.name)
+        ),
         button('Run now', { testid: 'pipeline-run', title: 'Queue a run now' }, () =>
           this.act(pipeline, 'run')
         ),
         button(
-          paused ? 'Resume' : 'Pause',
-          { testid: 'pipeline-toggle', title: paused ? 'Resume the schedule' : 'Pause the schedule' },
+          paused ? __('Resume') : __('Pause'),
+          {
+            testid: 'pipeline-toggle',
+            title: paused ? __('Resume the schedule') : __('Pause the schedule')
+          },
           () => this.act(pipeline, paused ? 'resume' : 'pause')
         ),
         last && last.has_output
           ? button(
-              'Open output',
+              __('Open output'),
               { testid: 'pipeline-open-output', title: last.output_path ?? '' },
               () => this.openOutput(pipeline, last)
             )
@@ -86,21 +126,17 @@ export class PipelinesSection extends Section {
     );
   }
 
-  private async openOutput(pipeline: IPipeline, run: IPipelineRun): Promise<void> {
-    try {
-      const target = await postAPI<IOpenOutput>(
-        `pipelines/${encodeURIComponent(pipeline.name)}/runs/${run.id}/open`
-      );
-      await this.host.openPath(target.path);
-    } catch (error) {
-      await showErrorMessage(
-        `Could not open the output of ${pipeline.name} run #${run.id}`,
-        (error as Error).message
-      );
-    }
+  private openOutput(pipeline: IPipeline, run: IPipelineRun): void {
+    this.host.showInMain(
+      OutputView.idFor(pipeline.name, run.id),
+      () => new OutputView(pipeline.name, run.id)
+    );
   }
 
   private async act(pipeline: IPipeline, action: 'run' | 'pause' | 'resume'): Promise<void> {
+    if (action === 'run') {
+      return this.host.runPipeline(pipeline.name);
+    }
     try {
       await postAPI(`pipelines/${encodeURIComponent(pipeline.name)}/${action}`);
     } catch (error) {

@@ -1,56 +1,115 @@
-/** Runs: filter by experiment, sort by a metric, pick two and compare them side by side. */
-import { requestAPI, withQuery } from './api';
+/**
+ * Runs: filter by experiment, search with an expression (`metrics.accuracy > 0.9 and
+ * params.C < 1`), sort by a metric, page through them, open a run's page, pick runs and
+ * compare them in the main area.
+ */
+import { ApiError, requestAPI, withQuery } from './api';
+import { CompareView } from './compare';
 import { badge, button, formatTime, formatValue, h, replaceChildren } from './dom';
+import { __ } from './i18n';
+import { pageOffsets } from './logic';
 import { ISectionHost, Section } from './section';
-import { ICompare, ICompareRow, IExperiment, IRun, IRunList } from './types';
+import { IExperiment, IRun, IRunList } from './types';
 
-const RUN_LIMIT = 50;
+export const MAX_COMPARE = 10;
+
+/** "51–100 of 10000", or "no runs". */
+export function pageLabel(offset: number, shown: number, total: number): string {
+  if (total === 0 || shown === 0) {
+    return __('no runs');
+  }
+  return __('%1–%2 of %3', offset + 1, offset + shown, total);
+}
 
 export class RunsSection extends Section {
   private experiment = '';
+  private experimentChosen = false;
   private sortKey = '';
   private order: 'asc' | 'desc' = 'desc';
+  private query = '';
+  private offset = 0;
+  private perPage = 50;
+  private total = 0;
   private readonly selected: number[] = [];
-  private comparing: number[] | null = null;
 
   private readonly experimentSelect: HTMLSelectElement;
   private readonly sortSelect: HTMLSelectElement;
   private readonly orderButton: HTMLButtonElement;
   private readonly compareButton: HTMLButtonElement;
+  private readonly searchInput: HTMLInputElement;
+  private readonly searchError: HTMLElement;
   private readonly list: HTMLElement;
-  private readonly compareView: HTMLElement;
+  private readonly prevButton: HTMLButtonElement;
+  private readonly nextButton: HTMLButtonElement;
+  private readonly rangeNode: HTMLElement;
 
   constructor(host: ISectionHost) {
-    super('runs', 'Runs', host);
+    super('runs', __('Runs'), host);
     this.experimentSelect = h('select', {
       class: 'mlnb-select',
       testid: 'runs-experiment',
-      title: 'Show runs of one experiment'
+      title: __('Show runs of one experiment'),
+      'aria-label': __('Experiment')
     });
     this.experimentSelect.addEventListener('change', () => {
       this.experiment = this.experimentSelect.value;
+      this.experimentChosen = true;
+      this.offset = 0;
       void this.refresh();
     });
     this.sortSelect = h('select', {
       class: 'mlnb-select',
       testid: 'runs-sort',
-      title: 'Sort runs by a metric'
+      title: __('Sort runs by a metric'),
+      'aria-label': __('Sort by')
     });
     this.sortSelect.addEventListener('change', () => {
       this.sortKey = this.sortSelect.value;
+      this.offset = 0;
       void this.refresh();
     });
-    this.orderButton = button('↓', { testid: 'runs-order', title: 'Sort order' }, () => {
+    this.orderButton = button('↓', { testid: 'runs-order', title: __('Sort order') }, () => {
       this.order = this.order === 'desc' ? 'asc' : 'desc';
       void this.refresh();
     });
     this.compareButton = button(
-      'Compare',
-      { testid: 'runs-compare', title: 'Select two runs to compare them side by side' },
+      __('Compare'),
+      { testid: 'runs-compare', title: __('Select 2 to %1 runs to compare them', MAX_COMPARE) },
       () => this.compareSelected()
     );
+    this.searchInput = h('input', {
+      type: 'search',
+      class: 'mlnb-input mlnb-search',
+      testid: 'runs-search',
+      placeholder: 'metrics.accuracy > 0.9 and params.C < 1',
+      title: __(
+        'Search runs: metrics.NAME, params.NAME, tags.NAME, name, experiment, status; =, !=, <, <=, >, >=, ~ (contains); and, or, ( )'
+      ),
+      'aria-label': __('Search runs')
+    });
+    this.searchInput.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        this.applySearch();
+      }
+    });
+    this.searchInput.addEventListener('search', () => this.applySearch());
+    this.searchError = h('div', {
+      class: 'mlnb-search-error',
+      testid: 'runs-search-error',
+      role: 'alert'
+    });
     this.list = h('div', { class: 'mlnb-list', testid: 'runs-list' });
-    this.compareView = h('div', { class: 'mlnb-compare', testid: 'runs-compare-view' });
+    this.prevButton = button(
+      '‹',
+      { testid: 'runs-prev', title: __('Previous page'), 'aria-label': __('Previous page') },
+      () => this.goTo(pageOffsets(this.offset, this.perPage, this.total).prev)
+    );
+    this.nextButton = button(
+      '›',
+      { testid: 'runs-next', title: __('Next page'), 'aria-label': __('Next page') },
+      () => this.goTo(pageOffsets(this.offset, this.perPage, this.total).next)
+    );
+    this.rangeNode = h('span', { class: 'mlnb-dim', testid: 'runs-range' });
     this.render(
       h(
         'div',
@@ -60,64 +119,118 @@ export class RunsSection extends Section {
         this.orderButton,
         this.compareButton
       ),
+      h('div', { class: 'mlnb-toolbar' }, this.searchInput),
+      this.searchError,
       this.list,
-      this.compareView
+      h(
+        'div',
+        { class: 'mlnb-toolbar mlnb-pager', testid: 'runs-pager' },
+        this.prevButton,
+        this.rangeNode,
+        this.nextButton
+      )
     );
   }
 
+  /** Apply settings: runs per page, and the default experiment until the user picks one. */
+  configure(settings: { runsPerPage: number; defaultExperiment: string }): void {
+    this.perPage = settings.runsPerPage;
+    if (!this.experimentChosen) {
+      this.experiment = settings.defaultExperiment;
+    }
+  }
+
+  private applySearch(): void {
+    this.query = this.searchInput.value.trim();
+    this.offset = 0;
+    void this.refresh().catch(error => this.host.reportError(error));
+  }
+
+  private goTo(offset: number | null): void {
+    if (offset === null) {
+      return;
+    }
+    this.offset = offset;
+    void this.refresh().catch(error => this.host.reportError(error));
+  }
+
   async refresh(): Promise<void> {
-    const [experiments, runs] = await Promise.all([
-      requestAPI<{ experiments: IExperiment[] }>('experiments'),
-      requestAPI<IRunList>(
+    const experimentsPromise = requestAPI<{ experiments: IExperiment[] }>('experiments');
+    let runs: IRunList;
+    try {
+      runs = await requestAPI<IRunList>(
         withQuery('runs', {
           experiment: this.experiment,
           sort: this.sortKey,
           order: this.order,
-          limit: RUN_LIMIT
+          q: this.query,
+          offset: this.offset || undefined,
+          limit: this.perPage
         })
-      )
-    ]);
-    this.fillExperiments(experiments.experiments);
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400 && this.query) {
+        replaceChildren(this.searchError, error.message);
+        this.searchError.classList.add('mlnb-visible');
+        await experimentsPromise.catch(() => undefined);
+        return;
+      }
+      throw error;
+    }
+    replaceChildren(this.searchError);
+    this.searchError.classList.remove('mlnb-visible');
+    this.fillExperiments((await experimentsPromise).experiments);
     this.fillSortKeys(runs.metric_keys);
     this.orderButton.textContent = this.order === 'desc' ? '↓' : '↑';
-    this.orderButton.title = this.order === 'desc' ? 'Highest first' : 'Lowest first';
-    this.drawRuns(runs.runs);
-    if (this.comparing) {
-      await this.drawCompare(this.comparing);
+    this.orderButton.title = this.order === 'desc' ? __('Highest first') : __('Lowest first');
+    this.total = runs.total;
+    if (runs.runs.length === 0 && this.offset > 0 && runs.total > 0) {
+      this.offset = 0;
+      return this.refresh();
     }
+    this.drawRuns(runs);
   }
 
   private fillExperiments(experiments: IExperiment[]): void {
-    const options = [h('option', { value: '' }, 'All experiments')];
+    const options = [h('option', { value: '' }, __('All experiments'))];
     for (const e of experiments) {
       options.push(h('option', { value: e.name }, `${e.name} (${e.n_runs})`));
+    }
+    if (this.experiment && !experiments.some(e => e.name === this.experiment)) {
+      options.push(h('option', { value: this.experiment }, `${this.experiment} (0)`));
     }
     replaceChildren(this.experimentSelect, ...options);
     this.experimentSelect.value = this.experiment;
   }
 
   private fillSortKeys(keys: string[]): void {
-    const options = [h('option', { value: '' }, 'Newest first')];
+    const options = [h('option', { value: '' }, __('Newest first'))];
     for (const key of keys) {
-      options.push(h('option', { value: key }, `Sort by ${key}`));
+      options.push(h('option', { value: key }, __('Sort by %1', key)));
+    }
+    if (this.sortKey && !keys.includes(this.sortKey)) {
+      options.push(h('option', { value: this.sortKey }, __('Sort by %1', this.sortKey)));
     }
     replaceChildren(this.sortSelect, ...options);
-    this.sortSelect.value = keys.includes(this.sortKey) ? this.sortKey : '';
+    this.sortSelect.value = this.sortKey;
   }
 
-  private drawRuns(runs: IRun[]): void {
-    this.setCount(runs.length);
-    const visible = new Set(runs.map(r => r.id));
-    for (let i = this.selected.length - 1; i >= 0; i--) {
-      if (!visible.has(this.selected[i])) {
-        this.selected.splice(i, 1);
-      }
-    }
+  private drawRuns(list: IRunList): void {
+    const runs = list.runs;
+    this.setCount(list.total);
     this.updateCompareButton();
+    const { prev, next } = pageOffsets(this.offset, this.perPage, list.total);
+    this.prevButton.disabled = prev === null;
+    this.nextButton.disabled = next === null;
+    this.rangeNode.textContent = pageLabel(this.offset, runs.length, list.total);
     if (runs.length === 0) {
       replaceChildren(
         this.list,
-        this.empty('No runs yet. Track a cell with %%track in a notebook to see it here.')
+        this.empty(
+          this.query
+            ? __('No run matches %1.', this.query)
+            : __('No runs yet. Track a cell with %%track in a notebook to see it here.')
+        )
       );
       return;
     }
@@ -128,21 +241,22 @@ export class RunsSection extends Section {
     const checkbox = h('input', {
       type: 'checkbox',
       testid: 'run-select',
-      title: 'Select for comparison'
+      title: __('Select for comparison'),
+      'aria-label': __('Select run #%1 for comparison', run.id)
     });
     checkbox.checked = this.selected.includes(run.id);
-    checkbox.addEventListener('change', () => this.toggleSelection(run.id, checkbox.checked));
+    checkbox.addEventListener('change', () => this.toggleSelection(run.id, checkbox));
     const metricKey = this.sortKey || Object.keys(run.metrics)[0];
     const metric =
-      metricKey !== undefined
+      metricKey !== undefined && metricKey in run.metrics
         ? h(
             'span',
             { class: 'mlnb-metric', title: metricKey, testid: 'run-metric' },
             `${metricKey} ${formatValue(run.metrics[metricKey])}`
           )
         : h('span', {});
-    const row = h(
-      'label',
+    return h(
+      'div',
       {
         class: 'mlnb-run',
         testid: 'run-row',
@@ -150,94 +264,52 @@ export class RunsSection extends Section {
         title: `${run.name || `run ${run.id}`}${run.notebook_path ? `\n${run.notebook_path}` : ''}`
       },
       checkbox,
-      h('span', { class: 'mlnb-name', testid: 'run-name' }, run.name || `run ${run.id}`),
+      button(
+        run.name || `run ${run.id}`,
+        {
+          class: 'mlnb-name mlnb-link',
+          testid: 'run-name',
+          title: __('Open the run page of #%1', run.id)
+        },
+        () => this.host.openRun(run.id)
+      ),
       badge(run.status, run.status, 'run-status'),
       h('span', {}),
-      h('span', { class: 'mlnb-dim mlnb-ellipsis' }, `#${run.id} · ${run.experiment} · ${formatTime(run.started_at)}`),
+      h(
+        'span',
+        { class: 'mlnb-dim mlnb-ellipsis' },
+        `#${run.id} · ${run.experiment} · ${formatTime(run.started_at)}`
+      ),
       metric
     );
-    return row;
   }
 
-  private toggleSelection(id: number, on: boolean): void {
+  private toggleSelection(id: number, box: HTMLInputElement): void {
     const at = this.selected.indexOf(id);
-    if (on && at < 0) {
-      this.selected.push(id);
-      if (this.selected.length > 2) {
-        this.selected.shift();
-        for (const box of Array.from(
-          this.list.querySelectorAll<HTMLInputElement>('[data-testid="run-select"]')
-        )) {
-          const rowId = Number(box.closest('[data-run-id]')?.getAttribute('data-run-id'));
-          box.checked = this.selected.includes(rowId);
-        }
+    if (box.checked && at < 0) {
+      if (this.selected.length >= MAX_COMPARE) {
+        box.checked = false;
+        this.host.reportError(__('Compare at most %1 runs at once.', MAX_COMPARE));
+        return;
       }
-    } else if (!on && at >= 0) {
+      this.selected.push(id);
+    } else if (!box.checked && at >= 0) {
       this.selected.splice(at, 1);
     }
     this.updateCompareButton();
   }
 
   private updateCompareButton(): void {
-    this.compareButton.disabled = this.selected.length !== 2;
+    this.compareButton.disabled = this.selected.length < 2;
+    this.compareButton.textContent =
+      this.selected.length >= 2 ? __('Compare %1', this.selected.length) : __('Compare');
   }
 
-  private async compareSelected(): Promise<void> {
-    if (this.selected.length !== 2) {
+  private compareSelected(): void {
+    if (this.selected.length < 2) {
       return;
     }
-    this.comparing = [...this.selected];
-    try {
-      await this.drawCompare(this.comparing);
-    } catch (error) {
-      this.host.reportError(error);
-    }
-  }
-
-  private async drawCompare(ids: number[]): Promise<void> {
-    const result = await requestAPI<ICompare>(withQuery('compare', { runs: ids.join(',') }));
-    const [a, b] = result.runs;
-    const close = button('×', { testid: 'compare-close', title: 'Close comparison' }, () => {
-      this.comparing = null;
-      replaceChildren(this.compareView);
-    });
-    const head = h(
-      'tr',
-      {},
-      h('th', {}, ''),
-      ...[a, b].map(run =>
-        h(
-          'th',
-          { title: run.name || `run ${run.id}` },
-          run.name || `run ${run.id}`,
-          h('div', { class: 'mlnb-dim' }, `#${run.id}`)
-        )
-      )
-    );
-    const body = h('tbody', {});
-    const group = (title: string, rows: ICompareRow[]) => {
-      if (rows.length === 0) {
-        return;
-      }
-      body.appendChild(h('tr', { class: 'mlnb-group' }, h('td', { colspan: 3 }, title)));
-      for (const row of rows) {
-        body.appendChild(
-          h(
-            'tr',
-            { class: row.differs ? 'mlnb-differs' : '', testid: 'compare-row' },
-            h('td', { class: 'mlnb-key' }, row.key),
-            ...row.values.map(v => h('td', {}, formatValue(v)))
-          )
-        );
-      }
-    };
-    group('Metrics', result.metrics);
-    group('Params', result.params);
-    group('Data', result.data);
-    replaceChildren(
-      this.compareView,
-      h('div', { class: 'mlnb-compare-header' }, h('strong', {}, 'Comparison'), close),
-      h('table', { class: 'mlnb-table', testid: 'compare-table' }, h('thead', {}, head), body)
-    );
+    const ids = [...this.selected];
+    this.host.showInMain(CompareView.idFor(ids), () => new CompareView(ids));
   }
 }

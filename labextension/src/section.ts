@@ -1,4 +1,6 @@
 /** A collapsible section of the sidebar with a header, a body and a refresh method. */
+import { Widget } from '@lumino/widgets';
+
 import { h, replaceChildren, Child } from './dom';
 
 /** What a section may ask of the sidebar that owns it. */
@@ -7,6 +9,14 @@ export interface ISectionHost {
   refreshAll(): Promise<void>;
   /** Open a file in JupyterLab, by a path relative to the server root. */
   openPath(path: string): Promise<void>;
+  /** Bring forward the main-area view with this id, or add the one `create` makes. */
+  showInMain(id: string, create: () => Widget): void;
+  /** Open the run page of a run. */
+  openRun(runId: number): void;
+  /** Open the dashboard of a monitor. */
+  openMonitor(name: string): void;
+  /** Start a pipeline run now and refresh. */
+  runPipeline(name: string): Promise<void>;
   /** Show an error in the sidebar's banner. */
   reportError(error: unknown): void;
 }
@@ -35,12 +45,7 @@ export abstract class Section {
     this.countNode = h('span', { class: 'mlnb-section-count' });
     toggle.appendChild(this.countNode);
     this.body = h('div', { class: 'mlnb-section-body' });
-    this.node = h(
-      'section',
-      { class: 'mlnb-section', testid: `section-${id}` },
-      toggle,
-      this.body
-    );
+    this.node = h('section', { class: 'mlnb-section', testid: `section-${id}` }, toggle, this.body);
     toggle.addEventListener('click', () => {
       const collapsed = this.node.classList.toggle('mlnb-collapsed');
       toggle.setAttribute('aria-expanded', collapsed ? 'false' : 'true');

@@ -13,11 +13,28 @@ function svg<K extends keyof SVGElementTagNameMap>(
   return el;
 }
 
+/** "below": values under the threshold alert (scores); "above": values over it (errors). */
+export type AlertSide = 'below' | 'above';
+
+/** Whether `value` is on the alerting side of `threshold`. */
+export function isBreached(
+  value: number | null,
+  threshold: number | null,
+  side: AlertSide
+): boolean {
+  if (value === null || threshold === null || !Number.isFinite(value)) {
+    return false;
+  }
+  return side === 'below' ? value < threshold : value > threshold;
+}
+
 export interface ISparklineOptions {
   width?: number;
   height?: number;
-  /** Values under this line are alerting; drawn dashed in the error colour. */
+  /** The alert line, drawn dashed in the error colour. */
   threshold?: number | null;
+  /** Which side of the line alerts (default "below"). */
+  alertWhen?: AlertSide;
   label?: string;
 }
 
@@ -71,13 +88,13 @@ export function sparkline(values: number[], options: ISparklineOptions = {}): SV
     if (!Number.isFinite(v)) {
       return;
     }
-    const below = threshold !== null && v < threshold;
+    const below = isBreached(v, threshold, options.alertWhen ?? 'below');
     root.appendChild(
       svg('circle', {
         cx: x(i),
         cy: y(v),
         r: i === values.length - 1 ? 2.5 : 1.5,
-        class: below ? 'mlnb-sparkline-point mlnb-below' : 'mlnb-sparkline-point'
+        class: below ? 'mlnb-sparkline-point mlnb-breached' : 'mlnb-sparkline-point'
       })
     );
   });

@@ -46,6 +46,8 @@ export interface IRun {
 export interface IRunList {
   runs: IRun[];
   metric_keys: string[];
+  total: number;
+  offset: number;
 }
 
 export interface ICompareRun {
@@ -87,6 +89,65 @@ export interface IDataVersion {
 
 export interface IDataVersionList {
   data_versions: IDataVersion[];
+}
+
+export interface IDataLink {
+  id: string;
+  kind: string;
+  name: string;
+  role: string;
+  n_rows: number | null;
+  n_cols: number | null;
+  source_path: string | null;
+  snapshot: string | null;
+}
+
+export interface IArtifact {
+  id: number;
+  run_id: number | null;
+  name: string;
+  object_hash: string;
+  format: string;
+  flavor: string;
+  class_name: string;
+  signature: Record<string, unknown>;
+  trusted_types: string[];
+  size: number;
+  created_at: number;
+}
+
+export interface IMetricPoint {
+  step: number | null;
+  value: number;
+  timestamp: number;
+}
+
+export interface IRunVersionRef {
+  model: string;
+  version: number;
+  stage: string;
+}
+
+export interface IRunDetail extends IRun {
+  cell_source: string | null;
+  execution_count: number | null;
+  git_commit: string | null;
+  git_dirty: number | null;
+  python_version: string | null;
+  host: string | null;
+  error: string | null;
+  packages: Record<string, unknown>;
+  tags: Record<string, string>;
+  metric_history: Record<string, IMetricPoint[]>;
+  data: IDataLink[];
+  models: IArtifact[];
+  model_versions: IRunVersionRef[];
+  notebook_rel: string | null;
+}
+
+export interface IRestoredData {
+  data_version: string;
+  path: string;
 }
 
 export interface IGateCheck {
@@ -135,6 +196,10 @@ export interface IModelSummary {
 
 export interface IModelList {
   models: IModelSummary[];
+}
+
+export interface IModelDetailList {
+  models: IModelDetail[];
 }
 
 export interface ITransition {
@@ -187,6 +252,12 @@ export interface IPipeline {
   triggers: string[];
   status: string;
   next_run: number | null;
+  notebook_rel: string | null;
+  gate: string | null;
+  promote_to: string | null;
+  model: string | null;
+  on_new_data: string[];
+  on_alert: string | null;
   last_run: IPipelineRun | null;
   failure_reason: string | null;
   runs?: IPipelineRun[];
@@ -202,10 +273,22 @@ export interface IRunStarted {
   pid: number;
 }
 
-export interface IOpenOutput {
-  path: string;
-  copied: boolean;
-  note?: string;
+export interface IPipelineOutput {
+  pipeline: string;
+  run_id: number;
+  path: string | null;
+  html: string | null;
+  log: string | null;
+}
+
+export interface ICronPreview {
+  expression: string;
+  timezone: string;
+  next_runs: number[];
+}
+
+export interface INotebookList {
+  notebooks: string[];
 }
 
 export interface IAlert {
@@ -234,6 +317,14 @@ export interface IAccuracyPoint {
   value: number;
 }
 
+export interface IColumnDrift {
+  column: string;
+  drifted: boolean;
+  test: string | null;
+  score: number | null;
+  threshold: number | null;
+}
+
 export interface IBatch {
   id: number | null;
   batch_at: number;
@@ -243,6 +334,7 @@ export interface IBatch {
   dataset_drift: boolean;
   metrics: Record<string, number>;
   drifted_columns: string[];
+  columns: IColumnDrift[];
 }
 
 export interface ILatestBatch extends IBatch {
@@ -256,6 +348,7 @@ export interface IMonitorSummary {
   metric: string | null;
   threshold: number | null;
   thresholds: Record<string, number>;
+  alert_when: Record<string, string>;
   latest: ILatestBatch | null;
   accuracy: IAccuracyPoint[];
   open_alerts: IAlert[];

@@ -565,6 +565,16 @@ class Monitor:
             lines["drift_share"] = float(self.config.get("drift", {}).get("threshold_share", 0.5))
         return lines
 
+    def alert_sides(self) -> dict[str, str]:
+        """Per metric of ``threshold_lines``: "below" when falling under the line alerts
+        (scores), "above" when rising over it does (errors, drift)."""
+        ref = self._reference_metrics()
+        sides = {"drift_share": "above"}
+        for t in self.thresholds:
+            low, _high = self._bounds(t, ref)
+            sides[t.metric] = "below" if low is not None else "above"
+        return sides
+
     def _reference_metrics(self) -> dict[str, float]:
         ref = dict(self.config.get("reference_metrics") or {})
         if ref:

@@ -37,7 +37,9 @@ from mlnb.server.payloads import (
     Alert,
     AlertList,
     Batch,
+    ColumnDrift,
     Compare,
+    CronPreview,
     DataVersion,
     DataVersionList,
     ErrorBody,
@@ -45,23 +47,29 @@ from mlnb.server.payloads import (
     GateResult,
     LatestBatch,
     ModelDetail,
+    ModelDetailList,
     ModelList,
     ModelSummary,
     ModelVersion,
     MonitorDetail,
     MonitorList,
     MonitorSummary,
-    OpenOutput,
+    NotebookList,
     Pipeline,
     PipelineList,
+    PipelineOutput,
     PipelineRun,
+    RestoredData,
     Run,
+    RunDetail,
     RunList,
     RunStarted,
+    RunVersionRef,
     Status,
     Transition,
     VersionToken,
 )
+from mlnb.store.query import search
 from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
@@ -314,27 +322,91 @@ class RunsHandler(MlnbHandler):
         status = self.text_arg("status")
         sort = self.text_arg("sort")
         order = self.choice_arg("order", ("asc", "desc"), "desc")
-        limit = self.int_arg("limit", 100)
-        runs = await self.blocking(
-            self.registry.runs.find,
+        limit = self.int_arg("limit", 100) or 100
+        offset = self.int_arg("offset", 0, lo=0, hi=10_000_000) or 0
+        runs, total = await self.blocking(
+            search,
+            self.registry.runs,
+            self.text_arg("q"),
             experiment=experiment,
             status=status,
-            limit=limit,
             sort=sort,
             descending=order == "desc",
+            offset=offset,
+            limit=limit,
         )
         keys = sorted({k for r in runs for k in r.get("metrics", {})})
-        answer: RunList = {"runs": cast(list[Run], runs), "metric_keys": keys}
+        answer: RunList = {
+            "runs": cast(list[Run], runs),
+            "metric_keys": keys,
+            "total": total,
+            "offset": offset,
+        }
         self.reply(answer)
+
+
+def run_detail(
+    registry: Registry, run_ref: str, notebook_rel: Callable[..., str | None]
+) -> RunDetail:
+    """Everything the run page shows: the run record plus the model versions made from it."""
+    run = registry.runs.get(run_ref)
+    packages = run.get("packages")
+    return {
+        "id": run["id"],
+        "uuid": run["uuid"],
+        "name": run["name"],
+        "status": run["status"],
+        "experiment": run["experiment"],
+        "source": run["source"],
+        "user": run.get("user"),
+        "started_at": run.get("started_at"),
+        "ended_at": run.get("ended_at"),
+        "notebook_path": run.get("notebook_path"),
+        "pipeline_run_id": run.get("pipeline_run_id"),
+        "metrics": dict(run.get("metrics", {})),
+        "params": run.get("params", {}),
+        "cell_source": run.get("cell_source"),
+        "execution_count": run.get("execution_count"),
+        "git_commit": run.get("git_commit"),
+        "git_dirty": run.get("git_dirty"),
+        "python_version": run.get("python_version"),
+        "host": run.get("host"),
+        "error": run.get("error"),
+        "packages": packages if isinstance(packages, dict) else {},
+        "tags": run.get("tags", {}),
+        "metric_history": cast(dict[str, Any], run.get("metric_history", {})),
+        "data": run.get("data", []),
+        "models": run.get("models", []),
+        "model_versions": cast(list[RunVersionRef], registry.models.versions_of_run(run["id"])),
+        "notebook_rel": notebook_rel(run.get("notebook_path")),
+    }
 
 
 class RunHandler(MlnbHandler):
     @endpoint
     async def get(self, run_ref: str) -> None:
-        run = await self.blocking(self.registry.runs.get, run_ref)
-        detail: dict[str, Any] = {**run}
-        detail["notebook_rel"] = self.relative_to_root(run.get("notebook_path"))
-        self.reply(detail)
+        self.reply(await self.blocking(run_detail, self.registry, run_ref, self.relative_to_root))
+
+
+class ArtifactDownloadHandler(MlnbHandler):
+    """The bytes of a stored model file, verified against its sha256, as a download."""
+
+    @endpoint
+    async def get(self, artifact_ref: str) -> None:
+        artifact_id = parse_id("artifact id", artifact_ref)
+        registry = self.registry
+        artifact = await self.blocking(registry.models.artifact, artifact_id)
+        data = await self.blocking(registry.objects.get_bytes, artifact["object_hash"])
+        filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in artifact["name"])
+        suffix = {"pickle": ".pkl", "joblib": ".joblib", "skops": ".skops"}.get(
+            artifact["format"], ""
+        )
+        if suffix and not filename.endswith(suffix):
+            filename += suffix
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename or "model"}"')
+        self.set_header("Cache-Control", "no-store")
+        self.finish(data)
 
 
 class CompareHandler(MlnbHandler):
@@ -352,6 +424,37 @@ class CompareHandler(MlnbHandler):
             raise ApiError(400, f"compare at most 10 runs at once, got {len(refs)}.")
         compared = await self.blocking(self.registry.runs.compare, refs)
         self.reply(cast(Compare, compared))
+
+
+def restore_snapshot(
+    registry: Registry, version_id: str, root_dir: Path, rel_path: str
+) -> RestoredData:
+    """Write a data version's snapshot to ``rel_path`` under the Jupyter root (never over a
+    file that exists, never outside the root)."""
+    from mlnb.tracking.data import restore_data
+
+    root = root_dir.resolve()
+    target = (root / rel_path).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise ApiError(400, f"path must be a file under the Jupyter root, got {rel_path!r}.")
+    if target.exists():
+        raise ApiError(409, f"{rel_path} exists already; choose another file name.")
+    restore_data(registry, version_id, target)
+    return {"data_version": version_id, "path": target.relative_to(root).as_posix()}
+
+
+class DataRestoreHandler(MlnbHandler):
+    @endpoint
+    async def post(self, version_id: str) -> None:
+        path = self.json_body().get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise ApiError(
+                400, 'path is required: a file name under the Jupyter root, e.g. "train.csv".'
+            )
+        restored = await self.blocking(
+            restore_snapshot, self.registry, version_id, self.provider.root_dir, path.strip()
+        )
+        self.reply(restored, status=201)
 
 
 class DataHandler(MlnbHandler):
@@ -442,16 +545,62 @@ def model_detail(registry: Registry, name: str) -> ModelDetail:
     }
 
 
+def failed_gate_of(registry: Registry, name: str, version: int) -> GateResult | None:
+    """The version's latest gate result when it failed, else None."""
+    for v in model_detail(registry, name)["versions"]:
+        if v["version"] == version:
+            gate = v["gate"]
+            return gate if gate is not None and not gate["passed"] else None
+    return None
+
+
 def promote_version(
-    registry: Registry, name: str, version: int, to: str, reason: str, gate: str | None
+    registry: Registry,
+    name: str,
+    version: int,
+    to: str,
+    reason: str,
+    gate: str | None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Promote through mlnb's gates (a failing gate raises GateFailed -> 409)."""
+    """Promote through mlnb's gates (a failing gate raises GateFailed -> 409). Without a gate,
+    a version whose last gate failed moves only by an explicit force with a reason."""
     from mlnb.lifecycle.promotion import promote
 
+    failed = failed_gate_of(registry, name, version) if gate is None and to != "archived" else None
+    if failed is not None:
+        checks = "; ".join(describe_check(c) for c in failed["checks"] if not c["passed"])
+        if not force:
+            raise ApiError(
+                409,
+                f"{name} v{version} failed gate {failed['gate']!r} ({checks}). Promote it "
+                "through a gate it passes, or force it past the failed gate with a reason.",
+                gate=failed,
+            )
+        if not reason:
+            raise ApiError(400, "forcing past a failed gate needs a reason for the record.")
+        reason = f"forced past the failed gate {failed['gate']!r}: {reason}"
     result = promote(
-        name, version, to=to, gate=gate, reason=reason, raise_on_failure=True, registry=registry
+        name,
+        version,
+        to=to,
+        gate=gate,
+        reason=reason,
+        force=force and gate is not None,
+        raise_on_failure=True,
+        registry=registry,
     )
     return result.to_dict()
+
+
+def describe_check(check: Mapping[str, Any]) -> str:
+    """A gate check as a person reads it: ``min accuracy: 0.71 >= 0.8``."""
+    name = str(check.get("name", ""))
+    value = check.get("value")
+    if value is None:
+        return name
+    shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{name}: {shown} {check.get('op') or 'vs'} {check.get('threshold')}"
 
 
 def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]:
@@ -460,9 +609,17 @@ def rollback_model(registry: Registry, name: str, reason: str) -> dict[str, Any]
     return rollback(name, reason=reason, registry=registry).to_dict()
 
 
+def all_model_details(registry: Registry) -> ModelDetailList:
+    """Every model with its versions, gates and rollback target: the sidebar's one request."""
+    return {"models": [model_detail(registry, m["name"]) for m in registry.models.find()]}
+
+
 class ModelsHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
+        if self.choice_arg("detail", ("0", "1"), "0") == "1":
+            self.reply(await self.blocking(all_model_details, self.registry))
+            return
         models = await self.blocking(self.registry.models.find)
         answer: ModelList = {"models": cast(list[ModelSummary], models)}
         self.reply(answer)
@@ -498,10 +655,13 @@ class PromoteHandler(MlnbHandler):
             raise ApiError(400, f"to must be one of {', '.join(PROMOTION_STAGES)}, got {to!r}.")
         reason = body.get("reason", "")
         gate = body.get("gate") or None
+        force = body.get("force", False)
         if not isinstance(reason, str) or not (gate is None or isinstance(gate, str)):
             raise ApiError(400, "reason and gate must be strings.")
+        if not isinstance(force, bool):
+            raise ApiError(400, f"force must be true or false, got {force!r}.")
         result = await self.blocking(
-            promote_version, self.registry, name, version, to, reason.strip(), gate
+            promote_version, self.registry, name, version, to, reason.strip(), gate, force
         )
         self.reply(result)
 
@@ -518,7 +678,6 @@ class RollbackHandler(MlnbHandler):
 # -- pipelines ---------------------------------------------------------------------------------
 
 RUN_NOW_GRACE_SECONDS = 2.0
-OUTPUT_COPIES_DIRNAME = "mlnb-outputs"
 
 
 def iso_to_epoch(value: Any) -> float | None:
@@ -551,8 +710,20 @@ def pipeline_run_brief(run: Mapping[str, Any]) -> PipelineRun:
     }
 
 
-def pipeline_summary(pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> Pipeline:
-    """A pipeline with its schedule, triggers, next and last run, and ``runs`` (newest first)."""
+def path_under(root: Path | None, path: str | None) -> str | None:
+    """``path`` relative to ``root`` (for the notebook picker), or None when outside it."""
+    if not path or root is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+def pipeline_summary(
+    pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], root: Path | None = None
+) -> Pipeline:
+    """A pipeline with its schedule, triggers, gate, next and last run, and ``runs``."""
     config = pipeline.get("config") or {}
     briefs = [pipeline_run_brief(r) for r in runs]
     return {
@@ -563,6 +734,12 @@ def pipeline_summary(pipeline: Mapping[str, Any], runs: Sequence[Mapping[str, An
         "triggers": pipeline.get("triggers", []),
         "status": pipeline.get("status", ""),
         "next_run": iso_to_epoch(pipeline.get("next_run_at")),
+        "notebook_rel": path_under(root, pipeline.get("notebook_path")),
+        "gate": config.get("gate"),
+        "promote_to": config.get("promote_to"),
+        "model": config.get("model"),
+        "on_new_data": list(config.get("on_new_data") or []),
+        "on_alert": config.get("on_alert"),
         "last_run": briefs[0] if briefs else None,
         "failure_reason": briefs[0]["failure_reason"] if briefs else None,
         "runs": briefs,
@@ -582,12 +759,101 @@ def list_pipeline_summaries(registry: Registry) -> list[Pipeline]:
     return out
 
 
-def pipeline_detail(registry: Registry, name: str, limit: int) -> Pipeline:
+def pipeline_detail(
+    registry: Registry, name: str, limit: int, root: Path | None = None
+) -> Pipeline:
     """One pipeline with its ``limit`` latest runs."""
     from mlnb.pipelines.api import describe_pipeline, pipeline_history
 
     pipeline = describe_pipeline(name, registry=registry)
-    return pipeline_summary(pipeline, pipeline_history(name, limit=limit, registry=registry))
+    runs = pipeline_history(name, limit=limit, registry=registry)
+    return pipeline_summary(pipeline, runs, root)
+
+
+PIPELINE_FIELDS: dict[str, type] = {
+    "name": str,
+    "notebook": str,
+    "schedule": str,
+    "timezone": str,
+    "on_alert": str,
+    "gate": str,
+    "promote_to": str,
+    "model": str,
+    "on_new_data": list,
+    "replace": bool,
+}
+
+
+def pipeline_form(body: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    """The create/edit form's fields checked: known keys, right types, the notebook under the
+    Jupyter root; empty strings mean "not set"."""
+    unknown = sorted(set(body) - set(PIPELINE_FIELDS))
+    if unknown:
+        raise ApiError(400, f"unknown pipeline fields {unknown}; use {', '.join(PIPELINE_FIELDS)}.")
+    form: dict[str, Any] = {}
+    for key, kind in PIPELINE_FIELDS.items():
+        value = body.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, kind) or (
+            isinstance(value, list) and not all(isinstance(v, str) and v for v in value)
+        ):
+            what = "a list of paths" if kind is list else kind.__name__
+            raise ApiError(400, f"{key} must be {what}, got {value!r}.")
+        form[key] = value.strip() if isinstance(value, str) else value
+    for required in ("name", "notebook"):
+        if required not in form:
+            raise ApiError(400, f"{required} is required to create a pipeline.")
+    notebook = (root / form["notebook"]).resolve()
+    if not notebook.is_relative_to(root.resolve()) or notebook.suffix != ".ipynb":
+        raise ApiError(
+            400, f"notebook must be a .ipynb under the Jupyter root, got {form['notebook']!r}."
+        )
+    form["notebook"] = notebook
+    return form
+
+
+def save_pipeline(registry: Registry, form: dict[str, Any], root: Path) -> Pipeline:
+    """Create (or with replace, edit) a pipeline from the form; the domain validates it."""
+    from mlnb.pipelines.api import create_pipeline
+
+    name = form.pop("name")
+    notebook = form.pop("notebook")
+    create_pipeline(name, notebook, registry=registry, **form)
+    return pipeline_detail(registry, name, 20, root)
+
+
+def cron_preview(expression: str, timezone: str, count: int) -> CronPreview:
+    """A cron expression checked (errors say which field is wrong) and its next run times."""
+    import datetime as dt
+
+    from mlnb.pipelines.config import iter_cron, validate_cron, zone
+
+    text = validate_cron(expression)
+    zone(timezone)
+    after = dt.datetime.now(dt.UTC)
+    slots = iter_cron(text, timezone, after)
+    return {
+        "expression": text,
+        "timezone": timezone,
+        "next_runs": [next(slots).timestamp() for _ in range(count)],
+    }
+
+
+MAX_NOTEBOOKS = 500
+
+
+def notebooks_under(root: Path) -> NotebookList:
+    """Notebooks under the Jupyter root (hidden folders and checkpoints left out), sorted."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.ipynb")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        found.append(rel.as_posix())
+        if len(found) >= MAX_NOTEBOOKS:
+            break
+    return {"notebooks": found}
 
 
 def start_pipeline_run(home: Path, root_dir: Path, name: str, who: str | None) -> RunStarted:
@@ -630,34 +896,26 @@ def _reap(process: Any, errors: Any) -> None:
     errors.close()
 
 
-def output_to_open(
-    run: dict[str, Any], pipeline: str, root_dir: Path, allow_hidden: bool
-) -> OpenOutput:
-    """A path under the Jupyter root that JupyterLab can open for a run's output notebook.
-
-    The output itself when it lies under the root in a visible folder; otherwise (outside the
-    root, or inside the hidden .mlnb folder) a copy in ``mlnb-outputs/PIPELINE/``.
-    """
-    import shutil
+def render_output(run: Mapping[str, Any], pipeline: str) -> PipelineOutput:
+    """A run's output notebook as static HTML: read-only, no kernel, so opening it can never
+    re-run the training it records; with the tail of the run's log."""
+    import nbconvert
+    import nbformat
 
     source = Path(run.get("output_path") or "")
-    if not run.get("output_path") or not source.is_file():
-        raise ApiError(404, f"pipeline run #{run['id']} has no output notebook (any more).")
-    root = root_dir.resolve()
-    try:
-        rel = source.resolve().relative_to(root)
-    except ValueError:
-        rel = None
-    if rel is not None and (allow_hidden or not any(p.startswith(".") for p in rel.parts)):
-        return {"path": rel.as_posix(), "copied": False}
-    target = root / OUTPUT_COPIES_DIRNAME / pipeline / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    where = "outside the Jupyter root" if rel is None else "in the hidden registry folder"
+    has_output = bool(run.get("output_path")) and source.is_file()
+    if not has_output and not run.get("log"):
+        raise ApiError(404, f"pipeline run #{run['id']} has no output notebook or log (any more).")
+    html = None
+    if has_output:
+        notebook = nbformat.read(source, as_version=4)
+        html, _ = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
     return {
-        "path": target.relative_to(root).as_posix(),
-        "copied": True,
-        "note": f"the output {source} is {where}; opened a copy",
+        "pipeline": pipeline,
+        "run_id": int(run["id"]),
+        "path": str(source) if has_output else None,
+        "html": html,
+        "log": run.get("log"),
     }
 
 
@@ -668,12 +926,37 @@ class PipelinesHandler(MlnbHandler):
         answer: PipelineList = {"pipelines": pipelines}
         self.reply(answer)
 
+    @endpoint
+    async def post(self) -> None:
+        root = self.provider.root_dir
+        form = pipeline_form(self.json_body(), root)
+        created = await self.blocking(save_pipeline, self.registry, form, root)
+        self.reply(created, status=201)
+
 
 class PipelineHandler(MlnbHandler):
     @endpoint
     async def get(self, name: str) -> None:
-        limit = self.int_arg("limit", 20)
-        self.reply(await self.blocking(pipeline_detail, self.registry, name, limit))
+        limit = self.int_arg("limit", 20) or 20
+        root = self.provider.root_dir
+        self.reply(await self.blocking(pipeline_detail, self.registry, name, limit, root))
+
+
+class CronHandler(MlnbHandler):
+    @endpoint
+    async def get(self) -> None:
+        expression = self.text_arg("expr")
+        if expression is None:
+            raise ApiError(400, "expr is required: a cron expression such as '0 6 * * 1'.")
+        timezone = self.text_arg("tz") or "UTC"
+        count = self.int_arg("n", 5, hi=50) or 5
+        self.reply(await self.blocking(cron_preview, expression, timezone, count))
+
+
+class NotebooksHandler(MlnbHandler):
+    @endpoint
+    async def get(self) -> None:
+        self.reply(await self.blocking(notebooks_under, self.provider.root_dir))
 
 
 class PipelineActionHandler(MlnbHandler):
@@ -701,18 +984,14 @@ class PipelineActionHandler(MlnbHandler):
 
 class PipelineOutputHandler(MlnbHandler):
     @endpoint
-    async def post(self, name: str, run_ref: str) -> None:
+    async def get(self, name: str, run_ref: str) -> None:
         from mlnb.pipelines.api import get_pipeline_run
 
-        self.json_body()
         run_id = parse_id("pipeline run id", run_ref)
         run = await self.blocking(get_pipeline_run, run_id, registry=self.registry)
         if run.get("pipeline") != name:
             raise ApiError(404, f"pipeline {name} has no run #{run_id}.")
-        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
-        self.reply(
-            await self.blocking(output_to_open, run, name, self.provider.root_dir, allow_hidden)
-        )
+        self.reply(await self.blocking(render_output, run, name))
 
 
 # -- monitors ----------------------------------------------------------------------------------
@@ -741,6 +1020,21 @@ def drifted_columns(report: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def column_cells(report: dict[str, Any] | None) -> list[ColumnDrift]:
+    """Each feature column's verdict, test, score and threshold from a stored drift report."""
+    return [
+        {
+            "column": str(c.get("column")),
+            "drifted": bool(c.get("drifted")),
+            "test": c.get("test"),
+            "score": c.get("score"),
+            "threshold": c.get("threshold"),
+        }
+        for c in (report or {}).get("columns") or []
+        if isinstance(c, dict) and c.get("role", "feature") == "feature"
+    ]
+
+
 def batch_brief(batch: dict[str, Any]) -> Batch:
     """One stored batch as the sidebar draws it: verdict, metrics, drifted columns."""
     return {
@@ -752,6 +1046,7 @@ def batch_brief(batch: dict[str, Any]) -> Batch:
         "dataset_drift": bool(batch.get("dataset_drift")),
         "metrics": batch.get("metrics") or {},
         "drifted_columns": drifted_columns(batch.get("report")),
+        "columns": column_cells(batch.get("report")),
     }
 
 
@@ -794,6 +1089,7 @@ def _monitor_view(
         "metric": metric,
         "threshold": thresholds.get(metric) if metric else None,
         "thresholds": thresholds,
+        "alert_when": monitor.alert_sides(),
         "latest": latest,
         "accuracy": series,
         "open_alerts": cast(list[Alert], status["open_alerts"]),
@@ -892,6 +1188,8 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"runs/([^/]+)", RunHandler),
     (r"compare", CompareHandler),
     (r"data", DataHandler),
+    (r"data/([^/]+)/restore", DataRestoreHandler),
+    (r"artifacts/([^/]+)/download", ArtifactDownloadHandler),
     (r"models", ModelsHandler),
     (r"models/([^/]+)", ModelHandler),
     (r"models/([^/]+)/versions/([^/]+)/lineage", LineageHandler),
@@ -899,8 +1197,10 @@ ROUTES: list[tuple[str, type[MlnbHandler]]] = [
     (r"models/([^/]+)/rollback", RollbackHandler),
     (r"pipelines", PipelinesHandler),
     (r"pipelines/([^/]+)", PipelineHandler),
+    (r"cron", CronHandler),
+    (r"notebooks", NotebooksHandler),
     (r"pipelines/([^/]+)/(run|pause|resume)", PipelineActionHandler),
-    (r"pipelines/([^/]+)/runs/([^/]+)/open", PipelineOutputHandler),
+    (r"pipelines/([^/]+)/runs/([^/]+)/output", PipelineOutputHandler),
     (r"monitors", MonitorsHandler),
     (r"monitors/([^/]+)", MonitorHandler),
     (r"alerts", AlertsHandler),

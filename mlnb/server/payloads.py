@@ -70,6 +70,8 @@ class RunList(TypedDict):
 
     runs: list[Run]
     metric_keys: list[str]
+    total: int
+    offset: int
 
 
 class CompareRun(TypedDict):
@@ -115,6 +117,75 @@ class DataVersionList(TypedDict):
     """``GET data``."""
 
     data_versions: list[DataVersion]
+
+
+class DataLink(TypedDict):
+    """A data version as one run read it (input) or wrote it (output)."""
+
+    id: str
+    kind: str
+    name: str
+    role: str
+    n_rows: int | None
+    n_cols: int | None
+    source_path: str | None
+    snapshot: str | None
+
+
+class Artifact(TypedDict):
+    """A model file a run saved (download it from ``artifacts/ID/download``)."""
+
+    id: int
+    run_id: int | None
+    name: str
+    object_hash: str
+    format: str
+    flavor: str
+    class_name: str
+    signature: dict[str, Any]
+    trusted_types: list[str]
+    size: int
+    created_at: float
+
+
+class MetricPoint(TypedDict):
+    step: int | None
+    value: float
+    timestamp: float
+
+
+class RunVersionRef(TypedDict):
+    """A model version registered from a run's artifact (its lineage is one click away)."""
+
+    model: str
+    version: int
+    stage: str
+
+
+class RunDetail(Run):
+    """``GET runs/ID``: the run page: everything recorded about one run."""
+
+    cell_source: str | None
+    execution_count: int | None
+    git_commit: str | None
+    git_dirty: int | None
+    python_version: str | None
+    host: str | None
+    error: str | None
+    packages: dict[str, Any]
+    tags: dict[str, str]
+    metric_history: dict[str, list[MetricPoint]]
+    data: list[DataLink]
+    models: list[Artifact]
+    model_versions: list[RunVersionRef]
+    notebook_rel: str | None
+
+
+class RestoredData(TypedDict):
+    """``POST data/ID/restore``: where the snapshot was written (relative to the Jupyter root)."""
+
+    data_version: str
+    path: str
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -172,6 +243,12 @@ class ModelList(TypedDict):
     """``GET models``."""
 
     models: list[ModelSummary]
+
+
+class ModelDetailList(TypedDict):
+    """``GET models?detail=1``: every model with its versions in one answer (the sidebar)."""
+
+    models: list["ModelDetail"]
 
 
 class Transition(TypedDict):
@@ -233,6 +310,12 @@ class Pipeline(TypedDict):
     triggers: list[str]
     status: str
     next_run: float | None
+    notebook_rel: str | None
+    gate: str | None
+    promote_to: str | None
+    model: str | None
+    on_new_data: list[str]
+    on_alert: str | None
     last_run: PipelineRun | None
     failure_reason: str | None  # the last run's, when it failed or crashed
     runs: NotRequired[list[PipelineRun]]
@@ -252,12 +335,29 @@ class RunStarted(TypedDict):
     pid: int
 
 
-class OpenOutput(TypedDict):
-    """``POST pipelines/NAME/runs/ID/open``: a path JupyterLab can open, maybe a copy."""
+class PipelineOutput(TypedDict):
+    """``GET pipelines/NAME/runs/ID/output``: the output notebook rendered read-only as HTML
+    (None when the run left none) and the tail of the run's log."""
 
-    path: str
-    copied: bool
-    note: NotRequired[str]
+    pipeline: str
+    run_id: int
+    path: str | None
+    html: str | None
+    log: str | None
+
+
+class CronPreview(TypedDict):
+    """``GET cron?expr=...&tz=...``: a schedule checked and its next run times."""
+
+    expression: str
+    timezone: str
+    next_runs: list[float]
+
+
+class NotebookList(TypedDict):
+    """``GET notebooks``: notebooks under the Jupyter root a pipeline can run."""
+
+    notebooks: list[str]
 
 
 # -- monitors and alerts -----------------------------------------------------------------------
@@ -291,6 +391,16 @@ class AccuracyPoint(TypedDict):
     value: float
 
 
+class ColumnDrift(TypedDict):
+    """One feature column's drift verdict in one batch (a cell of the dashboard's heat map)."""
+
+    column: str
+    drifted: bool
+    test: str | None
+    score: float | None
+    threshold: float | None
+
+
 class Batch(TypedDict):
     """One scored batch of a monitor: drift verdict and the metrics logged with it."""
 
@@ -302,6 +412,7 @@ class Batch(TypedDict):
     dataset_drift: bool
     metrics: dict[str, float]
     drifted_columns: list[str]
+    columns: list[ColumnDrift]
 
 
 class LatestBatch(Batch):
@@ -319,6 +430,7 @@ class MonitorSummary(TypedDict):
     metric: str | None
     threshold: float | None
     thresholds: dict[str, float]
+    alert_when: dict[str, str]
     latest: LatestBatch | None
     accuracy: list[AccuracyPoint]
     open_alerts: list[Alert]

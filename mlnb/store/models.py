@@ -248,6 +248,16 @@ class ModelStore(FeatureStore):
         )
         return [_artifact_dict(r) for r in rows]
 
+    def versions_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        """The model versions registered from a run's artifacts: model, version, stage."""
+        rows = self.db.query(
+            "SELECT m.name AS model, v.version, v.stage FROM model_versions v "
+            "JOIN registered_models m ON m.id = v.model_id WHERE v.run_id = ? "
+            "ORDER BY m.name, v.version",
+            (run_id,),
+        )
+        return [dict(r) for r in rows]
+
     def _insert_version(
         self,
         name: str,

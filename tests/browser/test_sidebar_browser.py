@@ -8,6 +8,7 @@ text and never HTML. Screenshots go to build/screenshots/.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -39,6 +40,19 @@ def seed_registry(home: Path) -> dict[str, int]:
     reg = Registry(home)
     try:
         ids = {}
+        # A sweep longer than a page of the runs list (50 by default).
+        for i in range(55):
+            run = reg.runs.start("sweep", name=f"sweep-{i:02d}", environment={})
+            reg.runs.log_params(run, {"C": round(0.01 * (i + 1), 2)})
+            reg.runs.log_metrics(run, {"accuracy": round(0.6 + i / 200, 3)})
+            reg.runs.end(run)
+        # A run with a metric history over steps, for its run page.
+        run = reg.runs.start("history", name="epochs", environment={})
+        reg.runs.log_params(run, {"lr": 0.01})
+        for step, loss in enumerate([0.9, 0.6, 0.45, 0.4, 0.38]):
+            reg.runs.log_metrics(run, {"loss": loss}, step=step)
+        reg.runs.end(run)
+        ids["epochs"] = run
         for experiment, name, c, acc in [
             ("churn", "baseline", 1.0, 0.81),
             ("churn", "balanced-classes", 0.3, 0.84),
@@ -190,7 +204,8 @@ def check_promote_and_rollback(page: Page) -> None:
     expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
     expect(v1.get_by_test_id("gate-result")).to_contain_text("gate release passed (1 check)")
     expect(v2.get_by_test_id("gate-result")).to_contain_text("gate strict failed: min accuracy")
-    expect(card.get_by_test_id("rollback-button")).to_be_disabled()
+    # Nothing to roll back to yet: no Rollback button at all.
+    expect(card.get_by_test_id("rollback-button")).to_have_count(0)
 
     # Through the gate it failed before: refused, with the reason, and nothing moves.
     v2.get_by_test_id("promote-button").click()
@@ -199,16 +214,30 @@ def check_promote_and_rollback(page: Page) -> None:
     expect(dialog.get_by_test_id("promote-gate")).to_have_value("strict")
     dialog.get_by_test_id("promote-stage").select_option("production")
     dialog.get_by_role("button", name="Promote", exact=True).click()
-    expect(dialog).to_contain_text("was NOT promoted to production", timeout=TIMEOUT_MS)
+    # The gate runs on the holdout first (slow on a loaded machine).
+    expect(dialog).to_contain_text("was NOT promoted to production", timeout=90_000)
+    expect(dialog.get_by_test_id("refused-check").first).to_contain_text("min accuracy: ")
     shot(page, "sidebar-gate-refused.png")
     dialog.get_by_role("button").last.click()
     expect(dialog).to_have_count(0)
     expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
 
-    # By hand, without a gate, with a reason for the record.
+    # Without a gate and without forcing: still refused, the failed check named.
+    v2.get_by_test_id("promote-button").click()
+    expect(dialog.get_by_test_id("promote-failed-gate")).to_contain_text("min accuracy: ")
+    dialog.get_by_test_id("promote-stage").select_option("production")
+    dialog.get_by_test_id("promote-gate").fill("")
+    dialog.get_by_role("button", name="Promote", exact=True).click()
+    expect(dialog).to_contain_text("failed gate 'strict'", timeout=TIMEOUT_MS)
+    dialog.get_by_role("button").last.click()
+    expect(dialog).to_have_count(0)
+    expect(v2.get_by_test_id("stage-badge")).to_have_text("none")
+
+    # An explicit force past the failed gate, with a reason for the record.
     v2.get_by_test_id("promote-button").click()
     dialog.get_by_test_id("promote-stage").select_option("production")
     dialog.get_by_test_id("promote-gate").fill("")
+    dialog.get_by_test_id("promote-force").check()
     dialog.get_by_test_id("promote-reason").fill("better recall on the March holdout")
     shot(page, "sidebar-promote-dialog.png")
     dialog.get_by_role("button", name="Promote", exact=True).click()
@@ -223,6 +252,8 @@ def check_promote_and_rollback(page: Page) -> None:
     dialog.get_by_role("button", name="Roll back", exact=True).click()
     expect(v1.get_by_test_id("stage-badge")).to_have_text("production", timeout=TIMEOUT_MS)
     expect(v2.get_by_test_id("stage-badge")).to_have_text("archived")
+    # Archived versions are not offered a promotion (it would always be refused).
+    expect(v2.get_by_test_id("promote-button")).to_have_count(0)
 
 
 def create_retrain_pipeline(home: Path, root: Path) -> None:
@@ -259,10 +290,42 @@ def check_pipeline(page: Page) -> None:
     card.get_by_test_id("pipeline-run").click()
     expect(card.get_by_test_id("pipeline-last-status")).to_have_text("finished", timeout=90_000)
     card.get_by_test_id("pipeline-open-output").click()
-    # The executed notebook opens in JupyterLab's main area.
-    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=".ipynb")
-    expect(tab).to_have_count(1, timeout=TIMEOUT_MS)
-    expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").first).to_contain_text("0.85")
+    # The executed notebook opens read-only, rendered: no notebook panel, no kernel.
+    view = page.get_by_test_id("output-view")
+    expect(view.get_by_test_id("output-readonly")).to_have_text("read-only", timeout=TIMEOUT_MS)
+    frame = page.frame_locator('[data-testid="output-frame"]')
+    expect(frame.locator("body")).to_contain_text("0.85", timeout=TIMEOUT_MS)
+    expect(page.locator(".jp-NotebookPanel")).to_have_count(0)
+
+    # Edit it from the UI: the run history shows the run, its output and log one click away.
+    card.get_by_test_id("pipeline-edit").click()
+    editor = page.locator("#mlnb-pipeline-weekly-retrain")
+    expect(editor.get_by_test_id("pipeline-schedule")).to_have_value(
+        "0 6 * * 1", timeout=TIMEOUT_MS
+    )
+    expect(editor.get_by_test_id("cron-words")).to_contain_text("at 06:00 on Monday")
+    expect(editor.get_by_test_id("cron-next-run")).to_have_count(5)
+    history = editor.get_by_test_id("pipeline-history-row")
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("manual")
+    expect(history.first).to_contain_text("finished")
+    shot(page, "pipeline-editor.png")
+
+    # A new pipeline: the notebook picked, a bad schedule explained, then created.
+    sidebar.get_by_test_id("pipeline-new").click()
+    editor = page.locator("#mlnb-pipeline-new")
+    editor.get_by_test_id("pipeline-name").fill("nightly")
+    editor.get_by_test_id("pipeline-notebook").fill("retrain.ipynb")
+    editor.get_by_test_id("pipeline-schedule").fill("30 25 * * *")
+    expect(editor.get_by_test_id("cron-words")).to_contain_text("hour field", timeout=TIMEOUT_MS)
+    editor.get_by_test_id("pipeline-schedule").fill("30 2 * * *")
+    expect(editor.get_by_test_id("cron-words")).to_contain_text("at 02:30 every day")
+    editor.get_by_test_id("pipeline-save").click()
+    expect(editor.get_by_test_id("pipeline-form-status")).to_contain_text("Created nightly")
+    new_card = sidebar.get_by_test_id("pipeline-card").filter(has_text="nightly")
+    expect(new_card.get_by_test_id("pipeline-schedule")).to_have_text(
+        "30 2 * * *", timeout=TIMEOUT_MS
+    )
 
 
 def check_monitor_alert(page: Page) -> None:
@@ -276,6 +339,8 @@ def check_monitor_alert(page: Page) -> None:
     alert = card.get_by_test_id("alert-item").filter(has_text="accuracy")
     expect(alert).to_have_count(1)
     expect(alert).to_contain_text("below the threshold 0.82")
+    # accuracy alerts below its line: the value under it is shown as bad.
+    expect(card.get_by_test_id("monitor-metric-value")).to_have_class(re.compile("mlnb-bad"))
 
 
 def shot(page: Page, name: str) -> Path:
@@ -338,13 +403,132 @@ def check_compare(page: Page) -> None:
     rows.filter(has_text="baseline").get_by_test_id("run-select").check()
     expect(compare).to_be_enabled()
     compare.click()
-    table = sidebar.get_by_test_id("compare-table")
+    # The comparison opens in the main area.
+    table = page.get_by_test_id("compare-view").get_by_test_id("compare-table")
     expect(table).to_be_visible(timeout=TIMEOUT_MS)
     expect(table.locator("th")).to_contain_text(["", "notebook-logreg", "baseline"])
     accuracy = table.get_by_test_id("compare-row").filter(has_text="accuracy").first
     expect(accuracy).to_contain_text("0.87")
     expect(accuracy).to_contain_text("0.81")
     expect(accuracy).to_have_class("mlnb-differs")
+    view = page.get_by_test_id("compare-view")
+    expect(view.locator('[data-testid="compare-bars"][data-metric="accuracy"] rect')).to_have_count(
+        2
+    )
+    expect(view.get_by_test_id("compare-parallel").locator("polyline")).to_have_count(2)
+    shot(page, "compare.png")
+
+    # Two runs that share their solver: "only differences" hides the shared row.
+    rows.filter(has_text="notebook-logreg").get_by_test_id("run-select").uncheck()
+    rows.filter(has_text="balanced-classes").get_by_test_id("run-select").check()
+    compare.click()
+    view = page.get_by_test_id("compare-view").filter(has_text="balanced-classes")
+    solver = view.locator('[data-testid="compare-row"][data-key="solver"]')
+    expect(solver).to_have_count(1, timeout=TIMEOUT_MS)
+    view.get_by_test_id("compare-only-diff").check()
+    expect(solver).to_have_count(0)
+    expect(view.locator('[data-testid="compare-row"][data-key="C"]')).to_have_count(1)
+
+
+def check_search_and_paging(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    rows = sidebar.get_by_test_id("run-row")
+    search = sidebar.get_by_test_id("runs-search")
+    search.fill("metrics.accuracy > 0.85 and params.C < 1")
+    search.press("Enter")
+    expect(rows).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(rows.first).to_contain_text("notebook-logreg")
+    search.fill("accuracy > 0.85")
+    search.press("Enter")
+    expect(sidebar.get_by_test_id("runs-search-error")).to_contain_text("unknown field 'accuracy'")
+    search.fill("")
+    search.press("Enter")
+    expect(sidebar.get_by_test_id("runs-search-error")).to_be_hidden()
+
+    sidebar.get_by_test_id("runs-sort").select_option("")
+    sidebar.get_by_test_id("runs-experiment").select_option("sweep")
+    expect(sidebar.get_by_test_id("runs-range")).to_have_text("1–50 of 55", timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(50)
+    sidebar.get_by_test_id("runs-next").click()
+    expect(sidebar.get_by_test_id("runs-range")).to_have_text("51–55 of 55", timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(5)
+    expect(sidebar.get_by_test_id("runs-next")).to_be_disabled()
+    sidebar.get_by_test_id("runs-prev").click()
+    expect(sidebar.get_by_test_id("runs-range")).to_have_text("1–50 of 55", timeout=TIMEOUT_MS)
+
+
+def check_run_page(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    sidebar.get_by_test_id("runs-experiment").select_option("history")
+    sidebar.get_by_test_id("run-name").filter(has_text="epochs").click()
+    run_page = page.get_by_test_id("run-page").filter(has_text="epochs")
+    expect(run_page.get_by_test_id("run-page-name")).to_have_text("epochs", timeout=TIMEOUT_MS)
+    expect(run_page.get_by_test_id("params-table")).to_contain_text("lr")
+    chart = run_page.locator('[data-testid="metric-chart"][data-metric="loss"]')
+    expect(chart.locator("circle")).to_have_count(5)
+    expect(run_page.get_by_test_id("run-page-data")).to_contain_text("no data versions")
+
+    sidebar.get_by_test_id("runs-experiment").select_option("churn")
+    sidebar.get_by_test_id("run-name").filter(has_text="notebook-logreg").click()
+    run_page = page.get_by_test_id("run-page").filter(has_text="notebook-logreg")
+    expect(run_page.get_by_test_id("run-page-source")).to_contain_text(
+        "C = 0.5", timeout=TIMEOUT_MS
+    )
+    expect(run_page.get_by_test_id("params-table")).to_contain_text("max_iter")
+    expect(run_page.get_by_test_id("run-page-environment")).to_contain_text("Python")
+    shot(page, "run-page.png")
+
+
+def open_run_from_palette(page: Page, run_id: int) -> None:
+    """The command palette's "Open mlnb Run…" asks for an id and opens its page."""
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator("#command-palette input, .lm-CommandPalette-input").first
+    expect(palette).to_be_visible(timeout=TIMEOUT_MS)
+    palette.fill("Open mlnb Run")
+    page.keyboard.press("Enter")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input").fill(str(run_id))
+    dialog.get_by_role("button", name="Ok").click()
+
+
+def check_lineage(page: Page, home: Path) -> None:
+    reg = Registry(home)
+    try:
+        run_id = int(reg.models.version("churn", 1)["run_id"])
+    finally:
+        reg.close()
+    open_run_from_palette(page, run_id)
+    run_page = page.locator(f"#mlnb-run-{run_id}")
+    graph = run_page.get_by_test_id("lineage-graph")
+    expect(graph.locator('[data-node="version:churn:1"]')).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(graph).to_contain_text("churn v1")
+    expect(run_page.get_by_test_id("artifact-download")).to_have_count(1)
+    with page.expect_download() as download:
+        run_page.get_by_test_id("artifact-download").click()
+    assert download.value.suggested_filename
+    shot(page, "run-page-lineage.png")
+
+    # A run that does not exist: the page says so instead of staying blank.
+    open_run_from_palette(page, 999_999)
+    missing = page.locator("#mlnb-run-999999")
+    expect(missing.get_by_test_id("view-error")).to_contain_text(
+        "There is no run #999999", timeout=TIMEOUT_MS
+    )
+
+
+def check_monitor_dashboard(page: Page) -> None:
+    sidebar = page.locator("#mlnb-sidebar")
+    sidebar.get_by_test_id("monitor-open").filter(has_text="churn-live").click()
+    board = page.get_by_test_id("monitor-dashboard")
+    expect(board.get_by_test_id("dashboard-verdict")).to_have_text("drift", timeout=TIMEOUT_MS)
+    expect(
+        board.get_by_test_id("dashboard-metric-chart").locator("circle.mlnb-breached")
+    ).not_to_have_count(0)
+    expect(board.get_by_test_id("dashboard-drift-chart").locator("circle")).not_to_have_count(0)
+    tenure = board.locator('[data-testid="heatmap-row"][data-column="tenure"]')
+    expect(tenure.locator('[data-drifted="yes"]')).not_to_have_count(0)
+    expect(board.get_by_test_id("dashboard-alerts")).to_contain_text("below the threshold 0.82")
+    shot(page, "monitor-dashboard.png")
 
 
 def switch_to_dark_theme(page: Page) -> None:
@@ -383,10 +567,14 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                 check_runs(page, lab.root)
                 check_compare(page)
                 shot(page, "sidebar-runs.png")
+                check_search_and_paging(page)
+                check_run_page(page)
                 if models:
                     check_promote_and_rollback(page)
+                    check_lineage(page, registry_home)
                 if monitors:
                     check_monitor_alert(page)
+                    check_monitor_dashboard(page)
                 if pipelines:
                     check_pipeline(page)
                 if models and monitors and pipelines:
@@ -396,6 +584,18 @@ def test_sidebar_story(registry_home: Path, tmp_path: Path) -> None:
                 shot(page, "sidebar-overview.png")
                 switch_to_dark_theme(page)
                 shot(page, "sidebar-dark.png")
+                # Every main-area view in the dark theme, charts included.
+                for title, name in [
+                    ("Run #", "run-page-dark.png"),
+                    ("Compare", "compare-dark.png"),
+                    ("Monitor churn-live", "monitor-dashboard-dark.png"),
+                    ("Pipeline weekly-retrain", "pipeline-editor-dark.png"),
+                ]:
+                    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=title)
+                    if tab.count():
+                        tab.first.click()
+                        page.wait_for_timeout(300)
+                        shot(page, name)
                 assert not [e for e in errors if "mlnb" in e], errors
             finally:
                 browser.close()
