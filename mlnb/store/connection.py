@@ -270,6 +270,17 @@ class Database:
             self.corruption = result
         return result
 
+    def require_intact(self) -> None:
+        """Run ``quick_check`` now and raise (with what to do) when the file is damaged."""
+        if self.quick_check() != "ok":
+            raise self._damaged()
+
+    def _damaged(self) -> RegistryError:
+        return RegistryError(
+            f"the registry {self.path} is damaged ({self.corruption}); mlnb refuses to "
+            f"write to it so that nothing more is lost. {RESTORE_HINT}"
+        )
+
     def _check_writable(self) -> None:
         """Refuse a write to a read-only or damaged file, checking the file once first."""
         if self.read_only:
@@ -287,10 +298,7 @@ class Database:
             if small:
                 self.quick_check()
         if self.corruption is not None:
-            raise RegistryError(
-                f"the registry {self.path} is damaged ({self.corruption}); mlnb refuses to "
-                f"write to it so that nothing more is lost. {RESTORE_HINT}"
-            )
+            raise self._damaged()
         while self._before_first_write:
             action = self._before_first_write.pop(0)
             try:
@@ -383,6 +391,8 @@ class Database:
                 dest = sqlite3.connect(str(target))
                 try:
                     self.conn.backup(dest)
+                    # a single self-contained file (no -wal/-shm beside it) until it is opened
+                    dest.execute("PRAGMA journal_mode = DELETE").fetchone()
                 finally:
                     dest.close()
             except sqlite3.Error as exc:
