@@ -61,6 +61,7 @@ from mlnb.server.payloads import (
     Transition,
     VersionToken,
 )
+from mlnb.store.refs import parse_id as parse_stored_id
 from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
@@ -204,6 +205,10 @@ class MlnbHandler(APIHandler):
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, f"the request body is not valid JSON ({exc}).") from exc
+        except RecursionError:
+            raise ApiError(
+                400, "the request body is nested too deeply; send a flat JSON object."
+            ) from None
         if not isinstance(data, dict):
             raise ApiError(400, 'the request body must be a JSON object, e.g. {"reason": "..."}.')
         return data
@@ -251,14 +256,11 @@ class MlnbHandler(APIHandler):
 
 
 def parse_id(what: str, text: str) -> int:
-    """A positive integer id from a URL segment, or a 400 that names it."""
+    """A positive id (ASCII digits, at most 2**63-1) from a URL segment, or a 400 naming it."""
     try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, f"{what} must be a number, got {text!r}.") from None
-    if value < 1:
-        raise ApiError(400, f"{what} must be positive, got {value}.")
-    return value
+        return parse_stored_id(text, what)
+    except ValidationError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
