@@ -215,7 +215,8 @@ COMMANDS: list[Command] = [
         "write a snapshot back to a path",
         f"{DATA}:restore",
         arg("version", help="data version id with a snapshot"),
-        arg("path", help="file to write"),
+        arg("path", help="file to write (never through a symbolic link)"),
+        arg("--force", action="store_true", help="replace an existing file (its mode is kept)"),
     ),
     command(
         "dataversion",
