@@ -133,7 +133,9 @@ class WebhookSink:
                 problem = f"HTTP {response.status}"
                 continue
             if response.status >= 300:
-                raise WebhookError(f"webhook {redact_url(self.url)} answered HTTP {response.status}")
+                raise WebhookError(
+                    f"webhook {redact_url(self.url)} answered HTTP {response.status}"
+                )
             return int(response.status)
         raise WebhookError(
             f"webhook {redact_url(self.url)} failed {self.retries + 1} time(s): {problem}"

@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlnb.errors import RegistryError, ValidationError
 from mlnb.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlnb.store.registry import Registry
 
 BUSY_TIMEOUT_MS = 60_000
+T = TypeVar("T")
 
 
 def now() -> float:
@@ -49,6 +50,12 @@ def loads(text: str | None, default: Any = None) -> Any:
 SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
+SQLITE_FULL = 13
+SQLITE_IOERR = 10
+# Disk space kept allocated beside registry.db (``registry.db-reserve``) and given up when the
+# disk is full, so that a run can still be recorded as failed instead of staying "running".
+RESERVE_SUFFIX = "-reserve"
+RESERVE_BYTES = 256 << 10
 # Before the first write of a connection the file gets a ``PRAGMA quick_check`` (about 2 ms
 # per MB): a damaged registry is refused before anything more is written to it. Larger files
 # are checked by ``mlnb status`` and the scheduler instead.
@@ -132,6 +139,7 @@ class Database:
         self.corruption: str | None = None
         self._lock = threading.RLock()
         self._write_checked = False
+        self._reserve_ready = False
         self._before_first_write: list[Callable[[], object]] = []
         check_sqlite_header(self.path)
         self.conn = self._connect()
@@ -307,9 +315,54 @@ class Database:
                 self._before_first_write.insert(0, action)  # tried again on the next write
                 raise
 
+    def essential_write(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        """One transaction that must land even on a full disk (a run ending as failed): if the
+        disk is full, the space reserve kept beside registry.db is given up and it is tried
+        once more."""
+        try:
+            with self.transaction() as c:
+                return write(c)
+        except RegistryError as exc:
+            if not (_is_disk_full(exc.__cause__) and self._release_reserve()):
+                raise
+        with self.transaction(keep_reserve=False) as c:
+            return write(c)
+
+    @property
+    def reserve_path(self) -> Path:
+        return self.path.with_name(self.path.name + RESERVE_SUFFIX)
+
+    def _ensure_reserve(self) -> None:
+        """Keep RESERVE_BYTES of disk allocated beside registry.db while there is room, so a
+        full disk still leaves space to record how a run ended."""
+        if self._reserve_ready:
+            return
+        path = self.reserve_path
+        try:
+            if not path.is_file() or path.stat().st_size < RESERVE_BYTES:
+                with open(path, "wb") as f:
+                    f.write(bytes(RESERVE_BYTES))  # real blocks, not a sparse file
+                    f.flush()
+                    os.fsync(f.fileno())
+            self._reserve_ready = True
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def _release_reserve(self) -> bool:
+        """Give the reserve's space back to the disk; False when there was none."""
+        self._reserve_ready = False
+        try:
+            self.reserve_path.unlink()
+        except OSError:
+            return False
+        return True
+
     @contextmanager
-    def transaction(self, check: bool = True) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; rolled back whole on any error."""
+    def transaction(
+        self, check: bool = True, keep_reserve: bool = True
+    ) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; rolled back whole on any error. After a commit the
+        disk reserve is (re)made while there is room (``keep_reserve``)."""
         with self._lock:
             if check:
                 self._check_writable()
@@ -333,6 +386,8 @@ class Database:
             except sqlite3.Error as exc:
                 self._rollback()
                 raise self._explain(exc) from exc
+            if keep_reserve:
+                self._ensure_reserve()
 
     def _rollback(self) -> None:
         """Undo the open transaction; SQLite may already have rolled it back itself (a full
@@ -404,6 +459,16 @@ class Database:
             raise ValidationError(f"{table} has no names")
         row = self.query_one(f"SELECT id FROM {table} WHERE name = ?", (name,))
         return None if row is None else int(row[0])
+
+
+def _is_disk_full(exc: BaseException | None) -> bool:
+    """Whether a sqlite3 error says the disk is full (SQLITE_FULL, or a failed write)."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (SQLITE_FULL, SQLITE_IOERR):
+        return True
+    return "full" in str(exc)
 
 
 def _uri_path(path: Path) -> str:

@@ -264,12 +264,14 @@ class RunStore(FeatureStore):
             )
 
     def _finish(self, run_id: int, status: str, error: str | None = None) -> None:
-        with self.db.transaction() as c:
-            c.execute(
+        # essential: even on a full disk the run must not stay "running"
+        self.db.essential_write(
+            lambda c: c.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, error = ? "
                 "WHERE id = ?",
                 (status, now(), now(), error, run_id),
             )
+        )
 
     def update(self, run_id: int, fields: dict[str, Any]) -> None:
         """Change a run's fields (name, notebook path, cell source, ...)."""
