@@ -2,8 +2,9 @@
 
 Every handler needs Jupyter's authentication (a request without a token or login cookie gets
 403), writes need the XSRF token too (or a token header), and the answers are JSON. mlnb's
-own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed ->
-409, anything else -> 500, each with ``{"error": message}``.
+own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed and
+WritesRefused (a read-only or damaged registry) -> 409, anything else -> 500, each with
+``{"error": message}``.
 
 Domain modules (gates, monitors, pipelines) are imported inside the functions that use them:
 this module loads when JupyterLab starts, which must not pay for pandas and scikit-learn
@@ -30,7 +31,7 @@ from tornado import web
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
+from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError, WritesRefused
 from mlnb.server.payloads import (
     AccuracyPoint,
     Alert,
@@ -129,6 +130,8 @@ def api_errors(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitabl
             raise ApiError(400, str(exc)) from exc
         except NotFoundError as exc:
             raise ApiError(404, str(exc)) from exc
+        except WritesRefused as exc:  # a read-only or damaged registry: reads still work
+            raise ApiError(409, str(exc)) from exc
         except MlnbError as exc:
             self.log.error("mlnb: %s failed: %s", self.request.path, exc)
             raise ApiError(500, str(exc)) from exc

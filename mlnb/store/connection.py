@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlnb.errors import RegistryError, ValidationError
+from mlnb.errors import RegistryError, ValidationError, WritesRefused
 from mlnb.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ class Database:
             raise self._damaged()
 
     def _damaged(self) -> RegistryError:
-        return RegistryError(
+        return WritesRefused(
             f"the registry {self.path} is damaged ({self.corruption}); mlnb refuses to "
             f"write to it so that nothing more is lost. {RESTORE_HINT}"
         )
@@ -292,7 +292,7 @@ class Database:
     def _check_writable(self) -> None:
         """Refuse a write to a read-only or damaged file, checking the file once first."""
         if self.read_only:
-            raise RegistryError(
+            raise WritesRefused(
                 f"the registry {self.path} was opened read-only (the file or its folder is not "
                 "writable), so nothing can be recorded in it. Make both writable, or point "
                 "MLNB_HOME / --registry at a writable copy."
