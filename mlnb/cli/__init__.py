@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the user gave: too long, a folder, not permitted...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"mlnb: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("MLNB_DEBUG"):
             raise

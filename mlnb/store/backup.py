@@ -43,19 +43,19 @@ def backup_registry(reg: Registry, target: str | os.PathLike[str]) -> BackupReco
 
 def _new_folder(reg: Registry, folder: Path) -> Path:
     """Create the backup folder; an existing non-empty one (or the registry itself) is refused."""
-    home = reg.home.resolve()
-    resolved = folder.resolve()
-    if resolved == home or home in resolved.parents:
-        raise ValidationError(
-            f"the backup folder {folder} is inside the registry {reg.home}; choose a folder "
-            "outside it, ideally on another disk."
-        )
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ValidationError(
-            f"{folder} already exists and is not an empty folder; a backup never overwrites "
-            "anything. Give a new folder, e.g. backups/mlnb-2026-01-31."
-        )
     try:
+        home = reg.home.resolve()
+        resolved = folder.resolve()
+        if resolved == home or home in resolved.parents:
+            raise ValidationError(
+                f"the backup folder {folder} is inside the registry {reg.home}; choose a "
+                "folder outside it, ideally on another disk."
+            )
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ValidationError(
+                f"{folder} already exists and is not an empty folder; a backup never "
+                "overwrites anything. Give a new folder, e.g. backups/mlnb-2026-01-31."
+            )
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RegistryError(
