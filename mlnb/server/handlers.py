@@ -62,6 +62,7 @@ from mlnb.server.payloads import (
     Transition,
     VersionToken,
 )
+from mlnb.store.refs import MAX_ID
 from mlnb.store.refs import parse_id as parse_stored_id
 from mlnb.store.registry import Registry
 
@@ -495,8 +496,10 @@ class PromoteHandler(MlnbHandler):
     async def post(self, name: str) -> None:
         body = self.json_body()
         version = body.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ApiError(400, f"version must be a positive integer, got {version!r}.")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_ID:
+            raise ApiError(
+                400, f"version must be a whole number from 1 to {MAX_ID}, got {version!r}."
+            )
         to = body.get("to", "production")
         if to not in PROMOTION_STAGES:
             raise ApiError(400, f"to must be one of {', '.join(PROMOTION_STAGES)}, got {to!r}.")
