@@ -273,7 +273,9 @@ class Database:
             rows = self.query("PRAGMA quick_check(5)")
         except RegistryError:
             return self.corruption or "unreadable"
-        result = "; ".join(str(r[0]) for r in rows)
+        lines = [line.strip() for r in rows for line in str(r[0]).splitlines()]
+        problems = [line for line in lines if line and not line.startswith("***")]
+        result = "; ".join(problems[:3]) or "ok"
         if result != "ok":
             self.corruption = result
         return result
