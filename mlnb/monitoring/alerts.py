@@ -98,6 +98,7 @@ class WebhookSink:
             auth = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
             self.headers.update(urllib3.make_headers(basic_auth=auth))
         self.failures: list[str] = []
+        _hide_in_urllib3_logs(parts)
 
     def __repr__(self) -> str:
         return f"WebhookSink({redact_url(self.url)!r})"
@@ -144,6 +145,37 @@ class WebhookSink:
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 RETRY_BACKOFF_SECONDS = 0.25
+
+
+class _HideSecrets(logging.Filter):
+    """Rewrites urllib3's debug lines (``"POST /services/T0/B0/secret HTTP/1.1" 200``) that
+    name a webhook's path or query, so DEBUG logging cannot leak a webhook's secret."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            hidden = text
+            for secret in sorted(self.secrets, key=len, reverse=True):
+                hidden = hidden.replace(secret, "…")
+            if hidden != text:
+                record.msg, record.args = hidden, ()
+        return True
+
+
+_urllib3_filter = _HideSecrets()
+
+
+def _hide_in_urllib3_logs(parts: urllib.parse.SplitResult) -> None:
+    with _lock:
+        if not _urllib3_filter.secrets:
+            logging.getLogger("urllib3.connectionpool").addFilter(_urllib3_filter)
+        _urllib3_filter.secrets.update(s for s in (parts.path, parts.query) if len(s) > 1)
+
+
 QUEUE_SIZE = 100
 FLUSH_AT_EXIT_SECONDS = 10.0
 
