@@ -524,6 +524,48 @@ def bench_list_runs(ctx: Context) -> list[Row]:
     ]
 
 
+@benchmark("runs_at_scale")
+def bench_runs_at_scale(ctx: Context) -> list[Row]:
+    """Top 50 by a metric, a sidebar refresh and the change token at 100k runs (token at 1M);
+    the floor is one indexed SQL query for the same ids (bench/bench_runs_scale.py)."""
+    from bench_runs_scale import COMMAND, GOALS, measure, record_run_seconds, token_at
+
+    m = measure(100_000, with_python=False)
+    token = token_at(1_000_000)
+    normal, full = record_run_seconds("normal"), record_run_seconds("full")
+    return [
+        Row(
+            "top 50 runs by a metric at 100k runs (find: ids, params, metrics)",
+            m["sorted_top50"],
+            m["plain_sql_floor"],
+            "plain-SQL floor, ids only",
+            target="<= 30 ms",
+            ok=m["sorted_top50"] <= GOALS["sorted_top50"],
+            note=f"growth table 1k/10k/100k: {COMMAND}",
+        ),
+        Row(
+            "sidebar refresh at 100k runs (token, top 50, experiments, models, pipelines, "
+            "monitors, open alerts)",
+            m["sidebar_refresh"],
+            target="<= 50 ms",
+            ok=m["sidebar_refresh"] <= GOALS["sidebar_refresh"],
+        ),
+        Row(
+            "change token at 1M runs",
+            token,
+            target="<= 1 ms",
+            ok=token <= GOALS["change_token"],
+        ),
+        Row(
+            "record a run with MLNB_SYNCHRONOUS=full (every commit synced), per run",
+            full,
+            normal,
+            "the default, synchronous=normal",
+            note="the cost of full durability (README: Where the registry lives)",
+        ),
+    ]
+
+
 @benchmark("gate_overhead")
 def bench_gate_overhead(ctx: Context) -> list[Row]:
     """A promotion gate on a 10k-row holdout vs the model's own predict (bench/bench_gates.py)."""

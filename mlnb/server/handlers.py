@@ -280,12 +280,12 @@ def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[
 class StatusHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
-        counts = await self.blocking(self.registry.change_counters)
+        counts = await self.blocking(self.registry.counts)
         status: Status = {
             "registry": str(self.provider.home),
             "root_dir": str(self.provider.root_dir),
             "mlnb_version": _mlnb_version(),
-            "counts": {k: counts[k] for k in sorted(counts) if k.startswith("n_")},
+            "counts": {f"n_{k}": counts[k] for k in sorted(counts)},
         }
         self.reply(status)
 

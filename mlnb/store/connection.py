@@ -56,6 +56,8 @@ SQLITE_IOERR = 10
 # disk is full, so that a run can still be recorded as failed instead of staying "running".
 RESERVE_SUFFIX = "-reserve"
 RESERVE_BYTES = 256 << 10
+# Tables every mlnb registry has had since its first schema (a foreign database lacks them).
+MLNB_TABLES = frozenset({"meta", "experiments", "runs"})
 # Before the first write of a connection the file gets a ``PRAGMA quick_check`` (about 2 ms
 # per MB): a damaged registry is refused before anything more is written to it. Larger files
 # are checked by ``mlnb status`` and the scheduler instead.
@@ -123,6 +125,22 @@ def check_sqlite_header(path: Path) -> None:
         )
 
 
+# How hard a commit waits for the disk: NORMAL (default, WAL) may lose the last commits on a
+# power failure or OS crash, never consistency; FULL syncs the WAL on every commit.
+SYNCHRONOUS_MODES = ("normal", "full")
+
+
+def synchronous_mode() -> str:
+    """The ``MLNB_SYNCHRONOUS`` setting (normal or full), validated."""
+    mode = os.environ.get("MLNB_SYNCHRONOUS", "normal").strip().lower() or "normal"
+    if mode not in SYNCHRONOUS_MODES:
+        raise ValidationError(
+            f"MLNB_SYNCHRONOUS={mode!r} is not a durability mode: use 'normal' (fast; a power "
+            "failure may lose the last commits) or 'full' (every commit synced to disk)."
+        )
+    return mode
+
+
 class Database:
     """A connection to one ``registry.db`` with the schema brought up to date.
 
@@ -141,6 +159,7 @@ class Database:
         self._write_checked = False
         self._reserve_ready = False
         self._before_first_write: list[Callable[[], object]] = []
+        self.synchronous = synchronous_mode()
         check_sqlite_header(self.path)
         self.conn = self._connect()
         try:
@@ -200,7 +219,7 @@ class Database:
                 "(pip install -U mlnb) to open it."
             )
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and ("meta" not in tables or not _has_schema_version(c)):
+        if tables and (version == 0 or not MLNB_TABLES <= tables):
             raise RegistryError(
                 f"{self.path} is an SQLite database but not an mlnb registry (its tables: "
                 f"{', '.join(sorted(tables)[:5])}); mlnb leaves it untouched. Point MLNB_HOME / "
@@ -239,7 +258,7 @@ class Database:
             mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"could not enable WAL (journal_mode={mode})")
-        c.execute("PRAGMA synchronous = NORMAL")
+        c.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
 
     def _migrate(self) -> None:
         with self.transaction(check=False) as c:
@@ -475,14 +494,6 @@ def _is_disk_full(exc: BaseException | None) -> bool:
 
 def _uri_path(path: Path) -> str:
     return urllib.parse.quote(str(path.absolute()))
-
-
-def _has_schema_version(conn: sqlite3.Connection) -> bool:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:
-        return False
-    return row is not None
 
 
 def _too_large(params: Sequence[Any]) -> ValidationError:

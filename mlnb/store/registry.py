@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 from mlnb.errors import NotFoundError, RegistryError
 from mlnb.store.alerts import AlertStore
@@ -94,48 +93,23 @@ class Registry:
         ).split()
         return {k: int(v) for k, v in zip(keys, tuple(row), strict=True)} if row else {}
 
-    def change_counters(self) -> dict[str, Any]:
-        """Counters that move whenever anything the sidebar shows changes, in one cheap read.
-
-        Max rowids catch inserts (INSERT OR REPLACE gets a new rowid too), status counts and
-        max update times catch in-place changes. Heartbeats are left out on purpose so that a
-        running kernel does not make the sidebar refetch every few seconds.
-        """
-        row = self.db.query_one(
-            """SELECT
-                (SELECT COUNT(*) FROM runs) AS n_runs,
-                (SELECT MAX(id) FROM runs) AS runs_id,
-                (SELECT COUNT(*) FROM runs WHERE status = 'running') AS runs_running,
-                (SELECT MAX(ended_at) FROM runs) AS runs_ended,
-                (SELECT MAX(id) FROM metrics) AS metrics_id,
-                (SELECT MAX(rowid) FROM params) AS params_id,
-                (SELECT MAX(rowid) FROM tags) AS tags_id,
-                (SELECT COUNT(*) FROM experiments) AS n_experiments,
-                (SELECT COUNT(*) FROM data_versions) AS n_data_versions,
-                (SELECT MAX(rowid) FROM run_data) AS run_data_id,
-                (SELECT COUNT(*) FROM registered_models) AS n_models,
-                (SELECT COUNT(*) FROM model_versions) AS n_model_versions,
-                (SELECT TOTAL(id) FROM model_versions WHERE stage = 'production') AS prod_ids,
-                (SELECT TOTAL(id) FROM model_versions WHERE stage = 'staging') AS staging_ids,
-                (SELECT MAX(id) FROM stage_transitions) AS transitions_id,
-                (SELECT MAX(id) FROM gate_results) AS gates_id,
-                (SELECT MAX(updated_at) FROM model_aliases) AS aliases_at,
-                (SELECT COUNT(*) FROM model_aliases) AS n_aliases,
-                (SELECT COUNT(*) FROM monitors) AS n_monitors,
-                (SELECT MAX(updated_at) FROM monitors) AS monitors_at,
-                (SELECT MAX(id) FROM monitor_batches) AS batches_id,
-                (SELECT MAX(id) FROM alerts) AS alerts_id,
-                (SELECT MAX(updated_at) FROM alerts) AS alerts_at,
-                (SELECT COUNT(*) FROM alerts WHERE status = 'open') AS n_open_alerts,
-                (SELECT COUNT(*) FROM pipelines) AS n_pipelines,
-                (SELECT MAX(updated_at) FROM pipelines) AS pipelines_at,
-                (SELECT MAX(id) FROM pipeline_runs) AS pipeline_runs_id,
-                (SELECT MAX(COALESCE(ended_at, started_at, created_at)) FROM pipeline_runs)
-                    AS pipeline_runs_at,
-                (SELECT COUNT(*) FROM pipeline_runs WHERE status IN ('queued', 'running'))
-                    AS pipeline_runs_active"""
+    def change_counters(self) -> dict[str, int]:
+        """One counter per feature (runs, data, models, monitors, alerts, pipelines) that
+        triggers bump on every change the sidebar shows, plus the largest rowid of params,
+        metrics and tags (appended too often for a trigger): a few index reads, whatever the
+        registry's size. Heartbeats do not count, so a running kernel causes no refetch."""
+        counters = {
+            str(feature): int(n)
+            for feature, n in self.db.query_tuples("SELECT feature, n FROM changes")
+        }
+        (params, metrics, tags), *_ = self.db.query_tuples(
+            "SELECT (SELECT MAX(rowid) FROM params), (SELECT MAX(id) FROM metrics), "
+            "(SELECT MAX(rowid) FROM tags)"
         )
-        return dict(row) if row is not None else {}
+        counters["runs.params"] = int(params or 0)
+        counters["runs.metrics"] = int(metrics or 0)
+        counters["runs.tags"] = int(tags or 0)
+        return counters
 
 
 # A ``registry=`` argument: an open Registry, a folder, or None for the process-wide one.

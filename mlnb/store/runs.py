@@ -7,6 +7,7 @@ This module owns the SQL of its tables; it returns plain records (dicts).
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -39,19 +40,65 @@ def _as_metric_value(key: str, value: Any) -> float:
         ) from None
 
 
-def _sort_runs(runs: list[RunRecord], sort: str, descending: bool) -> list[RunRecord]:
-    """Order runs by a metric, param or field; runs without a numeric value go last."""
+def sort_value(run: RunRecord, sort: str) -> float | None:
+    """What a run is ordered by: its latest metric ``sort``, else its param, else its field;
+    None (ordered last) unless that value is a finite number."""
+    value = run.get("metrics", {}).get(sort, run.get("params", {}).get(sort, run.get(sort)))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
-    def value(r: RunRecord) -> Any:
-        return r.get("metrics", {}).get(sort, r.get("params", {}).get(sort, r.get(sort)))
 
-    def numeric(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+def sort_runs(runs: list[RunRecord], sort: str, descending: bool) -> list[RunRecord]:
+    """Order newest-first runs by ``sort_value``; ties and valueless runs keep newest first.
 
-    present = [r for r in runs if numeric(value(r))]
-    missing = [r for r in runs if not numeric(value(r))]
-    present.sort(key=value, reverse=descending)
-    return present + missing
+    The reference for the SQL ordering of ``RunStore.find`` (tests compare the two)."""
+    keyed = [(sort_value(r, sort), r) for r in runs]
+    present = [(v, r) for v, r in keyed if v is not None]
+    present.sort(key=lambda vr: vr[0], reverse=descending)
+    return [r for _, r in present] + [r for v, r in keyed if v is None]
+
+
+# Run fields a listing can be ordered by (the numeric ones of the listing record).
+SORTABLE_FIELDS = ("id", "started_at", "ended_at", "pipeline_run_id")
+_FINITE = "BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
+_NUMERIC_PARAM = "(p.value GLOB '[0-9]*' OR p.value GLOB '-[0-9]*')"
+
+
+class _Filters:
+    """The WHERE terms of a run listing (experiment, status, pipeline run), over ``runs r``."""
+
+    def __init__(self, terms: list[str], args: list[Any], join: str) -> None:
+        self.terms = terms
+        self.args = args
+        self.join = join
+
+    @classmethod
+    def of(
+        cls, experiment: str | None, status: str | None, pipeline_run_id: int | None
+    ) -> _Filters:
+        terms: list[str] = []
+        args: list[Any] = []
+        join = ""
+        if experiment is not None:
+            join = "JOIN experiments e ON e.id = r.experiment_id"
+            terms.append("e.name = ?")
+            args.append(experiment)
+        if status is not None:
+            terms.append("r.status = ?")
+            args.append(status)
+        if pipeline_run_id is not None:
+            terms.append("r.pipeline_run_id = ?")
+            args.append(pipeline_run_id)
+        return cls(terms, args, join)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """`` AND ...`` terms to append to a WHERE clause, and their arguments."""
+        return "".join(f" AND {t}" for t in self.terms), list(self.args)
 
 
 class RunStore(FeatureStore):
@@ -153,12 +200,19 @@ class RunStore(FeatureStore):
         pipeline_run_id: int | None = None,
     ) -> list[RunRecord]:
         """Runs, newest first, each with its params and latest metrics; ``sort`` names a
-        metric (or a run field) to order by instead."""
+        metric (else a param, else a run field) to order by instead, valueless runs last."""
         if status is not None and status not in RUN_STATUSES:
             raise ValidationError(
                 f"unknown run status {status!r}; choose one of {', '.join(RUN_STATUSES)}."
             )
-        runs = self.rows(experiment, status, limit if sort is None else None, pipeline_run_id)
+        if limit is not None and limit < 0:
+            raise ValidationError(f"limit must be 0 or more, got {limit}.")
+        filters = _Filters.of(experiment, status, pipeline_run_id)
+        if sort:
+            ids = self._sorted_ids(sort, descending, limit, filters)
+            runs = self.rows_by_ids(ids)
+        else:
+            runs = self.rows(experiment, status, limit, pipeline_run_id)
         if with_details:
             ids = [r["id"] for r in runs]
             metrics = self.latest_metrics(ids)
@@ -166,11 +220,87 @@ class RunStore(FeatureStore):
             for r in runs:
                 r["metrics"] = metrics.get(r["id"], {})
                 r["params"] = params.get(r["id"], {})
-        if sort:
-            runs = _sort_runs(runs, sort, descending)
-            if limit:
-                runs = runs[:limit]
         return runs
+
+    def _sorted_ids(
+        self, sort: str, descending: bool, limit: int | None, filters: _Filters
+    ) -> list[int]:
+        """Run ids in ``sort_runs`` order, read through indexes: the first ``limit`` of each
+        source of values (metric, param, field) merged, then valueless runs newest first."""
+        direction = "DESC" if descending else "ASC"
+        lim = "" if limit is None else f"LIMIT {int(limit)}"
+        has_metric = "EXISTS (SELECT 1 FROM latest_metrics x WHERE x.run_id = r.id AND x.key = ?)"
+        has_param = "EXISTS (SELECT 1 FROM params y WHERE y.run_id = r.id AND y.key = ?)"
+        where, args = filters.sql()
+        sources = [
+            (
+                "SELECT m.run_id, m.value FROM latest_metrics m CROSS JOIN runs r "
+                f"ON r.id = m.run_id {filters.join} WHERE m.key = ? AND m.value {_FINITE} "
+                f"{where} ORDER BY m.value {direction}, m.run_id DESC {lim}",
+                [sort, *args],
+            ),
+            (
+                "SELECT p.run_id, CAST(p.value AS REAL) AS v FROM params p CROSS JOIN runs r "
+                f"ON r.id = p.run_id {filters.join} WHERE p.key = ? AND {_NUMERIC_PARAM} "
+                f"AND CAST(p.value AS REAL) {_FINITE} AND NOT {has_metric} {where} "
+                f"ORDER BY CAST(p.value AS REAL) {direction}, p.run_id DESC {lim}",
+                [sort, sort, *args],
+            ),
+        ]
+        if sort in SORTABLE_FIELDS:
+            sources.append(
+                (
+                    f"SELECT r.id, r.{sort} FROM runs r {filters.join} "
+                    f"WHERE r.{sort} {_FINITE} AND NOT {has_metric} AND NOT {has_param} "
+                    f"{where} ORDER BY r.{sort} {direction}, r.id DESC {lim}",
+                    [sort, sort, *args],
+                )
+            )
+        valued: list[tuple[float, int]] = []
+        for sql, params in sources:
+            valued.extend((float(v), int(i)) for i, v in self.db.query_tuples(sql, params))
+        sign = -1.0 if descending else 1.0
+        valued.sort(key=lambda vi: (sign * vi[0], -vi[1]))
+        ids = [i for _, i in (valued if limit is None else valued[:limit])]
+        if limit is not None and len(ids) >= limit:
+            return ids
+        valueless = (
+            f"NOT EXISTS (SELECT 1 FROM latest_metrics x WHERE x.run_id = r.id AND x.key = ? "
+            f"AND x.value {_FINITE}) AND NOT (NOT {has_metric} AND EXISTS (SELECT 1 FROM "
+            f"params p WHERE p.run_id = r.id AND p.key = ? AND {_NUMERIC_PARAM} AND "
+            f"CAST(p.value AS REAL) {_FINITE}))"
+        )
+        valueless_args: list[Any] = [sort, sort, sort]
+        if sort in SORTABLE_FIELDS:
+            valueless += (
+                f" AND NOT (NOT {has_metric} AND NOT {has_param} AND r.{sort} IS NOT NULL "
+                f"AND r.{sort} {_FINITE})"
+            )
+            valueless_args += [sort, sort]
+        rest = "" if limit is None else f"LIMIT {int(limit) - len(ids)}"
+        rows = self.db.query_tuples(
+            f"SELECT r.id FROM runs r {filters.join} WHERE {valueless} {where} "
+            f"ORDER BY r.id DESC {rest}",
+            [*valueless_args, *args],
+        )
+        return ids + [int(r[0]) for r in rows]
+
+    def rows_by_ids(self, ids: Sequence[int]) -> list[RunRecord]:
+        """The listing fields of these runs, in the order given (unknown ids skipped)."""
+        if not ids:
+            return []
+        found: dict[int, RunRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.db.query(
+                "SELECT r.id, r.uuid, r.name, r.status, r.source, r.started_at, r.ended_at, "
+                "r.notebook_path, r.user, r.pipeline_run_id, e.name AS experiment "
+                f"FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id IN ({marks})",
+                chunk,
+            ):
+                found[int(row["id"])] = as_record(RunRecord, dict(row))
+        return [found[i] for i in ids if i in found]
 
     def compare(self, run_refs: list[int | str]) -> dict[str, Any]:
         """Params, metrics and data of several runs side by side, with the differences marked."""
@@ -229,10 +359,8 @@ class RunStore(FeatureStore):
     def experiments(self) -> list[ExperimentRecord]:
         """Experiments with their run counts and latest run time."""
         rows = self.db.query(
-            """SELECT e.id, e.name, e.created_at, COUNT(r.id) AS n_runs,
-                      MAX(r.started_at) AS last_run_at
-               FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
-               GROUP BY e.id ORDER BY e.name"""
+            # n_runs and last_run_at are kept by triggers on runs: no scan of the runs.
+            "SELECT id, name, created_at, n_runs, last_run_at FROM experiments ORDER BY name"
         )
         return [as_record(ExperimentRecord, r) for r in rows]
 
@@ -359,7 +487,7 @@ class RunStore(FeatureStore):
             return {}
         out: dict[int, dict[str, float]] = {i: {} for i in run_ids}
         for sql, params in run_id_filters(
-            "SELECT run_id, key, value FROM metrics WHERE {where} ORDER BY run_id, key, step, id",
+            "SELECT run_id, key, value FROM latest_metrics WHERE {where}",
             run_ids,
         ):
             for run_id, key, value in self.db.query_tuples(sql, params):

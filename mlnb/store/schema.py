@@ -3,7 +3,52 @@ forward. Never edit a released entry: append a new one."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+import sqlite3
+
+SCHEMA_VERSION = 2
+
+
+def _change_triggers(feature: str, table: str, update_of: str = "") -> str:
+    """Triggers that bump ``changes.n`` of ``feature`` on any insert, update or delete of
+    ``table`` (``update_of``: only updates of these columns, so heartbeats do not count)."""
+    bump = f"UPDATE changes SET n = n + 1 WHERE feature = '{feature}'"
+    update = f"UPDATE OF {update_of}" if update_of else "UPDATE"
+    return "\n".join(
+        f"CREATE TRIGGER changes_{table}_{event.split()[0].lower()} AFTER {event} ON {table} "
+        f"BEGIN {bump}; END;"
+        for event in ("INSERT", update, "DELETE")
+    )
+
+
+# The tables each sidebar-visible feature watches (frozen with migration 1 -> 2: a later
+# migration that adds a table adds its own triggers). Params, metrics and tags, written most
+# often, have no trigger: the token reads their largest rowid instead (an O(log n) read).
+_RUN_COLUMNS = (
+    "uuid, experiment_id, name, status, source, started_at, ended_at, pid, host, user, "
+    "notebook_path, cell_source, execution_count, git_commit, git_dirty, python_version, "
+    "packages, error, pipeline_run_id"
+)
+_PIPELINE_RUN_COLUMNS = (
+    "pipeline_id, trigger, reason, due_key, status, attempt, started_at, ended_at, pid, host, "
+    "output_path, log, error, failing_cell, details"
+)
+_WATCHED = [
+    ("runs", "runs", _RUN_COLUMNS),
+    ("runs", "experiments", ""),
+    ("runs", "run_data", ""),
+    ("data", "data_versions", ""),
+    ("models", "model_artifacts", ""),
+    ("models", "registered_models", ""),
+    ("models", "model_versions", ""),
+    ("models", "model_aliases", ""),
+    ("models", "gate_results", ""),
+    ("models", "stage_transitions", ""),
+    ("monitors", "monitors", ""),
+    ("monitors", "monitor_batches", ""),
+    ("alerts", "alerts", ""),
+    ("pipelines", "pipelines", ""),
+    ("pipelines", "pipeline_runs", _PIPELINE_RUN_COLUMNS),
+]
 
 
 MIGRATIONS: list[str] = [
@@ -245,8 +290,78 @@ MIGRATIONS: list[str] = [
         digest TEXT NOT NULL
     );
     """,
+    # 1 -> 2: sorted run listings and the change token without table scans.
+    """
+    CREATE TABLE latest_metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value REAL,
+        step INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    INSERT INTO latest_metrics(run_id, key, value, step)
+        SELECT run_id, key, value, step FROM (
+            SELECT run_id, key, value, step, ROW_NUMBER() OVER (
+                PARTITION BY run_id, key ORDER BY step DESC, id DESC) AS newest
+            FROM metrics)
+        WHERE newest = 1;
+    CREATE INDEX latest_metrics_sort ON latest_metrics(key, value, run_id);
+    CREATE TRIGGER metrics_latest AFTER INSERT ON metrics BEGIN
+        INSERT INTO latest_metrics(run_id, key, value, step)
+            VALUES (NEW.run_id, NEW.key, NEW.value, NEW.step)
+            ON CONFLICT(run_id, key) DO UPDATE
+            SET value = excluded.value, step = excluded.step
+            WHERE excluded.step >= latest_metrics.step;
+    END;
+    CREATE INDEX params_sort ON params(key, CAST(value AS REAL), run_id)
+        WHERE value GLOB '[0-9]*' OR value GLOB '-[0-9]*';
+    ALTER TABLE experiments ADD COLUMN n_runs INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE experiments ADD COLUMN last_run_at REAL;
+    UPDATE experiments SET
+        n_runs = (SELECT COUNT(*) FROM runs WHERE experiment_id = experiments.id),
+        last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = experiments.id);
+    CREATE TRIGGER experiments_count_insert AFTER INSERT ON runs BEGIN
+        UPDATE experiments SET n_runs = n_runs + 1,
+            last_run_at = MAX(COALESCE(last_run_at, NEW.started_at), NEW.started_at)
+        WHERE id = NEW.experiment_id;
+    END;
+    CREATE TRIGGER experiments_count_delete AFTER DELETE ON runs BEGIN
+        UPDATE experiments SET n_runs = n_runs - 1,
+            last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = OLD.experiment_id)
+        WHERE id = OLD.experiment_id;
+    END;
+    CREATE TRIGGER experiments_count_update AFTER UPDATE OF experiment_id, started_at ON runs
+    BEGIN
+        UPDATE experiments SET
+            n_runs = n_runs - (OLD.experiment_id IS NOT NEW.experiment_id),
+            last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = OLD.experiment_id)
+        WHERE id = OLD.experiment_id;
+        UPDATE experiments SET
+            n_runs = n_runs + (OLD.experiment_id IS NOT NEW.experiment_id),
+            last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = NEW.experiment_id)
+        WHERE id = NEW.experiment_id;
+    END;
+
+    CREATE INDEX runs_started ON runs(started_at);
+
+    CREATE TABLE changes (feature TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    INSERT INTO changes(feature) VALUES
+        ('runs'), ('data'), ('models'), ('monitors'), ('alerts'), ('pipelines');
+    """
+    + "\n".join(_change_triggers(*watched) for watched in _WATCHED),
 ]
 
 
 def split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The statements of a migration script; a trigger's body (``BEGIN ...; END``) stays whole."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().rstrip(";").strip())
+    return statements

@@ -61,11 +61,22 @@ def _registry_with_runs(home: Path, n: int = 300) -> Path:
     return home / "registry.db"
 
 
-def _overwrite_pages(db: Path, first: int, count: int = 8) -> None:
+def _params_pages(db: Path, count: int = 8) -> list[int]:
+    """The ``count`` oldest leaf pages of the params table (SQLite's dbstat), so the schema
+    and the newest runs stay readable: the registry opens and lists its latest runs."""
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT pageno FROM dbstat WHERE name = 'params' AND pagetype = 'leaf' ORDER BY pageno"
+    ).fetchall()
+    conn.close()
+    return [int(r[0]) for r in rows[:count]]
+
+
+def _overwrite_pages(db: Path, pages: list[int]) -> None:
     data = bytearray(db.read_bytes())
     rng = random.Random(8)
-    for page in range(first, first + count):
-        data[page * PAGE : (page + 1) * PAGE] = rng.randbytes(PAGE)
+    for page in pages:  # SQLite numbers pages from 1
+        data[(page - 1) * PAGE : page * PAGE] = rng.randbytes(PAGE)
     db.write_bytes(bytes(data))
 
 
@@ -74,9 +85,11 @@ def _overwrite_pages(db: Path, first: int, count: int = 8) -> None:
 
 @pytest.fixture
 def damaged(tmp_path) -> Path:
-    """A registry whose 8 middle pages hold random bytes (it still opens and reads)."""
+    """A registry with 8 pages of random bytes (it still opens and reads its newest runs)."""
     db = _registry_with_runs(tmp_path / "reg")
-    _overwrite_pages(db, db.stat().st_size // PAGE // 2)
+    pages = _params_pages(db)
+    assert len(pages) == 8
+    _overwrite_pages(db, pages)
     return db
 
 
