@@ -61,6 +61,7 @@ DRIFT = "mlnb.commands.drift"
 ALERTS = "mlnb.commands.alerts"
 PIPELINES = "mlnb.commands.pipelines"
 SYNC = "mlnb.commands.sync"
+BACKUP = "mlnb.commands.backup"
 
 _TRACK_OPTIONS = (
     arg("--name", default="", help="run name"),
@@ -191,6 +192,15 @@ COMMANDS: list[Command] = [
         "registry location and counts",
         f"{TRACKING}:status",
     ),
+    command(
+        "backup",
+        "copy the registry (database and model files) to a new folder",
+        f"{BACKUP}:backup",
+        arg("path", help="folder to create for the copy (must not exist or be empty)"),
+        description="A consistent copy made with SQLite's online backup API while notebooks "
+        "and pipelines keep writing, plus the object store. Restore by pointing MLNB_HOME at "
+        "the copy, or by copying it back over the registry folder once nothing runs.",
+    ),
     # -- data versions -------------------------------------------------------------------
     command("data", "data versions: list, show, restore", default="list"),
     command("data list", "list data versions", f"{DATA}:list_versions", _limit(50, "versions")),
@@ -205,7 +215,8 @@ COMMANDS: list[Command] = [
         "write a snapshot back to a path",
         f"{DATA}:restore",
         arg("version", help="data version id with a snapshot"),
-        arg("path", help="file to write"),
+        arg("path", help="file to write (never through a symbolic link)"),
+        arg("--force", action="store_true", help="replace an existing file (its mode is kept)"),
     ),
     command(
         "dataversion",

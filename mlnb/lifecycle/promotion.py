@@ -23,7 +23,7 @@ from mlnb.lifecycle.holdout import read_table, split_holdout
 from mlnb.lifecycle.versions import ModelVersion
 from mlnb.render.models import promotion_html, promotion_text
 from mlnb.store.records import ModelVersionRecord
-from mlnb.store.refs import parse_model_ref
+from mlnb.store.refs import is_number, parse_model_ref
 from mlnb.store.registry import Registry, RegistryArg, get_registry
 from mlnb.tracking.artifacts import load_artifact
 from mlnb.tracking.data import load_snapshot, record_data
@@ -271,7 +271,7 @@ def _version_row(reg: Registry, name: str, version: Any) -> ModelVersionRecord:
         return reg.models.version(model_name, version.version)
     if isinstance(version, bool):
         raise ValidationError(f"a version is a positive whole number, got {version!r}.")
-    if isinstance(version, int) or (isinstance(version, str) and version.strip().isdigit()):
+    if isinstance(version, int) or (isinstance(version, str) and is_number(version.strip())):
         number = int(version)
         if number <= 0:
             raise ValidationError(f"model versions start at 1, got {number}.")

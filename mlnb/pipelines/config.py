@@ -122,7 +122,7 @@ def validate_pipeline_name(name: str) -> str:
 
 def validate_cron(expr: str) -> str:
     """A five-field cron expression or an @macro, normalised; errors say which field is wrong."""
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     text = " ".join(str(expr).split())
     fields = CRON_MACROS.get(text.lower(), text).split()
@@ -143,6 +143,13 @@ def validate_cron(expr: str) -> str:
             )
     if not croniter.is_valid(" ".join(fields)):
         raise ValidationError(f"invalid cron schedule {expr!r}.")
+    try:  # valid fields can still name a day that never comes (31 February)
+        croniter(" ".join(fields), dt.datetime(2000, 1, 1, tzinfo=dt.UTC)).get_next(dt.datetime)
+    except (CroniterBadDateError, ValueError):
+        raise ValidationError(
+            f"the cron schedule {expr!r} never fires (no such date, e.g. 31 February); "
+            "check the day-of-month and month fields."
+        ) from None
     return text
 
 

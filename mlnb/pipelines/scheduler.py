@@ -205,6 +205,7 @@ class Scheduler:
         the scheduler carries on (a locked registry, a vanished notebook...)."""
         queued, started = [], []
         try:
+            self.reg.db.require_intact()  # PRAGMA quick_check: a damaged registry gets no writes
             self.recover()
             queued = self.enqueue_due()
             started = self.start_queued()

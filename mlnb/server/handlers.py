@@ -2,8 +2,9 @@
 
 Every handler needs Jupyter's authentication (a request without a token or login cookie gets
 403), writes need the XSRF token too (or a token header), and the answers are JSON. mlnb's
-own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed ->
-409, anything else -> 500, each with ``{"error": message}``.
+own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed and
+WritesRefused (a read-only or damaged registry) -> 409, anything else -> 500, each with
+``{"error": message}``.
 
 Domain modules (gates, monitors, pipelines) are imported inside the functions that use them:
 this module loads when JupyterLab starts, which must not pay for pandas and scikit-learn
@@ -30,7 +31,7 @@ from tornado import web
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
+from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError, WritesRefused
 from mlnb.render.pipelines import failure_reason
 from mlnb.server.payloads import (
     AccuracyPoint,
@@ -70,6 +71,8 @@ from mlnb.server.payloads import (
     VersionToken,
 )
 from mlnb.store.query import search
+from mlnb.store.refs import MAX_ID
+from mlnb.store.refs import parse_id as parse_stored_id
 from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
@@ -137,6 +140,8 @@ def api_errors(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitabl
             raise ApiError(400, str(exc)) from exc
         except NotFoundError as exc:
             raise ApiError(404, str(exc)) from exc
+        except WritesRefused as exc:  # a read-only or damaged registry: reads still work
+            raise ApiError(409, str(exc)) from exc
         except MlnbError as exc:
             self.log.error("mlnb: %s failed: %s", self.request.path, exc)
             raise ApiError(500, str(exc)) from exc
@@ -213,6 +218,10 @@ class MlnbHandler(APIHandler):
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, f"the request body is not valid JSON ({exc}).") from exc
+        except RecursionError:
+            raise ApiError(
+                400, "the request body is nested too deeply; send a flat JSON object."
+            ) from None
         if not isinstance(data, dict):
             raise ApiError(400, 'the request body must be a JSON object, e.g. {"reason": "..."}.')
         return data
@@ -260,14 +269,11 @@ class MlnbHandler(APIHandler):
 
 
 def parse_id(what: str, text: str) -> int:
-    """A positive integer id from a URL segment, or a 400 that names it."""
+    """A positive id (ASCII digits, at most 2**63-1) from a URL segment, or a 400 naming it."""
     try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, f"{what} must be a number, got {text!r}.") from None
-    if value < 1:
-        raise ApiError(400, f"{what} must be positive, got {value}.")
-    return value
+        return parse_stored_id(text, what)
+    except ValidationError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -648,8 +654,10 @@ class PromoteHandler(MlnbHandler):
     async def post(self, name: str) -> None:
         body = self.json_body()
         version = body.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ApiError(400, f"version must be a positive integer, got {version!r}.")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_ID:
+            raise ApiError(
+                400, f"version must be a whole number from 1 to {MAX_ID}, got {version!r}."
+            )
         to = body.get("to", "production")
         if to not in PROMOTION_STAGES:
             raise ApiError(400, f"to must be one of {', '.join(PROMOTION_STAGES)}, got {to!r}.")

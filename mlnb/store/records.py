@@ -250,3 +250,13 @@ class PipelineRunRecord(TypedDict):
     failing_cell: int | None
     details: dict[str, Any]
     created_at: float
+
+
+class BackupRecord(TypedDict):
+    """A copy made by ``mlnb backup``: where, how big, and the copy's own quick_check."""
+
+    path: str
+    database_bytes: int
+    objects: int
+    objects_bytes: int
+    integrity: str

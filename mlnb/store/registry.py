@@ -25,8 +25,8 @@ from mlnb.store.runs import RunStore, forget_heartbeats
 class Registry:
     """An mlnb registry folder (``registry.db`` + ``objects/``), opened and migrated.
 
-    Opening it marks runs whose process died as crashed. ``Registry()`` uses ``$MLNB_HOME``
-    or ``./.mlnb``.
+    Opening it never writes (beyond creating or migrating the schema); a read-only file or
+    folder is opened read-only. ``Registry()`` uses ``$MLNB_HOME`` or ``./.mlnb``.
     """
 
     def __init__(self, home: str | os.PathLike[str] | None = None, create: bool = True) -> None:
@@ -39,12 +39,10 @@ class Registry:
                     "(or --registry) at the folder that holds registry.db."
                 )
             _make_folder(self.home)
-        elif not os.access(self.home, os.W_OK) or not os.access(self.db_path, os.W_OK):
-            raise RegistryError(
-                f"the registry {self.db_path} is read-only. Make it and its folder writable, "
-                "or point MLNB_HOME / `%mlnb registry PATH` at a writable folder."
-            )
-        self.db = Database(self.db_path)
+        self.read_only = not _writable(self.home) or (
+            self.db_path.exists() and not _writable(self.db_path)
+        )
+        self.db = Database(self.db_path, read_only=self.read_only)
         self.objects = ObjectStore(self.home / OBJECTS_DIRNAME)
         self.runs = RunStore(self)
         self.data = DataStore(self)
@@ -52,7 +50,9 @@ class Registry:
         self.monitors = MonitorStore(self)
         self.alerts = AlertStore(self)
         self.pipelines = PipelineStore(self)
-        self.runs.recover_crashed()
+        # Opening only reads: runs whose process died are marked crashed just before this
+        # handle's first write, so a read-only file or a full disk can still be read.
+        self.db.before_first_write(self.runs.recover_crashed)
 
     def __repr__(self) -> str:
         return f"Registry({str(self.home)!r})"
@@ -166,3 +166,13 @@ def _make_folder(path: Path) -> None:
             f"the registry folder {path} is read-only. Point MLNB_HOME or "
             "`%mlnb registry PATH` at a writable folder."
         )
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (False on a read-only mount, too)."""
+    if not os.access(path, os.W_OK):
+        return False
+    try:
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        return True

@@ -19,6 +19,7 @@ from mlnb._runtime import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, host, pid_aliv
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.store.connection import FeatureStore, dumps, loads, now, run_id_filters
 from mlnb.store.records import ExperimentRecord, RunRecord, as_record
+from mlnb.store.refs import is_number, parse_id
 
 RUN_STATUSES = ("running", "finished", "failed", "crashed")
 
@@ -174,10 +175,10 @@ class RunStore(FeatureStore):
     def resolve_id(self, run_ref: int | str) -> int:
         """A run id from an int, a number string, ``#12`` or a uuid prefix."""
         if isinstance(run_ref, int):
-            return run_ref
+            return parse_id(run_ref, "a run id")
         text = str(run_ref).strip().lstrip("#")
-        if text.isdigit():
-            return int(text)
+        if is_number(text):
+            return parse_id(text, "a run id")
         if len(text) >= 6 and all(c in "0123456789abcdef" for c in text.lower()):
             rows = self.db.query(
                 "SELECT id FROM runs WHERE uuid LIKE ? LIMIT 2", (text.lower() + "%",)
@@ -390,12 +391,14 @@ class RunStore(FeatureStore):
             )
 
     def _finish(self, run_id: int, status: str, error: str | None = None) -> None:
-        with self.db.transaction() as c:
-            c.execute(
+        # essential: even on a full disk the run must not stay "running"
+        self.db.essential_write(
+            lambda c: c.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, error = ? "
                 "WHERE id = ?",
                 (status, now(), now(), error, run_id),
             )
+        )
 
     def update(self, run_id: int, fields: dict[str, Any]) -> None:
         """Change a run's fields (name, notebook path, cell source, ...)."""

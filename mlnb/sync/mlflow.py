@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import RegistryError, ValidationError
+from mlnb.render.secrets import redact_url, scrub
 from mlnb.store.registry import get_registry
 
 RUN_STATUS = {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED", "crashed": "FAILED"}
@@ -71,7 +72,7 @@ class MlflowClient:
         if not uri.startswith(("http://", "https://")):
             raise ValidationError(
                 f"--to-mlflow needs the http(s) address of an MLflow tracking server, got "
-                f"{uri!r}; start one with `mlflow server --host 127.0.0.1 --port 5000` and pass "
+                f"{redact_url(uri)!r}; start one with `mlflow server --host 127.0.0.1 --port 5000` and pass "
                 "http://127.0.0.1:5000."
             )
         self.uri = uri
@@ -98,13 +99,14 @@ class MlflowClient:
             except ValueError:
                 pass
             raise _MlflowError(
-                exc.code, f"MLflow {endpoint} failed ({exc.code}): {detail}"
-            ) from exc
+                exc.code, f"MLflow {endpoint} failed ({exc.code}): {scrub(str(detail), self.uri)}"
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise RegistryError(
-                f"cannot reach the MLflow server at {self.uri} ({exc}). Check the address and "
-                "that `mlflow server` is running there."
-            ) from exc
+                f"cannot reach the MLflow server at {redact_url(self.uri)} "
+                f"({scrub(str(exc), self.uri)}). Check the address and that `mlflow server` is "
+                "running there."
+            ) from None
 
     def get_or_none(self, endpoint: str, query: dict[str, Any]) -> Any:
         try:
@@ -144,7 +146,7 @@ def sync_to_mlflow(
 
     reg = registry if registry is not None else get_registry()
     client = MlflowClient(uri)
-    report = SyncReport(uri=client.uri)
+    report = SyncReport(uri=redact_url(client.uri))
     wanted = set(experiments or [])
     known = {e["name"] for e in reg.runs.experiments()}
     missing = wanted - known

@@ -13,6 +13,7 @@ import traceback
 from typing import Any
 
 from mlnb.errors import MlnbError, ValidationError
+from mlnb.store.refs import is_number
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.artifacts import save_model
 from mlnb.tracking.estimators import signature as model_signature
@@ -44,7 +45,7 @@ def current_experiment() -> str:
 
 def pipeline_run_id_from_env() -> int | None:
     value = os.environ.get("MLNB_PIPELINE_RUN_ID")
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and is_number(value) else None
 
 
 def notebook_path_from_env() -> str | None:
