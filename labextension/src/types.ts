@@ -221,6 +221,12 @@ export interface IAlert {
   handled_by: string | null;
   created_at: number;
   updated_at: number;
+  metric: string | null;
+  first_batch_id: number | null;
+  last_batch_id: number | null;
+  worst_value: number | null;
+  breach_count: number;
+  resolved_at: number | null;
 }
 
 export interface IAlertList {
@@ -232,6 +238,12 @@ export interface IAccuracyPoint {
   value: number;
 }
 
+export interface IEstimatedMetric {
+  value: number;
+  low: number;
+  high: number;
+}
+
 export interface IBatch {
   id: number | null;
   batch_at: number;
@@ -241,6 +253,8 @@ export interface IBatch {
   dataset_drift: boolean;
   metrics: Record<string, number>;
   drifted_columns: string[];
+  estimates: Record<string, IEstimatedMetric>;
+  label_coverage: number | null;
 }
 
 export interface ILatestBatch extends IBatch {

@@ -749,6 +749,8 @@ def batch_brief(batch: dict[str, Any]) -> Batch:
         "dataset_drift": bool(batch.get("dataset_drift")),
         "metrics": batch.get("metrics") or {},
         "drifted_columns": drifted_columns(batch.get("report")),
+        "estimates": batch.get("estimates") or {},
+        "label_coverage": (batch.get("labels") or {}).get("coverage"),
     }
 
 

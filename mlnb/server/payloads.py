@@ -276,6 +276,13 @@ class Alert(TypedDict):
     handled_by: str | None
     created_at: float
     updated_at: float
+    # incident: consecutive breaches of one monitor metric extend this one alert
+    metric: str | None
+    first_batch_id: int | None
+    last_batch_id: int | None
+    worst_value: float | None
+    breach_count: int
+    resolved_at: float | None
 
 
 class AlertList(TypedDict):
@@ -289,8 +296,17 @@ class AccuracyPoint(TypedDict):
     value: float
 
 
+class EstimatedMetric(TypedDict):
+    """A label-free estimate of a metric with its 95% band."""
+
+    value: float
+    low: float
+    high: float
+
+
 class Batch(TypedDict):
-    """One scored batch of a monitor: drift verdict and the metrics logged with it."""
+    """One scored batch of a monitor: drift verdict and the metrics logged with it
+    (``metrics`` also carries ``estimated_<metric>`` values drawn on the timeline)."""
 
     id: int | None
     batch_at: float
@@ -300,6 +316,8 @@ class Batch(TypedDict):
     dataset_drift: bool
     metrics: dict[str, float]
     drifted_columns: list[str]
+    estimates: dict[str, EstimatedMetric]
+    label_coverage: float | None
 
 
 class LatestBatch(Batch):

@@ -3,7 +3,7 @@ forward. Never edit a released entry: append a new one."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 MIGRATIONS: list[str] = [
@@ -244,6 +244,19 @@ MIGRATIONS: list[str] = [
         mtime_ns INTEGER NOT NULL,
         digest TEXT NOT NULL
     );
+    """,
+    # 1 -> 2: incidents (a breach that lasts several batches stays one alert row, extended in
+    # place) and per-batch label coverage, label drift and label-free performance estimates.
+    """
+    ALTER TABLE alerts ADD COLUMN metric TEXT;
+    ALTER TABLE alerts ADD COLUMN first_batch_id INTEGER;
+    ALTER TABLE alerts ADD COLUMN last_batch_id INTEGER;
+    ALTER TABLE alerts ADD COLUMN worst_value REAL;
+    ALTER TABLE alerts ADD COLUMN breach_count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN resolved_at REAL;
+    CREATE INDEX alerts_incident ON alerts(monitor_id, metric, status);
+    ALTER TABLE monitor_batches ADD COLUMN labels TEXT;
+    ALTER TABLE monitor_batches ADD COLUMN estimates TEXT;
     """,
 ]
 
