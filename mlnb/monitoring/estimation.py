@@ -277,10 +277,10 @@ def fit_dle(frame: Any, predictions: Any, labels: Any) -> dict[str, Any]:
             f"got {int(known.sum())}."
         )
     encoding = _fit_encoding(frame[known] if hasattr(frame, "loc") else frame, yhat[known])
-    x = _design(encoding, frame[known], yhat[known])
     err = y[known] - yhat[known]
     models = {}
     for name, target in (("abs", np.abs(err)), ("sq", err**2)):
+        x = _design(encoding, frame[known], yhat[known], name)
         coef = _ridge(x, target)
         residual = target - x @ coef
         models[name] = {"coef": coef.tolist(), "resid_var": float(residual.var())}
@@ -297,12 +297,13 @@ def estimate_regression(
     ok = np.isfinite(yhat)
     if not ok.any():
         return {}
-    x = _design(state["encoding"], frame[ok], yhat[ok])
     n = int(ok.sum())
     out = {}
     abs_model, sq_model = state["models"]["abs"], state["models"]["sq"]
-    abs_err = np.clip(x @ np.asarray(abs_model["coef"]), 0, None)
-    sq_err = np.clip(x @ np.asarray(sq_model["coef"]), 0, None)
+    x_abs = _design(state["encoding"], frame[ok], yhat[ok], "abs")
+    x_sq = _design(state["encoding"], frame[ok], yhat[ok], "sq")
+    abs_err = np.clip(x_abs @ np.asarray(abs_model["coef"]), 0, None)
+    sq_err = np.clip(x_sq @ np.asarray(sq_model["coef"]), 0, None)
     mae = float(abs_err.mean())
     out["mae"] = _band(mae, math.sqrt((abs_model["resid_var"] + abs_err.var()) / n))
     mse = float(sq_err.mean())
@@ -339,22 +340,27 @@ def _fit_encoding(frame: Any, yhat: Any) -> dict[str, Any]:
     return {"numeric": numeric, "categorical": categorical, "pred": [float(np.mean(yhat)), scale]}
 
 
-def _design(encoding: Mapping[str, Any], frame: Any, yhat: Any) -> Any:
-    """The loss model's input matrix: intercept, prediction (and its square), features."""
+def _design(encoding: Mapping[str, Any], frame: Any, yhat: Any, loss: str) -> Any:
+    """The loss model's input matrix: intercept, then the prediction and each numeric
+    feature standardized with its size (absolute value for the absolute-error model, square
+    for the squared-error one, so errors that grow away from the centre extrapolate at the
+    right rate), then category indicators."""
     import numpy as np
     import pandas as pd
 
     n = len(yhat)
     mean, scale = encoding["pred"]
     z = (np.asarray(yhat, dtype=float) - mean) / scale
-    cols = [np.ones(n), z, z**2]
+    size = np.abs if loss == "abs" else np.square
+    cols = [np.ones(n), z, size(z)]
     for col, (median, mu, std) in encoding["numeric"].items():
         if col in frame.columns:
             v = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             v = np.where(np.isfinite(v), v, median)
         else:
             v = np.full(n, median)
-        cols.append((v - mu) / std)
+        standardized = (v - mu) / std
+        cols.extend((standardized, size(standardized)))
     for col, values in encoding["categorical"].items():
         s = frame[col].astype(str).to_numpy() if col in frame.columns else np.full(n, "")
         cols.extend((s == v).astype(float) for v in values)

@@ -669,8 +669,9 @@ class Monitor:
         }
         if not n_labelled:
             return {}, summary
+        labelled = pd.Series(labels[known]).infer_objects().to_numpy()  # object -> real dtype
         metrics = compute_metrics(
-            labels[known], predictions[known], self.config["metrics"], self.config.get("task")
+            labelled, predictions[known], self.config["metrics"], self.config.get("task")
         )
         return metrics, summary
 

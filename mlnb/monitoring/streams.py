@@ -5,7 +5,9 @@ The detector is Page-Hinkley, two-sided: it accumulates each row's deviation fro
 mean of the stream and signals "up" when the error has risen by more than ``delta`` per row
 for long enough that the cumulative excess passes ``threshold`` (and "down" for a fall). The
 expected delay after a rise of ``d`` per row is about ``threshold / (d - delta)`` rows; on a
-stable stream false alarms are rare because the sum drifts down by ``delta`` per row.
+stable stream false alarms are rare because the sum drifts down by ``delta`` per row. The
+defaults (delta 0.02, threshold 40) find a rise of 0.15 in a 0-1 error rate within about 300
+rows and keep a stable 15% error stream of 10,000 rows quiet (tests/monitoring/test_streams.py).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from mlnb.errors import ValidationError
 class PageHinkley:
     """Two-sided Page-Hinkley test on a numeric stream (e.g. 1 per wrong prediction, else 0)."""
 
-    delta: float = 0.005
-    threshold: float = 25.0
+    delta: float = 0.02
+    threshold: float = 40.0
     min_rows: int = 100
     n: int = 0
     mean: float = 0.0
