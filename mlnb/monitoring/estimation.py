@@ -29,6 +29,7 @@ from typing import Any
 from mlnb.errors import ValidationError
 
 Z95 = 1.959964
+GRID = 4096  # score bins of a binary batch (calibrated probability is read per bin)
 MAX_KNOTS = 400  # calibration knots kept per class (isotonic steps, thinned evenly)
 CLASSIFICATION_ESTIMATES = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_ESTIMATES = ("mae", "rmse")
@@ -72,6 +73,9 @@ def fit_cbpe(scores: Any, labels: Any, classes: Sequence[Any] | None = None) -> 
         )
     knots = []
     for j, name in enumerate(names):
+        if len(names) == 2 and j == 0:
+            knots.append({"x": [0.0, 1.0], "y": [1.0, 0.0]})  # binary: P(neg) = 1 - P(pos)
+            continue
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         iso.fit(p[:, j], (y == name).astype(float))
         x_k, y_k = _thin(iso.X_thresholds_, iso.y_thresholds_)
@@ -87,6 +91,8 @@ def estimate_classification(
     import numpy as np
 
     classes = list(state["classes"])
+    if len(classes) == 2:
+        return _estimate_binary(state, _score_matrix(scores), predictions)
     p = _calibrated(state, _score_matrix(scores))
     if p.shape[1] != len(classes):
         raise ValidationError(
@@ -103,11 +109,54 @@ def estimate_classification(
     correct = p[np.arange(n), pred_idx]  # probability each row's prediction is right
     acc = float(correct.mean())
     out = {"accuracy": _band(acc, math.sqrt(float((correct * (1 - correct)).sum())) / n)}
-    if len(classes) == 2:
-        out.update(_binary_rates(p[:, 1], pred_idx == 1))
-        out["roc_auc"] = _estimated_auc(raw[:, 1], p[:, 1])
-    else:
-        out.update(_macro_rates(p, pred_idx))
+    out.update(_macro_rates(p, pred_idx))
+    return out
+
+
+def _estimate_binary(
+    state: Mapping[str, Any], raw: Any, predictions: Any
+) -> dict[str, dict[str, float]]:
+    """A binary batch in one pass: rows are counted per (score bin, predicted class) on a
+    GRID-bin grid over the reference's score range, and every estimate is computed from
+    those counts with each bin's calibrated probability (linear in rows, no sort)."""
+    import numpy as np
+
+    s = raw[:, -1]  # the positive class's score
+    n = len(s)
+    if n == 0:
+        return {}
+    knot = state["knots"][1]
+    lo, hi = float(knot["x"][0]), float(knot["x"][-1])
+    width = (hi - lo) or 1.0
+    idx = ((s - lo) * (GRID / width)).astype(np.intp)
+    np.clip(idx, 0, GRID - 1, out=idx)
+    positive = _positive_predictions(list(state["classes"]), raw, predictions)
+    counts = np.bincount(idx * 2 + positive, minlength=2 * GRID).reshape(GRID, 2)
+    centers = lo + (np.arange(GRID) + 0.5) * (width / GRID)
+    p = np.interp(centers, knot["x"], knot["y"])
+    return _binary_from_counts(p, counts[:, 0].astype(float), counts[:, 1].astype(float), n)
+
+
+def _binary_from_counts(p: Any, neg_pred: Any, pos_pred: Any, n: int) -> dict[str, Any]:
+    """Expected confusion matrix, rates and their bands from per-bin counts."""
+    v = p * (1 - p)
+    tp, fn = float(p @ pos_pred), float(p @ neg_pred)
+    tn = float(neg_pred.sum()) - fn
+    out = {"accuracy": _band((tp + tn) / n, math.sqrt(float(v @ (neg_pred + pos_pred))) / n)}
+    var_tp, var_fn = float(v @ pos_pred), float(v @ neg_pred)
+    n_pp = float(pos_pred.sum())
+    if n_pp > 0:
+        out["precision"] = _band(tp / n_pp, math.sqrt(var_tp) / n_pp)
+    if tp + fn > 0:
+        d = (tp + fn) ** 2
+        out["recall"] = _band(tp / (tp + fn), math.sqrt(fn**2 * var_tp + tp**2 * var_fn) / d)
+    if n_pp + tp + fn > 0:
+        d = (n_pp + tp + fn) ** 2
+        grad_tp, grad_fn = 2 * (n_pp + fn) / d, -2 * tp / d
+        se = math.sqrt(grad_tp**2 * var_tp + grad_fn**2 * var_fn)
+        out["f1"] = _band(2 * tp / (n_pp + tp + fn), se)
+    rows = neg_pred + pos_pred
+    out["roc_auc"] = _binned_auc(p[::-1] * rows[::-1], (1 - p[::-1]) * rows[::-1])
     return out
 
 
@@ -124,60 +173,22 @@ def correct_probability(state: Mapping[str, Any], scores: Any, predictions: Any 
 
 
 def _binary_rates(p_pos: Any, predicted_pos: Any) -> dict[str, dict[str, float]]:
-    """Positive-class precision, recall and F1 from the expected confusion matrix, with
-    delta-method bands (true positives and false negatives as sums of Bernoulli rows)."""
-    tp = float(p_pos[predicted_pos].sum())
-    fn = float(p_pos[~predicted_pos].sum())
-    var_tp = float((p_pos[predicted_pos] * (1 - p_pos[predicted_pos])).sum())
-    var_fn = float((p_pos[~predicted_pos] * (1 - p_pos[~predicted_pos])).sum())
-    n_pp = float(predicted_pos.sum())
-    out: dict[str, dict[str, float]] = {}
-    if n_pp > 0:
-        out["precision"] = _band(tp / n_pp, math.sqrt(var_tp) / n_pp)
-    if tp + fn > 0:
-        d = (tp + fn) ** 2
-        out["recall"] = _band(tp / (tp + fn), math.sqrt(fn**2 * var_tp + tp**2 * var_fn) / d)
-    if n_pp + tp + fn > 0:
-        d = (n_pp + tp + fn) ** 2
-        grad_tp, grad_fn = 2 * (n_pp + fn) / d, -2 * tp / d
-        se = math.sqrt(grad_tp**2 * var_tp + grad_fn**2 * var_fn)
-        out["f1"] = _band(2 * tp / (n_pp + tp + fn), se)
-    return out
+    """One class against the rest: precision, recall and F1 with their bands."""
+    w = predicted_pos.astype(float)
+    rates = _binary_from_counts(p_pos, 1 - w, w, len(p_pos))
+    return {k: rates[k] for k in ("precision", "recall", "f1") if k in rates}
 
 
-def _macro_rates(p: Any, pred_idx: Any) -> dict[str, dict[str, float]]:
-    """Macro-averaged precision, recall and F1 of a multiclass batch (bands from the mean
-    of the per-class variances)."""
-    per: dict[str, list[dict[str, float]]] = {"precision": [], "recall": [], "f1": []}
-    for c in range(p.shape[1]):
-        rates = _binary_rates(p[:, c], pred_idx == c)
-        for name in per:
-            per[name].append(rates.get(name, {"value": 0.0, "low": 0.0, "high": 0.0}))
-    out = {}
-    k = p.shape[1]
-    for name, items in per.items():
-        value = sum(i["value"] for i in items) / k
-        se = math.sqrt(sum(((i["high"] - i["low"]) / (2 * Z95)) ** 2 for i in items)) / k
-        out[name] = _band(value, se)
-    return out
-
-
-def _estimated_auc(raw_pos: Any, p_pos: Any) -> dict[str, float]:
-    """ROC AUC of the expected ROC curve (each row counts p as a positive and 1-p as a
-    negative at its score), with the Hanley-McNeil standard error."""
+def _binned_auc(pos: Any, neg: Any) -> dict[str, float]:
+    """ROC AUC of the expected ROC curve, bins ordered from the highest score down (each
+    row counts p as a positive and 1 - p as a negative), Hanley-McNeil standard error."""
     import numpy as np
 
-    order = np.argsort(-raw_pos, kind="stable")
-    pos, neg = p_pos[order], 1 - p_pos[order]
     n1, n0 = float(pos.sum()), float(neg.sum())
     if n1 <= 0 or n0 <= 0:
         return _band(math.nan, 0.0)
-    # rows with equal scores form one step of the curve
-    s = raw_pos[order]
-    edges = np.flatnonzero(np.diff(s)) + 1
-    tp = np.add.reduceat(pos, np.r_[0, edges]).cumsum() / n1
-    fp = np.add.reduceat(neg, np.r_[0, edges]).cumsum() / n0
-    tpr, fpr = np.r_[0.0, tp], np.r_[0.0, fp]
+    tpr = np.r_[0.0, np.cumsum(pos) / n1]
+    fpr = np.r_[0.0, np.cumsum(neg) / n0]
     auc = float(np.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2))
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2)) / (n1 * n0)
@@ -191,11 +202,13 @@ def _calibrated(state: Mapping[str, Any], p: Any) -> Any:
     if p.shape[1] == 1:
         p = np.column_stack([1 - p[:, 0], p[:, 0]])
     out = np.empty_like(p, dtype=float)
-    for j, knot in enumerate(state["knots"][: p.shape[1]]):
-        out[:, j] = np.interp(p[:, j], knot["x"], knot["y"])
     if out.shape[1] == 2:  # binary: the positive class's calibration decides both
+        knot = state["knots"][1]
+        out[:, 1] = np.interp(p[:, 1], knot["x"], knot["y"])
         out[:, 0] = 1 - out[:, 1]
         return out
+    for j, knot in enumerate(state["knots"][: p.shape[1]]):
+        out[:, j] = np.interp(p[:, j], knot["x"], knot["y"])
     total = out.sum(axis=1, keepdims=True)
     return np.divide(out, total, out=np.full_like(out, 1 / out.shape[1]), where=total > 0)
 
@@ -206,16 +219,35 @@ def _predicted_index(classes: list[Any], raw: Any, predictions: Any) -> Any:
 
     if predictions is None:
         return raw.argmax(axis=1)
+    import pandas as pd
+
     preds = np.asarray(predictions)
-    index = {c: i for i, c in enumerate(classes)}
-    index.update({str(c): i for i, c in enumerate(classes)})
-    try:
-        return np.fromiter((index[_plain(v)] for v in preds), dtype=int, count=len(preds))
-    except KeyError as exc:
+    found = pd.Index(classes).get_indexer(preds)
+    if (found < 0).any():  # e.g. "1" for 1: match by text
+        by_text = pd.Index([str(c) for c in classes]).get_indexer(preds.astype(str))
+        found = np.where(found < 0, by_text, found)
+    if (found < 0).any():
+        bad = preds[found < 0][0]
         raise ValidationError(
-            f"prediction {exc.args[0]!r} is not one of the calibrated classes "
+            f"prediction {_plain(bad)!r} is not one of the calibrated classes "
             f"({', '.join(map(str, classes[:10]))})."
-        ) from None
+        )
+    return found
+
+
+def _positive_predictions(classes: list[Any], raw: Any, predictions: Any) -> Any:
+    """Which rows a binary model predicts positive (a fast path for numeric labels)."""
+    import numpy as np
+
+    if predictions is None:
+        return raw[:, -1] > 0.5
+    preds = np.asarray(predictions)
+    numeric = all(isinstance(c, (int, float, bool)) for c in classes)
+    if numeric and preds.dtype.kind in "biuf":
+        positive = preds == classes[1]
+        if ((preds == classes[0]) | positive).all():
+            return positive
+    return _predicted_index(classes, raw, predictions) == 1
 
 
 def _score_matrix(scores: Any) -> Any:
@@ -226,7 +258,7 @@ def _score_matrix(scores: Any) -> Any:
         p = p[:, None]
     if p.ndim != 2:
         raise ValidationError(f"scores must be 1-D or rows x classes, got shape {p.shape}.")
-    return np.nan_to_num(p, nan=0.0)
+    return p if np.isfinite(p).all() else np.nan_to_num(p, nan=0.0)
 
 
 def _thin(x: Any, y: Any) -> tuple[list[float], list[float]]:
