@@ -131,19 +131,28 @@ def _estimate_binary(
     idx = ((s - lo) * (GRID / width)).astype(np.intp)
     np.clip(idx, 0, GRID - 1, out=idx)
     positive = _positive_predictions(list(state["classes"]), raw, predictions)
-    counts = np.bincount(idx * 2 + positive, minlength=2 * GRID).reshape(GRID, 2)
-    centers = lo + (np.arange(GRID) + 0.5) * (width / GRID)
-    p = np.interp(centers, knot["x"], knot["y"])
-    return _binary_from_counts(p, counts[:, 0].astype(float), counts[:, 1].astype(float), n)
+    key = idx * 2 + positive
+    counts = np.bincount(key, minlength=2 * GRID).astype(float)
+    sums = np.bincount(key, weights=s, minlength=2 * GRID)
+    # each (bin, predicted class) cell is read at its rows' mean score: exact wherever the
+    # calibration map is linear across the bin
+    centers = np.repeat(lo + (np.arange(GRID) + 0.5) * (width / GRID), 2)
+    mean_score = np.divide(sums, counts, out=centers, where=counts > 0)
+    p = np.interp(mean_score, knot["x"], knot["y"]).reshape(GRID, 2)
+    c = counts.reshape(GRID, 2)
+    return _binary_from_counts(p[:, 0], p[:, 1], c[:, 0], c[:, 1], n)
 
 
-def _binary_from_counts(p: Any, neg_pred: Any, pos_pred: Any, n: int) -> dict[str, Any]:
-    """Expected confusion matrix, rates and their bands from per-bin counts."""
-    v = p * (1 - p)
-    tp, fn = float(p @ pos_pred), float(p @ neg_pred)
+def _binary_from_counts(
+    p_neg: Any, p_pos: Any, neg_pred: Any, pos_pred: Any, n: int
+) -> dict[str, Any]:
+    """Expected confusion matrix, rates and their bands from per-bin counts (``p_neg``,
+    ``p_pos``: the positive-class probability of the bin's rows predicted negative/positive)."""
+    v_neg, v_pos = p_neg * (1 - p_neg), p_pos * (1 - p_pos)
+    tp, fn = float(p_pos @ pos_pred), float(p_neg @ neg_pred)
     tn = float(neg_pred.sum()) - fn
-    out = {"accuracy": _band((tp + tn) / n, math.sqrt(float(v @ (neg_pred + pos_pred))) / n)}
-    var_tp, var_fn = float(v @ pos_pred), float(v @ neg_pred)
+    var_tp, var_fn = float(v_pos @ pos_pred), float(v_neg @ neg_pred)
+    out = {"accuracy": _band((tp + tn) / n, math.sqrt(var_tp + var_fn) / n)}
     n_pp = float(pos_pred.sum())
     if n_pp > 0:
         out["precision"] = _band(tp / n_pp, math.sqrt(var_tp) / n_pp)
@@ -155,8 +164,9 @@ def _binary_from_counts(p: Any, neg_pred: Any, pos_pred: Any, n: int) -> dict[st
         grad_tp, grad_fn = 2 * (n_pp + fn) / d, -2 * tp / d
         se = math.sqrt(grad_tp**2 * var_tp + grad_fn**2 * var_fn)
         out["f1"] = _band(2 * tp / (n_pp + tp + fn), se)
-    rows = neg_pred + pos_pred
-    out["roc_auc"] = _binned_auc(p[::-1] * rows[::-1], (1 - p[::-1]) * rows[::-1])
+    pos = p_neg * neg_pred + p_pos * pos_pred
+    neg = (1 - p_neg) * neg_pred + (1 - p_pos) * pos_pred
+    out["roc_auc"] = _binned_auc(pos[::-1], neg[::-1])
     return out
 
 
@@ -175,8 +185,25 @@ def correct_probability(state: Mapping[str, Any], scores: Any, predictions: Any 
 def _binary_rates(p_pos: Any, predicted_pos: Any) -> dict[str, dict[str, float]]:
     """One class against the rest: precision, recall and F1 with their bands."""
     w = predicted_pos.astype(float)
-    rates = _binary_from_counts(p_pos, 1 - w, w, len(p_pos))
+    rates = _binary_from_counts(p_pos, p_pos, 1 - w, w, len(p_pos))
     return {k: rates[k] for k in ("precision", "recall", "f1") if k in rates}
+
+
+def _macro_rates(p: Any, pred_idx: Any) -> dict[str, dict[str, float]]:
+    """Macro-averaged precision, recall and F1 of a multiclass batch (bands from the mean
+    of the per-class variances)."""
+    per: dict[str, list[dict[str, float]]] = {"precision": [], "recall": [], "f1": []}
+    for c in range(p.shape[1]):
+        rates = _binary_rates(p[:, c], pred_idx == c)
+        for name in per:
+            per[name].append(rates.get(name, {"value": 0.0, "low": 0.0, "high": 0.0}))
+    out = {}
+    k = p.shape[1]
+    for name, items in per.items():
+        value = sum(i["value"] for i in items) / k
+        se = math.sqrt(sum(((i["high"] - i["low"]) / (2 * Z95)) ** 2 for i in items)) / k
+        out[name] = _band(value, se)
+    return out
 
 
 def _binned_auc(pos: Any, neg: Any) -> dict[str, float]:

@@ -118,3 +118,41 @@ def test_direct_loss_estimation_tracks_mae_and_rmse_of_a_regressor(registry):
         result.estimates["mae"]["value"]
         > 2 * monitor.log_batch(_heteroscedastic(3000, 9)).estimates["mae"]["value"]
     )
+
+
+def test_multiclass_estimates_follow_realized_accuracy(registry):
+    rng = np.random.default_rng(0)
+
+    def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+        r = np.random.default_rng(seed)
+        x = r.normal(shift, 1.5, (n, 2))
+        logits = np.column_stack([x[:, 0], x[:, 1], -x[:, 0] - x[:, 1]])
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        y = np.array(["a", "b", "c"])[(r.random(n)[:, None] > p.cumsum(axis=1)).sum(axis=1)]
+        return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "y": y})
+
+    reference = frame(6000, int(rng.integers(1000)))
+    model = LogisticRegression(max_iter=500).fit(reference[["x0", "x1"]], reference["y"])
+    monitor = mlnb.Monitor(name="three", reference=reference, target="y", predictor=model)
+    for seed, shift in ((1, 0.0), (2, 1.0), (3, -1.0)):
+        result = monitor.log_batch(frame(3000, seed, shift))
+        assert abs(result.estimates["accuracy"]["value"] - result.metrics["accuracy"]) < 0.03
+        assert {"precision", "recall", "f1"} <= set(result.estimates)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 3000))
+def test_binned_binary_estimates_equal_the_row_by_row_computation(seed, n):
+    rng = np.random.default_rng(seed)
+    ref = rng.beta(2, 2, 5000)
+    state = fit_cbpe(ref, (rng.random(5000) < ref**1.5).astype(int), classes=[0, 1])
+    scores = rng.beta(2, 3, n)
+    preds = (scores > 0.5).astype(int)
+    knot = state["knots"][1]
+    p = np.interp(scores, knot["x"], knot["y"])
+    exact = float(np.mean(np.where(preds == 1, p, 1 - p)))
+    got = estimate_classification(state, scores, preds)
+    assert abs(got["accuracy"]["value"] - exact) < 2e-4
+    if preds.any():
+        exact_precision = float(p[preds == 1].mean())
+        assert abs(got["precision"]["value"] - exact_precision) < 2e-4
