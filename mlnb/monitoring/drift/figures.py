@@ -261,9 +261,15 @@ def _draw_timeline(
                 markersize=4,
                 color=color,
                 linewidth=1.5,
+                linestyle=":" if m.startswith("estimated_") else "-",
                 label=plain(m, 20),
             )
             step_thresholds(ax, m, color, f"{plain(m, 20)} threshold")
+            bands = [r.get("bands", {}).get(m) for r in rows]
+            if any(b is not None for b in bands):  # an estimate's 95% band
+                low = [math.nan if b is None else b[0] for b in bands]
+                high = [math.nan if b is None else b[1] for b in bands]
+                ax.fill_between(times, low, high, color=color, alpha=0.18, linewidth=0)
         ax.set_ylabel("metrics", fontsize=8)
         ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=2)
 

@@ -231,6 +231,7 @@ def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "at": _dt.datetime.fromtimestamp(float(rec["batch_at"])),
                 "report": coerce_report(rep) if rep is not None else None,
                 "metrics": dict(rec.get("metrics") or {}),
+                "bands": dict(rec.get("bands") or {}),
                 "thresholds": dict(rec.get("thresholds") or {}),
             }
         )
