@@ -88,3 +88,22 @@ def test_an_alert_pipeline_runs_once_per_incident(registry, tmp_path):
         scheduler.tick()
     history = mlnb.pipeline_history("retrain", limit=None, registry=registry)
     assert [r["trigger"] for r in history] == ["alert", "alert"]  # two incidents, two runs
+
+
+def test_the_cli_shows_an_incident_once_with_its_batch_count_and_the_label_coverage(
+    registry, capsys
+):
+    from mlnb.cli import main
+
+    monitor = _monitor(registry)
+    for i in range(3):
+        batch, preds = _batch_with_accuracy(0.7, seed=i + 1)
+        batch.loc[batch.index[-100:], "y"] = np.nan  # the wrong predictions stay labelled
+        monitor.log_batch(batch, predictions=preds)
+    capsys.readouterr()
+    assert main(["--registry", str(registry.home), "alerts"]) == 0
+    out = capsys.readouterr().out
+    accuracy_lines = [line for line in out.splitlines() if "accuracy_below_threshold" in line]
+    assert len(accuracy_lines) == 1 and " 3 " in accuracy_lines[0]
+    assert main(["--registry", str(registry.home), "monitor", "status", "churn"]) == 0
+    assert "labels: 300/400 rows (75%)" in capsys.readouterr().out
