@@ -10,6 +10,7 @@ import importlib
 import json
 import math
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -289,6 +290,8 @@ class Monitor:
         self._detector: PageHinkley | None = None
         self._stream_options = dict(stream or {})
         self._pending: list[tuple[Any, Any, Any, Any]] = []
+        self._pending_rows = 0
+        self._stream_lock = threading.RLock()  # a server may observe from several threads
         self.batch_size = batch_size
         chosen = name or model
         if not chosen or not isinstance(chosen, str):
@@ -661,15 +664,15 @@ class Monitor:
 
         known = np.asarray(pd.notna(labels), dtype=bool)
         n_labelled = int(known.sum())
+        labelled = pd.Series(labels[known]).infer_objects().to_numpy()  # object -> real dtype
         summary: dict[str, Any] = {
             "n_rows": len(labels),
             "n_labelled": n_labelled,
             "coverage": n_labelled / len(labels) if len(labels) else 0.0,
-            "drift": self._label_drift(labels[known]) if n_labelled else None,
+            "drift": self._label_drift(labelled) if n_labelled else None,
         }
         if not n_labelled:
             return {}, summary
-        labelled = pd.Series(labels[known]).infer_objects().to_numpy()  # object -> real dtype
         metrics = compute_metrics(
             labelled, predictions[known], self.config["metrics"], self.config.get("task")
         )
@@ -788,18 +791,19 @@ class Monitor:
             self._correct_probability(scores, predictions),
         )
         alerts = []
-        detector = self.detector
-        for i, value in enumerate(errors):
-            signal = detector.update(float(value))
-            if signal is not None:
-                alert = self._stream_signal(signal, detector, i)
-                if alert is not None:
-                    alerts.append(alert)
-        self._pending.append((rows, predictions, labels, scores))
-        batch = None
-        pending_rows = sum(len(p[0]) for p in self._pending)
-        if self.batch_size is not None and pending_rows >= self.batch_size:
-            batch = self.flush()
+        with self._stream_lock:
+            detector = self.detector
+            for i, value in enumerate(errors):
+                signal = detector.update(float(value))
+                if signal is not None:
+                    alert = self._stream_signal(signal, detector, i)
+                    if alert is not None:
+                        alerts.append(alert)
+            self._pending.append((rows, predictions, labels, scores))
+            self._pending_rows += len(rows)
+            batch = None
+            if self.batch_size is not None and self._pending_rows >= self.batch_size:
+                batch = self.flush()
         return StreamResult(alerts, batch, len(rows))
 
     def flush(self) -> BatchResult | None:
@@ -807,9 +811,10 @@ class Monitor:
         import numpy as np
         import pandas as pd
 
-        if not self._pending:
-            return None
-        pending, self._pending = self._pending, []
+        with self._stream_lock:
+            if not self._pending:
+                return None
+            pending, self._pending, self._pending_rows = self._pending, [], 0
         frame = pd.concat([p[0] for p in pending], ignore_index=True)
         predictions = np.concatenate([np.asarray(p[1]) for p in pending])
         labels = None

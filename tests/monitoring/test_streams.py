@@ -90,3 +90,25 @@ def test_observe_without_labels_follows_the_estimated_error(registry):
         for start in range(0, len(frame), 50):  # 50 rows per request
             fired += monitor.observe(frame.iloc[start : start + 50].drop(columns="y")).alerts
     assert fired and fired[0]["metric"] == "error_stream"
+
+
+def test_observe_from_several_threads_keeps_every_row(registry):
+    import threading
+
+    reference = _rows(2000, 0)
+    model = LogisticRegression().fit(reference[["x"]], reference["y"])
+    monitor = mlnb.Monitor(name="live", reference=reference, target="y", predictor=model)
+    live = _rows(800, 5)
+
+    def feed(part: pd.DataFrame) -> None:
+        for row in part.drop(columns="y").to_dict("records"):
+            monitor.observe(row)
+
+    threads = [threading.Thread(target=feed, args=(live.iloc[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batch = monitor.flush()
+    assert batch is not None and batch.report.n_rows_cur == 800
+    assert "accuracy" in batch.estimates  # label-free: scores came from the predictor
