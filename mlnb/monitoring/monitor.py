@@ -248,6 +248,12 @@ class Monitor:
     another process with no reference data at hand. ``reference`` may be a Dask DataFrame:
     it is profiled partition by partition on the Dask workers (learned thresholds, which
     split the reference into chunks, need a pandas reference).
+
+    ``predictor=`` (a fitted model, or ``model=`` given one) computes the reference's
+    predictions (profiled for prediction drift) and scores (calibrated for label-free
+    estimates), and each batch's when they are not passed; ``reference_predictions=`` and
+    ``reference_scores=`` give them directly. ``batch_size`` and ``stream`` set how
+    :meth:`observe` groups live rows into batches and tunes its Page-Hinkley detector.
     """
 
     def __init__(
