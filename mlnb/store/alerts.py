@@ -190,6 +190,16 @@ class AlertStore(FeatureStore):
         return self.get(alert_id)
 
     def close_incident(self, alert_id: int, reason: str) -> AlertRecord:
-        """Resolve an incident because its metric recovered (``handled_by`` says so)."""
-        self.set_status(alert_id, "resolved", reason)
+        """Resolve an incident because its metric recovered: the reason goes into its
+        evidence (``recovery``) and into ``handled_by`` unless someone (a person, a
+        pipeline) handled it already."""
+        current = self.get(alert_id)
+        evidence = {**current["evidence"], "recovery": reason}
+        t = now()
+        with self.db.transaction() as c:
+            c.execute(
+                "UPDATE alerts SET status = 'resolved', handled_by = COALESCE(handled_by, ?), "
+                "evidence = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
+                (reason, dumps(evidence), t, t, alert_id),
+            )
         return self.get(alert_id)

@@ -54,6 +54,7 @@ def test_seven_breaching_batches_are_one_incident_that_resolves_on_recovery(regi
     assert abs(first["worst_value"] - 0.70) < 1e-9
     assert first["status"] == "resolved" and first["resolved_at"] is not None
     assert first["handled_by"].startswith("recovered: accuracy 0.9")
+    assert first["evidence"]["recovery"] == first["handled_by"]
     assert "breach 7 of this incident" in first["message"]
     assert second["status"] == "open" and second["breach_count"] == 1
     shown = [[a for a in r.alerts if a["metric"] == "accuracy"] for r in results]
