@@ -29,6 +29,7 @@ from typing import Any
 from mlnb.errors import ValidationError
 
 Z95 = 1.959964
+EXACT_ROWS = 50_000  # smaller binary batches are estimated row by row (cheaper than the grid)
 GRID = 4096  # score bins of a binary batch (calibrated probability is read per bin)
 MAX_KNOTS = 400  # calibration knots kept per class (isotonic steps, thinned evenly)
 CLASSIFICATION_ESTIMATES = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -116,9 +117,10 @@ def estimate_classification(
 def _estimate_binary(
     state: Mapping[str, Any], raw: Any, predictions: Any
 ) -> dict[str, dict[str, float]]:
-    """A binary batch in one pass: rows are counted per (score bin, predicted class) on a
-    GRID-bin grid over the reference's score range, and every estimate is computed from
-    those counts with each bin's calibrated probability (linear in rows, no sort)."""
+    """A binary batch's estimates. Up to EXACT_ROWS rows: row by row in score order. Larger
+    batches in one pass: rows are counted per (score bin, predicted class) on a GRID-bin grid
+    over the reference's score range, and every estimate is computed from those counts with
+    each cell's calibrated probability (linear in rows, no sort)."""
     import numpy as np
 
     s = raw[:, -1]  # the positive class's score
@@ -126,11 +128,16 @@ def _estimate_binary(
     if n == 0:
         return {}
     knot = state["knots"][1]
+    positive = _positive_predictions(list(state["classes"]), raw, predictions)
+    if n <= EXACT_ROWS:  # rows in score order, each its own "bin": exact
+        order = np.argsort(s)  # ties share one calibrated p: their order is immaterial
+        p_rows = np.interp(s[order], knot["x"], knot["y"])
+        w = positive[order].astype(float)
+        return _binary_from_counts(p_rows, p_rows, 1 - w, w, n)
     lo, hi = float(knot["x"][0]), float(knot["x"][-1])
     width = (hi - lo) or 1.0
     idx = ((s - lo) * (GRID / width)).astype(np.intp)
     np.clip(idx, 0, GRID - 1, out=idx)
-    positive = _positive_predictions(list(state["classes"]), raw, predictions)
     key = idx * 2 + positive
     counts = np.bincount(key, minlength=2 * GRID).astype(float)
     sums = np.bincount(key, weights=s, minlength=2 * GRID)

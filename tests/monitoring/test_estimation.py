@@ -141,8 +141,19 @@ def test_multiclass_estimates_follow_realized_accuracy(registry):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 3000))
-def test_binned_binary_estimates_equal_the_row_by_row_computation(seed, n):
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 3000), binned=st.booleans())
+def test_binned_binary_estimates_equal_the_row_by_row_computation(seed, n, binned):
+    from mlnb.monitoring import estimation
+
+    exact_rows = estimation.EXACT_ROWS
+    estimation.EXACT_ROWS = 0 if binned else exact_rows  # force the large-batch path
+    try:
+        _check_binary_estimate(seed, n)
+    finally:
+        estimation.EXACT_ROWS = exact_rows
+
+
+def _check_binary_estimate(seed: int, n: int) -> None:
     rng = np.random.default_rng(seed)
     ref = rng.beta(2, 2, 5000)
     state = fit_cbpe(ref, (rng.random(5000) < ref**1.5).astype(int), classes=[0, 1])
