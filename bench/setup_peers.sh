@@ -18,6 +18,7 @@ MARKER="$VENV/.mlnb-peers-ready"
 REQUIREMENTS=(
   "mlflow>=3,<4"
   "evidently"
+  "nannyml"
   "scikit-learn"
   "pandas<3"
   "pyarrow"
@@ -26,7 +27,7 @@ REQUIREMENTS=(
 WANT="$(printf '%s\n' "${REQUIREMENTS[@]}")"
 
 peers_import() {
-  "$VENV/bin/python" -c "import mlflow, evidently, sklearn, pandas, pyarrow; \
+  "$VENV/bin/python" -c "import mlflow, evidently, nannyml, sklearn, pandas, pyarrow; \
 assert int(mlflow.__version__.split('.')[0]) >= 3, mlflow.__version__; \
 assert int(pandas.__version__.split('.')[0]) < 3, pandas.__version__" >/dev/null 2>&1
 }

@@ -306,6 +306,12 @@ export interface IAlert {
   handled_by: string | null;
   created_at: number;
   updated_at: number;
+  metric: string | null;
+  first_batch_id: number | null;
+  last_batch_id: number | null;
+  worst_value: number | null;
+  breach_count: number;
+  resolved_at: number | null;
 }
 
 export interface IAlertList {
@@ -325,6 +331,12 @@ export interface IColumnDrift {
   threshold: number | null;
 }
 
+export interface IEstimatedMetric {
+  value: number;
+  low: number;
+  high: number;
+}
+
 export interface IBatch {
   id: number | null;
   batch_at: number;
@@ -335,6 +347,8 @@ export interface IBatch {
   metrics: Record<string, number>;
   drifted_columns: string[];
   columns: IColumnDrift[];
+  estimates: Record<string, IEstimatedMetric>;
+  label_coverage: number | null;
 }
 
 export interface ILatestBatch extends IBatch {

@@ -326,6 +326,70 @@ def raise_alert(
     return alert
 
 
+def raise_incident(
+    registry: Any,
+    kind: str,
+    message: str,
+    evidence: dict[str, Any],
+    *,
+    metric: str,
+    value: float | None,
+    lower_is_worse: bool,
+    monitor_id: int,
+    batch_id: int | None,
+    severity: str = "warning",
+    sinks: Iterable[Sink] = (),
+) -> dict[str, Any]:
+    """A breach of ``metric``: opens an incident (a stored, dispatched alert) or, when the
+    monitor already has one open for the metric, extends it in place (count, last batch,
+    worst value) without a new alert or notification, so a pipeline triggers once."""
+    current = registry.alerts.active_incident(monitor_id, metric)
+    if current is None:
+        alert = raise_alert(
+            registry,
+            "monitor",
+            kind,
+            message,
+            evidence,
+            severity=severity,
+            monitor_id=monitor_id,
+            batch_id=batch_id,
+            sinks=sinks,
+        )
+        registry.alerts.mark_incident(alert["id"], metric, batch_id, value)
+        return {**registry.alerts.get(alert["id"]), "new": True}
+    worst = current["worst_value"]
+    if value is not None and (
+        worst is None or (value < worst if lower_is_worse else value > worst)
+    ):
+        worst = value
+    evidence = {**evidence, "opened_by_batch": current["first_batch_id"]}
+    since = current["first_batch_id"]
+    message += f" (breach {current['breach_count'] + 1} of this incident"
+    message += f", open since batch {since})" if since is not None else ")"
+    updated = registry.alerts.extend_incident(current["id"], batch_id, worst, message, evidence)
+    log.info("incident #%s continues: %s", updated["id"], message)
+    return {**updated, "new": False}
+
+
+def resolve_incident(
+    registry: Any, monitor_id: int, metric: str, batch_id: int | None, value: float | None
+) -> dict[str, Any] | None:
+    """Resolve the open incident of ``metric`` once a batch at least as new as its last
+    breach is back within bounds; None when there is no incident to resolve."""
+    current = registry.alerts.active_incident(monitor_id, metric)
+    if current is None:
+        return None
+    last = current["last_batch_id"]
+    if batch_id is not None and last is not None and batch_id < last:
+        return None  # late labels of an older batch say nothing about the present
+    shown = "n/a" if value is None else f"{value:.4g}"
+    reason = f"recovered: {metric} {shown} at batch {batch_id}"
+    resolved = registry.alerts.close_incident(current["id"], reason)
+    log.info("incident #%s resolved: %s", resolved["id"], reason)
+    return dict(resolved)
+
+
 def _safe_error(exc: Exception) -> str:
     """An exception message with any URL reduced to its host (webhook URLs carry tokens)."""
     if isinstance(exc, WebhookError):

@@ -1055,6 +1055,8 @@ def batch_brief(batch: dict[str, Any]) -> Batch:
         "metrics": batch.get("metrics") or {},
         "drifted_columns": drifted_columns(batch.get("report")),
         "columns": column_cells(batch.get("report")),
+        "estimates": batch.get("estimates") or {},
+        "label_coverage": (batch.get("labels") or {}).get("coverage"),
     }
 
 

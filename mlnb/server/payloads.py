@@ -378,6 +378,13 @@ class Alert(TypedDict):
     handled_by: str | None
     created_at: float
     updated_at: float
+    # incident: consecutive breaches of one monitor metric extend this one alert
+    metric: str | None
+    first_batch_id: int | None
+    last_batch_id: int | None
+    worst_value: float | None
+    breach_count: int
+    resolved_at: float | None
 
 
 class AlertList(TypedDict):
@@ -401,8 +408,17 @@ class ColumnDrift(TypedDict):
     threshold: float | None
 
 
+class EstimatedMetric(TypedDict):
+    """A label-free estimate of a metric with its 95% band."""
+
+    value: float
+    low: float
+    high: float
+
+
 class Batch(TypedDict):
-    """One scored batch of a monitor: drift verdict and the metrics logged with it."""
+    """One scored batch of a monitor: drift verdict and the metrics logged with it
+    (``metrics`` also carries ``estimated_<metric>`` values drawn on the timeline)."""
 
     id: int | None
     batch_at: float
@@ -413,6 +429,8 @@ class Batch(TypedDict):
     metrics: dict[str, float]
     drifted_columns: list[str]
     columns: list[ColumnDrift]
+    estimates: dict[str, EstimatedMetric]
+    label_coverage: float | None
 
 
 class LatestBatch(Batch):

@@ -176,6 +176,12 @@ class AlertRecord(TypedDict):
     handled_by: str | None
     created_at: float
     updated_at: float
+    metric: str | None
+    first_batch_id: int | None
+    last_batch_id: int | None
+    worst_value: float | None
+    breach_count: int
+    resolved_at: float | None
 
 
 class MonitorRecord(TypedDict):
@@ -206,6 +212,8 @@ class BatchRecord(TypedDict):
     metrics: dict[str, Any]
     data_version_id: str | None
     created_at: float
+    labels: dict[str, Any] | None
+    estimates: dict[str, Any] | None
     report: NotRequired[dict[str, Any]]
     predictions: NotRequired[Any]
 

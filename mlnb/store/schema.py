@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _change_triggers(feature: str, table: str, update_of: str = "") -> str:
@@ -349,6 +349,19 @@ MIGRATIONS: list[str] = [
         ('runs'), ('data'), ('models'), ('monitors'), ('alerts'), ('pipelines');
     """
     + "\n".join(_change_triggers(*watched) for watched in _WATCHED),
+    # 2 -> 3: incidents (a breach that lasts several batches stays one alert row, extended in
+    # place) and per-batch label coverage, label drift and label-free performance estimates.
+    """
+    ALTER TABLE alerts ADD COLUMN metric TEXT;
+    ALTER TABLE alerts ADD COLUMN first_batch_id INTEGER;
+    ALTER TABLE alerts ADD COLUMN last_batch_id INTEGER;
+    ALTER TABLE alerts ADD COLUMN worst_value REAL;
+    ALTER TABLE alerts ADD COLUMN breach_count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN resolved_at REAL;
+    CREATE INDEX alerts_incident ON alerts(monitor_id, metric, status);
+    ALTER TABLE monitor_batches ADD COLUMN labels TEXT;
+    ALTER TABLE monitor_batches ADD COLUMN estimates TEXT;
+    """,
 ]
 
 
