@@ -27,6 +27,7 @@ from mlnb.pipelines.config import PipelineConfig, next_due
 from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
 from mlnb.pipelines.triggers import due_fires, enqueue
+from mlnb.serving.live import score_deployment_windows
 from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import get_registry
 
@@ -202,6 +203,7 @@ class Scheduler:
         queued, started = [], []
         try:
             self.recover()
+            score_deployment_windows(self.reg)  # served traffic -> monitors -> alerts, first
             queued = self.enqueue_due()
             started = self.start_queued()
         except MlnbError as exc:

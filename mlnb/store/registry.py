@@ -1,6 +1,6 @@
 """The registry handle: one folder holding ``registry.db`` and the object store, opened and
 migrated, with one store per feature (``reg.runs``, ``reg.data``, ``reg.models``,
-``reg.monitors``, ``reg.alerts``, ``reg.pipelines``) the way sqlite-utils hands out
+``reg.monitors``, ``reg.alerts``, ``reg.pipelines``, ``reg.deployments``) the way sqlite-utils hands out
 ``db["table"]``. The handle itself holds no domain logic.
 """
 
@@ -15,6 +15,7 @@ from mlnb.errors import NotFoundError, RegistryError
 from mlnb.store.alerts import AlertStore
 from mlnb.store.connection import Database
 from mlnb.store.data import DataStore
+from mlnb.store.deployments import DeploymentStore
 from mlnb.store.models import ModelStore
 from mlnb.store.monitors import MonitorStore
 from mlnb.store.objects import ObjectStore
@@ -53,6 +54,7 @@ class Registry:
         self.monitors = MonitorStore(self)
         self.alerts = AlertStore(self)
         self.pipelines = PipelineStore(self)
+        self.deployments = DeploymentStore(self)
         self.runs.recover_crashed()
 
     def __repr__(self) -> str:
