@@ -36,16 +36,32 @@ def fitted_models():
     return v1, v2
 
 
+def make_churn_registry(home: Path, fitted_models) -> mlnb.Registry:
+    """churn v1 in production and v2 registered (not promoted) in a new registry at home."""
+    v1, v2 = fitted_models
+    reg = mlnb.Registry(home)
+    features, _ = cd.split_features(cd.make_customers(300, month=0, seed=1))
+    mlnb.register_model(v1, name="churn", X=features, registry=reg)
+    mlnb.register_model(v2, name="churn", X=features, registry=reg)
+    reg.models.transition("churn", 1, "production", reason="first", user="test")
+    return reg
+
+
 @pytest.fixture
 def churn_registry(registry, fitted_models) -> Path:
-    """churn v1 in production and v2 registered (not promoted)."""
-    v1, v2 = fitted_models
-    train = cd.make_customers(300, month=0, seed=1)
-    features, _ = cd.split_features(train)
-    mlnb.register_model(v1, name="churn", X=features, registry=registry)
-    mlnb.register_model(v2, name="churn", X=features, registry=registry)
-    registry.models.transition("churn", 1, "production", reason="first", user="test")
+    """The test's registry with churn v1 in production and v2 waiting."""
+    make_churn_registry(registry.home, fitted_models).close()
     return registry.home
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory, fitted_models) -> Iterator[Served]:
+    """One server for the tests that only send requests (starting one costs seconds)."""
+    home = tmp_path_factory.mktemp("shared") / "registry"
+    make_churn_registry(home, fitted_models).close()
+    served = start_server(home, "--max-body-mb", "0.05")
+    yield served
+    stop_server(served)
 
 
 @dataclass
