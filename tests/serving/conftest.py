@@ -3,6 +3,7 @@ broken v3 waiting) and a real ``mlnb serve`` process on 127.0.0.1 for each test.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -116,3 +117,28 @@ def server(churn_registry) -> Iterator[Served]:
 def records(frame: pd.DataFrame) -> list[dict]:
     features, _ = cd.split_features(frame)
     return features.astype(object).where(features.notna(), None).to_dict(orient="records")
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A v4 notebook of code cells, the first tagged ``parameters``."""
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {"tags": ["parameters"]} if i == 0 else {},
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, indent=1))
+    return path
