@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -50,6 +51,7 @@ from mlnb.store.registry import Registry
 log = logging.getLogger("mlnb.serving")
 HEARTBEAT_SECONDS = 2.0
 MAX_BODY_BYTES = 5 * 1024 * 1024
+GATHER_SECONDS = 0.005
 ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]]
 
 
@@ -140,10 +142,21 @@ class Batcher:
         self.queue.put_nowait(Pending(loaded, parsed, future))
         return await future
 
+    async def _gather(self) -> None:
+        """Let requests that arrived together join the batch: yield to the event loop until
+        the queue stops growing for a few turns (at most ``GATHER_SECONDS``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_SECONDS
+        quiet = 0
+        while quiet < 3 and loop.time() < deadline:
+            size = self.queue.qsize()
+            await asyncio.sleep(0)
+            quiet = quiet + 1 if self.queue.qsize() == size else 0
+
     async def _run(self) -> None:
         while True:
             first = await self.queue.get()
-            await asyncio.sleep(0)  # let requests that arrived together join this batch
+            await self._gather()
             batch = [first]
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
@@ -154,8 +167,10 @@ class Batcher:
                 _score_group(items)
 
 
-def _predict(loaded: Loaded, columns: list[str], rows: list[list[Any]]) -> tuple[list[Any], list[list[float]] | None]:
-    frame = pd.DataFrame(rows, columns=columns) if columns else pd.DataFrame(rows)
+def _predict(
+    loaded: Loaded, columns: list[str], data: dict[str, Any]
+) -> tuple[list[Any], list[list[float]] | None]:
+    frame = pd.DataFrame(data, columns=columns)
     if loaded.has_proba and loaded.classes is not None:
         proba = loaded.model.predict_proba(frame)
         classes = loaded.classes
@@ -165,6 +180,18 @@ def _predict(loaded: Loaded, columns: list[str], rows: list[list[Any]]) -> tuple
     return [p.item() if hasattr(p, "item") else p for p in preds], None
 
 
+def _joined(columns: list[str], items: list[Pending]) -> dict[str, Any]:
+    """The columns of several requests, one after the other."""
+    out: dict[str, Any] = {}
+    for c in columns:
+        parts = [p.parsed.data[c] for p in items]
+        if all(isinstance(x, np.ndarray) for x in parts):
+            out[c] = np.concatenate(parts)
+        else:
+            out[c] = [v for x in parts for v in x]
+    return out
+
+
 def _score_group(items: list[Pending]) -> None:
     """One model call for the group; if it fails, each request alone (so one bad request
     cannot fail the others)."""
@@ -172,15 +199,14 @@ def _score_group(items: list[Pending]) -> None:
     columns = items[0].parsed.columns
     same = all(p.parsed.columns == columns for p in items)
     if same and len(items) > 1:
-        rows = [r for p in items for r in p.parsed.rows]
         try:
-            labels, proba = _predict(loaded, columns, rows)
+            labels, proba = _predict(loaded, columns, _joined(columns, items))
         except Exception:
             pass
         else:
             start = 0
             for p in items:
-                n = len(p.parsed.rows)
+                n = p.parsed.n_rows
                 if not p.future.done():
                     p.future.set_result(
                         (labels[start : start + n], proba[start : start + n] if proba else None)
@@ -189,7 +215,7 @@ def _score_group(items: list[Pending]) -> None:
             return
     for p in items:
         try:
-            result = _predict(loaded, p.parsed.columns, p.parsed.rows)
+            result = _predict(loaded, p.parsed.columns, p.parsed.data)
         except Exception as exc:
             if not p.future.done():
                 p.future.set_exception(exc)
@@ -350,7 +376,7 @@ class Server:
                 time.time(),
                 loaded.version,
                 parsed.columns,
-                parsed.rows,
+                parsed.data,
                 labels,
                 _positive_probability(proba, len(labels)),
                 latency,
@@ -366,7 +392,9 @@ class Server:
     ) -> Response:
         latency = (time.perf_counter() - started) * 1000
         self._count(latency, ok=False)
-        self.log.put(Entry(request_id, time.time(), loaded.version, [], [], [], None, latency, message))
+        self.log.put(
+            Entry(request_id, time.time(), loaded.version, [], {}, [], None, latency, message)
+        )
         return JSONResponse(
             {"error_code": "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR", "message": message},
             status_code=status,

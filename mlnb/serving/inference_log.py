@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from mlnb.store.deployments import LogRow
 
 log = logging.getLogger("mlnb.serving")
@@ -25,6 +27,7 @@ log = logging.getLogger("mlnb.serving")
 FLUSH_SECONDS = 0.5
 MAX_QUEUED_ROWS = 200_000
 DROP_ALERT_EVERY = 60.0
+BULK_JSON_ROWS = 50
 
 
 @dataclass
@@ -35,15 +38,14 @@ class Entry:
     logged_at: float
     version: int | None
     columns: list[str]
-    rows: list[list[Any]]
+    data: dict[str, Any]
     predictions: list[Any]
     probabilities: list[float | None] | None
     latency_ms: float
     error: str | None = None
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str, allow_nan=True)
+_json = json.JSONEncoder(default=str, allow_nan=True).encode  # one encoder, not one per row
 
 
 def expand(deployment_id: int, entry: Entry) -> list[LogRow]:
@@ -64,8 +66,9 @@ def expand(deployment_id: int, entry: Entry) -> list[LogRow]:
                 entry.error,
             )
         ]
-    probs = entry.probabilities or [None] * len(entry.rows)
-    cols = entry.columns
+    n = len(entry.predictions)
+    probs = entry.probabilities or [None] * n
+    features = _feature_json(entry.columns, entry.data, n)
     return [
         (
             deployment_id,
@@ -73,15 +76,31 @@ def expand(deployment_id: int, entry: Entry) -> list[LogRow]:
             i,
             entry.logged_at,
             entry.version,
-            _json(dict(zip(cols, row, strict=True))),
+            features[i],
             _json(pred),
             prob,
             entry.latency_ms,
             1,
             None,
         )
-        for i, (row, pred, prob) in enumerate(zip(entry.rows, entry.predictions, probs, strict=True))
+        for i, (pred, prob) in enumerate(zip(entry.predictions, probs, strict=True))
     ]
+
+
+def _feature_json(columns: list[str], data: dict[str, Any], n: int) -> list[str]:
+    """Each row's features as a JSON object; many rows at once through pandas' writer."""
+    if n > BULK_JSON_ROWS:
+        text = pd.DataFrame(data, columns=columns).to_json(orient="records", lines=True)
+        return text.rstrip("\n").split("\n")
+    cols = [data[c] for c in columns]
+    return [_json({c: _plain(col[i]) for c, col in zip(columns, cols, strict=True)}) for i in range(n)]
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON writes (NaN as null)."""
+    if isinstance(value, float) and value != value:
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 class InferenceLog:
@@ -123,7 +142,7 @@ class InferenceLog:
         on the disk: the lock only guards the in-memory counter."""
         if not self.enabled:
             return False
-        n = max(len(entry.rows), 1)
+        n = max(len(entry.predictions), 1)
         with self._lock:
             if self.queued_rows + n > self.max_rows:
                 self.rows_dropped += n

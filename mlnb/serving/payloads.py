@@ -5,7 +5,8 @@
 clients written for MLflow work unchanged. Every body becomes rows in the signature's
 column order with values cast to the signature's kinds; a problem becomes a
 :class:`PayloadError` whose message names the column (and row) and says how to fix it.
-Standard library only: the server builds the model's frame from these rows.
+Numbers are cast a column at a time with numpy; the server builds the model's frame
+from these columns.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-NUMERIC_PREFIXES = ("int", "uint", "float", "Int", "UInt", "Float")
 
 
 class PayloadError(ValueError):
@@ -51,12 +53,18 @@ class Column:
 
 @dataclass
 class Parsed:
-    """A request's rows in signature order, plus what was dropped and asked for."""
+    """A request's values by column in signature order, plus what was dropped and asked for."""
 
     columns: list[str]
-    rows: list[list[Any]]
+    data: dict[str, Any]
+    n_rows: int
     dropped: list[str] = field(default_factory=list)
     probabilities: bool = False
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """The values row by row (for tests and small logs)."""
+        return [list(r) for r in zip(*(self.data[c] for c in self.columns), strict=True)]
 
 
 def schema_of(signature: Mapping[str, Any]) -> list[Column]:
@@ -190,7 +198,8 @@ def _checked(
     if not rows:
         raise PayloadError("the request has no rows: send at least one.")
     if not schema:  # a model without a declared signature takes the columns it is sent
-        return Parsed(names, rows, [], probabilities)
+        data = {n: [r[j] for r in rows] for j, n in enumerate(names)}
+        return Parsed(names, data, len(rows), [], probabilities)
     where = {n: i for i, n in enumerate(names)}
     missing = [c.name for c in schema if c.name not in where]
     if missing:
@@ -198,12 +207,21 @@ def _checked(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}: "
             f"the model expects {', '.join(c.name for c in schema)}."
         )
-    dropped = [n for n in names if n not in {c.name for c in schema}]
-    picks = [(where[c.name], c) for c in schema]
-    out = []
-    for i, r in enumerate(rows):
-        out.append([_cast(r[j], c, i) for j, c in picks])
-    return Parsed([c.name for c in schema], out, dropped, probabilities)
+    wanted = {c.name for c in schema}
+    dropped = [n for n in names if n not in wanted]
+    data = {c.name: _cast_column([r[where[c.name]] for r in rows], c) for c in schema}
+    return Parsed([c.name for c in schema], data, len(rows), dropped, probabilities)
+
+
+def _cast_column(values: list[Any], column: Column) -> Any:
+    """A column's values in its kind: numbers as one float array (NaN for missing) when they
+    all read as numbers, else the first value that does not, named with its row."""
+    if column.kind in ("number", "integer") and bool not in set(map(type, values)):
+        try:
+            return np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            pass
+    return [_cast(v, column, i) for i, v in enumerate(values)]
 
 
 def _cast(value: Any, column: Column, row: int) -> Any:
@@ -216,10 +234,7 @@ def _cast(value: Any, column: Column, row: int) -> Any:
             return _as_bool(value)
         if isinstance(value, bool):
             raise ValueError
-        number = float(value)
-        if column.kind == "integer" and number.is_integer() and not isinstance(value, float):
-            return int(number)
-        return number
+        return float(value)
     except (TypeError, ValueError):
         raise PayloadError(
             f"column {column.name!r}, row {row}: cannot read {value!r} as "
