@@ -249,9 +249,7 @@ def main() -> int:
         import mlnb
 
         reg = mlnb.Registry(home, create=False)
-        results["mlnb"]["rows_logged"] = reg.deployments.count_rows(
-            reg.deployments.find()[0]["id"]
-        )
+        results["mlnb"]["rows_logged"] = reg.deployments.count_rows(reg.deployments.find()[0]["id"])
         reg.close()
     results["load_average_end"] = load_average()
     results["ratios"] = ratios(results)
@@ -275,8 +273,10 @@ def ratios(r: dict[str, Any]) -> dict[str, float]:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    print(f"bench_serve ({r['command']}); load average {r['load_average_start']} -> "
-          f"{r['load_average_end']} (shared 2-core machine)")
+    print(
+        f"bench_serve ({r['command']}); load average {r['load_average_start']} -> "
+        f"{r['load_average_end']} (shared 2-core machine)"
+    )
     print(f"{'':28}{'mlnb (log on)':>16}{'mlnb (log off)':>16}{'mlflow serve':>16}")
     for label, key, sub, fmt in [
         ("ready s", "ready_seconds", None, "{:.2f}"),

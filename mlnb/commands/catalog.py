@@ -561,8 +561,11 @@ COMMANDS: list[Command] = [
         "serve",
         "serve a registered model over HTTP (MLflow's scoring formats), logged and monitored",
         f"{SERVING}:serve",
-        arg("ref", help="NAME@ALIAS (followed as the alias moves) or NAME/VERSION; in a notebook, "
-            "the word stop stops the server started there",),
+        arg(
+            "ref",
+            help="NAME@ALIAS (followed as the alias moves) or NAME/VERSION; in a notebook, "
+            "the word stop stops the server started there",
+        ),
         arg("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"),
         arg("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)"),
         arg("--workers", type=int, default=1, help="server processes (default 1)"),

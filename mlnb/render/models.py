@@ -198,7 +198,7 @@ def model_html(model: dict[str, Any]) -> str:
             else ""
         )
         + (
-            f' {badge(serving_summary(model["deployment"]), GREEN)}'
+            f" {badge(serving_summary(model['deployment']), GREEN)}"
             if model.get("deployment")
             else ""
         )
@@ -410,7 +410,9 @@ def lineage_text(lin: dict[str, Any]) -> str:
             lines.append("      └─ cell source")
             lines += [f"         | {ln}" for ln in run["cell_source"].splitlines()]
     if lin.get("deployment"):
-        lines.append(f"   └─ {serving_summary(lin['deployment'])} (deployment {lin['deployment']['id']})")
+        lines.append(
+            f"   └─ {serving_summary(lin['deployment'])} (deployment {lin['deployment']['id']})"
+        )
     pr = lin.get("pipeline_run")
     if pr:
         lines.append(

@@ -9,7 +9,19 @@ from typing import Any
 from mlnb.render.html import GREEN, GREY, RED, badge, esc, html_table
 from mlnb.render.text import fmt_time, text_table
 
-_HEADERS = ["id", "model", "alias", "version", "url", "status", "requests", "errors", "req/min", "p95 ms", "heartbeat"]
+_HEADERS = [
+    "id",
+    "model",
+    "alias",
+    "version",
+    "url",
+    "status",
+    "requests",
+    "errors",
+    "req/min",
+    "p95 ms",
+    "heartbeat",
+]
 _STATUS_COLORS = {"running": GREEN, "crashed": RED, "stopped": GREY, "starting": GREY}
 
 
@@ -78,10 +90,22 @@ def deployment_text(d: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) 
         lines.append(f"  error: {d['error']}")
     if windows:
         rows = [
-            [w["id"], w["n_rows"], w["n_requests"], w["n_errors"],
-             f"{w['p95_ms']:.1f}" if w.get("p95_ms") is not None else "-",
-             w["batch_id"] or "-", "yes" if w["realized"] else "no", fmt_time(w["created_at"])]
+            [
+                w["id"],
+                w["n_rows"],
+                w["n_requests"],
+                w["n_errors"],
+                f"{w['p95_ms']:.1f}" if w.get("p95_ms") is not None else "-",
+                w["batch_id"] or "-",
+                "yes" if w["realized"] else "no",
+                fmt_time(w["created_at"]),
+            ]
             for w in windows[-20:]
         ]
-        lines.append(text_table(rows, ["window", "rows", "requests", "errors", "p95 ms", "batch", "labels", "scored"]))
+        lines.append(
+            text_table(
+                rows,
+                ["window", "rows", "requests", "errors", "p95 ms", "batch", "labels", "scored"],
+            )
+        )
     return "\n".join(lines)

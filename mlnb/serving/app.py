@@ -52,7 +52,9 @@ log = logging.getLogger("mlnb.serving")
 HEARTBEAT_SECONDS = 2.0
 MAX_BODY_BYTES = 5 * 1024 * 1024
 GATHER_SECONDS = 0.005
-ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]]
+ASGIApp = Callable[
+    [dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]
+]
 
 
 @dataclass
@@ -90,8 +92,12 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r,
         )
-        self.rows_logged = Gauge("mlnb_rows_logged", "Rows written to the inference log", registry=r)
-        self.rows_dropped = Gauge("mlnb_rows_dropped", "Rows dropped by a full log queue", registry=r)
+        self.rows_logged = Gauge(
+            "mlnb_rows_logged", "Rows written to the inference log", registry=r
+        )
+        self.rows_dropped = Gauge(
+            "mlnb_rows_dropped", "Rows dropped by a full log queue", registry=r
+        )
         self.extra_columns = Counter(
             "mlnb_extra_columns_dropped", "Input columns not in the signature, dropped", registry=r
         )
@@ -133,7 +139,9 @@ class Batcher:
         self.queue: asyncio.Queue[Pending] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
-    async def score(self, loaded: Loaded, parsed: Parsed) -> tuple[list[Any], list[list[float]] | None]:
+    async def score(
+        self, loaded: Loaded, parsed: Parsed
+    ) -> tuple[list[Any], list[list[float]] | None]:
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._run())
         future: asyncio.Future[tuple[list[Any], list[list[float]] | None]] = (
@@ -229,8 +237,10 @@ def _positive_probability(proba: list[list[float]] | None, n: int) -> list[float
     if proba is None:
         return None
     if proba and len(proba[0]) == 2:
-        return [row[1] for row in proba]
-    return [max(row) for row in proba][:n]
+        positive: list[float | None] = [row[1] for row in proba]
+        return positive
+    top: list[float | None] = [max(row) for row in proba]
+    return top[:n]
 
 
 class Server:
@@ -264,7 +274,9 @@ class Server:
         self.model.start_watching()
         self.reg.deployments.set_version(self.config.deployment_id, self.model.current.version)
         self.reg.deployments.set_status(self.config.deployment_id, "running")
-        self._beat_thread = threading.Thread(target=self._beat_loop, name="mlnb-heartbeat", daemon=True)
+        self._beat_thread = threading.Thread(
+            target=self._beat_loop, name="mlnb-heartbeat", daemon=True
+        )
         self._beat_thread.start()
 
     def stop(self) -> None:
@@ -415,7 +427,9 @@ class Server:
             body = await _read_body(request, self.config.max_body)
             labels = parse_feedback(body)
         except PayloadError as exc:
-            return JSONResponse({"error_code": "BAD_REQUEST", "message": str(exc)}, status_code=exc.status)
+            return JSONResponse(
+                {"error_code": "BAD_REQUEST", "message": str(exc)}, status_code=exc.status
+            )
         joined, unknown = await run_in_threadpool(self._join, labels)
         return JSONResponse({"joined": joined, "unknown_request_ids": unknown})
 

@@ -93,7 +93,9 @@ def _feature_json(columns: list[str], data: dict[str, Any], n: int) -> list[str]
         text = pd.DataFrame(data, columns=columns).to_json(orient="records", lines=True)
         return text.rstrip("\n").split("\n")
     cols = [data[c] for c in columns]
-    return [_json({c: _plain(col[i]) for c, col in zip(columns, cols, strict=True)}) for i in range(n)]
+    return [
+        _json({c: _plain(col[i]) for c, col in zip(columns, cols, strict=True)}) for i in range(n)
+    ]
 
 
 def _plain(value: Any) -> Any:
@@ -134,7 +136,9 @@ class InferenceLog:
 
     def start(self) -> None:
         if self.enabled and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mlnb-inference-log", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="mlnb-inference-log", daemon=True
+            )
             self._thread.start()
 
     def put(self, entry: Entry) -> bool:

@@ -128,14 +128,10 @@ def _csv_rows(body: bytes) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def _json_rows(
-    key: str, value: Any, positional: list[str]
-) -> tuple[list[str], list[list[Any]]]:
+def _json_rows(key: str, value: Any, positional: list[str]) -> tuple[list[str], list[list[Any]]]:
     if key == "dataframe_split":
         if not isinstance(value, dict) or "data" not in value:
-            raise PayloadError(
-                'dataframe_split must be {"columns": [...], "data": [[...], ...]}.'
-            )
+            raise PayloadError('dataframe_split must be {"columns": [...], "data": [[...], ...]}.')
         names = value.get("columns") or positional
         return _positional_rows(list(map(str, names)), value["data"])
     if key == "dataframe_records":
@@ -149,9 +145,7 @@ def _json_rows(
         return _record_rows(value, key)
     if isinstance(value, list):
         return _positional_rows(positional, value)
-    raise PayloadError(
-        f"{key} must be a list of records, a list of lists or an object of columns."
-    )
+    raise PayloadError(f"{key} must be a list of records, a list of lists or an object of columns.")
 
 
 def _positional_rows(names: list[str], data: Any) -> tuple[list[str], list[list[Any]]]:
@@ -160,7 +154,7 @@ def _positional_rows(names: list[str], data: Any) -> tuple[list[str], list[list[
     rows = [r if isinstance(r, list) else [r] for r in data]
     if not names and rows:
         raise PayloadError(
-            "this model's signature names no columns: send dataframe_split with \"columns\"."
+            'this model\'s signature names no columns: send dataframe_split with "columns".'
         )
     for i, r in enumerate(rows):
         if len(r) != len(names):

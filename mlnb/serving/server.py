@@ -190,7 +190,9 @@ class Background:
 _background: dict[str, Background] = {}
 
 
-def start_background(reg: Registry, opts: ServeOptions, timeout: float = READY_TIMEOUT) -> Background:
+def start_background(
+    reg: Registry, opts: ServeOptions, timeout: float = READY_TIMEOUT
+) -> Background:
     """Start ``mlnb serve`` as a child process and wait until it answers /ping."""
     opts = check_options(opts)
     if opts.port == 0:
@@ -244,7 +246,9 @@ def wait_ready(
     while time.monotonic() - start < timeout:
         if proc is not None and proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise MlnbError(f"the server exited with status {proc.returncode}: {err.strip()[-2000:]}")
+            raise MlnbError(
+                f"the server exited with status {proc.returncode}: {err.strip()[-2000:]}"
+            )
         try:
             if httpx.get(f"{url}/ping", headers=headers, timeout=1.0).status_code == 200:
                 return time.monotonic() - start

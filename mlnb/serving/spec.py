@@ -56,13 +56,17 @@ OPENAPI: dict[str, Any] = {
                             "examples": {
                                 "one request": {"value": {"request_id": "abc", "labels": [1]}},
                                 "many": {
-                                    "value": {"labels": [{"request_id": "abc", "label": 1, "row": 0}]}
+                                    "value": {
+                                        "labels": [{"request_id": "abc", "label": 1, "row": 0}]
+                                    }
                                 },
                             }
                         }
                     }
                 },
-                "responses": {"200": {"description": '{"joined": N, "unknown_request_ids": [...]}'}},
+                "responses": {
+                    "200": {"description": '{"joined": N, "unknown_request_ids": [...]}'}
+                },
             }
         },
         "/ping": {"get": {"summary": "200 when the server answers"}},
@@ -79,9 +83,10 @@ def docs_html() -> str:
     for path, ops in OPENAPI["paths"].items():
         for method, op in ops.items():
             examples = (
-                op.get("requestBody", {}).get("content", {}).get("application/json", {}).get(
-                    "examples", {}
-                )
+                op.get("requestBody", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("examples", {})
             )
             body = "".join(
                 f"<pre>{html.escape(json.dumps(e['value']))}</pre>" for e in examples.values()

@@ -25,7 +25,9 @@ from mlnb.store.records import (
 DEPLOYMENT_STATUSES = ("starting", "running", "stopped", "crashed")
 # One logged row: (deployment_id, request_id, row_index, logged_at, version, features JSON,
 # prediction JSON, probability, latency_ms, ok, error).
-LogRow = tuple[int, str, int, float, int | None, str | None, str | None, float | None, float, int, str | None]
+LogRow = tuple[
+    int, str, int, float, int | None, str | None, str | None, float | None, float, int, str | None
+]
 
 
 def _deployment(row: sqlite3.Row) -> DeploymentRecord:
@@ -100,9 +102,7 @@ class DeploymentStore(FeatureStore):
         rows = self.db.query(f"SELECT * FROM deployments {clause} ORDER BY id DESC", params)
         return [_deployment(r) for r in rows]
 
-    def set_status(
-        self, deployment_id: int, status: str, error: str | None = None
-    ) -> None:
+    def set_status(self, deployment_id: int, status: str, error: str | None = None) -> None:
         """Move a deployment to ``status`` (stopped and crashed also stamp the stop time)."""
         ended = now() if status in ("stopped", "crashed") else None
         self.db.write(
@@ -113,9 +113,7 @@ class DeploymentStore(FeatureStore):
 
     def set_version(self, deployment_id: int, version: int) -> None:
         """The version the server answers with now (after start-up or a hot swap)."""
-        self.db.write(
-            "UPDATE deployments SET version = ? WHERE id = ?", (version, deployment_id)
-        )
+        self.db.write("UPDATE deployments SET version = ? WHERE id = ?", (version, deployment_id))
 
     def heartbeat(self, deployment_id: int, stats: dict[str, Any]) -> None:
         """Add the counters since the last beat and store the rate and latency p95."""

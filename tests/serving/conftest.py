@@ -76,7 +76,9 @@ class Served:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def post(self, path: str, **kw) -> httpx.Response:
-        return httpx.post(self.url + path, headers={**self.headers(), **kw.pop("headers", {})}, timeout=30, **kw)
+        return httpx.post(
+            self.url + path, headers={**self.headers(), **kw.pop("headers", {})}, timeout=30, **kw
+        )
 
     def get(self, path: str, **kw) -> httpx.Response:
         return httpx.get(self.url + path, headers=self.headers(), timeout=30, **kw)
@@ -90,7 +92,10 @@ def start_server(home: Path, *args: str, token: str | None = None) -> Served:
         env["MLNB_SERVE_TOKEN"] = token
     argv = [sys.executable, "-m", "mlnb", "--registry", str(home), "serve", "churn@production"]
     proc = subprocess.Popen(
-        [*argv, "--port", str(port), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*argv, "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     served = Served(f"http://127.0.0.1:{port}", proc, home, token)
     wait_ready(served.url, proc, token, timeout=60)

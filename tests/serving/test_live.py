@@ -11,7 +11,6 @@ import threading
 import time
 
 import httpx
-import pytest
 from conftest import Served, cd, records, start_server, stop_server, write_notebook
 
 import mlnb
@@ -72,7 +71,9 @@ def test_hot_swap_under_concurrent_load_fails_no_request(churn_registry, fitted_
         reg.objects.path_for(broken.object_hash).write_bytes(b"tampered")
         reg.models.transition("churn", 3, "production", reason="bad file", user="test")
         alert = _wait_for(
-            lambda: [a for a in reg.alerts.find(status="open") if a["kind"] == "deployment_swap_failed"]
+            lambda: [
+                a for a in reg.alerts.find(status="open") if a["kind"] == "deployment_swap_failed"
+            ]
         )[0]
         assert "v3" in alert["message"] and "v2 keeps serving" in alert["message"]
         n_after = len(answers)

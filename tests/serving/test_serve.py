@@ -108,7 +108,11 @@ def test_bad_payloads_get_a_clear_4xx_and_the_server_keeps_serving(shared_server
         (b"{not json", 400, ["not valid JSON"]),
         ({"rows": rec}, 400, ["dataframe_split", "has: rows"]),
         ({"dataframe_records": []}, 400, ["no rows"]),
-        ({"dataframe_split": {"columns": ["tenure_months"], "data": [[1, 2]]}}, 400, ["row 0 has 2"]),
+        (
+            {"dataframe_split": {"columns": ["tenure_months"], "data": [[1, 2]]}},
+            400,
+            ["row 0 has 2"],
+        ),
         (huge, 413, ["over the limit"]),
     ]
     for doc, status, words in table:
@@ -190,7 +194,9 @@ def test_feedback_joins_labels_by_request_id(shared_server: Served):
     ).json()
     assert answer == {"joined": 2, "unknown_request_ids": ["never-served"]}
     reg = mlnb.Registry(shared_server.home, create=False)
-    labels = {x["request_id"]: x["label"] for x in reg.deployments.rows(1) if x["label"] is not None}
+    labels = {
+        x["request_id"]: x["label"] for x in reg.deployments.rows(1) if x["label"] is not None
+    }
     assert labels["cust-0"] == 1 and labels["cust-1"] == 0
     reg.close()
     bad = shared_server.post("/feedback", json={"labels": [{"label": 1}]})
@@ -263,7 +269,9 @@ def test_a_killed_server_reads_as_crashed(churn_registry):
 
 def test_parse_body_rejects_what_it_cannot_read():
     schema = [Column("a", "integer"), Column("b", "text"), Column("c", "bool")]
-    parsed = parse_body(b'{"inputs": {"a": ["3"], "b": [1], "c": ["true"]}}', "application/json", schema)
+    parsed = parse_body(
+        b'{"inputs": {"a": ["3"], "b": [1], "c": ["true"]}}', "application/json", schema
+    )
     assert parsed.rows == [[3, "1", True]]
     with pytest.raises(PayloadError, match="'c', row 0"):
         parse_body(b'{"inputs": {"a": [1], "b": ["x"], "c": ["maybe"]}}', "", schema)
