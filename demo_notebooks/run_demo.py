@@ -132,6 +132,7 @@ def serving_story() -> list[str]:
                         f" -> production is now v{reg.models.resolve('churn@production')['version']}"
                     )
                     wait_for_swap(client, reg)
+                    print(lines[-1], flush=True)
         deployment = reg.deployments.find()[0]
         lines.append(f"  {serving_summary(deployment)}; {deployment['requests']} requests so far")
     finally:
