@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from mlnb.store.deployments import LogRow
 
 log = logging.getLogger("mlnb.serving")
@@ -27,7 +25,6 @@ log = logging.getLogger("mlnb.serving")
 FLUSH_SECONDS = 0.5
 MAX_QUEUED_ROWS = 200_000
 DROP_ALERT_EVERY = 60.0
-BULK_JSON_ROWS = 50
 
 
 @dataclass
@@ -77,7 +74,7 @@ def expand(deployment_id: int, entry: Entry) -> list[LogRow]:
             entry.logged_at,
             entry.version,
             features[i],
-            _json(pred),
+            _prediction_json(pred),
             prob,
             entry.latency_ms,
             1,
@@ -88,21 +85,14 @@ def expand(deployment_id: int, entry: Entry) -> list[LogRow]:
 
 
 def _feature_json(columns: list[str], data: dict[str, Any], n: int) -> list[str]:
-    """Each row's features as a JSON object; many rows at once through pandas' writer."""
-    if n > BULK_JSON_ROWS:
-        text = pd.DataFrame(data, columns=columns).to_json(orient="records", lines=True)
-        return text.rstrip("\n").split("\n")
-    cols = [data[c] for c in columns]
-    return [
-        _json({c: _plain(col[i]) for c, col in zip(columns, cols, strict=True)}) for i in range(n)
-    ]
+    """Each row's features as a JSON object (numpy columns become Python values first)."""
+    cols = [data[c].tolist() if hasattr(data[c], "tolist") else data[c] for c in columns]
+    return [_json(dict(zip(columns, row, strict=True))) for row in zip(*cols, strict=True)]
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value JSON writes (NaN as null)."""
-    if isinstance(value, float) and value != value:
-        return None
-    return value.item() if hasattr(value, "item") else value
+def _prediction_json(value: Any) -> str:
+    """A prediction as JSON; class labels are mostly ints, written without the encoder."""
+    return str(value) if type(value) is int else _json(value)
 
 
 class InferenceLog:

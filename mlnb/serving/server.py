@@ -209,9 +209,17 @@ def start_background(
     env = dict(os.environ)
     if opts.token:
         env["MLNB_SERVE_TOKEN"] = opts.token
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    logs = reg.home / "deployments"
+    logs.mkdir(exist_ok=True)
+    log_path = logs / f"serve-{opts.port}.log"  # a file, not a pipe nobody drains
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = _url(opts.host, opts.port)
-    wait_ready(url, proc, opts.token, timeout)
+    try:
+        wait_ready(url, proc, opts.token, timeout)
+    except MlnbError as exc:
+        tail = log_path.read_text(errors="replace").strip()[-2000:]
+        raise MlnbError(f"{exc} {tail}".strip()) from None
     started = Background(proc, url, opts.ref, opts.token)
     _background[url] = started
     return started
