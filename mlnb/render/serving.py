@@ -81,7 +81,7 @@ def deployment_text(d: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) 
         f"heartbeat {fmt_time(d['heartbeat_at'])}",
         f"  requests {d['requests']}, errors {d['errors']}, rows logged {d['rows_logged']}, "
         f"dropped {d['rows_dropped']}, {d['req_per_min']:.0f} req/min, "
-        f"p95 {d['p95_ms'] if d.get('p95_ms') is not None else '-'} ms",
+        f"p95 {format(d['p95_ms'], '.1f') if d.get('p95_ms') is not None else '-'} ms",
         f"  monitor {cfg.get('monitor') or '-'}: windows of {cfg.get('window_rows')} rows or "
         f"{cfg.get('window_minutes')} min; max p95 {cfg.get('max_p95_ms') or '-'} ms, "
         f"max error rate {cfg.get('max_error_rate') or '-'}",
