@@ -12,7 +12,7 @@ STAMP := $(VENV)/.mlnb-installed
 $(STAMP): pyproject.toml $(shell find labextension/src labextension/package.json labextension/style -type f 2>/dev/null)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,serve]"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -180,6 +180,19 @@ export interface IModelVersion {
   gate: IGateResult | null;
 }
 
+export interface IDeployment {
+  id: number;
+  alias: string;
+  version: number | null;
+  url: string;
+  status: string;
+  requests: number;
+  errors: number;
+  req_per_min: number;
+  p95_ms: number | null;
+  heartbeat_at: number;
+}
+
 export interface IModelSummary {
   id: number;
   name: string;
@@ -192,6 +205,7 @@ export interface IModelSummary {
   aliases: Record<string, number>;
   last_version_at: number | null;
   last_transition_at: number | null;
+  deployment: IDeployment | null;
 }
 
 export interface IModelList {
@@ -228,6 +242,7 @@ export interface IModelDetail {
   transitions: ITransition[];
   rollback_to: number | null;
   can_rollback: boolean;
+  deployment: IDeployment | null;
 }
 
 export interface IPipelineRun {

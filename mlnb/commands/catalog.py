@@ -62,6 +62,7 @@ ALERTS = "mlnb.commands.alerts"
 PIPELINES = "mlnb.commands.pipelines"
 SYNC = "mlnb.commands.sync"
 BACKUP = "mlnb.commands.backup"
+SERVING = "mlnb.commands.serving"
 
 _TRACK_OPTIONS = (
     arg("--name", default="", help="run name"),
@@ -565,6 +566,79 @@ COMMANDS: list[Command] = [
         "until stopped; --once runs what is due now and exits (for cron).",
         surfaces=COMMAND_LINE,
         creates_registry=True,
+    ),
+    # -- serving -------------------------------------------------------------------------
+    command(
+        "serve",
+        "serve a registered model over HTTP (MLflow's scoring formats), logged and monitored",
+        f"{SERVING}:serve",
+        arg(
+            "ref",
+            help="NAME@ALIAS (followed as the alias moves) or NAME/VERSION; in a notebook, "
+            "the word stop stops the server started there",
+        ),
+        arg("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"),
+        arg("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)"),
+        arg("--workers", type=int, default=1, help="server processes (default 1)"),
+        arg(
+            "--token",
+            default=None,
+            help="required by every request (default $MLNB_SERVE_TOKEN); needed off loopback",
+        ),
+        arg("--monitor", default=None, help="monitor that scores the served traffic"),
+        arg("--window-rows", type=int, default=500, help="rows per monitoring window"),
+        arg(
+            "--window-minutes",
+            type=float,
+            default=10.0,
+            help="score a shorter window after this long (default 10)",
+        ),
+        arg("--max-p95-ms", type=float, default=None, help="alert when a window's p95 is above"),
+        arg(
+            "--max-error-rate",
+            type=float,
+            default=None,
+            help="alert when a window's share of failed requests is above",
+        ),
+        arg("--max-body-mb", type=float, default=5.0, help="larger bodies get 413 (default 5)"),
+        arg(
+            "--queue-rows",
+            type=int,
+            default=200_000,
+            help="rows the inference log may hold in memory before it drops (and alerts)",
+        ),
+        arg("--no-log", action="store_true", help="do not log requests (nothing to monitor)"),
+        description="Serve a registered model with /invocations (MLflow's dataframe_split, "
+        "dataframe_records, instances, inputs and CSV), /feedback, /ping, /health, /version, "
+        "/metrics and /docs. Every answer is logged beside the registry for the monitor; "
+        "the server swaps to the new version when the alias moves. In a notebook it runs in "
+        "the background on a free port and `stop` stops it.",
+        epilog="Binding to an address other than loopback requires --token.",
+        magic="serve",
+    ),
+    command(
+        "deployments",
+        "model servers: list, status, stop",
+        default="list",
+    ),
+    command(
+        "deployments list",
+        "running deployments (or every one with --all)",
+        f"{SERVING}:list_deployments",
+        arg("--model", default=None, help="only deployments of this model"),
+        arg("--all", action="store_true", help="stopped and crashed ones too"),
+    ),
+    command(
+        "deployments status",
+        "one deployment: counters and monitoring windows",
+        f"{SERVING}:status",
+        arg("deployment_id", type=int, help="deployment id"),
+    ),
+    command(
+        "deployments stop",
+        "stop a running deployment (it flushes its log first)",
+        f"{SERVING}:stop",
+        arg("deployment_id", type=int, help="deployment id"),
     ),
     # -- sync ----------------------------------------------------------------------------
     command(

@@ -413,6 +413,7 @@ def lineage_record(reg: Registry, ref: str) -> dict[str, Any]:
         "pipeline_run": pipeline_run,
         "transitions": history,
         "gate_results": gates,
+        "deployment": reg.deployments.serving().get(version["model"]),
     }
 
 

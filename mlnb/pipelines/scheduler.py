@@ -27,6 +27,7 @@ from mlnb.pipelines.config import PipelineConfig, check_duration, next_due
 from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, settle_orphaned_run
 from mlnb.pipelines.triggers import due_fires, enqueue_fires
+from mlnb.serving.live import score_deployment_windows
 from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import get_registry
 
@@ -207,6 +208,7 @@ class Scheduler:
         try:
             self.reg.db.require_intact()  # PRAGMA quick_check: a damaged registry gets no writes
             self.recover()
+            score_deployment_windows(self.reg)  # served traffic -> monitors -> alerts, first
             queued = self.enqueue_due()
             started = self.start_queued()
         except MlnbError as exc:

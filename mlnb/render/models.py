@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.render.html import GREEN, GREY, RED, badge, esc, html_table
+from mlnb.render.serving import serving_summary
 from mlnb.render.text import fmt_time, fmt_value, short_id, text_table
 
 
@@ -65,12 +66,22 @@ def _models_rows(models: list[dict[str, Any]]) -> list[list[Any]]:
                     default=None,
                 )
             ),
+            serving_summary(m.get("deployment")),
         ]
         for m in models
     ]
 
 
-_MODELS_HEADERS = ["model", "versions", "latest", "production", "staging", "aliases", "updated"]
+_MODELS_HEADERS = [
+    "model",
+    "versions",
+    "latest",
+    "production",
+    "staging",
+    "aliases",
+    "updated",
+    "deployment",
+]
 
 
 def models_text(models: list[dict[str, Any]]) -> str:
@@ -162,6 +173,7 @@ def model_text(model: dict[str, Any]) -> str:
         f"model {model['name']}"
         + (f" - {model['description']}" if model.get("description") else "")
         + f"   production: {'v' + str(prod) if prod else 'none'}",
+        *([serving_summary(model["deployment"])] if model.get("deployment") else []),
         "",
         text_table(_version_rows(model), _VERSION_HEADERS) if model["versions"] else "no versions",
     ]
@@ -183,6 +195,11 @@ def model_html(model: dict[str, Any]) -> str:
         + (
             f' <span style="color:{GREY}">{esc(model["description"])}</span>'
             if model.get("description")
+            else ""
+        )
+        + (
+            f" {badge(serving_summary(model['deployment']), GREEN)}"
+            if model.get("deployment")
             else ""
         )
         + "</div>"
@@ -395,6 +412,10 @@ def lineage_text(lin: dict[str, Any]) -> str:
         if run.get("cell_source"):
             lines.append("      └─ cell source")
             lines += [f"         | {ln}" for ln in run["cell_source"].splitlines()]
+    if lin.get("deployment"):
+        lines.append(
+            f"   └─ {serving_summary(lin['deployment'])} (deployment {lin['deployment']['id']})"
+        )
     pr = lin.get("pipeline_run")
     if pr:
         lines.append(

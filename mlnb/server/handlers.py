@@ -43,6 +43,7 @@ from mlnb.server.payloads import (
     CronPreview,
     DataVersion,
     DataVersionList,
+    Deployment,
     ErrorBody,
     ExperimentList,
     GateResult,
@@ -477,6 +478,32 @@ class DataHandler(MlnbHandler):
 PROMOTION_STAGES = ("staging", "production", "archived")
 
 
+def deployment_brief(d: Mapping[str, Any] | None) -> Deployment | None:
+    """The running deployment of a model as the sidebar shows it, or None."""
+    if not d:
+        return None
+    return {
+        "id": d["id"],
+        "alias": d["alias"],
+        "version": d["version"],
+        "url": d["url"],
+        "status": d["status"],
+        "requests": d["requests"],
+        "errors": d["errors"],
+        "req_per_min": d["req_per_min"],
+        "p95_ms": d["p95_ms"],
+        "heartbeat_at": d["heartbeat_at"],
+    }
+
+
+def model_summaries(registry: Registry) -> list[ModelSummary]:
+    """Registered models with their running deployment in the sidebar's shape."""
+    models = registry.models.find()
+    for m in models:
+        m["deployment"] = deployment_brief(m.get("deployment"))
+    return cast(list[ModelSummary], models)
+
+
 def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
     """A recorded gate result as the sidebar shows it: verdict and each check."""
     if result is None:
@@ -548,6 +575,7 @@ def model_detail(registry: Registry, name: str) -> ModelDetail:
         "transitions": cast(list[Transition], list(reversed(model.get("transitions", [])))[:50]),
         "rollback_to": rollback_to,
         "can_rollback": rollback_to is not None,
+        "deployment": deployment_brief(model.get("deployment")),
     }
 
 
@@ -626,8 +654,8 @@ class ModelsHandler(MlnbHandler):
         if self.choice_arg("detail", ("0", "1"), "0") == "1":
             self.reply(await self.blocking(all_model_details, self.registry))
             return
-        models = await self.blocking(self.registry.models.find)
-        answer: ModelList = {"models": cast(list[ModelSummary], models)}
+        models = await self.blocking(model_summaries, self.registry)
+        answer: ModelList = {"models": models}
         self.reply(answer)
 
 

@@ -223,6 +223,22 @@ class ModelVersion(TypedDict):
     gate: GateResult | None
 
 
+class Deployment(TypedDict):
+    """The running ``mlnb serve`` of a model (the sidebar shows "serving v2 at URL ·
+    N req/min · p95 X ms")."""
+
+    id: int
+    alias: str
+    version: int | None
+    url: str
+    status: str
+    requests: int
+    errors: int
+    req_per_min: float
+    p95_ms: float | None
+    heartbeat_at: float
+
+
 class ModelSummary(TypedDict):
     """A registered model as listed."""
 
@@ -237,6 +253,7 @@ class ModelSummary(TypedDict):
     aliases: dict[str, int]
     last_version_at: float | None
     last_transition_at: float | None
+    deployment: Deployment | None
 
 
 class ModelList(TypedDict):
@@ -281,6 +298,7 @@ class ModelDetail(TypedDict):
     transitions: list[Transition]
     rollback_to: int | None
     can_rollback: bool
+    deployment: Deployment | None
 
 
 # -- pipelines ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The registry handle: one folder holding ``registry.db`` and the object store, opened and
 migrated, with one store per feature (``reg.runs``, ``reg.data``, ``reg.models``,
-``reg.monitors``, ``reg.alerts``, ``reg.pipelines``) the way sqlite-utils hands out
+``reg.monitors``, ``reg.alerts``, ``reg.pipelines``, ``reg.deployments``) the way sqlite-utils hands out
 ``db["table"]``. The handle itself holds no domain logic.
 """
 
@@ -14,6 +14,7 @@ from mlnb.errors import NotFoundError, RegistryError
 from mlnb.store.alerts import AlertStore
 from mlnb.store.connection import Database
 from mlnb.store.data import DataStore
+from mlnb.store.deployments import DeploymentStore
 from mlnb.store.models import ModelStore
 from mlnb.store.monitors import MonitorStore
 from mlnb.store.objects import ObjectStore
@@ -53,6 +54,7 @@ class Registry:
         # Opening only reads: runs whose process died are marked crashed just before this
         # handle's first write, so a read-only file or a full disk can still be read.
         self.db.before_first_write(self.runs.recover_crashed)
+        self.deployments = DeploymentStore(self)
 
     def __repr__(self) -> str:
         return f"Registry({str(self.home)!r})"

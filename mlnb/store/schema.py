@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _change_triggers(feature: str, table: str, update_of: str = "") -> str:
@@ -362,6 +362,72 @@ MIGRATIONS: list[str] = [
     ALTER TABLE monitor_batches ADD COLUMN labels TEXT;
     ALTER TABLE monitor_batches ADD COLUMN estimates TEXT;
     """,
+    # 3 -> 4: deployments (`mlnb serve`), their inference log and their monitoring windows.
+    """
+    CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER,
+        url TEXT NOT NULL,
+        bind_host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        pid INTEGER,
+        host TEXT,
+        status TEXT NOT NULL DEFAULT 'starting'
+            CHECK (status IN ('starting','running','stopped','crashed')),
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        stopped_at REAL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        rows_logged INTEGER NOT NULL DEFAULT 0,
+        rows_dropped INTEGER NOT NULL DEFAULT 0,
+        req_per_min REAL NOT NULL DEFAULT 0,
+        p95_ms REAL,
+        config TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    CREATE INDEX deployments_model ON deployments(model_name, status);
+
+    CREATE TABLE inference_log (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        request_id TEXT NOT NULL,
+        row_index INTEGER NOT NULL DEFAULT 0,
+        logged_at REAL NOT NULL,
+        version INTEGER,
+        features TEXT,
+        prediction TEXT,
+        probability REAL,
+        latency_ms REAL NOT NULL,
+        ok INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        label TEXT,
+        labelled_at REAL,
+        window_id INTEGER
+    );
+    CREATE INDEX inference_log_deployment ON inference_log(deployment_id, id);
+    CREATE INDEX inference_log_request ON inference_log(request_id, row_index);
+
+    CREATE TABLE deployment_windows (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        first_log_id INTEGER NOT NULL,
+        last_log_id INTEGER NOT NULL,
+        n_rows INTEGER NOT NULL,
+        n_requests INTEGER NOT NULL,
+        n_errors INTEGER NOT NULL,
+        p95_ms REAL,
+        batch_id INTEGER,
+        realized INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX deployment_windows_deployment ON deployment_windows(deployment_id, id);
+    """
+    # The sidebar's Models card shows what is served: starting, stopping or swapping a
+    # deployment moves the token; its heartbeat and request counters do not.
+    + _change_triggers("models", "deployments", "model_name, alias, version, url, status, error"),
 ]
 
 

@@ -33,7 +33,7 @@ def demo_run(tmp_path_factory):
         [sys.executable, str(work / "run_demo.py")],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,  # the notebooks, then the served-model section (two papermill runs)
         cwd=work,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -103,3 +103,17 @@ def test_output_notebooks_carry_static_panels(demo_run):
     )
     assert "data:image/png;base64," in html
     assert "drift" in html
+
+
+def test_the_served_model_swaps_after_the_alert_retrains(demo_run):
+    work, out = demo_run
+    assert "serving: mlnb serve churn@production" in out
+    assert "month 1: 2000 customers, 40 requests by v1" in out
+    assert "alerts: accuracy_below_threshold" in out
+    assert "pipeline churn-train run #1 (alert): finished -> production is now v2" in out
+    month8 = [line for line in out.splitlines() if line.strip().startswith("month 8:")][0]
+    assert "by v1" not in month8  # the running server answered month 8 with a retrained version
+    reg = Registry(work / "out" / "serving" / ".mlnb")
+    deployment = reg.deployments.find()[0]
+    assert deployment["status"] == "stopped" and deployment["rows_dropped"] == 0
+    assert deployment["rows_logged"] == 8 * 2000
