@@ -95,12 +95,23 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ip: Any) -> None:
-    """``%load_ext mlnb``: register the magics and say which registry is in use."""
+    """``%load_ext mlnb``: register the magics and say which registry is in use.
+
+    A folder without a registry is left alone: ``.mlnb/registry.db`` is created by the
+    first run or command that writes, not by loading the extension.
+    """
     from mlnb.magics import register_all
-    from mlnb.store.registry import get_registry
+    from mlnb.store.paths import DB_FILENAME, resolve_home
+    from mlnb.store.registry import current_registry, get_registry
 
     register_all(ip)
     try:
+        home = resolve_home()
+        if current_registry() is None and not (home / DB_FILENAME).exists():
+            print(
+                f"mlnb {__version__}: registry {home} (created at the first run). Try %mlnb help."
+            )
+            return
         reg = get_registry()
         print(f"mlnb {__version__}: registry {reg.home} ({reg.runs.count()} runs). Try %mlnb help.")
     except Exception as exc:  # a broken registry must not stop the notebook from loading

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlnb._runtime import launching_notebook
+
 CLI = "cli"
 MAGIC = "magic"
 BOTH = frozenset({CLI, MAGIC})
@@ -230,15 +232,18 @@ class Context:
 
     @property
     def notebook_path(self) -> str | None:
-        """The notebook this kernel runs, as far as Jupyter (or papermill, or a pipeline
-        run's ``MLNB_NOTEBOOK_PATH``) tells the kernel; None outside a notebook."""
+        """The notebook this kernel runs, as far as Jupyter, VS Code (``__vsc_ipynb_file__``),
+        a pipeline run (``MLNB_NOTEBOOK_PATH``) or the nbconvert/papermill process that
+        started the kernel tell it; None outside a notebook."""
         ns = self.namespace or {}
         session = ns.get("__session__")
+        vscode = ns.get("__vsc_ipynb_file__")
         return (
             os.environ.get("MLNB_NOTEBOOK_PATH")
             or (session if isinstance(session, str) else None)
+            or (vscode if isinstance(vscode, str) else None)
             or os.environ.get("JPY_SESSION_NAME")
-            or None
+            or (launching_notebook() if self.in_notebook else None)
         )
 
     def say(self, message: str) -> None:
