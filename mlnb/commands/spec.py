@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import html
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,8 @@ from typing import Any
 from mlnb._runtime import launching_notebook
 
 CLI = "cli"
+# The MIME type of a command's JSON in notebook outputs (see Result._repr_mimebundle_).
+RESULT_MIMETYPE = "application/vnd.mlnb+json"
 MAGIC = "magic"
 BOTH = frozenset({CLI, MAGIC})
 
@@ -324,6 +327,18 @@ class Result:
         if html_of is not None:
             return str(html_of())
         return f"<pre style='font-size:12px'>{html.escape(self.text)}</pre>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """HTML for the notebook, text for terminals and logs, and the command's JSON under
+        ``application/vnd.mlnb+json`` so a saved or papermill-executed notebook keeps the
+        data for scripts (front ends without a renderer for it skip it)."""
+        bundle: dict[str, Any] = {"text/plain": self.text, "text/html": self._repr_html_()}
+        if self.has_data:
+            try:
+                bundle[RESULT_MIMETYPE] = json.loads(json.dumps(self.data, default=str))
+            except (TypeError, ValueError):
+                pass
+        return bundle
 
     def __repr__(self) -> str:
         return self.text
