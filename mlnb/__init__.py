@@ -7,10 +7,20 @@ imported lazily so that loading the extension stays fast.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import warnings
 from typing import Any
 
-__version__ = "0.1.0"
+
+def _installed_version() -> str:
+    """The installed distribution's version (one source: labextension/package.json)."""
+    try:
+        return importlib.metadata.version("mlnb")
+    except importlib.metadata.PackageNotFoundError:  # a source checkout never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 # The public API: one way to do each thing. public name -> "module:attribute".
 _LAZY: dict[str, str] = {
@@ -69,6 +79,11 @@ _MOVED: dict[str, tuple[str, str]] = {
 }
 
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension", "__version__"]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built sidebar lives, for `jupyter labextension develop --overwrite .`."""
+    return [{"src": "labextension", "dest": "mlnb"}]
 
 
 def _resolve(target: str) -> Any:

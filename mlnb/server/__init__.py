@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlnb import __version__
+
+__all__ = ["__version__"]
+
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """Tell jupyter_server where the extension lives."""
