@@ -75,7 +75,11 @@ def mlflow_server(folder: Path, basic_auth: bool = False) -> Iterator[str]:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 15)
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait(timeout=30)
         log.close()
 
 

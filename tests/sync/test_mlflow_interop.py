@@ -116,6 +116,7 @@ def auth_server(tmp_path_factory):
 
 
 @pytest.mark.slow  # an mlflow server with its auth app starts in ~30-60 s on 2 cores
+@pytest.mark.timeout(1200)
 def test_sync_to_a_server_with_basic_auth_and_load_the_model_back(
     registry, auth_server, monkeypatch
 ):
@@ -190,6 +191,7 @@ client.set_registered_model_alias("churn", "challenger", "2")
 
 
 @pytest.mark.slow  # starting mlflow server takes ~30 s on 2 cores
+@pytest.mark.timeout(1200)
 def test_import_brings_an_mlflow_users_runs_and_models(registry, plain_server, capsys):
     out = subprocess.run(
         [str(PEER_PYTHON), "-c", MLFLOW_USER_SCRIPT, plain_server],
