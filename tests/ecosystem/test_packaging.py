@@ -121,3 +121,15 @@ def test_ci_runs_the_wheel_check_and_the_lowest_versions():
     assert "make test-lowest" in (ROOT / ".ci" / "run").read_text()
     script = (ROOT / "scripts" / "test_lowest.sh").read_text()
     assert "--resolution lowest-direct" in script
+
+
+def test_readme_works_on_a_package_index_page():
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install mlnb" in readme and "make demo" in readme and "make test" in readme
+    assert "### Tested versions" in readme
+    for row in ("Python", "JupyterLab", "scikit-learn", "pandas"):
+        assert re.search(rf"^\| {row} \|", readme, re.M), row
+    relative = re.findall(r"\]\((?!https?://|#)([^)]+)\)", readme)
+    assert relative == []  # relative links and images break on a package index page
+    assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
+    assert "## Where code goes" in (ROOT / "CONTRIBUTING.md").read_text()
