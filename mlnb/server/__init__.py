@@ -6,11 +6,11 @@ It is enabled automatically by the ``jupyter_server_config.d/mlnb.json`` file th
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Any
 
-from mlnb import __version__
-
-__all__ = ["__version__"]
+# Shown by `jupyter server extension list`; the same single version as mlnb.__version__.
+__version__ = importlib.metadata.version("mlnb")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
