@@ -122,7 +122,7 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
     mlnb.promote("churn", 3, to="production", registry=registry)
     mlnb.set_alias("churn", "champion", 3, registry=registry)
     third = sync_to_mlflow(mlflow_uri, registry=registry)
-    assert third.created == {"runs": 1, "model_versions": 1}
+    assert third.created == {"runs": 1, "model_versions": 1, "model_files": 1}
     assert third.updated == {"model_versions": 1, "aliases": 1}  # v1 archived, alias moved
     after = mlflow_counts(client)
     assert after["runs"] == before["runs"] + 1 and after["versions"] == before["versions"] + 1
