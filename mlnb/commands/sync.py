@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlnb.commands.spec import Context, Result
-from mlnb.sync import import_from_mlflow, sync_to_mlflow
+from mlnb.sync import check_uri, import_from_mlflow, sync_to_mlflow
 
 
 def sync(ctx: Context, args: argparse.Namespace) -> Result:
@@ -16,6 +16,7 @@ def sync(ctx: Context, args: argparse.Namespace) -> Result:
 
 def import_runs(ctx: Context, args: argparse.Namespace) -> Result:
     """Bring an MLflow server's runs and registered model versions in (idempotent)."""
+    check_uri(args.from_mlflow, "--from-mlflow")  # before the registry folder is made
     report = import_from_mlflow(
         args.from_mlflow, registry=ctx.registry, experiments=args.experiment
     )

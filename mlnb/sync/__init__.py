@@ -7,7 +7,14 @@ Metadata travels over MLflow's REST API; model files through the MLflow client, 
 
 from __future__ import annotations
 
-from mlnb.sync.mlflow import MlflowClient, SyncReport, sync_to_mlflow
+from mlnb.sync.mlflow import MlflowClient, SyncReport, check_uri, sync_to_mlflow
 from mlnb.sync.mlflow_import import ImportReport, import_from_mlflow
 
-__all__ = ["ImportReport", "MlflowClient", "SyncReport", "import_from_mlflow", "sync_to_mlflow"]
+__all__ = [
+    "ImportReport",
+    "MlflowClient",
+    "SyncReport",
+    "check_uri",
+    "import_from_mlflow",
+    "sync_to_mlflow",
+]

@@ -74,14 +74,8 @@ class SyncReport:
 class MlflowClient:
     """The few MLflow REST 2.0 calls the sync needs, with MLflow's error text kept."""
 
-    def __init__(self, uri: str, timeout: float = 30.0) -> None:
-        uri = uri.rstrip("/")
-        if not uri.startswith(("http://", "https://")):
-            raise ValidationError(
-                f"--to-mlflow needs the http(s) address of an MLflow tracking server, got "
-                f"{uri!r}; start one with `mlflow server --host 127.0.0.1 --port 5000` and pass "
-                "http://127.0.0.1:5000."
-            )
+    def __init__(self, uri: str, timeout: float = 30.0, option: str = "--to-mlflow") -> None:
+        uri = check_uri(uri, option)
         self.uri = uri
         self.timeout = timeout
         self.headers = {"Content-Type": "application/json", **auth_headers()}
@@ -135,6 +129,18 @@ class MlflowClient:
             token = page.get("next_page_token")
             if not token:
                 return out
+
+
+def check_uri(uri: str, option: str = "--to-mlflow") -> str:
+    """The tracking server's address without a trailing slash, or a clear error."""
+    uri = uri.rstrip("/")
+    if not uri.startswith(("http://", "https://")):
+        raise ValidationError(
+            f"{option} needs the http(s) address of an MLflow tracking server, got "
+            f"{uri!r}; start one with `mlflow server --host 127.0.0.1 --port 5000` and pass "
+            "http://127.0.0.1:5000."
+        )
+    return uri
 
 
 def auth_headers() -> dict[str, str]:

@@ -66,8 +66,8 @@ def import_from_mlflow(
     uri: str, registry: Any = None, experiments: list[str] | None = None
 ) -> ImportReport:
     """Bring the MLflow server's runs and registered model versions into the registry."""
+    client = MlflowClient(uri, option="--from-mlflow")
     reg = get_registry(registry)
-    client = MlflowClient(uri)
     found = _experiments(client, experiments)
     require_mlflow()  # model files come through the MLflow client
     report = ImportReport(uri=client.uri)

@@ -20,7 +20,7 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import RegistryError, ValidationError
-from mlnb.sync import MlflowClient, sync_to_mlflow
+from mlnb.sync import MlflowClient, import_from_mlflow, sync_to_mlflow
 from tests.sync.mlflow_server import ADMIN, PEER_PYTHON, load_in_mlflow, mlflow_server
 
 COLUMNS = ["tenure", "charges"]
@@ -104,6 +104,15 @@ def test_without_the_mlflow_client_nothing_is_copied_and_the_fix_is_named(tmp_pa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode != 0
     assert "pip install 'mlnb[mlflow]'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_import_says_what_is_wrong_before_touching_the_registry(tmp_path, recorder, capsys):
+    home = tmp_path / "reg"
+    assert main(["--registry", str(home), "import", "--from-mlflow", "sqlite:///m.db"]) != 0
+    assert "--from-mlflow needs the http(s) address" in capsys.readouterr().err
+    assert not home.exists()
+    with pytest.raises(RegistryError, match="wants credentials"):
+        import_from_mlflow(recorder, registry=mlnb.Registry(home))
 
 
 # -- slow: real mlflow servers ---------------------------------------------------------------
