@@ -7,20 +7,12 @@ imported lazily so that loading the extension stays fast.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import warnings
 from typing import Any
 
+from mlnb._runtime import installed_version
 
-def _installed_version() -> str:
-    """The installed distribution's version (one source: labextension/package.json)."""
-    try:
-        return importlib.metadata.version("mlnb")
-    except importlib.metadata.PackageNotFoundError:  # a source checkout never installed
-        return "0+unknown"
-
-
-__version__ = _installed_version()
+__version__ = installed_version()
 
 # The public API: one way to do each thing. public name -> "module:attribute".
 _LAZY: dict[str, str] = {

@@ -123,6 +123,17 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def installed_version() -> str:
+    """mlnb's version from the installed distribution (one source: labextension/package.json
+    through hatch-nodejs-version); ``0+unknown`` for a source tree that was never installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("mlnb")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 @lru_cache(maxsize=1)
 def launching_notebook() -> str | None:
     """The notebook a batch executor (``jupyter nbconvert --execute``, ``papermill``) started

@@ -22,10 +22,11 @@ fi
 if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
   rm -rf "$VENV"
   "$UV" venv -q --python "$PYTHON_VERSION" "$VENV"
-  # Dependencies only (mlnb itself runs from the checkout through PYTHONPATH), so no
-  # Node.js build is needed here.
   "$UV" pip install -q --python "$VENV/bin/python" --resolution lowest-direct \
     -r pyproject.toml --extra test --extra mlflow
+  # mlnb itself for its metadata (version, entry points); the code under test is the
+  # checkout's, first on PYTHONPATH. The sidebar built by `make install` is reused.
+  "$UV" pip install -q --python "$VENV/bin/python" --no-deps .
   printf '%s' "$WANT" >"$STAMP"
 fi
 "$VENV/bin/python" -c "import numpy, pandas, sklearn, scipy, IPython, jupyter_server; \

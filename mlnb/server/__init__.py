@@ -6,11 +6,12 @@ It is enabled automatically by the ``jupyter_server_config.d/mlnb.json`` file th
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Any
 
+from mlnb._runtime import installed_version
+
 # Shown by `jupyter server extension list`; the same single version as mlnb.__version__.
-__version__ = importlib.metadata.version("mlnb")
+__version__ = installed_version()
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
