@@ -16,7 +16,7 @@ MARKER="$VENV/.mlnb-peers-ready"
 
 # Installed by package name through pip's configured index; no host names here.
 REQUIREMENTS=(
-  "mlflow>=3,<4"
+  "mlflow[auth]>=3,<4"  # the auth extra: `mlflow server --app-name basic-auth` in the sync tests
   "evidently"
   "nannyml"
   "scikit-learn"

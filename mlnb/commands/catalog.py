@@ -660,7 +660,33 @@ COMMANDS: list[Command] = [
         ),
         description="Copy experiments, runs (params, metric history, tags, data digests) and "
         "registered model versions with their stages and aliases to an MLflow tracking "
-        "server over its REST API. Idempotent: a second sync copies nothing new; runs that "
-        "changed since are topped up. mlflow itself need not be installed here.",
+        "server; each version's model is uploaded as an MLflow sklearn model, so "
+        "mlflow.sklearn.load_model('models:/NAME/N') loads it. Idempotent: a second sync "
+        "copies nothing new; runs that changed since are topped up. Needs the MLflow client "
+        "(pip install 'mlnb[mlflow]'); credentials come from MLFLOW_TRACKING_TOKEN or "
+        "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD.",
+    ),
+    command(
+        "import",
+        "bring an MLflow server's runs and registered models into this registry",
+        f"{SYNC}:import_runs",
+        arg(
+            "--from-mlflow",
+            required=True,
+            metavar="URI",
+            help="tracking server, e.g. http://127.0.0.1:5000",
+        ),
+        arg(
+            "--experiment",
+            "-e",
+            action="append",
+            default=None,
+            help="only this MLflow experiment (repeatable)",
+        ),
+        description="Import an MLflow server's experiments and runs (params, metric history, "
+        "tags, times, status) and its registered model versions (scikit-learn models, with "
+        "their stages and aliases) into the registry. Idempotent: a second import brings only "
+        "what is new. Needs the MLflow client (pip install 'mlnb[mlflow]').",
+        creates_registry=True,
     ),
 ]

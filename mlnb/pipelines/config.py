@@ -11,11 +11,12 @@ import datetime as dt
 import keyword
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlnb.errors import ValidationError
+from mlnb.errors import MlnbError, ValidationError
 
 CATCHUP_POLICIES = ("once", "skip")
 PROMOTION_STAGES = ("staging", "production")
@@ -350,3 +351,14 @@ def check_duration(option: str, value: Any) -> float:
 def _check_whole(option: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValidationError(f"{option} must be a whole number >= {minimum}, got {value!r}.")
+
+
+def require_posix() -> None:
+    """Stop early, with the reason, where pipelines cannot run (Windows without WSL)."""
+    if sys.platform == "win32":
+        raise MlnbError(
+            "mlnb pipelines and the scheduler run on POSIX systems only (Linux, macOS, or WSL "
+            "on Windows): they lock the registry with fcntl.flock and stop runs by process "
+            "group, which Windows lacks. Tracking, the model registry and monitoring work "
+            "here; run pipelines under WSL or on a Linux/macOS machine."
+        )

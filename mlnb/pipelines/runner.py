@@ -17,7 +17,7 @@ from typing import Any
 
 from mlnb._runtime import host
 from mlnb.monitoring.alerts import raise_alert
-from mlnb.pipelines.config import PipelineConfig
+from mlnb.pipelines.config import PipelineConfig, require_posix
 from mlnb.pipelines.notebook import failing_cell_in_output
 
 log = logging.getLogger("mlnb.pipelines")
@@ -156,6 +156,7 @@ class RunExecutor:
         sleep: Callable[[float], Any] | None = None,
         python: str | None = None,
     ) -> None:
+        require_posix()
         self.reg = registry
         self.sleep = sleep or time.sleep
         self.python = python or sys.executable

@@ -10,10 +10,10 @@ heartbeat stopped) before it carries on.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,13 +23,16 @@ from typing import Any
 from mlnb._runtime import host
 from mlnb._runtime import pid_alive as _pid_alive
 from mlnb.errors import MlnbError, RegistryError
-from mlnb.pipelines.config import PipelineConfig, check_duration, next_due
+from mlnb.pipelines.config import PipelineConfig, check_duration, next_due, require_posix
 from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.runner import RunExecutor, settle_orphaned_run
 from mlnb.pipelines.triggers import due_fires, enqueue_fires
 from mlnb.serving.live import score_deployment_windows
 from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import get_registry
+
+if sys.platform != "win32":  # POSIX only: require_posix() explains it elsewhere
+    import fcntl
 
 log = logging.getLogger("mlnb.scheduler")
 LOCK_FILENAME = "scheduler.lock"
@@ -49,6 +52,7 @@ class SchedulerLock:
     and start time. The kernel drops it when the process dies, even by SIGKILL."""
 
     def __init__(self, home: str | os.PathLike[str]) -> None:
+        require_posix()
         self.path = Path(home) / LOCK_FILENAME
         self._fd: int | None = None
 

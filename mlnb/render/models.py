@@ -102,7 +102,7 @@ def models_html(models: list[dict[str, Any]]) -> str:
         if r[3] != "-":
             cells[3] = badge(str(r[3]), GREEN)
         rows.append(cells)
-    return html_table(_MODELS_HEADERS, rows, sortable=True)
+    return html_table(_MODELS_HEADERS, rows)
 
 
 def _version_rows(model: dict[str, Any]) -> list[list[Any]]:

@@ -235,21 +235,20 @@ class Database:
                 "with write access (or copy it somewhere writable)."
             )
 
-    @property
-    def utils(self) -> Any:
-        """A sqlite-utils view of the same connection, for introspection and export.
-
-        Imported on first use: sqlite-utils pulls in pandas, which ``%load_ext`` must not pay for.
-        """
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
-
     def table_counts(self) -> dict[str, int]:
-        """Rows per table, via sqlite-utils (used by `mlnb status --tables` and tests)."""
+        """Rows per table (used by `mlnb status --tables` and tests)."""
         with self._lock:
-            db = self.utils
-            return {name: db[name].count for name in db.table_names()}
+            names = [
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            return {
+                name: self.conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+                for name in names
+            }
 
     def _configure(self) -> None:
         c = self.conn

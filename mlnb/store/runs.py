@@ -154,6 +154,25 @@ class RunStore(FeatureStore):
             points.append((str(key), _as_metric_value(key, value), s, t))
         self._insert_metrics(run_id, points)
 
+    def log_metric_points(
+        self, run_id: int, points: Sequence[tuple[str, float, int, float]]
+    ) -> None:
+        """Append metric points ``(key, value, step, timestamp)`` recorded elsewhere (an
+        import keeps their original steps and times)."""
+        for key, value, _, _ in points:
+            _check_name("metric name", str(key))
+            _as_metric_value(key, value)
+        self._insert_metrics(run_id, points)
+
+    def ids_by_tag(self, key: str) -> dict[str, int]:
+        """Run id per value of the tag ``key`` (how an import finds what it brought before)."""
+        rows = self.db.query("SELECT value, run_id FROM tags WHERE key = ?", (key,))
+        return {str(r["value"]): int(r["run_id"]) for r in rows}
+
+    def uuids(self) -> set[str]:
+        """Every run's uuid (the identity a sync to MLflow carries across)."""
+        return {str(r["uuid"]) for r in self.db.query("SELECT uuid FROM runs")}
+
     def set_tags(self, run_id: int, tags: dict[str, Any]) -> None:
         """Record tags of a run as strings."""
         self._insert_tags(run_id, {k: str(v) for k, v in tags.items()})
