@@ -3,7 +3,7 @@ forward. Never edit a released entry: append a new one."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 MIGRATIONS: list[str] = [
@@ -244,6 +244,20 @@ MIGRATIONS: list[str] = [
         mtime_ns INTEGER NOT NULL,
         digest TEXT NOT NULL
     );
+    """,
+    # 1 -> 2: runs may end as 'interrupted' (KeyboardInterrupt, a kernel interrupt or
+    # restart). SQLite cannot alter a CHECK constraint, and rebuilding `runs` would cascade
+    # through its child tables, so the constraint text is rewritten in place, the documented
+    # way for a change that only widens a constraint; RESET reloads the schema and the index
+    # is rebuilt so that every open connection sees a new schema cookie.
+    """
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_master
+       SET sql = replace(sql, '''crashed'')', '''crashed'',''interrupted'')')
+     WHERE type = 'table' AND name = 'runs' AND sql NOT LIKE '%interrupted%';
+    PRAGMA writable_schema = RESET;
+    DROP INDEX IF EXISTS runs_status;
+    CREATE INDEX runs_status ON runs(status)
     """,
 ]
 

@@ -25,7 +25,7 @@ from mlnb.store.registry import Registry
 from mlnb.tracking import fingerprint as fp
 from mlnb.tracking.artifacts import save_model
 from mlnb.tracking.data import record_data
-from mlnb.tracking.estimators import fit_token, is_estimator, is_fitted
+from mlnb.tracking.estimators import fit_token, flat_params, is_estimator, is_fitted
 from mlnb.tracking.estimators import signature as model_signature
 from mlnb.tracking.run import Run, activate, current_experiment, deactivate, start_run
 from mlnb.tracking.source import CellAnalysis, analyse, strip_ipython_syntax
@@ -240,8 +240,9 @@ class CellCapture:
                     and k not in self.options.metrics
                 }
             )
-            for name in self._fitted_model_names():
-                params.update(_changed_params(self.ns[name], prefix=f"{name}."))
+            models = {name: self.ns[name] for name in self._fitted_model_names()}
+            params.update(estimator_params(models, taken=params))
+        params.update(papermill_parameters(self.ns))
         if params:
             self.registry.runs.log_params(self._run_id, params)
         summary.params = params
@@ -399,6 +400,51 @@ def _looks_like_metric(name: str) -> bool:
         lowered == hint or lowered.startswith(hint + "_") or lowered.endswith("_" + hint)
         for hint in METRIC_NAME_HINTS
     )
+
+
+def estimator_params(models: dict[str, Any], taken: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters of the models fitted in a cell, named by scikit-learn's own
+    ``get_params()`` keys (``C``, ``max_depth``, ``clf__C``) as MLflow autolog names them,
+    so runs line up in a comparison whatever the model variable is called.
+
+    A key is prefixed with the variable name (``rf.max_depth``) only on a real collision: two
+    models, or a model and a literal of the cell (``taken``), with different values for it.
+    Values that differ from the defaults come first (what a summary shows)."""
+    per_model = {name: _scalar_params(model) for name, model in models.items()}
+    values: dict[str, list[Any]] = {}
+    for params in per_model.values():
+        for key, value in params.items():
+            values.setdefault(key, []).append(value)
+    out: dict[str, Any] = {}
+    for name, params in per_model.items():
+        for key, value in params.items():
+            clash = any(not _same_value(v, value) for v in values[key])
+            if key in taken and not _same_value(taken[key], value):
+                clash = True
+            if clash:
+                out[f"{name}.{key}"] = value
+            elif key not in taken:
+                out[key] = value
+    return out
+
+
+def _scalar_params(estimator: Any) -> dict[str, Any]:
+    """``get_params(deep=True)`` scalars, those that differ from the defaults first."""
+    params = flat_params(estimator)
+    changed = _changed_params(estimator, prefix="")
+    return {**{k: params[k] for k in changed if k in params}, **params}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def papermill_parameters(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of the papermill execution this kernel runs, if any (see
+    :mod:`mlnb.tracking.parameters`): recorded as params of every run of that execution."""
+    return {k: v for k, v in notebook_parameters(namespace).items() if _is_param_value(v)}
 
 
 def _changed_params(estimator: Any, prefix: str) -> dict[str, Any]:
