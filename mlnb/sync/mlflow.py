@@ -20,7 +20,13 @@ from typing import Any
 from mlnb.errors import RegistryError, ValidationError
 from mlnb.store.registry import get_registry
 
-RUN_STATUS = {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED", "crashed": "FAILED", "interrupted": "KILLED"}
+RUN_STATUS = {
+    "running": "RUNNING",
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "crashed": "FAILED",
+    "interrupted": "KILLED",
+}
 STAGE = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
 # MLflow's log-batch limits: 1000 metrics, 100 params, 100 tags, 1000 items in all.
 BATCH_METRICS, BATCH_PARAMS, BATCH_TAGS = 1000, 100, 100

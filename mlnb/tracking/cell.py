@@ -27,6 +27,7 @@ from mlnb.tracking.artifacts import save_model
 from mlnb.tracking.data import record_data
 from mlnb.tracking.estimators import fit_token, flat_params, is_estimator, is_fitted
 from mlnb.tracking.estimators import signature as model_signature
+from mlnb.tracking.parameters import PARAMETERS_TAG, notebook_parameters
 from mlnb.tracking.run import Run, activate, current_experiment, deactivate, start_run
 from mlnb.tracking.source import CellAnalysis, analyse, strip_ipython_syntax
 
@@ -151,7 +152,7 @@ class CellCapture:
         )
         activate(self.run)
         if self.options.data:
-            with self._guard("fingerprinting inputs"):
+            with self._guard("fingerprinting inputs"), fp.one_snapshot():
                 self._fingerprint_inputs()
             with self._guard("watching pandas readers"):
                 self._restore_readers = _watch_pandas_readers(self._files)
@@ -202,7 +203,10 @@ class CellCapture:
                 step(summary)
         status = "finished"
         message = None
-        if error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            status = "interrupted"
+            message = "interrupted (KeyboardInterrupt: the kernel was interrupted or restarted)"
+        elif error is not None:
             status = "failed"
             message = f"{type(error).__name__}: {error}"
         with self._guard("ending the run"):
@@ -220,7 +224,10 @@ class CellCapture:
         return self.run.id
 
     def _record_params(self, summary: CaptureSummary) -> None:
-        params: dict[str, Any] = {}
+        """Literals of the cell, the fitted models' ``get_params()`` and the parameters of
+        the papermill execution this kernel runs (a value set in the cell wins)."""
+        execution = papermill_parameters(self.ns)
+        params: dict[str, Any] = dict(execution)
         wanted = self.options.params
         if wanted is not None:
             for name in wanted:
@@ -242,12 +249,18 @@ class CellCapture:
             )
             models = {name: self.ns[name] for name in self._fitted_model_names()}
             params.update(estimator_params(models, taken=params))
-        params.update(papermill_parameters(self.ns))
         if params:
             self.registry.runs.log_params(self._run_id, params)
+        if execution:
+            self.registry.runs.set_tags(self._run_id, {PARAMETERS_TAG: ",".join(execution)})
         summary.params = params
 
     def _record_data(self, summary: CaptureSummary) -> None:
+        """Inputs, outputs and files of the cell; outputs sharing buffers are hashed once."""
+        with fp.one_snapshot():
+            self._record_data_versions(summary)
+
+    def _record_data_versions(self, summary: CaptureSummary) -> None:
         links = []
         for name, described in self._inputs.items():
             self.registry.data.record({**described, "name": name})
