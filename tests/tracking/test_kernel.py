@@ -45,7 +45,6 @@ def execute(kc: Any, code: str, timeout: float = 60) -> dict[str, Any]:
             return dict(reply["content"])
 
 
-
 def runs_by_name(home: Path) -> dict[str, dict[str, Any]]:
     reg = Registry(home)
     try:

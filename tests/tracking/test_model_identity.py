@@ -62,7 +62,5 @@ def test_identical_models_in_two_processes_have_one_sha256_and_are_stored_once(t
     forest = load_artifact(reg, second["forest"][1], trusted=None)
     X = np.random.default_rng(1).normal(size=(20, 4))
     assert forest.predict(X).shape == (20,)
-    assert reg.models.artifact(second["forest"][1])["trusted_types"] == [
-        "sklearn.tree._tree.Tree"
-    ]
+    assert reg.models.artifact(second["forest"][1])["trusted_types"] == ["sklearn.tree._tree.Tree"]
     reg.close()

@@ -106,7 +106,11 @@ def test_cell_numbers_parameters_and_track_on_in_a_papermill_kernel(tmp_path, mo
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = tags
         nb.cells.append(cell)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "auto.ipynb")
     pm.execute_notebook(
         str(tmp_path / "auto.ipynb"),

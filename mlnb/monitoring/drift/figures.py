@@ -8,9 +8,11 @@ matplotlib is imported only when a figure is drawn. History comes in as the rows
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,60 @@ from mlnb.render.drift import (
     plot_columns,
     verdict_text,
 )
+
+
+# Fonts that draw CJK and other non-Latin letters, tried after DejaVu Sans glyph by glyph
+# (matplotlib >= 3.6 falls back per glyph through a list of families).
+WIDE_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "Microsoft YaHei",
+    "SimHei",
+    "Yu Gothic",
+    "Meiryo",
+    "Malgun Gothic",
+    "Hiragino Sans",
+    "PingFang SC",
+    "Apple SD Gothic Neo",
+    "Arial Unicode MS",
+    "Noto Sans",
+)
+
+
+@functools.cache
+def font_families() -> list[str]:
+    """DejaVu Sans, then every installed font of WIDE_FONTS: column names in any script are
+    drawn when one of those fonts is installed, and as empty boxes otherwise."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in WIDE_FONTS if name in installed)]
+
+
+def _drawn_with_fonts(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Draw with the font fallback list; a glyph no font has never prints a warning into
+    the user's notebook (the figure shows a box, the panel's text names the column)."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with (
+            matplotlib.rc_context({"font.family": font_families()}),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+            warnings.filterwarnings("ignore", message=r"findfont: ")
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
 def _png(fig: Any) -> bytes:
@@ -116,6 +172,7 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
         ax.legend(fontsize=7, frameon=False, loc="best")
 
 
+@_drawn_with_fonts
 def distributions_png(columns: Sequence[DriftColumn], per_row: int = 3) -> bytes:
     """Small multiples of reference vs current distributions."""
     n = len(columns)
@@ -172,6 +229,7 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
         ax.spines[side].set_visible(False)
 
 
+@_drawn_with_fonts
 def scores_png(report: DriftResult) -> bytes:
     """Per-column scores as bars against their threshold."""
     n = sum(1 for c in report.columns if c.score is not None)
@@ -285,6 +343,7 @@ def _draw_timeline(
         ax.tick_params(labelbottom=False)
 
 
+@_drawn_with_fonts
 def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
     """Drift share, per-column scores and metrics across batches, thresholds as dashed lines."""
     has_metrics = any(r["metrics"] for r in rows)
@@ -297,6 +356,7 @@ def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
 # --------------------------------------------------------------------------- whole panel
 
 
+@_drawn_with_fonts
 def write_panel_png(
     report: DriftResult,
     path: str | Path,
@@ -357,6 +417,7 @@ def write_panel_png(
     return str(out)
 
 
+@_drawn_with_fonts
 def column_png(c: DriftColumn) -> bytes:
     """One column's reference vs current distribution (the widget's detail plot)."""
     fig = _figure(5.2, 3.2)
