@@ -30,7 +30,6 @@ from mlnb.render.drift import (
     verdict_text,
 )
 
-
 # Fonts that draw CJK and other non-Latin letters, tried after DejaVu Sans glyph by glyph
 # (matplotlib >= 3.6 falls back per glyph through a list of families).
 WIDE_FONTS = (
