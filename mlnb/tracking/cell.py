@@ -420,8 +420,9 @@ def estimator_params(models: dict[str, Any], taken: dict[str, Any]) -> dict[str,
     ``get_params()`` keys (``C``, ``max_depth``, ``clf__C``) as MLflow autolog names them,
     so runs line up in a comparison whatever the model variable is called.
 
-    A key is prefixed with the variable name (``rf.max_depth``) only on a real collision: two
-    models, or a model and a literal of the cell (``taken``), with different values for it.
+    A key is prefixed with the variable name (``rf.max_depth``) only on a real collision: a
+    model whose value differs from the cell's literal of that name (``taken``), or models
+    that disagree with each other (then each keeps its value under its own name).
     Values that differ from the defaults come first (what a summary shows)."""
     per_model = {name: _scalar_params(model) for name, model in models.items()}
     values: dict[str, list[Any]] = {}
@@ -431,13 +432,13 @@ def estimator_params(models: dict[str, Any], taken: dict[str, Any]) -> dict[str,
     out: dict[str, Any] = {}
     for name, params in per_model.items():
         for key, value in params.items():
-            clash = any(not _same_value(v, value) for v in values[key])
-            if key in taken and not _same_value(taken[key], value):
-                clash = True
-            if clash:
-                out[f"{name}.{key}"] = value
-            elif key not in taken:
+            if key in taken:  # the cell's own value owns the plain name
+                if not _same_value(taken[key], value):
+                    out[f"{name}.{key}"] = value
+            elif all(_same_value(v, value) for v in values[key]):
                 out[key] = value
+            else:
+                out[f"{name}.{key}"] = value
     return out
 
 
