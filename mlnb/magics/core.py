@@ -158,7 +158,8 @@ class CoreMagics(Magics):
         transformed = shell.transform_cell(cell)
         tree = shell.compile.ast_parse(transformed)
         tree = shell.transform_ast(tree)
-        filename = shell.compile.cache(transformed, self._cell_number(stored=True), raw_code=cell)
+        number = self._cell_number(stored=True) or shell.execution_count
+        filename = shell.compile.cache(transformed, number, raw_code=cell)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)

@@ -75,7 +75,7 @@ def skops_bytes(model: Any) -> tuple[bytes, dict[str, Any]]:
         from skops.io._utils import SaveContext, get_state
 
         entries = _Entries()
-        context = SaveContext(zip_file=entries)  # type: ignore[arg-type]
+        context = SaveContext(zip_file=entries)
         state = get_state(model, context)
         context.clear_memo()
         state["protocol"] = context.protocol
@@ -153,7 +153,7 @@ def untrusted_types(schema: dict[str, Any], data: bytes) -> list[str]:
         from skops.io._audit import get_tree
         from skops.io._utils import LoadContext
 
-        context = LoadContext(src=_NoArrays(), protocol=int(schema["protocol"]))  # type: ignore[arg-type]
+        context = LoadContext(src=_NoArrays(), protocol=int(schema["protocol"]))
         return sorted(get_tree(schema, context, trusted=None).get_unsafe_set())
     except Exception:  # another skops version: the public, slower route
         return sorted(sio.get_untrusted_types(data=data))
