@@ -14,7 +14,7 @@ from mlnb.commands.spec import CLI, MAGIC, Arg, Command, arg, command, one_of
 
 # Same list as mlnb.store.runs.RUN_STATUSES (a test keeps them equal); repeated here so
 # that parsing a command line does not open the storage layer.
-RUN_STATUSES = ("running", "finished", "failed", "crashed")
+RUN_STATUSES = ("running", "finished", "failed", "crashed", "interrupted")
 STAGES = ["staging", "production", "archived"]
 NOTEBOOK = frozenset({MAGIC})
 COMMAND_LINE = frozenset({CLI})

@@ -35,7 +35,8 @@ from mlnb.pipelines.runner import (
 from mlnb.pipelines.scheduler import recover_pipeline_runs
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.records import PipelineRecord, PipelineRunRecord
-from mlnb.store.registry import RegistryArg, get_registry
+from mlnb.store.registry import Registry, RegistryArg, get_registry
+from mlnb.tracking.parameters import execution_parameters
 
 
 def create_pipeline(
@@ -375,11 +376,23 @@ def get_pipeline_run(run_id: int, registry: RegistryArg = None) -> dict[str, Any
     reg = get_registry(registry)
     run: dict[str, Any] = {**reg.pipelines.run(int(run_id))}
     run["runs"] = reg.pipelines.tracked_runs_of_run(run["id"])
+    run["parameters"] = _execution_parameters(reg, run["runs"])
     run["model_versions"] = reg.pipelines.model_versions_of_run(run["id"])
     run["duration"] = (
         run["ended_at"] - run["started_at"] if run["ended_at"] and run["started_at"] else None
     )
     return run
+
+
+def _execution_parameters(reg: Registry, tracked: list[dict[str, Any]]) -> dict[str, Any]:
+    """The notebook parameters the execution ran with, as its tracked runs recorded them."""
+    for tracked_run in tracked:
+        found = execution_parameters(
+            reg.runs.params(tracked_run["id"]), reg.runs.tags(tracked_run["id"])
+        )
+        if found:
+            return found
+    return {}
 
 
 def set_pipeline_status(name: str, status: str, registry: RegistryArg = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ CRON_MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+NAME_PATTERN = re.compile(r"^[^\W_][\w.-]{0,99}$")  # letters of any script, digits, _ . -
 
 
 @dataclass

@@ -16,6 +16,7 @@ STATUS_COLORS = {
     "running": AMBER,
     "failed": RED,
     "crashed": RED,
+    "interrupted": GREY,
     "production": GREEN,
     "staging": AMBER,
     "archived": GREY,

@@ -189,6 +189,10 @@ def run_text(r: dict[str, Any], with_log: bool = False) -> str:
         f"  started:      {fmt_time(r['started_at'])}   duration: "
         f"{fmt_duration(r['started_at'], r['ended_at'])}",
     ]
+    if r.get("parameters"):
+        lines.append(
+            "  parameters:   " + ", ".join(f"{k}={v!r}" for k, v in r["parameters"].items())
+        )
     reason = failure_reason(r)
     if reason:
         lines.append(f"  reason:       {reason}")

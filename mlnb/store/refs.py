@@ -6,6 +6,7 @@ Pure functions with no registry access, so the grammar is easy to test on its ow
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from mlnb.errors import ValidationError
@@ -13,10 +14,10 @@ from mlnb.errors import ValidationError
 STAGES = ("none", "staging", "production", "archived")
 RESERVED_ALIASES = (*STAGES, "latest")
 MAX_ID = (1 << 63) - 1  # the largest integer SQLite stores
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
-_REF = re.compile(
-    r"^(?:models:/)?(?P<name>[^@/\s]+)(?:/(?P<version>[0-9]+)|@(?P<alias>[^@/\s]+))?$"
-)
+# Letters and digits of any script (modèle-ü, 客户流失), '_', '-' and '.'; never a space or
+# a character of the reference grammar ('@', '/').
+_NAME = re.compile(r"^[^\W_][\w.\-]{0,99}$")
+_REF = re.compile(r"^(?:models:/)?(?P<name>[^@/\s]+)(?:/(?P<version>\d+)|@(?P<alias>[^@/\s]+))?$")
 REF_HELP = (
     "use NAME/VERSION (churn/3), NAME@VERSION (churn@3), NAME@STAGE (churn@production), "
     "NAME@ALIAS (churn@champion) or NAME for the latest version"
@@ -41,17 +42,21 @@ class ModelRef:
 
 def check_model_name(name: object) -> str:
     """A valid registered-model name, or ValidationError saying what is allowed."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.match(unicodedata.normalize("NFC", name)):
         raise ValidationError(
-            f"model name {name!r} is not valid: use 1-100 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit (e.g. 'churn')."
+            f"model name {name!r} is not valid: use 1-100 letters (any script), digits, '_', "
+            "'-' or '.', starting with a letter or digit (e.g. 'churn' or 'modèle-ü')."
         )
     return name
 
 
 def check_alias(alias: object) -> str:
     """A valid free alias (not a stage name, not a number)."""
-    if not isinstance(alias, str) or not _NAME.match(alias) or alias.isdigit():
+    if (
+        not isinstance(alias, str)
+        or not _NAME.match(unicodedata.normalize("NFC", alias))
+        or alias.isdigit()
+    ):
         raise ValidationError(
             f"alias {alias!r} is not valid: use letters, digits, '_', '-' or '.', not only "
             "digits (e.g. 'champion')."

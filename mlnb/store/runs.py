@@ -21,7 +21,7 @@ from mlnb.store.connection import FeatureStore, dumps, loads, now, run_id_filter
 from mlnb.store.records import ExperimentRecord, RunRecord, as_record
 from mlnb.store.refs import is_number, parse_id
 
-RUN_STATUSES = ("running", "finished", "failed", "crashed")
+RUN_STATUSES = ("running", "finished", "failed", "crashed", "interrupted")
 
 
 def _check_name(what: str, name: str) -> None:
@@ -132,9 +132,9 @@ class RunStore(FeatureStore):
         return run_id
 
     def end(self, run_id: int, status: str = "finished", error: str | None = None) -> None:
-        """Close a run as finished, failed or crashed (with the error text, if any)."""
+        """Close a run as finished, failed, crashed or interrupted (with the error text)."""
         if status not in RUN_STATUSES or status == "running":
-            raise ValidationError(f"a run ends as finished, failed or crashed, not {status!r}.")
+            raise ValidationError(f"a run ends as {', '.join(RUN_STATUSES[1:])}, not {status!r}.")
         _heartbeats.remove(self, run_id)
         self._finish(run_id, status, error)
 

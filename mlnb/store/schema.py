@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _change_triggers(feature: str, table: str, update_of: str = "") -> str:
@@ -428,6 +428,20 @@ MIGRATIONS: list[str] = [
     # The sidebar's Models card shows what is served: starting, stopping or swapping a
     # deployment moves the token; its heartbeat and request counters do not.
     + _change_triggers("models", "deployments", "model_name, alias, version, url, status, error"),
+    # 4 -> 5: runs may end as 'interrupted' (KeyboardInterrupt, a kernel interrupt or
+    # restart). SQLite cannot alter a CHECK constraint, and rebuilding `runs` would cascade
+    # through its child tables, so the constraint text is rewritten in place, the documented
+    # way for a change that only widens a constraint; RESET reloads the schema and the index
+    # is rebuilt so that every open connection sees a new schema cookie.
+    """
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_master
+       SET sql = replace(sql, '''crashed'')', '''crashed'',''interrupted'')')
+     WHERE type = 'table' AND name = 'runs' AND sql NOT LIKE '%interrupted%';
+    PRAGMA writable_schema = RESET;
+    DROP INDEX IF EXISTS runs_status;
+    CREATE INDEX runs_status ON runs(status)
+    """,
 ]
 
 

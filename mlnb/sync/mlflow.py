@@ -29,7 +29,13 @@ from mlnb.render.secrets import redact_url, scrub
 from mlnb.store.registry import get_registry
 from mlnb.sync.mlflow_models import artifact_path, require_mlflow, upload_model
 
-RUN_STATUS = {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED", "crashed": "FAILED"}
+RUN_STATUS = {
+    "running": "RUNNING",
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "crashed": "FAILED",
+    "interrupted": "KILLED",
+}
 STAGE = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
 # MLflow's log-batch limits: 1000 metrics, 100 params, 100 tags, 1000 items in all.
 BATCH_METRICS, BATCH_PARAMS, BATCH_TAGS = 1000, 100, 100

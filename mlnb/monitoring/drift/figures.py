@@ -14,6 +14,7 @@ import io
 import json
 import math
 from collections import OrderedDict
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +66,58 @@ def _themed(draw: Callable[..., T]) -> Callable[..., T]:
             return draw(*args, **kwargs)
 
     return wrapper
+# Fonts that draw CJK and other non-Latin letters, tried after DejaVu Sans glyph by glyph
+# (matplotlib >= 3.6 falls back per glyph through a list of families).
+WIDE_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "Microsoft YaHei",
+    "SimHei",
+    "Yu Gothic",
+    "Meiryo",
+    "Malgun Gothic",
+    "Hiragino Sans",
+    "PingFang SC",
+    "Apple SD Gothic Neo",
+    "Arial Unicode MS",
+    "Noto Sans",
+)
+
+
+@functools.cache
+def font_families() -> list[str]:
+    """DejaVu Sans, then every installed font of WIDE_FONTS: column names in any script are
+    drawn when one of those fonts is installed, and as empty boxes otherwise."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in WIDE_FONTS if name in installed)]
+
+
+def _drawn_with_fonts(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Draw with the font fallback list; a glyph no font has never prints a warning into
+    the user's notebook (the figure shows a box, the panel's text names the column)."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with (
+            matplotlib.rc_context({"font.family": font_families()}),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+            warnings.filterwarnings("ignore", message=r"findfont: ")
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
 def _png(fig: Any) -> bytes:
@@ -173,6 +226,7 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
         ax.legend(fontsize=7, frameon=False, loc="best")
 
 
+@_drawn_with_fonts
 def distributions_png(columns: Sequence[DriftColumn], per_row: int = 3) -> bytes:
     """Small multiples of reference vs current distributions."""
     key = [[c.column, c.test, c.score, c.drifted, c.status, c.hist] for c in columns] + [
@@ -255,6 +309,7 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
 
 
 @_themed
+@_drawn_with_fonts
 def scores_png(report: DriftResult) -> bytes:
     """Per-column scores as bars against their threshold."""
     n = sum(1 for c in report.columns if c.score is not None)
@@ -394,6 +449,7 @@ def _metric_count(rows: Sequence[dict[str, Any]]) -> int:
     return len(_metric_groups(rows))
 
 
+@_drawn_with_fonts
 def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
     """Drift share, per-column scores and metrics across batches, thresholds as dashed lines."""
     key = [
@@ -427,6 +483,7 @@ def _timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
 
 
 @_themed
+@_drawn_with_fonts
 def write_panel_png(
     report: DriftResult,
     path: str | Path,
@@ -487,6 +544,7 @@ def write_panel_png(
 
 
 @_themed
+@_drawn_with_fonts
 def column_png(c: DriftColumn) -> bytes:
     """One column's reference vs current distribution (the widget's detail plot)."""
     fig = _figure(5.2, 3.2)
