@@ -268,6 +268,8 @@ class BackupRecord(TypedDict):
     objects: int
     objects_bytes: int
     integrity: str
+
+
 class DeploymentRecord(TypedDict):
     """One ``mlnb serve`` process: what it serves, where, and how it is doing."""
 

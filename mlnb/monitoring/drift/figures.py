@@ -13,8 +13,8 @@ import hashlib
 import io
 import json
 import math
-from collections import OrderedDict
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,6 +66,8 @@ def _themed(draw: Callable[..., T]) -> Callable[..., T]:
             return draw(*args, **kwargs)
 
     return wrapper
+
+
 # Fonts that draw CJK and other non-Latin letters, tried after DejaVu Sans glyph by glyph
 # (matplotlib >= 3.6 falls back per glyph through a list of families).
 WIDE_FONTS = (
