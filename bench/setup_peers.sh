@@ -16,8 +16,9 @@ MARKER="$VENV/.mlnb-peers-ready"
 
 # Installed by package name through pip's configured index; no host names here.
 REQUIREMENTS=(
-  "mlflow>=3,<4"
+  "mlflow[auth]>=3,<4"  # the auth extra: `mlflow server --app-name basic-auth` in the sync tests
   "evidently"
+  "nannyml"
   "scikit-learn"
   "pandas<3"
   "pyarrow"
@@ -26,7 +27,7 @@ REQUIREMENTS=(
 WANT="$(printf '%s\n' "${REQUIREMENTS[@]}")"
 
 peers_import() {
-  "$VENV/bin/python" -c "import mlflow, evidently, sklearn, pandas, pyarrow; \
+  "$VENV/bin/python" -c "import mlflow, evidently, nannyml, sklearn, pandas, pyarrow; \
 assert int(mlflow.__version__.split('.')[0]) >= 3, mlflow.__version__; \
 assert int(pandas.__version__.split('.')[0]) < 3, pandas.__version__" >/dev/null 2>&1
 }

@@ -10,7 +10,9 @@ import importlib
 import warnings
 from typing import Any
 
-__version__ = "0.1.0"
+from mlnb._runtime import installed_version
+
+__version__ = installed_version()
 
 # The public API: one way to do each thing. public name -> "module:attribute".
 _LAZY: dict[str, str] = {
@@ -71,6 +73,11 @@ _MOVED: dict[str, tuple[str, str]] = {
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension", "__version__"]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built sidebar lives, for `jupyter labextension develop --overwrite .`."""
+    return [{"src": "labextension", "dest": "mlnb"}]
+
+
 def _resolve(target: str) -> Any:
     module, _, attr = target.partition(":")
     value = importlib.import_module(module)
@@ -95,12 +102,23 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ip: Any) -> None:
-    """``%load_ext mlnb``: register the magics and say which registry is in use."""
+    """``%load_ext mlnb``: register the magics and say which registry is in use.
+
+    A folder without a registry is left alone: ``.mlnb/registry.db`` is created by the
+    first run or command that writes, not by loading the extension.
+    """
     from mlnb.magics import register_all
-    from mlnb.store.registry import get_registry
+    from mlnb.store.paths import DB_FILENAME, resolve_home
+    from mlnb.store.registry import current_registry, get_registry
 
     register_all(ip)
     try:
+        home = resolve_home()
+        if current_registry() is None and not (home / DB_FILENAME).exists():
+            print(
+                f"mlnb {__version__}: registry {home} (created at the first run). Try %mlnb help."
+            )
+            return
         reg = get_registry()
         print(f"mlnb {__version__}: registry {reg.home} ({reg.runs.count()} runs). Try %mlnb help.")
     except Exception as exc:  # a broken registry must not stop the notebook from loading

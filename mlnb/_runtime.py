@@ -121,3 +121,37 @@ def pid_alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][:1] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def installed_version() -> str:
+    """mlnb's version from the installed distribution (one source: labextension/package.json
+    through hatch-nodejs-version); ``0+unknown`` for a source tree that was never installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("mlnb")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@lru_cache(maxsize=1)
+def launching_notebook() -> str | None:
+    """The notebook a batch executor (``jupyter nbconvert --execute``, ``papermill``) started
+    this kernel for, read from the parent process's command line; None when there is none.
+
+    Those tools start the kernel as a child and tell it nothing about the notebook, so a run
+    recorded there would otherwise lose its notebook. Linux ``/proc`` only; elsewhere None.
+    """
+    parent = f"/proc/{os.getppid()}"
+    try:
+        with open(f"{parent}/cmdline", "rb") as f:
+            words = [w.decode(errors="replace") for w in f.read().split(b"\0") if w]
+        cwd = os.readlink(f"{parent}/cwd")
+    except OSError:
+        return None
+    for word in words[1:]:
+        if word.endswith(".ipynb"):
+            path = os.path.join(cwd, os.path.expanduser(word))
+            if os.path.isfile(path):
+                return os.path.normpath(path)
+    return None

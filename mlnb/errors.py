@@ -11,6 +11,10 @@ class RegistryError(MlnbError):
     """The registry database or object store cannot be used (read-only, corrupt, locked...)."""
 
 
+class WritesRefused(RegistryError):
+    """The registry can be read but takes no writes: it is read-only, or it is damaged."""
+
+
 class NotFoundError(MlnbError, LookupError):
     """A run, data version, model, monitor or pipeline that the caller named does not exist."""
 

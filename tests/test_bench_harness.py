@@ -35,6 +35,7 @@ def test_every_issue_row_is_registered_with_a_known_peer(bench):
         "gate_overhead",
         "drift",
         "pipeline_overhead",
+        "scheduler_catchup",
     ]
     for b in bench.BENCHMARKS:
         assert b.doc, f"{b.key} needs a one-line docstring for --list"

@@ -45,7 +45,9 @@ def test_the_fixture_is_untouched_by_the_tests() -> None:
 
 
 def test_runs_read_back_as_they_were_written(old: Registry) -> None:
-    assert old.db.schema_version() == EXPECTED["schema_version"] == SCHEMA_VERSION
+    # Written at schema 1 and migrated forward on open.
+    assert EXPECTED["schema_version"] == 1
+    assert old.db.schema_version() == SCHEMA_VERSION
     runs = {r["id"]: r for r in old.runs.find(limit=None)}
     assert len(runs) == EXPECTED["n_runs"]
     for want in EXPECTED["runs"]:
@@ -190,3 +192,20 @@ def test_pipeline_run_records_have_their_declared_keys(old: Registry) -> None:
     assert run_id is not None
     check_record(records.PipelineRunRecord, old.pipelines.run(run_id))
     check_record(records.PipelineRunRecord, old.pipelines.runs(pipeline["id"])[0])
+
+
+def test_an_old_registry_migrates_to_take_interrupted_runs(old: Registry) -> None:
+    run_id = old.runs.start(experiment="after-upgrade", name="stopped")
+    old.runs.end(run_id, "interrupted", "KeyboardInterrupt")
+    assert old.runs.get(run_id)["status"] == "interrupted"
+    assert [r["id"] for r in old.runs.find(status="interrupted", limit=None)] == [run_id]
+    assert [tuple(r) for r in old.db.query("PRAGMA integrity_check")] == [("ok",)]
+    reopened = Registry(old.home, create=False)  # a second connection sees the new schema
+    try:
+        second = reopened.runs.start(experiment="after-upgrade", name="again")
+        reopened.runs.end(second, "interrupted")
+        with pytest.raises(Exception, match="CHECK"):
+            with reopened.db.transaction() as c:
+                c.execute("UPDATE runs SET status = 'bogus' WHERE id = ?", (second,))
+    finally:
+        reopened.close()

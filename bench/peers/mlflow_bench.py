@@ -12,6 +12,8 @@ Tasks:
   autolog  LogisticRegression.fit on the shared fit data with and without
            mlflow.sklearn.autolog() inside a run
   import   time to import mlflow in a fresh interpreter
+  model_io mlflow.sklearn.save_model / load_model of a 100-tree RandomForest fitted on the
+           shared fit data (best of 3 after a warm-up)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main(argv: list[str]) -> int:
         "digest": bench_digest,
         "autolog": bench_autolog,
         "import": bench_import,
+        "model_io": bench_model_io,
     }
     for name in spec["tasks"]:
         started = time.perf_counter()
@@ -188,6 +191,37 @@ def bench_import(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
         )
         times.append(float(done.stdout.strip().splitlines()[-1]))
     return {"seconds": statistics.median(times)}
+
+
+def bench_model_io(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    import shutil
+
+    import mlflow.sklearn
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    data = pd.read_parquet(spec["fit_data"])
+    X, y = data.drop(columns="target").to_numpy(), data["target"].to_numpy()
+    model = RandomForestClassifier(n_estimators=spec.get("forest_trees", 100), random_state=0)
+    model.fit(X, y)
+    target = workdir / "mlflow-forest"
+
+    def save() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+        mlflow.sklearn.save_model(model, str(target))
+
+    def best(func: Any) -> float:
+        func()
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            func()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    save_s = best(save)
+    load_s = best(lambda: mlflow.sklearn.load_model(str(target)))
+    return {"save_s": save_s, "load_s": load_s}
 
 
 if __name__ == "__main__":

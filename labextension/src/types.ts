@@ -180,6 +180,19 @@ export interface IModelVersion {
   gate: IGateResult | null;
 }
 
+export interface IDeployment {
+  id: number;
+  alias: string;
+  version: number | null;
+  url: string;
+  status: string;
+  requests: number;
+  errors: number;
+  req_per_min: number;
+  p95_ms: number | null;
+  heartbeat_at: number;
+}
+
 export interface IModelSummary {
   id: number;
   name: string;
@@ -192,6 +205,7 @@ export interface IModelSummary {
   aliases: Record<string, number>;
   last_version_at: number | null;
   last_transition_at: number | null;
+  deployment: IDeployment | null;
 }
 
 export interface IModelList {
@@ -228,6 +242,7 @@ export interface IModelDetail {
   transitions: ITransition[];
   rollback_to: number | null;
   can_rollback: boolean;
+  deployment: IDeployment | null;
 }
 
 export interface IPipelineRun {
@@ -239,6 +254,7 @@ export interface IPipelineRun {
   started_at: number | null;
   ended_at: number | null;
   error: string | null;
+  failure_reason: string | null;
   output_path: string | null;
   has_output: boolean;
 }
@@ -258,6 +274,7 @@ export interface IPipeline {
   on_new_data: string[];
   on_alert: string | null;
   last_run: IPipelineRun | null;
+  failure_reason: string | null;
   runs?: IPipelineRun[];
 }
 
@@ -304,6 +321,12 @@ export interface IAlert {
   handled_by: string | null;
   created_at: number;
   updated_at: number;
+  metric: string | null;
+  first_batch_id: number | null;
+  last_batch_id: number | null;
+  worst_value: number | null;
+  breach_count: number;
+  resolved_at: number | null;
 }
 
 export interface IAlertList {
@@ -323,6 +346,12 @@ export interface IColumnDrift {
   threshold: number | null;
 }
 
+export interface IEstimatedMetric {
+  value: number;
+  low: number;
+  high: number;
+}
+
 export interface IBatch {
   id: number | null;
   batch_at: number;
@@ -333,6 +362,8 @@ export interface IBatch {
   metrics: Record<string, number>;
   drifted_columns: string[];
   columns: IColumnDrift[];
+  estimates: Record<string, IEstimatedMetric>;
+  label_coverage: number | null;
 }
 
 export interface ILatestBatch extends IBatch {

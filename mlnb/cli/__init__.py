@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -84,6 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the user gave: too long, a folder, not permitted...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"mlnb: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("MLNB_DEBUG"):
+            raise
+        detail = " ".join(str(exc).split())[:500]
+        print(
+            f"mlnb: error: unexpected {type(exc).__name__}: {detail} (a bug in mlnb; run again "
+            "with MLNB_DEBUG=1 to see the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

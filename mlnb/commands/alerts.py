@@ -22,12 +22,14 @@ def alerts_text(alerts: list[dict[str, Any]]) -> str:
             a["source"],
             a.get("monitor") or "",
             a["kind"],
+            a.get("breach_count") or 1,
             a["message"],
         ]
         for a in alerts
     ]
     return text_table(
-        rows, ["id", "when", "status", "severity", "source", "monitor", "kind", "message"]
+        rows,
+        ["id", "when", "status", "severity", "source", "monitor", "kind", "batches", "message"],
     )
 
 

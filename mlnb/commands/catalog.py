@@ -14,7 +14,7 @@ from mlnb.commands.spec import CLI, MAGIC, Arg, Command, arg, command, one_of
 
 # Same list as mlnb.store.runs.RUN_STATUSES (a test keeps them equal); repeated here so
 # that parsing a command line does not open the storage layer.
-RUN_STATUSES = ("running", "finished", "failed", "crashed")
+RUN_STATUSES = ("running", "finished", "failed", "crashed", "interrupted")
 STAGES = ["staging", "production", "archived"]
 NOTEBOOK = frozenset({MAGIC})
 COMMAND_LINE = frozenset({CLI})
@@ -61,6 +61,8 @@ DRIFT = "mlnb.commands.drift"
 ALERTS = "mlnb.commands.alerts"
 PIPELINES = "mlnb.commands.pipelines"
 SYNC = "mlnb.commands.sync"
+BACKUP = "mlnb.commands.backup"
+SERVING = "mlnb.commands.serving"
 
 _TRACK_OPTIONS = (
     arg("--name", default="", help="run name"),
@@ -191,6 +193,15 @@ COMMANDS: list[Command] = [
         "registry location and counts",
         f"{TRACKING}:status",
     ),
+    command(
+        "backup",
+        "copy the registry (database and model files) to a new folder",
+        f"{BACKUP}:backup",
+        arg("path", help="folder to create for the copy (must not exist or be empty)"),
+        description="A consistent copy made with SQLite's online backup API while notebooks "
+        "and pipelines keep writing, plus the object store. Restore by pointing MLNB_HOME at "
+        "the copy, or by copying it back over the registry folder once nothing runs.",
+    ),
     # -- data versions -------------------------------------------------------------------
     command("data", "data versions: list, show, restore", default="list"),
     command("data list", "list data versions", f"{DATA}:list_versions", _limit(50, "versions")),
@@ -205,7 +216,8 @@ COMMANDS: list[Command] = [
         "write a snapshot back to a path",
         f"{DATA}:restore",
         arg("version", help="data version id with a snapshot"),
-        arg("path", help="file to write"),
+        arg("path", help="file to write (never through a symbolic link)"),
+        arg("--force", action="store_true", help="replace an existing file (its mode is kept)"),
     ),
     command(
         "dataversion",
@@ -380,7 +392,7 @@ COMMANDS: list[Command] = [
         "drift panel of a monitor's latest (or --batch) batch",
         f"{MONITORING}:panel",
         arg("name", help="monitor name"),
-        arg("--batch", type=int, default=None, help="batch id (default: latest)"),
+        arg("--batch", type=int, default=None, help="batch number: 1, 2, 3... (default: latest)"),
         arg("--widget", action="store_true", help="interactive panel (ipywidgets)"),
         surfaces=NOTEBOOK,
     ),
@@ -555,6 +567,79 @@ COMMANDS: list[Command] = [
         surfaces=COMMAND_LINE,
         creates_registry=True,
     ),
+    # -- serving -------------------------------------------------------------------------
+    command(
+        "serve",
+        "serve a registered model over HTTP (MLflow's scoring formats), logged and monitored",
+        f"{SERVING}:serve",
+        arg(
+            "ref",
+            help="NAME@ALIAS (followed as the alias moves) or NAME/VERSION; in a notebook, "
+            "the word stop stops the server started there",
+        ),
+        arg("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"),
+        arg("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)"),
+        arg("--workers", type=int, default=1, help="server processes (default 1)"),
+        arg(
+            "--token",
+            default=None,
+            help="required by every request (default $MLNB_SERVE_TOKEN); needed off loopback",
+        ),
+        arg("--monitor", default=None, help="monitor that scores the served traffic"),
+        arg("--window-rows", type=int, default=500, help="rows per monitoring window"),
+        arg(
+            "--window-minutes",
+            type=float,
+            default=10.0,
+            help="score a shorter window after this long (default 10)",
+        ),
+        arg("--max-p95-ms", type=float, default=None, help="alert when a window's p95 is above"),
+        arg(
+            "--max-error-rate",
+            type=float,
+            default=None,
+            help="alert when a window's share of failed requests is above",
+        ),
+        arg("--max-body-mb", type=float, default=5.0, help="larger bodies get 413 (default 5)"),
+        arg(
+            "--queue-rows",
+            type=int,
+            default=200_000,
+            help="rows the inference log may hold in memory before it drops (and alerts)",
+        ),
+        arg("--no-log", action="store_true", help="do not log requests (nothing to monitor)"),
+        description="Serve a registered model with /invocations (MLflow's dataframe_split, "
+        "dataframe_records, instances, inputs and CSV), /feedback, /ping, /health, /version, "
+        "/metrics and /docs. Every answer is logged beside the registry for the monitor; "
+        "the server swaps to the new version when the alias moves. In a notebook it runs in "
+        "the background on a free port and `stop` stops it.",
+        epilog="Binding to an address other than loopback requires --token.",
+        magic="serve",
+    ),
+    command(
+        "deployments",
+        "model servers: list, status, stop",
+        default="list",
+    ),
+    command(
+        "deployments list",
+        "running deployments (or every one with --all)",
+        f"{SERVING}:list_deployments",
+        arg("--model", default=None, help="only deployments of this model"),
+        arg("--all", action="store_true", help="stopped and crashed ones too"),
+    ),
+    command(
+        "deployments status",
+        "one deployment: counters and monitoring windows",
+        f"{SERVING}:status",
+        arg("deployment_id", type=int, help="deployment id"),
+    ),
+    command(
+        "deployments stop",
+        "stop a running deployment (it flushes its log first)",
+        f"{SERVING}:stop",
+        arg("deployment_id", type=int, help="deployment id"),
+    ),
     # -- sync ----------------------------------------------------------------------------
     command(
         "sync",
@@ -575,7 +660,33 @@ COMMANDS: list[Command] = [
         ),
         description="Copy experiments, runs (params, metric history, tags, data digests) and "
         "registered model versions with their stages and aliases to an MLflow tracking "
-        "server over its REST API. Idempotent: a second sync copies nothing new; runs that "
-        "changed since are topped up. mlflow itself need not be installed here.",
+        "server; each version's model is uploaded as an MLflow sklearn model, so "
+        "mlflow.sklearn.load_model('models:/NAME/N') loads it. Idempotent: a second sync "
+        "copies nothing new; runs that changed since are topped up. Needs the MLflow client "
+        "(pip install 'mlnb[mlflow]'); credentials come from MLFLOW_TRACKING_TOKEN or "
+        "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD.",
+    ),
+    command(
+        "import",
+        "bring an MLflow server's runs and registered models into this registry",
+        f"{SYNC}:import_runs",
+        arg(
+            "--from-mlflow",
+            required=True,
+            metavar="URI",
+            help="tracking server, e.g. http://127.0.0.1:5000",
+        ),
+        arg(
+            "--experiment",
+            "-e",
+            action="append",
+            default=None,
+            help="only this MLflow experiment (repeatable)",
+        ),
+        description="Import an MLflow server's experiments and runs (params, metric history, "
+        "tags, times, status) and its registered model versions (scikit-learn models, with "
+        "their stages and aliases) into the registry. Idempotent: a second import brings only "
+        "what is new. Needs the MLflow client (pip install 'mlnb[mlflow]').",
+        creates_registry=True,
     ),
 ]

@@ -63,7 +63,7 @@ def show(ctx: Context, args: argparse.Namespace) -> Result:
 
 def restore(ctx: Context, args: argparse.Namespace) -> Result:
     """Write a data version's snapshot back to a file."""
-    target = restore_data(ctx.registry, args.version, args.path)
+    target = restore_data(ctx.registry, args.version, args.path, force=args.force)
     return Result(f"restored {args.version} to {target}", data={"restored": str(target)})
 
 

@@ -12,6 +12,7 @@ from mlnb.errors import MlnbError, ValidationError
 from mlnb.lifecycle import promotion, versions
 from mlnb.lifecycle.versions import lineage_record
 from mlnb.render.models import lineage_html, lineage_text, model_html, model_text
+from mlnb.store.refs import is_number
 
 
 def models(ctx: Context, args: argparse.Namespace) -> Result:
@@ -111,7 +112,7 @@ def promote(ctx: Context, args: argparse.Namespace) -> Result:
         force=args.force,
         registry=ctx.registry,
     )
-    return Result.of(result, result.to_dict(), code=0 if result.promoted else 1)
+    return Result.of(result, result.to_dict(), code=0 if result.promoted or result.deferred else 1)
 
 
 def gate(ctx: Context, args: argparse.Namespace) -> Result:
@@ -149,7 +150,7 @@ def alias(ctx: Context, args: argparse.Namespace) -> Result:
             f"say which version {args.alias!r} should point at: mlnb alias {args.name} "
             f"{args.alias} VERSION (or --delete)."
         )
-    if not str(args.version).isdigit():
+    if not is_number(str(args.version)):
         raise ValidationError(f"VERSION must be a number, got {args.version!r}.")
     row = ctx.registry.models.set_alias(args.name, args.alias, int(args.version))
     return Result(f"{args.name}@{args.alias} -> v{row['version']}", data=row)

@@ -28,10 +28,11 @@ from mlnb.pipelines.api import (
     run_pipeline,
     set_pipeline_status,
 )
-from mlnb.pipelines.config import parse_params
+from mlnb.pipelines.config import parse_params, validate_params
 from mlnb.pipelines.export import export_crontab, export_systemd
 from mlnb.pipelines.scheduler import Scheduler, SchedulerLocked
 from mlnb.render.pipelines import (
+    failure_reason,
     history_html,
     history_text,
     pipeline_html,
@@ -50,7 +51,7 @@ def _pipeline_json(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_json(r: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in r.items() if k != "log"}
+    return {k: v for k, v in r.items() if k != "log"} | {"failure_reason": failure_reason(r)}
 
 
 def this_notebook(ctx: Context) -> Path:
@@ -114,7 +115,7 @@ def _json_params(text: str | None) -> dict[str, Any]:
         raise ValidationError(f"--params-json is not valid JSON ({exc}): {text!r}") from exc
     if not isinstance(params, dict):
         raise ValidationError(f"--params-json must be a JSON object, got {text!r}.")
-    return params
+    return validate_params(params, "--params-json")
 
 
 def run(ctx: Context, args: argparse.Namespace) -> Result:
@@ -168,7 +169,9 @@ def show(ctx: Context, args: argparse.Namespace) -> Result:
             f"run #{args.run_id} belongs to pipeline {prun['pipeline']!r}, not {args.name!r}."
         )
     html = None if args.log else run_rendered(prun)._repr_html_()
-    return Result(run_text(prun, with_log=args.log), html, prun)
+    return Result(
+        run_text(prun, with_log=args.log), html, prun | {"failure_reason": failure_reason(prun)}
+    )
 
 
 def history(ctx: Context, args: argparse.Namespace) -> Result:
@@ -234,26 +237,37 @@ def scheduler(ctx: Context, args: argparse.Namespace) -> Result:
     with _activity_log():
         try:
             if args.once:
-                result = sched.run_once()
-                return Result(
-                    f"scheduler --once: {len(result['started'])} run(s) executed, "
-                    f"{len(result['recovered'])} crashed run(s) recovered",
-                    data=result,
-                )
+                return _once_result(reg, sched.run_once(), sched.errors)
             signal.signal(
                 signal.SIGTERM,
                 lambda *_: sched.stop("the scheduler got SIGTERM while the run was in progress"),
             )
-            print(
-                f"mlnb scheduler: registry {reg.home} (pid {os.getpid()}); Ctrl-C stops it",
-                file=sys.stderr,
-                flush=True,
+            sched.run_forever(
+                on_locked=lambda: print(
+                    f"mlnb scheduler: registry {reg.home} (pid {os.getpid()}); Ctrl-C stops it",
+                    file=sys.stderr,
+                    flush=True,
+                )
             )
-            sched.run_forever()
             return Result()
         except SchedulerLocked as exc:
             print(f"mlnb: {exc}", file=sys.stderr)
             return Result(code=0 if args.once else 1)
+
+
+def _once_result(reg: Any, result: dict[str, list[int]], errors: list[str]) -> Result:
+    """What ``scheduler --once`` did; exit 1 when a run it started failed or crashed or a
+    pipeline could not be checked, so that cron wrappers and monitoring see it."""
+    lines = [
+        f"scheduler --once: {len(result['started'])} run(s) executed, "
+        f"{len(result['recovered'])} crashed run(s) recovered"
+    ]
+    for run_id in result["failed"]:
+        run = reg.pipelines.run(run_id)
+        lines.append(f"  run #{run_id} of {run['pipeline']} {run['status']}: {run['error']}")
+    lines += [f"  error: {e}" for e in errors]
+    code = 1 if result["failed"] or errors else 0
+    return Result("\n".join(lines), data={**result, "errors": errors}, code=code)
 
 
 @contextmanager

@@ -21,13 +21,18 @@ from __future__ import annotations
 import argparse
 import html
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlnb._runtime import launching_notebook
+
 CLI = "cli"
+# The MIME type of a command's JSON in notebook outputs (see Result._repr_mimebundle_).
+RESULT_MIMETYPE = "application/vnd.mlnb+json"
 MAGIC = "magic"
 BOTH = frozenset({CLI, MAGIC})
 
@@ -230,15 +235,18 @@ class Context:
 
     @property
     def notebook_path(self) -> str | None:
-        """The notebook this kernel runs, as far as Jupyter (or papermill, or a pipeline
-        run's ``MLNB_NOTEBOOK_PATH``) tells the kernel; None outside a notebook."""
+        """The notebook this kernel runs, as far as Jupyter, VS Code (``__vsc_ipynb_file__``),
+        a pipeline run (``MLNB_NOTEBOOK_PATH``) or the nbconvert/papermill process that
+        started the kernel tell it; None outside a notebook."""
         ns = self.namespace or {}
         session = ns.get("__session__")
+        vscode = ns.get("__vsc_ipynb_file__")
         return (
             os.environ.get("MLNB_NOTEBOOK_PATH")
             or (session if isinstance(session, str) else None)
+            or (vscode if isinstance(vscode, str) else None)
             or os.environ.get("JPY_SESSION_NAME")
-            or None
+            or (launching_notebook() if self.in_notebook else None)
         )
 
     def say(self, message: str) -> None:
@@ -319,6 +327,18 @@ class Result:
         if html_of is not None:
             return str(html_of())
         return f"<pre style='font-size:12px'>{html.escape(self.text)}</pre>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """HTML for the notebook, text for terminals and logs, and the command's JSON under
+        ``application/vnd.mlnb+json`` so a saved or papermill-executed notebook keeps the
+        data for scripts (front ends without a renderer for it skip it)."""
+        bundle: dict[str, Any] = {"text/plain": self.text, "text/html": self._repr_html_()}
+        if self.has_data:
+            try:
+                bundle[RESULT_MIMETYPE] = json.loads(json.dumps(self.data, default=str))
+            except (TypeError, ValueError):
+                pass
+        return bundle
 
     def __repr__(self) -> str:
         return self.text

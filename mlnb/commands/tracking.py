@@ -8,7 +8,8 @@ import os
 from typing import Any
 
 from mlnb.commands.spec import Context, Result
-from mlnb.commands.status import status_dict, status_report
+from mlnb.commands.status import damage_notice, status_dict, status_report
+from mlnb.render.html import esc
 from mlnb.render.runs import compare_html, compare_text, runs_html, runs_text
 from mlnb.render.text import fmt_duration, fmt_time, fmt_value, text_table
 from mlnb.store.registry import get_registry, set_registry
@@ -68,8 +69,14 @@ def experiments(ctx: Context, args: argparse.Namespace) -> Result:
 def status(ctx: Context, args: argparse.Namespace) -> Result:
     """Where the registry is and what it holds."""
     experiment = current_experiment() if ctx.in_notebook else "Default"
-    report = status_report(ctx.registry, experiment, ctx.tracking_every_cell)
-    return Result(repr(report), report._repr_html_(), status_dict(ctx.registry, experiment))
+    s = status_dict(ctx.registry, experiment)
+    report = status_report(s, ctx.tracking_every_cell)
+    notice = damage_notice(s)
+    if notice:
+        text = f"{report!r}\n{notice}"
+        html = f"{report._repr_html_()}<p style='color:#cf222e'>{esc(notice)}</p>"
+        return Result(text, html, s, code=1)
+    return Result(repr(report), report._repr_html_(), s)
 
 
 def show_text(run: dict[str, Any]) -> str:

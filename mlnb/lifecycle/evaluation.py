@@ -90,13 +90,17 @@ def resolve_metric(metric: Any, greater_is_better: bool | None = None) -> Metric
             + "."
         )
     scorer = get_scorer(key)
+    # The cached path unpacks the scorer (scikit-learn >= 1.4 keeps the function, sign and
+    # response method on it). A scorer that does not say which response it needs is called
+    # whole: it predicts again but its value is right; guessing ``predict`` would score
+    # roc_auc or log-loss on hard labels and silently give wrong numbers.
     func = getattr(scorer, "_score_func", None)
     sign = getattr(scorer, "_sign", 1)
     greater = sign > 0 if greater_is_better is None else greater_is_better
-    if func is None:  # an unusual scorer object: call it whole (predicts again, still correct)
+    response = getattr(scorer, "_response_method", None)
+    if func is None or response is None:
         return MetricSpec(metric, key, None, (), "predict", greater, scorer=scorer)
     pos_label = scorer._get_pos_label() if hasattr(scorer, "_get_pos_label") else None
-    response = getattr(scorer, "_response_method", "predict")
     if isinstance(response, list):
         response = tuple(response)
     return MetricSpec(

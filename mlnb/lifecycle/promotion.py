@@ -23,7 +23,7 @@ from mlnb.lifecycle.holdout import read_table, split_holdout
 from mlnb.lifecycle.versions import ModelVersion
 from mlnb.render.models import promotion_html, promotion_text
 from mlnb.store.records import ModelVersionRecord
-from mlnb.store.refs import parse_model_ref
+from mlnb.store.refs import is_number, parse_model_ref
 from mlnb.store.registry import Registry, RegistryArg, get_registry
 from mlnb.tracking.artifacts import load_artifact
 from mlnb.tracking.data import load_snapshot, record_data
@@ -271,7 +271,7 @@ def _version_row(reg: Registry, name: str, version: Any) -> ModelVersionRecord:
         return reg.models.version(model_name, version.version)
     if isinstance(version, bool):
         raise ValidationError(f"a version is a positive whole number, got {version!r}.")
-    if isinstance(version, int) or (isinstance(version, str) and version.strip().isdigit()):
+    if isinstance(version, int) or (isinstance(version, str) and is_number(version.strip())):
         number = int(version)
         if number <= 0:
             raise ValidationError(f"model versions start at 1, got {number}.")
@@ -307,6 +307,7 @@ class PromotionResult:
     message: str = ""
     forced: bool = False
     transitions: list[dict[str, Any]] = field(default_factory=list)
+    deferred: bool = False  # left to the pipeline run this notebook executes in
 
     @property
     def passed(self) -> bool:
@@ -325,6 +326,7 @@ class PromotionResult:
             "message": self.message,
             "gate": self.gate.to_dict() if self.gate else None,
             "transitions": self.transitions,
+            "deferred": self.deferred,
         }
 
     def __repr__(self) -> str:
@@ -345,9 +347,14 @@ def promote(
     force: bool = False,
     raise_on_failure: bool = False,
     registry: RegistryArg = None,
+    defer_to_pipeline: bool = True,
 ) -> PromotionResult:
     """Run ``gate`` on ``holdout`` against a version of ``name`` and move it to ``to`` only if
     every check passes (``force=True`` moves it anyway and says so in the record).
+
+    Inside a pipeline run whose pipeline gates and promotes (``--promote-to``), the call is
+    recorded and left to the pipeline (``deferred=True``), so that the training notebook
+    runs unchanged as a pipeline; the pipeline's own step passes ``defer_to_pipeline=False``.
 
     ``version`` None means the latest version. ``gate`` is a Gate, a name registered in code
     or found in gates.yaml/gates.toml, or ``"path.yaml:name"``. ``holdout`` is a DataFrame
@@ -364,6 +371,10 @@ def promote(
         raise ValidationError("holdout/target were given without a gate; pass gate=... too.")
     row = _version_row(reg, name, version)
     model_name, number = row["model"], int(row["version"])
+    if defer_to_pipeline:
+        left_to_pipeline = _pipeline_promotes_instead(reg, model_name, number, to, gate)
+        if left_to_pipeline is not None:
+            return left_to_pipeline
     _check_movable(row, to)
     current = reg.models.production_version(model_name)
     previous = int(current["version"]) if current else None
@@ -409,6 +420,52 @@ def promote(
         + "."
     )
     return result
+
+
+def _pipeline_promotes_instead(
+    reg: Registry, model: str, number: int, to: str, gate: Any
+) -> PromotionResult | None:
+    """Inside a pipeline run whose pipeline gates and promotes this model (``--promote-to``),
+    the notebook's own promotion is recorded in the run and left to the pipeline: one
+    promotion per run, through the pipeline's gate, after the notebook ends. The notebook
+    thus runs unchanged as a pipeline; elsewhere (and for other models) this returns None."""
+    raw = os.environ.get("MLNB_PIPELINE_RUN_ID", "")
+    if to == "archived" or not raw.isdigit():
+        return None
+    try:
+        run = reg.pipelines.run(int(raw))
+        pipeline = reg.pipelines.get_by_id(run["pipeline_id"])
+    except NotFoundError:
+        return None
+    config = pipeline["config"]
+    stage, only = config.get("promote_to"), config.get("model")
+    if not stage or (only and only != model):
+        return None
+    requested = {"model": model, "version": number, "to": to, "gate": _gate_name(gate)}
+    earlier = run["details"].get("notebook_promotions", [])
+    reg.pipelines.merge_run_details(run["id"], {"notebook_promotions": [*earlier, requested]})
+    current = reg.models.production_version(model)
+    previous = int(current["version"]) if current else None
+    return PromotionResult(
+        model,
+        number,
+        to,
+        False,
+        previous_production=previous,
+        production_version=previous,
+        message=(
+            f"{model} v{number} is left to pipeline {pipeline['name']} (run #{run['id']}): "
+            f"after the notebook ends, the pipeline puts the model this run registered through "
+            f"its gate {config.get('gate') or '(none)'} and promotes it to {stage} if it passes."
+        ),
+        deferred=True,
+    )
+
+
+def _gate_name(gate: Any) -> str | None:
+    if gate is None or isinstance(gate, str):
+        return gate
+    return str(getattr(gate, "name", gate))
 
 
 def _check_movable(row: Mapping[str, Any], to: str) -> None:

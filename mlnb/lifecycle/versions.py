@@ -26,7 +26,7 @@ from mlnb.render.models import (
     version_text,
 )
 from mlnb.store.records import ModelVersionRecord
-from mlnb.store.refs import check_alias, check_model_name
+from mlnb.store.refs import check_alias, check_model_name, is_number
 from mlnb.store.registry import Registry, RegistryArg, current_registry, get_registry
 from mlnb.tracking.artifacts import load_artifact, saved_artifact_id
 from mlnb.tracking.estimators import is_estimator, is_fitted
@@ -189,7 +189,7 @@ def _artifact_for(reg: Registry, obj: Any, name: str, run: Any, X: Any, allow_pi
 def _artifact_from_ref(reg: Registry, text: str) -> int:
     text = text.strip()
     m = _ARTIFACT_REF.match(text)
-    if m or text.isdigit():
+    if m or is_number(text):
         return int(reg.models.artifact(int(m.group(1) if m else text))["id"])
     m = _RUN_REF.match(text)
     if m:
@@ -287,7 +287,7 @@ def _version_number(version: Any) -> int:
     if isinstance(version, ModelVersion):
         return version.version
     if isinstance(version, bool) or not (
-        isinstance(version, int) or (isinstance(version, str) and version.strip().isdigit())
+        isinstance(version, int) or (isinstance(version, str) and is_number(version.strip()))
     ):
         raise ValidationError(f"a version is a positive whole number, got {version!r}.")
     number = int(version)
@@ -413,6 +413,7 @@ def lineage_record(reg: Registry, ref: str) -> dict[str, Any]:
         "pipeline_run": pipeline_run,
         "transitions": history,
         "gate_results": gates,
+        "deployment": reg.deployments.serving().get(version["model"]),
     }
 
 

@@ -49,6 +49,8 @@ MLNB_HELP = """mlnb: MLOps in the notebook.
                                     drift panel of a DataFrame against a reference or monitor
   %monitor help                     create monitors, log batches, status, history, panels
   %pipeline help                    this notebook as a scheduled, retrained pipeline
+  %serve NAME@production            serve the model over HTTP in the background (URL printed);
+                                    %serve stop stops it; %mlnb deployments lists servers
 
   %mlnb COMMAND ...                 any `mlnb` command line command, with the same options:
                                     %mlnb show 3, %mlnb alerts ack 2, %mlnb gate G churn/3

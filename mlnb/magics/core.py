@@ -105,20 +105,28 @@ class CoreMagics(Magics):
         self._auto_options = options
         print("mlnb: tracking every cell (turn off with %track off)")
 
-    def _start(self, cell: str, options: Any) -> Any:
+    def _start(self, cell: str, options: Any, number: int | None) -> Any:
         try:
             transformed = self.ip.transform_cell(cell)
         except Exception:
             transformed = cell
-        return _track_commands().start(
-            self._context(), options, cell, transformed, self.ip.execution_count
-        )
+        return _track_commands().start(self._context(), options, cell, transformed, number)
+
+    def _cell_number(self, stored: bool) -> int | None:
+        """The ``In [N]`` of the cell being run: where IPython stores (``stored``) or will
+        store its input. ``execution_count`` alone is off by one: IPython 9 increments it
+        before running the cell, IPython 8 after."""
+        history = getattr(self.ip.history_manager, "input_hist_raw", None)
+        if isinstance(history, list) and history:
+            return len(history) - 1 if stored else len(history)
+        count = self.ip.execution_count
+        return count - 1 if stored and count > 1 else count
 
     def _track_cell(self, cell: str, options: Any) -> Any:
         __tracebackhide__ = True  # noqa: F841
         capture = None
         try:
-            capture = self._start(cell, options)
+            capture = self._start(cell, options, self._cell_number(stored=True))
         except Exception as exc:
             _warn(
                 f"could not start tracking ({type(exc).__name__}: {exc}); the cell runs untracked."
@@ -150,7 +158,8 @@ class CoreMagics(Magics):
         transformed = shell.transform_cell(cell)
         tree = shell.compile.ast_parse(transformed)
         tree = shell.transform_ast(tree)
-        filename = shell.compile.cache(transformed, shell.execution_count, raw_code=cell)
+        number = self._cell_number(stored=True) or shell.execution_count
+        filename = shell.compile.cache(transformed, number, raw_code=cell)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
@@ -168,7 +177,7 @@ class CoreMagics(Magics):
             cell = getattr(info, "raw_cell", "") or ""
             if not _worth_tracking(cell):
                 return
-            capture = self._start(cell, self._auto_options)
+            capture = self._start(cell, self._auto_options, self._cell_number(stored=False))
             self._auto_capture = capture
         except Exception as exc:
             _warn(
@@ -184,10 +193,34 @@ class CoreMagics(Magics):
 
 
 def _worth_tracking(cell: str) -> bool:
-    """Skip empty cells, magic-only cells and cells that only hold comments."""
-    lines = [ln.strip() for ln in cell.strip().splitlines() if ln.strip()]
-    if not lines:
+    """Cells that do work: not empty, comment-only or magic-only cells, not cells that only
+    import or define helpers (functions, classes), never the cell that runs ``%track`` or a
+    cell magic (``%%track`` records itself)."""
+    text = cell.strip()
+    if not text or text.startswith("%%"):
         return False
-    if lines[0].startswith("%"):
+    lines = [ln.strip() for ln in text.splitlines()]
+    if any(ln.startswith("%track") for ln in lines):
         return False
-    return any(not ln.startswith("#") for ln in lines)
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.splitlines())
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return True  # the cell will fail; the failed run says why
+    return any(
+        not isinstance(stmt, HELPER_STATEMENTS) and not _is_docstring(stmt) for stmt in tree.body
+    )
+
+
+HELPER_STATEMENTS = (
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Pass,
+)
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)

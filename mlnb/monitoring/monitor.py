@@ -10,6 +10,7 @@ import importlib
 import json
 import math
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -17,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.monitoring.alerts import Sink, WebhookSink, raise_alert
+from mlnb.monitoring.alerts import (
+    Sink,
+    WebhookSink,
+    raise_incident,
+    resolve_incident,
+)
 from mlnb.monitoring.drift import (
     DriftConfig,
     DriftReport,
@@ -29,6 +35,14 @@ from mlnb.monitoring.drift import (
 )
 from mlnb.monitoring.drift.dask_frames import compute, dask_frame, is_dask
 from mlnb.monitoring.drift.panel import render_panel
+from mlnb.monitoring.estimation import (
+    correct_probability,
+    estimate_classification,
+    estimate_regression,
+    fit_cbpe,
+    fit_dle,
+)
+from mlnb.monitoring.streams import PageHinkley, row_errors
 from mlnb.render.html import Rendered, esc
 from mlnb.store.records import MonitorRecord
 from mlnb.store.registry import Registry, get_registry
@@ -45,9 +59,13 @@ HIGHER_IS_BETTER = {
     "r2",
 }
 LOWER_IS_BETTER = {"rmse", "mae", "mse", "log_loss", "error_rate"}
-DRIFT_KEYS = {"drift_share", "dataset_drift", "prediction_drift"}
+DRIFT_KEYS = {"drift_share", "dataset_drift", "prediction_drift", "label_drift"}
+ESTIMATED = "estimated_"  # estimated_accuracy etc.: label-free estimates, usable in thresholds
+STREAM_METRIC = "error_stream"  # the sequential detector's incidents
+PRIOR_ROWS = 500  # weight of the reference error level in a fresh stream detector
 CLASSIFICATION_METRICS = ("accuracy", "f1")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+PREDICTION_COLUMN = "prediction"  # the column name of the reference predictions' profile
 
 
 @dataclass
@@ -68,10 +86,10 @@ class Threshold:
     def bounds(self, reference: Mapping[str, float]) -> tuple[float | None, float | None]:
         """(low, high) limits; relative ones need the metric's reference value."""
         if self.kind == "relative":
-            base = reference.get(self.metric)
+            base = reference.get(self.metric, reference.get(base_metric(self.metric)))
             if base is None:
                 return (None, None)
-            if self.metric in LOWER_IS_BETTER:
+            if lower_is_better(self.metric):
                 return (None, base * (1 + float(self.relative or 0)))
             return (base * (1 - float(self.relative or 0)), None)
         return (self.min, self.max)
@@ -104,6 +122,17 @@ def parse_thresholds(spec: Mapping[str, Any] | None) -> list[Threshold]:
     return out
 
 
+def base_metric(metric: str) -> str:
+    """The realized metric an estimated one stands for (``estimated_accuracy`` -> ``accuracy``)."""
+    return metric.removeprefix(ESTIMATED)
+
+
+def lower_is_better(metric: str) -> bool:
+    """Errors and drift scores are bad when high; accuracy-like scores when low."""
+    base = base_metric(metric)
+    return base in LOWER_IS_BETTER or base in DRIFT_KEYS
+
+
 def _parse_one(metric: str, value: Any) -> Threshold:
     if isinstance(value, bool):
         raise ValidationError(
@@ -112,7 +141,7 @@ def _parse_one(metric: str, value: Any) -> Threshold:
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise ValidationError(f"threshold for {metric!r} must be finite, got {value!r}.")
-        if metric in LOWER_IS_BETTER or metric in DRIFT_KEYS:
+        if lower_is_better(metric):
             return Threshold(metric, max=float(value))
         return Threshold(metric, min=float(value))
     if value == "learned":
@@ -155,6 +184,10 @@ class BatchResult:
     report: Any
     metrics: dict[str, float] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    number: int | None = None  # the batch's number within its monitor (1, 2, 3...)
+    estimates: dict[str, dict[str, float]] = field(default_factory=dict)
+    labels: dict[str, Any] | None = None
+    prediction_drift: dict[str, Any] | None = None
     # Reads the monitor's batch history when the panel is rendered, not on every log_batch.
     _load_history: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
@@ -168,11 +201,22 @@ class BatchResult:
 
     def __repr__(self) -> str:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
+        estimated = ", ".join(
+            f"{k}~{e['value']:.3g} [{e['low']:.3g}, {e['high']:.3g}]"
+            for k, e in self.estimates.items()
+        )
+        coverage = ""
+        if self.labels is not None:
+            coverage = f"; labels for {self.labels['n_labelled']}/{self.labels['n_rows']} rows"
+            if (self.labels.get("drift") or {}).get("drifted"):
+                coverage += " (label drift)"
         alerts = "; ".join(a["message"] for a in self.alerts)
         return (
-            f"monitor {self.monitor} batch #{self.batch_id}: {self.report.n_drifted}/{self.report.n_columns} "
+            f"monitor {self.monitor} batch #{self.number or self.batch_id}: {self.report.n_drifted}/{self.report.n_columns} "
             f"columns drifted, dataset drift {'YES' if self.dataset_drift else 'no'}"
             + (f"; {metrics}" if metrics else "")
+            + coverage
+            + (f"; estimated {estimated}" if estimated else "")
             + (f"\nALERTS: {alerts}" if alerts else "")
         )
 
@@ -187,6 +231,16 @@ class BatchResult:
         return alerts + render_panel(self.report, history=history or None)
 
 
+@dataclass
+class StreamResult:
+    """What observing live rows found: incidents opened or resolved mid-batch, and the batch
+    logged when the rows filled one."""
+
+    alerts: list[dict[str, Any]]
+    batch: BatchResult | None
+    n_rows: int
+
+
 class Monitor:
     """Drift and accuracy monitoring for one model.
 
@@ -195,6 +249,12 @@ class Monitor:
     another process with no reference data at hand. ``reference`` may be a Dask DataFrame:
     it is profiled partition by partition on the Dask workers (learned thresholds, which
     split the reference into chunks, need a pandas reference).
+
+    ``predictor=`` (a fitted model, or ``model=`` given one) computes the reference's
+    predictions (profiled for prediction drift) and scores (calibrated for label-free
+    estimates), and each batch's when they are not passed; ``reference_predictions=`` and
+    ``reference_scores=`` give them directly. ``batch_size`` and ``stream`` set how
+    :meth:`observe` groups live rows into batches and tunes its Page-Hinkley detector.
     """
 
     def __init__(
@@ -210,14 +270,36 @@ class Monitor:
         metrics: Iterable[str] | None = None,
         reference_metrics: Mapping[str, float] | None = None,
         reference_predictions: Any = None,
+        reference_scores: Any = None,
+        predictor: Any = None,
         task: str | None = None,
         registry: Registry | str | os.PathLike[str] | None = None,
         sinks: Iterable[Sink] = (),
         on_alert: Callable[[dict[str, Any]], None] | None = None,
         webhook: str | None = None,
         n_chunks: int = 10,
+        stream: Mapping[str, Any] | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.registry = get_registry(registry)
+        if model is not None and not isinstance(model, str):
+            if not hasattr(model, "predict"):
+                raise ValidationError(
+                    f"model must be a registered model's name or a fitted model with predict(), "
+                    f"got {type(model).__name__}."
+                )
+            predictor, model = model, None
+        if predictor is not None and not hasattr(predictor, "predict"):
+            raise ValidationError(
+                f"predictor must be a fitted model with predict(), got {type(predictor).__name__}."
+            )
+        self.predictor = predictor
+        self._detector: PageHinkley | None = None
+        self._stream_options = dict(stream or {})
+        self._pending: list[tuple[Any, Any, Any, Any]] = []
+        self._pending_rows = 0
+        self._stream_lock = threading.RLock()  # a server may observe from several threads
+        self.batch_size = batch_size
         chosen = name or model
         if not chosen or not isinstance(chosen, str):
             raise ValidationError("a monitor needs a name (or a model name to take it from).")
@@ -243,6 +325,7 @@ class Monitor:
             metrics=metrics,
             reference_metrics=reference_metrics,
             reference_predictions=reference_predictions,
+            reference_scores=reference_scores,
             task=task,
             n_chunks=n_chunks,
         )
@@ -257,6 +340,7 @@ class Monitor:
     # -- fitting --------------------------------------------------------------------
 
     def _fit(self, reference: Any, **opts: Any) -> None:
+        import numpy as np
         import pandas as pd
 
         if is_dask(reference):  # fitted partition by partition on the Dask workers
@@ -289,16 +373,26 @@ class Monitor:
         )
         thresholds = parse_thresholds(opts["thresholds"])
         reference_metrics = dict(opts["reference_metrics"] or {})
-        learned = self._learn_thresholds(
-            reference,
-            features,
-            target,
-            thresholds,
-            opts["reference_predictions"],
-            task,
-            opts["n_chunks"],
-            config,
+        ref_preds, ref_scores, classes = self._reference_outputs(
+            reference, features, task, opts["reference_predictions"], opts["reference_scores"]
         )
+        learned = self._learn_thresholds(
+            reference, features, target, thresholds, ref_preds, task, opts["n_chunks"], config
+        )
+        prediction_profile = None
+        if ref_preds is not None:
+            prediction_profile = fit_profile(
+                pd.DataFrame({PREDICTION_COLUMN: ref_preds}), config=config
+            ).to_dict()
+        estimator = None
+        if target is not None and not is_dask(reference):
+            estimator = _fit_estimator(
+                task, reference, features, target, ref_preds, ref_scores, classes
+            )
+        reference_error = None
+        if target is not None and ref_preds is not None and not is_dask(reference):
+            errors = row_errors(task, ref_preds, reference[target].to_numpy())
+            reference_error = float(np.nanmean(errors)) if np.isfinite(errors).any() else None
         stored = self.registry.objects.put_bytes(json.dumps(profile.to_dict()).encode())
         self.config = {
             "features": [str(f) for f in features],
@@ -315,12 +409,49 @@ class Monitor:
             "reference_metrics": reference_metrics,
             "reference_rows": int(profile.n_rows),
             "target_profile": target_profile,
+            "prediction_profile": prediction_profile,
+            "estimator": estimator,
+            "reference_error": reference_error,
         }
         self.model = opts["model"]
         self.monitor_id = self.registry.monitors.upsert(
             self.name, self.model, target, f"obj:{stored}", self.config
         )
         self._profile: Profile | None = profile
+
+    def _reference_outputs(
+        self,
+        reference: Any,
+        features: list[str],
+        task: str | None,
+        predictions: Any,
+        scores: Any,
+    ) -> tuple[Any, Any, list[Any] | None]:
+        """The model's predictions and scores on the reference rows: as given, or computed
+        with the predictor when there is one (and the reference is in memory)."""
+        import numpy as np
+
+        classes = None
+        if self.predictor is not None and not is_dask(reference):
+            rows = reference[features]
+            if predictions is None:
+                predictions = self.predictor.predict(rows)
+            if (
+                scores is None
+                and task == "classification"
+                and hasattr(self.predictor, "predict_proba")
+            ):
+                scores = self.predictor.predict_proba(rows)
+            found = getattr(self.predictor, "classes_", None)
+            classes = None if found is None else list(found)
+        n = len(reference) if not is_dask(reference) else None
+        for what, values in (("reference_predictions", predictions), ("reference_scores", scores)):
+            if values is not None and n is not None and len(values) != n:
+                raise ValidationError(
+                    f"{what} has {len(values)} values but the reference has {n} rows."
+                )
+        predictions = None if predictions is None else np.asarray(compute(predictions))
+        return predictions, scores, classes
 
     def _learn_thresholds(
         self,
@@ -430,12 +561,17 @@ class Monitor:
         labels: Any = None,
         when: Any = None,
         progress: bool = False,
+        scores: Any = None,
     ) -> BatchResult:
         """Score and record a batch; with labels (or a target column) also its metrics.
 
-        Returns the result with any alerts raised; thresholds are checked at once. ``batch``
-        may be a Dask DataFrame (scored per partition on the workers; Dask predictions and
-        labels are computed here; its data version is not fingerprinted and stays None).
+        Rows without a label (NaN/None) count for drift but not for the realized metrics; the
+        label coverage is recorded. ``scores`` (``predict_proba`` output) give a classifier
+        monitor its label-free estimates (``estimated_accuracy`` ...); a regressor monitor
+        estimates from the predictions. With a ``predictor``, predictions and scores are
+        computed from the batch. Returns the result with any alerts (incidents) raised.
+        ``batch`` may be a Dask DataFrame (scored per partition on the workers; Dask
+        predictions and labels are computed here; its data version is not fingerprinted).
         """
         import numpy as np
 
@@ -451,6 +587,7 @@ class Monitor:
         pred_col = self.config.get("prediction")
         if predictions is None and pred_col and pred_col in batch.columns:
             predictions = batch[pred_col]
+        predictions, scores = self._model_outputs(batch, predictions, scores, lazy)
         if labels is None and predictions is not None and target and target in batch.columns:
             labels = batch[target]  # the batch carries its labels: measure accuracy at once
         report = self.score(batch, progress=progress)
@@ -461,6 +598,7 @@ class Monitor:
             _check_length("predictions", predictions, n_rows)
             prediction_summary = self._prediction_drift(predictions)
         metrics: dict[str, float] = {}
+        label_summary = None
         if labels is not None:
             labels = np.asarray(compute(labels))
             _check_length("labels", labels, n_rows)
@@ -469,9 +607,8 @@ class Monitor:
                     "labels were given without predictions: pass predictions= (the model's output "
                     "for these rows) so accuracy can be measured."
                 )
-            metrics = compute_metrics(
-                labels, predictions, self.config["metrics"], self.config.get("task")
-            )
+            metrics, label_summary = self._realized(labels, predictions)
+        estimates = self._estimate(batch, predictions, scores, lazy)
         version = None  # a Dask batch is not fingerprinted: that would read it all once more
         if not lazy:
             try:
@@ -490,9 +627,13 @@ class Monitor:
                 "metrics": metrics,
                 "predictions": prediction_summary,
                 "data_version_id": version,
+                "labels": label_summary,
+                "estimates": estimates or None,
             }
         )
-        alerts = self._check(batch_id, report, metrics, prediction_summary)
+        alerts = self._check(
+            batch_id, report, metrics, prediction_summary, estimates, label_summary
+        )
         return BatchResult(
             self.name,
             batch_id,
@@ -500,12 +641,83 @@ class Monitor:
             report,
             metrics,
             alerts,
+            number=self.registry.monitors.numbers(self.monitor_id).get(batch_id),
+            estimates=estimates,
+            labels=label_summary,
+            prediction_drift=prediction_summary,
             _load_history=self.history,
         )
 
+    def _model_outputs(
+        self, batch: Any, predictions: Any, scores: Any, lazy: bool
+    ) -> tuple[Any, Any]:
+        """Predictions and scores of a batch: as given, else from the predictor (pandas only)."""
+        if self.predictor is None or lazy:
+            return predictions, scores
+        rows = batch[self.config["features"]]
+        if predictions is None:
+            predictions = self.predictor.predict(rows)
+        if (
+            scores is None
+            and (self.config.get("estimator") or {}).get("kind") == "cbpe"
+            and hasattr(self.predictor, "predict_proba")
+        ):
+            scores = self.predictor.predict_proba(rows)
+        return predictions, scores
+
+    def _realized(self, labels: Any, predictions: Any) -> tuple[dict[str, float], dict[str, Any]]:
+        """Metrics on the labelled rows only, and the label summary (coverage, label drift)."""
+        import numpy as np
+        import pandas as pd
+
+        known = np.asarray(pd.notna(labels), dtype=bool)
+        n_labelled = int(known.sum())
+        labelled = pd.Series(labels[known]).infer_objects().to_numpy()  # object -> real dtype
+        summary: dict[str, Any] = {
+            "n_rows": len(labels),
+            "n_labelled": n_labelled,
+            "coverage": n_labelled / len(labels) if len(labels) else 0.0,
+            "drift": self._label_drift(labelled) if n_labelled else None,
+        }
+        if not n_labelled:
+            return {}, summary
+        metrics = compute_metrics(
+            labelled, predictions[known], self.config["metrics"], self.config.get("task")
+        )
+        return metrics, summary
+
+    def _label_drift(self, labels: Any) -> dict[str, Any] | None:
+        """The labelled rows' target distribution against the reference target's."""
+        import pandas as pd
+
+        target_profile = self.config.get("target_profile")
+        target = self.config.get("target")
+        if not target_profile or not target:
+            return None
+        report = score(
+            Profile.from_dict(target_profile),
+            pd.DataFrame({target: labels}),
+            config=self.config.get("drift"),
+        )
+        return _column_summary(report.columns[0])
+
+    def _estimate(
+        self, batch: Any, predictions: Any, scores: Any, lazy: bool
+    ) -> dict[str, dict[str, float]]:
+        """Label-free estimates of this batch's metrics (empty when the monitor has no
+        estimator or the batch lacks what it needs: scores for CBPE, predictions for DLE)."""
+        state = self.config.get("estimator")
+        if not state:
+            return {}
+        if state["kind"] == "cbpe" and scores is not None:
+            return estimate_classification(state, compute(scores), predictions)
+        if state["kind"] == "dle" and predictions is not None and not lazy:
+            return estimate_regression(state, batch, predictions)
+        return {}
+
     def log_labels(self, batch_id: int, labels: Any, predictions: Any) -> dict[str, float]:
         """Labels that arrived later for an earlier batch: compute and store its metrics,
-        and check the thresholds for it."""
+        and check the thresholds for it. Missing labels (NaN/None) are left out."""
         import numpy as np
 
         row = self.registry.monitors.batch(int(batch_id))
@@ -520,33 +732,164 @@ class Monitor:
             raise ValidationError(
                 f"batch {batch_id} had {row['n_rows']} rows but {len(labels)} labels were given."
             )
-        metrics = {
-            **row["metrics"],
-            **compute_metrics(labels, predictions, self.config["metrics"], self.config.get("task")),
-        }
+        realized, label_summary = self._realized(labels, predictions)
+        metrics = {**row["metrics"], **realized}
         self.registry.monitors.update_batch_metrics(int(batch_id), metrics)
-        self._check(int(batch_id), None, metrics, None)
+        self.registry.monitors.update_batch_labels(int(batch_id), label_summary)
+        self._check(int(batch_id), None, realized, None, None, label_summary)
         return metrics
 
     def _prediction_drift(self, predictions: Any) -> dict[str, Any] | None:
-        """Distribution of predictions vs the reference target's (or predictions') profile."""
+        """Distribution of predictions vs the reference predictions' profile (None when the
+        monitor was fitted without reference predictions or a predictor)."""
         import pandas as pd
 
-        target_profile = self.config.get("target_profile")
-        target = self.config.get("target")
-        if not target_profile or not target:
+        profile = self.config.get("prediction_profile")
+        if not profile:
             return None
-        profile = Profile.from_dict(target_profile)
         report = score(
-            profile, pd.DataFrame({target: predictions}), config=self.config.get("drift")
+            Profile.from_dict(profile),
+            pd.DataFrame({PREDICTION_COLUMN: predictions}),
+            config=self.config.get("drift"),
         )
-        col = report.columns[0]
-        return {
-            "score": col.score,
-            "threshold": col.threshold,
-            "drifted": bool(col.drifted),
-            "test": col.test,
+        return _column_summary(report.columns[0])
+
+    # -- streams: rows one by one ------------------------------------------------------
+
+    def observe(
+        self,
+        rows: Any,
+        predictions: Any = None,
+        labels: Any = None,
+        scores: Any = None,
+    ) -> StreamResult:
+        """Feed live rows (one or a few at a time) to the monitor's sequential detector.
+
+        Each row's error (wrong/right with a label, absolute error for regression, else
+        ``1 - P(correct)`` from the calibrated scores) goes through a Page-Hinkley test; a
+        sustained rise opens an ``error_stream`` incident at once, mid-batch, and a fall
+        back resolves it. Rows are also kept and logged as a batch every ``batch_size``
+        rows (``Monitor(..., batch_size=1000)``) or on :meth:`flush`.
+        """
+        import numpy as np
+        import pandas as pd
+
+        if isinstance(rows, Mapping):
+            rows = pd.DataFrame([rows])
+        if not isinstance(rows, pd.DataFrame):
+            raise ValidationError(
+                f"observe takes a pandas DataFrame or one row as a dict, got {type(rows).__name__}."
+            )
+        if len(rows) == 0:
+            return StreamResult([], None, 0)
+        predictions, scores = self._model_outputs(rows, predictions, scores, lazy=False)
+        if predictions is None:
+            raise ValidationError(
+                "observe needs predictions= (or a predictor=) to follow the model's errors."
+            )
+        predictions = np.asarray(predictions)
+        _check_length("predictions", predictions, len(rows))
+        if labels is not None:
+            labels = np.asarray(labels)
+            _check_length("labels", labels, len(rows))
+        errors = row_errors(
+            self.config.get("task"),
+            predictions,
+            labels,
+            self._correct_probability(scores, predictions),
+        )
+        alerts = []
+        with self._stream_lock:
+            detector = self.detector
+            for i, value in enumerate(errors):
+                signal = detector.update(float(value))
+                if signal is not None:
+                    alert = self._stream_signal(signal, detector, i)
+                    if alert is not None:
+                        alerts.append(alert)
+            self._pending.append((rows, predictions, labels, scores))
+            self._pending_rows += len(rows)
+            batch = None
+            if self.batch_size is not None and self._pending_rows >= self.batch_size:
+                batch = self.flush()
+        return StreamResult(alerts, batch, len(rows))
+
+    def flush(self) -> BatchResult | None:
+        """Log the rows observed since the last batch as one batch (None when there are none)."""
+        import numpy as np
+        import pandas as pd
+
+        with self._stream_lock:
+            if not self._pending:
+                return None
+            pending, self._pending, self._pending_rows = self._pending, [], 0
+        frame = pd.concat([p[0] for p in pending], ignore_index=True)
+        predictions = np.concatenate([np.asarray(p[1]) for p in pending])
+        labels = None
+        if any(p[2] is not None for p in pending):
+            labels = np.concatenate(
+                [
+                    np.asarray(p[2], dtype=object)
+                    if p[2] is not None
+                    else np.full(len(p[0]), None, dtype=object)
+                    for p in pending
+                ]
+            )
+        scores = None
+        if all(p[3] is not None for p in pending):
+            scores = np.concatenate([np.asarray(p[3], dtype=float) for p in pending])
+        return self.log_batch(frame, predictions=predictions, labels=labels, scores=scores)
+
+    @property
+    def detector(self) -> PageHinkley:
+        """This process's sequential detector, started at the reference's error level."""
+        if self._detector is None:
+            options = {**self.config.get("stream", {}), **self._stream_options}
+            self._detector = PageHinkley(**options)
+            reference_error = self.config.get("reference_error")
+            if reference_error is not None:
+                self._detector.n = max(PRIOR_ROWS, self._detector.min_rows)
+                self._detector.mean = float(reference_error)
+        return self._detector
+
+    def _correct_probability(self, scores: Any, predictions: Any) -> Any:
+        state = self.config.get("estimator") or {}
+        if scores is None or state.get("kind") != "cbpe":
+            return None
+        return correct_probability(state, scores, predictions)
+
+    def _stream_signal(self, signal: str, detector: PageHinkley, row: int) -> dict[str, Any] | None:
+        """Open (rise) or resolve (fall) the stream's incident."""
+        if signal == "down":
+            return resolve_incident(
+                self.registry, self.monitor_id, STREAM_METRIC, None, detector.mean
+            )
+        message = (
+            f"{self.name}: the error rate of live rows rose (Page-Hinkley change detected at "
+            f"row {row + 1} of this call, recent level {detector.mean:.3g})"
+        )
+        evidence = {
+            "metric": STREAM_METRIC,
+            "detector": "page_hinkley",
+            "delta": detector.delta,
+            "threshold": detector.threshold,
+            "reference_error": self.config.get("reference_error"),
+            "monitor": self.name,
+            "model": self.model,
         }
+        return raise_incident(
+            self.registry,
+            "error_stream_rise",
+            message,
+            evidence,
+            metric=STREAM_METRIC,
+            value=None,
+            lower_is_worse=False,
+            monitor_id=self.monitor_id,
+            batch_id=None,
+            severity="critical",
+            sinks=self.sinks,
+        )
 
     # -- thresholds and alerts -------------------------------------------------------
 
@@ -596,26 +939,30 @@ class Monitor:
         report: Any,
         metrics: Mapping[str, float],
         prediction_summary: Mapping[str, Any] | None,
+        estimates: Mapping[str, Mapping[str, float]] | None = None,
+        label_summary: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
+        """Breaches open or extend incidents; a metric back within bounds resolves its one."""
         alerts = []
         reference = self._reference_metrics()
-        values: dict[str, float] = dict(metrics)
-        if report is not None:
-            values["drift_share"] = float(report.share_drifted)
-            values["dataset_drift"] = float(bool(report.dataset_drift))
-        if prediction_summary:
-            values["prediction_drift"] = float(prediction_summary["score"])
+        values = _checked_values(report, metrics, prediction_summary, estimates, label_summary)
         for t in self.thresholds:
-            if t.metric not in values:
+            value = values.get(t.metric)
+            if value is None or not math.isfinite(value):
                 continue
             low, high = self._bounds(t, reference)
-            value = values[t.metric]
             breached = (low is not None and value < low) or (high is not None and value > high)
             if breached:
                 alerts.append(self._alert(batch_id, t, value, low, high, report))
+            else:
+                resolve_incident(self.registry, self.monitor_id, t.metric, batch_id, value)
         has_drift_rule = any(t.metric in ("drift_share", "dataset_drift") for t in self.thresholds)
-        if report is not None and report.dataset_drift and not has_drift_rule:
-            alerts.append(self._drift_alert(batch_id, report))
+        if report is not None and not has_drift_rule:
+            if report.dataset_drift:
+                alerts.append(self._drift_alert(batch_id, report))
+            else:
+                share = float(report.share_drifted)
+                resolve_incident(self.registry, self.monitor_id, "dataset_drift", batch_id, share)
         return alerts
 
     def _alert(
@@ -644,13 +991,16 @@ class Monitor:
         if report is not None:
             evidence["drifted_columns"] = [c.column for c in report.columns if c.drifted]
         kind = f"{t.metric}_{direction}_threshold"
-        return raise_alert(
+        performance = base_metric(t.metric) in HIGHER_IS_BETTER | LOWER_IS_BETTER
+        return raise_incident(
             self.registry,
-            "monitor",
             kind,
             message,
             evidence,
-            severity="critical" if t.metric in HIGHER_IS_BETTER | LOWER_IS_BETTER else "warning",
+            metric=t.metric,
+            value=value,
+            lower_is_worse=not lower_is_better(t.metric),
+            severity="critical" if performance else "warning",
             monitor_id=self.monitor_id,
             batch_id=batch_id,
             sinks=self.sinks,
@@ -672,12 +1022,14 @@ class Monitor:
             "monitor": self.name,
             "model": self.model,
         }
-        return raise_alert(
+        return raise_incident(
             self.registry,
-            "monitor",
             "dataset_drift",
             message,
             evidence,
+            metric=t.metric if t is not None else "dataset_drift",
+            value=float(report.share_drifted),
+            lower_is_worse=False,
             monitor_id=self.monitor_id,
             batch_id=batch_id,
             sinks=self.sinks,
@@ -688,14 +1040,25 @@ class Monitor:
     def history(self, limit: int | None = 50) -> list[dict[str, Any]]:
         """Past batches (oldest first) in the shape the drift panel's timeline takes."""
         lines = self.threshold_lines()
+        numbers = self.registry.monitors.numbers(self.monitor_id)
+        drawn = self._drawn_estimates()
         out = []
         for b in self.registry.monitors.batches(self.monitor_id, limit=limit):
+            estimates = b.get("estimates") or {}
+            shown = {k: e for k, e in estimates.items() if k in drawn}
             out.append(
                 {
                     "batch_id": b["id"],
+                    "number": numbers.get(b["id"]),
                     "batch_at": b["batch_at"],
                     "report": b["report"],
-                    "metrics": b["metrics"],
+                    "metrics": {
+                        **b["metrics"],
+                        **{ESTIMATED + k: e["value"] for k, e in shown.items()},
+                    },
+                    "bands": {ESTIMATED + k: [e["low"], e["high"]] for k, e in shown.items()},
+                    "estimates": estimates,
+                    "labels": b.get("labels"),
                     "n_rows": b["n_rows"],
                     "thresholds": lines,
                     "predictions": b.get("predictions"),
@@ -703,23 +1066,33 @@ class Monitor:
             )
         return out
 
+    def _drawn_estimates(self) -> set[str]:
+        """Estimates the timeline draws: the headline metric's and any with a threshold."""
+        metrics = self.config.get("metrics") or []
+        drawn = {base_metric(metrics[0])} if metrics else set()
+        drawn |= {base_metric(t.metric) for t in self.thresholds if t.metric.startswith(ESTIMATED)}
+        return drawn
+
     def status(self) -> dict[str, Any]:
         """Latest verdict, metrics, thresholds and open alerts."""
         batches = self.registry.monitors.batches(self.monitor_id, limit=1, with_reports=False)
         latest = batches[-1] if batches else None
         alerts = self.registry.alerts._rows(status="open", monitor_id=self.monitor_id, limit=20)
+        numbers = self.registry.monitors.numbers(self.monitor_id)
         return {
             "monitor": self.name,
             "model": self.model,
             "features": len(self.config["features"]),
-            "batches": self.registry.monitors.count_batches(self.monitor_id),
+            "batches": len(numbers),
             "latest": latest,
+            "latest_number": numbers.get(latest["id"]) if latest else None,
             "thresholds": self.threshold_lines(),
             "open_alerts": alerts,
         }
 
     def panel(self, batch: int | None = None) -> Any:
-        """The drift panel of the latest (or a given) batch with the timeline of all batches."""
+        """The drift panel of the latest batch (or the monitor's batch number ``batch``: 1, 2,
+        3... as the panel, the CLI and log_batch number them) with the timeline of all batches."""
 
         history = self.history()
         if not history:
@@ -728,7 +1101,7 @@ class Monitor:
             )
         chosen = history[-1]
         if batch is not None:
-            match = [h for h in history if h["batch_id"] == batch]
+            match = [h for h in history if h["number"] == batch]
             if not match:
                 raise NotFoundError(f"monitor {self.name!r} has no batch {batch}.")
             chosen = match[0]
@@ -820,6 +1193,58 @@ def _guess_task(values: Any) -> str:
     if arr.dtype.kind != "f":
         return "classification"
     return "classification" if len(np.unique(arr[~np.isnan(arr)])) <= 20 else "regression"
+
+
+def _checked_values(
+    report: Any,
+    metrics: Mapping[str, float],
+    prediction_summary: Mapping[str, Any] | None,
+    estimates: Mapping[str, Mapping[str, float]] | None,
+    label_summary: Mapping[str, Any] | None,
+) -> dict[str, float]:
+    """Every value a threshold can name for one batch: realized metrics, estimated ones
+    (``estimated_accuracy``), drift share, prediction and label drift scores."""
+    values: dict[str, float] = {k: float(v) for k, v in metrics.items()}
+    for name, est in (estimates or {}).items():
+        values[ESTIMATED + name] = float(est["value"])
+    if report is not None:
+        values["drift_share"] = float(report.share_drifted)
+        values["dataset_drift"] = float(bool(report.dataset_drift))
+    if prediction_summary and prediction_summary.get("score") is not None:
+        values["prediction_drift"] = float(prediction_summary["score"])
+    drift = (label_summary or {}).get("drift")
+    if drift and drift.get("score") is not None:
+        values["label_drift"] = float(drift["score"])
+    return values
+
+
+def _column_summary(col: Any) -> dict[str, Any]:
+    """A one-column drift result as stored with a batch (predictions, labels)."""
+    return {
+        "score": col.score,
+        "threshold": col.threshold,
+        "drifted": bool(col.drifted),
+        "test": col.test,
+    }
+
+
+def _fit_estimator(
+    task: str | None,
+    reference: Any,
+    features: list[str],
+    target: str,
+    predictions: Any,
+    scores: Any,
+    classes: list[Any] | None,
+) -> dict[str, Any] | None:
+    """The label-free estimator's state: CBPE for a classifier with reference scores, DLE
+    for a regressor with reference predictions; None when the inputs for either are missing."""
+    labels = reference[target].to_numpy()
+    if task == "classification" and scores is not None:
+        return fit_cbpe(scores, labels, classes)
+    if task == "regression" and predictions is not None:
+        return fit_dle(reference[features], predictions, labels)
+    return None
 
 
 def _frame_for(batch: Any, features: list[str]) -> Any:

@@ -13,11 +13,11 @@ from typing import Any
 
 from mlnb._runtime import user
 from mlnb.errors import ValidationError
-from mlnb.lifecycle.gate import load_gate_file
 from mlnb.pipelines.config import (
     PipelineConfig,
     next_due,
     parse_on_alert,
+    validate_params,
     validate_pipeline_name,
 )
 from mlnb.pipelines.notebook import (
@@ -26,12 +26,17 @@ from mlnb.pipelines.notebook import (
     read_notebook,
     require_parameters_cell,
 )
-from mlnb.pipelines.promotion import promote_candidates
-from mlnb.pipelines.runner import RunExecutor, raise_run_alerts, runs_folder
+from mlnb.pipelines.runner import (
+    RunExecutor,
+    acknowledge_handled_alerts,
+    raise_run_alerts,
+    runs_folder,
+)
 from mlnb.pipelines.scheduler import recover_pipeline_runs
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.records import PipelineRecord, PipelineRunRecord
-from mlnb.store.registry import RegistryArg, get_registry
+from mlnb.store.registry import Registry, RegistryArg, get_registry
+from mlnb.tracking.parameters import execution_parameters
 
 
 def create_pipeline(
@@ -196,6 +201,9 @@ def _resolve_gate_spec(gate: str | None, notebook_dir: Path) -> str | None:
 
 def _check_gate_in_file(gate: str, path: Path, name: str, required: bool = True) -> bool:
     """Whether ``path`` defines gate ``name``."""
+    # gates pull in the model and data stack (numpy...): `pipeline run` should not pay for it
+    from mlnb.lifecycle.gate import load_gate_file
+
     gates = load_gate_file(path)
     if name in gates:
         return True
@@ -227,6 +235,7 @@ def run_pipeline(
     pipeline = reg.pipelines.get(name)
     cfg = PipelineConfig.from_dict(pipeline["config"])
     if params:
+        validate_params(params)
         cell = find_parameters_cell(read_notebook(pipeline["notebook_path"]))
         if cell is not None:
             check_params_known(params, cell, pipeline["notebook_path"])
@@ -303,6 +312,8 @@ def promote_pipeline_run(name: str, run_id: int, registry: RegistryArg = None) -
             "candidates": [],
         }
     else:
+        from mlnb.pipelines.promotion import promote_candidates  # the model stack, see above
+
         # Gate names resolve against gates.yaml next to the notebook, as in the worker.
         folder = Path(pipeline["notebook_path"]).parent
         with contextlib.chdir(folder if folder.is_dir() else Path.cwd()):
@@ -311,6 +322,7 @@ def promote_pipeline_run(name: str, run_id: int, registry: RegistryArg = None) -
     alerts = raise_run_alerts(reg, pipeline, reg.pipelines.run(run["id"]))
     if alerts:
         reg.pipelines.merge_run_details(run["id"], {"alerts": alerts})
+    acknowledge_handled_alerts(reg, pipeline, reg.pipelines.run(run["id"]))
     return decision
 
 
@@ -364,11 +376,23 @@ def get_pipeline_run(run_id: int, registry: RegistryArg = None) -> dict[str, Any
     reg = get_registry(registry)
     run: dict[str, Any] = {**reg.pipelines.run(int(run_id))}
     run["runs"] = reg.pipelines.tracked_runs_of_run(run["id"])
+    run["parameters"] = _execution_parameters(reg, run["runs"])
     run["model_versions"] = reg.pipelines.model_versions_of_run(run["id"])
     run["duration"] = (
         run["ended_at"] - run["started_at"] if run["ended_at"] and run["started_at"] else None
     )
     return run
+
+
+def _execution_parameters(reg: Registry, tracked: list[dict[str, Any]]) -> dict[str, Any]:
+    """The notebook parameters the execution ran with, as its tracked runs recorded them."""
+    for tracked_run in tracked:
+        found = execution_parameters(
+            reg.runs.params(tracked_run["id"]), reg.runs.tags(tracked_run["id"])
+        )
+        if found:
+            return found
+    return {}
 
 
 def set_pipeline_status(name: str, status: str, registry: RegistryArg = None) -> dict[str, Any]:

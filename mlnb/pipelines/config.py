@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import keyword
+import math
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlnb.errors import ValidationError
+from mlnb.errors import MlnbError, ValidationError
 
 CATCHUP_POLICIES = ("once", "skip")
 PROMOTION_STAGES = ("staging", "production")
@@ -26,7 +29,7 @@ CRON_MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+NAME_PATTERN = re.compile(r"^[^\W_][\w.-]{0,99}$")  # letters of any script, digits, _ . -
 
 
 @dataclass
@@ -85,19 +88,15 @@ class PipelineConfig:
                 f"--gate {self.gate} needs --promote-to STAGE (e.g. --promote-to production): "
                 "the gate decides whether the run's candidate model moves to that stage."
             )
-        _check_positive("--timeout", self.timeout_seconds)
-        _check_positive("--retry-delay", self.retry_delay_seconds, allow_zero=True)
+        check_duration("--timeout", self.timeout_seconds)
+        check_duration("--retry-delay", self.retry_delay_seconds)
+        check_duration("misfire grace", self.misfire_grace_seconds)
         _check_whole("--retries", self.retries, minimum=0)
         _check_whole("--max-concurrent", self.max_concurrent, minimum=1)
         _check_whole("--keep", self.keep_outputs, minimum=1)
         if not self.kernel or not isinstance(self.kernel, str):
             raise ValidationError(f"--kernel must name a Jupyter kernel, got {self.kernel!r}.")
-        for key in self.params:
-            if not str(key).isidentifier():
-                raise ValidationError(
-                    f"parameter name {key!r} is not a Python identifier; papermill assigns "
-                    "parameters as variables."
-                )
+        validate_params(self.params)
         return self
 
     @property
@@ -124,7 +123,7 @@ def validate_pipeline_name(name: str) -> str:
 
 def validate_cron(expr: str) -> str:
     """A five-field cron expression or an @macro, normalised; errors say which field is wrong."""
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     text = " ".join(str(expr).split())
     fields = CRON_MACROS.get(text.lower(), text).split()
@@ -145,6 +144,13 @@ def validate_cron(expr: str) -> str:
             )
     if not croniter.is_valid(" ".join(fields)):
         raise ValidationError(f"invalid cron schedule {expr!r}.")
+    try:  # valid fields can still name a day that never comes (31 February)
+        croniter(" ".join(fields), dt.datetime(2000, 1, 1, tzinfo=dt.UTC)).get_next(dt.datetime)
+    except (CroniterBadDateError, ValueError):
+        raise ValidationError(
+            f"the cron schedule {expr!r} never fires (no such date, e.g. 31 February); "
+            "check the day-of-month and month fields."
+        ) from None
     return text
 
 
@@ -187,6 +193,55 @@ def cron_slots(
     return slots
 
 
+CATCHUP_COUNT_LIMIT = 100  # missed slots counted one by one; beyond it "100+"
+
+
+@dataclass
+class MissedSlots:
+    """The cron slots in ``(after, until]`` without listing them: the first, the latest and
+    how many (exact up to CATCHUP_COUNT_LIMIT, else ``more`` is set)."""
+
+    first: dt.datetime
+    latest: dt.datetime
+    count: int
+    more: bool
+
+    def describe(self) -> str:
+        return f"{self.count}+" if self.more else str(self.count)
+
+
+def missed_slots(
+    expr: str, tz: str, after: dt.datetime, until: dt.datetime, limit: int = CATCHUP_COUNT_LIMIT
+) -> MissedSlots | None:
+    """The slots due in ``(after, until]`` in a time bounded whatever the downtime (a minute
+    schedule down for a month has 43,200 of them): the latest is found by stepping back from
+    ``until``, then confirmed stepping forward as :func:`cron_slots` does."""
+    first = next_due(expr, tz, after)
+    if first > until:
+        return None
+    latest = first
+    for slot in iter_cron(expr, tz, max(after, _two_slots_before(expr, tz, until))):
+        if slot > until:
+            break
+        latest = max(latest, slot)
+    count = 0
+    for slot in iter_cron(expr, tz, after):
+        if slot > latest or count > limit:
+            break
+        count += 1
+    return MissedSlots(first, latest, min(count, limit), count > limit)
+
+
+def _two_slots_before(expr: str, tz: str, when: dt.datetime) -> dt.datetime:
+    from croniter import croniter
+
+    fields = CRON_MACROS.get(expr.lower(), expr)
+    back = croniter(fields, when.astimezone(zone(tz)) + dt.timedelta(seconds=1))
+    back.get_prev(dt.datetime)
+    earlier: dt.datetime = back.get_prev(dt.datetime)
+    return earlier - dt.timedelta(minutes=1)
+
+
 def iter_cron(expr: str, tz: str, after: dt.datetime) -> Iterator[dt.datetime]:
     from croniter import croniter
 
@@ -209,18 +264,63 @@ def parse_param(text: str) -> tuple[str, Any]:
         raise ValidationError(
             f"--param expects NAME=VALUE (e.g. --param n_estimators=200), got {text!r}."
         )
-    if not key.isidentifier():
-        raise ValidationError(f"--param name {key!r} is not a Python identifier.")
+    check_param_name(key, "--param")
     raw = raw.strip()
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         value = raw
+    check_param_value(key, value)
     return key, value
 
 
 def parse_params(items: Iterable[str] | None) -> dict[str, Any]:
     return dict(parse_param(item) for item in items or ())
+
+
+def check_param_name(key: Any, where: str = "parameter") -> str:
+    """A parameter name papermill can assign safely: a Python identifier, not a keyword.
+
+    papermill writes ``name = value`` lines into the notebook, so any other key would be
+    code run in the kernel (``'x = 1\\nimport os; os.system(...)\\nz'``)."""
+    if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+        raise ValidationError(
+            f"{where} name {key!r} is not a Python identifier (letters, digits and _, not "
+            "starting with a digit, not a keyword such as 'class'); papermill assigns each "
+            "parameter as a variable in the notebook, so rename it (e.g. learning_rate)."
+        )
+    return key
+
+
+def check_param_value(key: str, value: Any) -> None:
+    """Refuse numbers that are not finite anywhere in a value (``1e999`` parses as inf,
+    which papermill writes as ``inf``, a NameError in the kernel)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(
+            f"parameter {key} is {value!r}, not a finite number; give a finite value."
+        )
+    if isinstance(value, complex):
+        check_param_value(key, value.real)
+        check_param_value(key, value.imag)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_param_value(key, k)
+            check_param_value(key, v)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            check_param_value(key, v)
+
+
+def validate_params(params: Any, where: str = "parameter") -> dict[str, Any]:
+    """Check every name and value of a parameter mapping before it reaches papermill."""
+    if not isinstance(params, dict):
+        raise ValidationError(
+            f"parameters must be a mapping of names to values, got {type(params).__name__}."
+        )
+    for key, value in params.items():
+        check_param_name(key, where)
+        check_param_value(key, value)
+    return params
 
 
 def parse_on_alert(text: str | None) -> tuple[str | None, list[str]]:
@@ -237,12 +337,28 @@ def parse_on_alert(text: str | None) -> tuple[str | None, list[str]]:
     return monitor, [k.strip() for k in kinds.split(",") if k.strip()]
 
 
-def _check_positive(option: str, value: Any, allow_zero: bool = False) -> None:
+def check_duration(option: str, value: Any) -> float:
+    """A duration in seconds that is a finite number above zero (``nan`` would disable a
+    timeout, ``inf`` would leave a retry queued forever)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise ValidationError(f"{option} must be a positive number of seconds, got {value!r}.")
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise ValidationError(
+            f"{option} must be a finite number of seconds above zero (e.g. 30), got {value!r}."
+        )
+    return float(value)
 
 
 def _check_whole(option: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValidationError(f"{option} must be a whole number >= {minimum}, got {value!r}.")
+
+
+def require_posix() -> None:
+    """Stop early, with the reason, where pipelines cannot run (Windows without WSL)."""
+    if sys.platform == "win32":
+        raise MlnbError(
+            "mlnb pipelines and the scheduler run on POSIX systems only (Linux, macOS, or WSL "
+            "on Windows): they lock the registry with fcntl.flock and stop runs by process "
+            "group, which Windows lacks. Tracking, the model registry and monitoring work "
+            "here; run pipelines under WSL or on a Linux/macOS machine."
+        )

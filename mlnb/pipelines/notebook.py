@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,62 @@ def first_line(source: str) -> str:
         if line.strip():
             return line.strip()[:120]
     return ""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def failure_text(
+    ename: str | None,
+    evalue: str | None,
+    traceback: list[str] | None = None,
+    cell_index: int | None = None,
+    cell_line: str = "",
+) -> str:
+    """``Type: message (cell N: 'first line')``, never with an empty message: an exception
+    raised without one (``assert``, ``raise RuntimeError()``) is described by the source line
+    the traceback points at."""
+    name = (ename or "").strip() or "Error"
+    message = (evalue or "").strip()
+    if not message:
+        pointed = _pointed_line(traceback or [])
+        message = (
+            f"raised without a message at `{pointed}`" if pointed else "raised without a message"
+        )
+    where = ""
+    if cell_index is not None:
+        where = f" (cell {cell_index + 1}" + (f": {cell_line!r})" if cell_line else ")")
+    return f"{name}: {message}{where}"
+
+
+def _pointed_line(traceback: list[str]) -> str:
+    """The source line IPython's traceback marks with an arrow (``----> 3 assert ok``)."""
+    found = ""
+    for chunk in traceback:
+        for line in _ANSI.sub("", chunk).splitlines():
+            match = re.match(r"\s*-*>\s*(\d+\s+)?(.*)", line)
+            if match and line.lstrip().startswith(("-", ">")) and match.group(2).strip():
+                found = match.group(2).strip()
+    return found[:160]
+
+
+def failure_in_output(output_path: str | os.PathLike[str]) -> str | None:
+    """The error papermill saved in an executed notebook, described by :func:`failure_text`
+    (None when the notebook holds no error output)."""
+    try:
+        nb = json.loads(Path(output_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code" or ERROR_MARKER_TAG in cell_tags(cell):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return failure_text(
+                    out.get("ename"),
+                    out.get("evalue"),
+                    out.get("traceback"),
+                    source_index(nb, i),
+                    first_line(cell_source(cell)),
+                )
+    return None

@@ -54,14 +54,31 @@ def _gate_and_promote(
         "version": version["version"],
         "version_id": version["version_id"],
     }
+    to = cfg.promote_to or "production"
+    stage = reg.models.version(version["model"], version["version"])["stage"]
+    if stage == to:  # moved during the run by something else: record it, never a failure
+        return {
+            **record,
+            "promoted": True,
+            "message": f"{version['model']} v{version['version']} was already in {to}; "
+            "nothing to do",
+        }
+    if stage == "archived":
+        return {
+            **record,
+            "promoted": False,
+            "message": f"{version['model']} v{version['version']} was archived during the "
+            "run, so it was not gated",
+        }
     try:
         result = promote(
             version["model"],
             version=version["version"],
-            to=cfg.promote_to or "production",
+            to=to,
             gate=cfg.gate,
             reason=f"pipeline {pipeline['name']} run #{run_id}",
             registry=reg,
+            defer_to_pipeline=False,
         )
     except GateFailed as exc:  # raise_on_failure is off; kept for gates that raise anyway
         if not isinstance(exc.result, PromotionResult):

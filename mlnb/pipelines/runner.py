@@ -17,7 +17,7 @@ from typing import Any
 
 from mlnb._runtime import host
 from mlnb.monitoring.alerts import raise_alert
-from mlnb.pipelines.config import PipelineConfig
+from mlnb.pipelines.config import PipelineConfig, require_posix
 from mlnb.pipelines.notebook import failing_cell_in_output
 
 log = logging.getLogger("mlnb.pipelines")
@@ -46,6 +46,92 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
+class ForkedWorker:
+    """A worker forked from this process instead of a fresh interpreter: it already has mlnb
+    imported, so a `mlnb pipeline run` pays for one Python start, not two. Behaves like the
+    ``subprocess.Popen`` it replaces (``pid``, ``wait``, ``returncode``); its own session, its
+    output into the run's log, ``os._exit`` at the end (nothing of this process is finalised
+    in the child)."""
+
+    def __init__(self, argv: list[str], log_fd: int, cwd: str, env: dict[str, str]) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        self.returncode: int | None = None
+        self._reaping = threading.Lock()  # one thread reaps; the others read returncode
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            code = 1
+            try:
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(log_fd, 1)
+                os.dup2(log_fd, 2)
+                # this process's own streams may not be fds 1 and 2 (a test runner's capture)
+                sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+                sys.stderr = open(2, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+                os.chdir(cwd)
+                os.environ.clear()
+                os.environ.update(env)
+                from mlnb.pipelines import worker  # lazily: the scheduler never forks
+
+                code = worker.main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except Exception:
+                        pass
+                os._exit(code)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._reaping.acquire(blocking=False):
+            try:
+                if self.returncode is None:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    if pid:
+                        self.returncode = os.waitstatus_to_exitcode(status)
+            finally:
+                self._reaping.release()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (negative: killed by that signal); TimeoutExpired after ``timeout``."""
+        if self.returncode is not None:
+            return self.returncode
+        if timeout is None:
+            with self._reaping:
+                if self.returncode is None:
+                    _, status = os.waitpid(self.pid, 0)
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+        return self.returncode  # type: ignore[return-value]
+
+
+def may_fork() -> bool:
+    """Fork workers only from a single-threaded process (the command line): forking one with
+    other threads (the scheduler, a kernel, a Jupyter server) could copy a held lock."""
+    return (
+        hasattr(os, "fork")
+        and threading.active_count() == 1
+        and not os.environ.get("MLNB_WORKER_SPAWN")
+    )
+
+
 def exit_reason(returncode: int | None) -> str:
     if returncode is None:
         return "the worker process did not exit"
@@ -70,10 +156,11 @@ class RunExecutor:
         sleep: Callable[[float], Any] | None = None,
         python: str | None = None,
     ) -> None:
+        require_posix()
         self.reg = registry
         self.sleep = sleep or time.sleep
         self.python = python or sys.executable
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._procs: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._stopping: str | None = None
 
@@ -113,40 +200,53 @@ class RunExecutor:
         log_path = output.with_suffix(".log")
         self.reg.pipelines.update_run(run_id, {"output_path": str(output)})
         notebook_dir = Path(pipeline["notebook_path"]).parent
+        cwd = str(notebook_dir if notebook_dir.is_dir() else self.reg.home)
+        argv = [str(run_id), "--registry", str(self.reg.home), "--parent-pid", str(os.getpid())]
         with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [
-                    self.python,
-                    "-m",
-                    "mlnb.pipelines.worker",
-                    str(run_id),
-                    "--registry",
-                    str(self.reg.home),
-                    "--parent-pid",
-                    str(os.getpid()),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=worker_environment(),
-                cwd=str(notebook_dir if notebook_dir.is_dir() else self.reg.home),
-            )
+            proc: Any
+            if self.python == sys.executable and may_fork():
+                with self.reg.db.closed_for_fork():
+                    proc = ForkedWorker(argv, log_file.fileno(), cwd, worker_environment())
+            else:
+                proc = subprocess.Popen(
+                    [self.python, "-m", "mlnb.pipelines.worker", *argv],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=worker_environment(),
+                    cwd=cwd,
+                )
         with self._lock:
             self._procs[run_id] = proc
         try:
             self.reg.pipelines.update_run(run_id, {"pid": proc.pid}, only_if_status="running")
-            try:
-                proc.wait(timeout=cfg.timeout_seconds)
-            except subprocess.TimeoutExpired:
-                self._time_out(run_id, cfg, output)
-                self._kill(proc)
+            self._wait(proc, run_id, cfg, output)
         finally:
             with self._lock:
                 self._procs.pop(run_id, None)
         self._mark_if_unfinished(run_id, proc.returncode, output)
         self.reg.pipelines.update_run(run_id, {"log": _tail(log_path)})
         return self.reg.pipelines.run(run_id)
+
+    def _wait(self, proc: Any, run_id: int, cfg: PipelineConfig, output: Path) -> None:
+        """Wait for the worker without polling (its end is noticed at once); at the timeout a
+        timer records it and stops the worker."""
+        timer = threading.Timer(cfg.timeout_seconds, self._expire, (proc, run_id, cfg, output))
+        timer.daemon = True
+        timer.start()
+        try:
+            proc.wait()
+        finally:
+            timer.cancel()
+            if timer.is_alive():
+                timer.join()
+
+    def _expire(self, proc: Any, run_id: int, cfg: PipelineConfig, output: Path) -> None:
+        if proc.poll() is not None:
+            return
+        self._time_out(run_id, cfg, output)
+        self._kill(proc)
 
     def _time_out(self, run_id: int, cfg: PipelineConfig, output: Path) -> None:
         where = failing_cell_in_output(output)
@@ -186,7 +286,7 @@ class RunExecutor:
             only_if_status="running",
         )
 
-    def _kill(self, proc: subprocess.Popen[bytes]) -> None:
+    def _kill(self, proc: Any) -> None:
         """SIGTERM the worker (it stops its kernel), then SIGKILL after a grace period."""
         for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 30.0)):
             try:
@@ -202,35 +302,11 @@ class RunExecutor:
     # -- retries ----------------------------------------------------------------------------
 
     def _may_retry(self, row: dict[str, Any]) -> bool:
-        if self._stopping or row["details"].get("no_retry"):
-            return False
-        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
-        return row["attempt"] <= PipelineConfig.from_dict(pipeline["config"]).retries
+        return not self._stopping and may_retry(self.reg, row)
 
     def _requeue(self, row: dict[str, Any]) -> float:
         """Put a failed attempt back in the queue after recording it; returns the backoff."""
-        pipeline = self.reg.pipelines.get_by_id(row["pipeline_id"])
-        cfg = PipelineConfig.from_dict(pipeline["config"])
-        delay = cfg.retry_delay_seconds * 2 ** (row["attempt"] - 1)
-        attempts = [*row["details"].get("attempts", []), _attempt_record(row)]
-        self.reg.pipelines.merge_run_details(
-            row["id"], {"attempts": attempts, "not_before": time.time() + delay}
-        )
-        self.reg.pipelines.update_run(
-            row["id"],
-            {"status": "queued", "attempt": row["attempt"] + 1, "pid": None, "ended_at": None},
-            only_if_status=row["status"],
-        )
-        log.warning(
-            "pipeline %s run #%d attempt %d %s (%s); retrying in %g s",
-            pipeline["name"],
-            row["id"],
-            row["attempt"],
-            row["status"],
-            row["error"],
-            delay,
-        )
-        return delay
+        return requeue_attempt(self.reg, row)
 
     # -- after the last attempt ----------------------------------------------------------------
 
@@ -240,6 +316,7 @@ class RunExecutor:
             alerts = raise_run_alerts(self.reg, pipeline, row)
             if alerts:
                 self.reg.pipelines.merge_run_details(row["id"], {"alerts": alerts})
+            acknowledge_handled_alerts(self.reg, pipeline, self.reg.pipelines.run(row["id"]))
         finally:
             apply_retention(self.reg, pipeline)
 
@@ -264,7 +341,64 @@ class RunExecutor:
             return list(self._procs)
 
 
-def _attempt_record(row: dict[str, Any]) -> dict[str, Any]:
+def may_retry(reg: Any, row: Mapping[str, Any]) -> bool:
+    """Whether a failed or crashed attempt has attempts left under the pipeline's --retries."""
+    if row["details"].get("no_retry"):
+        return False
+    pipeline = reg.pipelines.get_by_id(row["pipeline_id"])
+    return bool(row["attempt"] <= PipelineConfig.from_dict(pipeline["config"]).retries)
+
+
+def requeue_attempt(reg: Any, row: Mapping[str, Any]) -> float:
+    """Put a failed attempt back in the queue after recording it; returns the backoff."""
+    pipeline = reg.pipelines.get_by_id(row["pipeline_id"])
+    cfg = PipelineConfig.from_dict(pipeline["config"])
+    delay = cfg.retry_delay_seconds * 2 ** (row["attempt"] - 1)
+    attempts = [*row["details"].get("attempts", []), _attempt_record(row)]
+    reg.pipelines.merge_run_details(
+        row["id"], {"attempts": attempts, "not_before": time.time() + delay}
+    )
+    reg.pipelines.update_run(
+        row["id"],
+        {"status": "queued", "attempt": row["attempt"] + 1, "pid": None, "ended_at": None},
+        only_if_status=row["status"],
+    )
+    log.warning(
+        "pipeline %s run #%d attempt %d %s (%s); retrying in %g s",
+        pipeline["name"],
+        row["id"],
+        row["attempt"],
+        row["status"],
+        row["error"],
+        delay,
+    )
+    return delay
+
+
+def settle_orphaned_run(reg: Any, run_id: int) -> list[int]:
+    """A run whose scheduler (or command) died under it: raise the crash alert, and queue a
+    retry while ``--retries`` allows (the next scheduler runs it). Returns the alert ids."""
+    row = reg.pipelines.run(run_id)
+    if row["status"] not in ("failed", "crashed"):
+        return []
+    pipeline = reg.pipelines.get_by_id(row["pipeline_id"])
+    retry = may_retry(reg, row)
+    note = (
+        f"; retry queued as attempt {row['attempt'] + 1} (it runs when a scheduler is running)"
+        if retry
+        else ""
+    )
+    alerts = raise_run_alerts(reg, pipeline, row, note=note)
+    if alerts:
+        reg.pipelines.merge_run_details(run_id, {"alerts": alerts})
+    if retry:
+        requeue_attempt(reg, reg.pipelines.run(run_id))
+    else:
+        apply_retention(reg, pipeline)
+    return alerts
+
+
+def _attempt_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: row.get(k)
         for k in (
@@ -288,8 +422,11 @@ def _tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
     return text[-limit:]
 
 
-def raise_run_alerts(reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any]) -> list[int]:
-    """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected."""
+def raise_run_alerts(
+    reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any], note: str = ""
+) -> list[int]:
+    """Alerts for a run that failed or crashed for good, or whose candidate the gate rejected;
+    ``note`` ends the failure alert's message (e.g. that a retry is queued)."""
 
     evidence = {
         "pipeline": pipeline["name"],
@@ -302,12 +439,16 @@ def raise_run_alerts(reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, An
     raised = []
     if row["status"] in ("failed", "crashed"):
         attempts = f" after {row['attempt']} attempts" if row["attempt"] > 1 else ""
+        triggering = row["details"].get("alert_ids") or []
+        if triggering:
+            note += "; the alert(s) " + ", ".join(f"#{a}" for a in triggering)
+            note += " that triggered it stay open until a retrain is promoted"
         alert = raise_alert(
             reg,
             source="pipeline",
             kind=f"pipeline_run_{row['status']}",
             message=f"pipeline {pipeline['name']} run #{row['id']} {row['status']}{attempts}: "
-            f"{row['error']}",
+            f"{row['error']}{note}",
             evidence={**evidence, "error": row["error"], "failing_cell": row["failing_cell"]},
             severity="critical",
             pipeline_id=pipeline["id"],
@@ -344,6 +485,43 @@ def raise_run_alerts(reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, An
         )
         raised.append(alert["id"])
     return raised
+
+
+def promoted_a_candidate(reg: Any, row: Mapping[str, Any]) -> bool:
+    """Whether the run put a new model in place: its gate promoted a candidate, or (with no
+    --promote-to) the notebook itself promoted a version it registered to production."""
+    if row["status"] != "finished":
+        return False
+    promotion = row["details"].get("promotion") or {}
+    if promotion:
+        return promotion.get("decision") == "promoted"
+    versions = reg.pipelines.model_versions_of_run(row["id"])
+    return any(v["stage"] == "production" for v in versions)
+
+
+def acknowledge_handled_alerts(
+    reg: Any, pipeline: Mapping[str, Any], row: Mapping[str, Any]
+) -> list[int]:
+    """Once a run promotes a candidate, the open alerts of the watched monitor that the
+    pipeline took on are acknowledged (``handled_by=pipeline:NAME``); until then they stay
+    open, so a failed retrain never hides the degradation. Returns the ids acknowledged."""
+    cfg = PipelineConfig.from_dict(pipeline["config"])
+    if not cfg.on_alert or not promoted_a_candidate(reg, row):
+        return []
+    monitor_id = reg.db.id_by_name("monitors", cfg.on_alert)
+    if monitor_id is None:
+        return []
+    taken = reg.pipelines.last_handled_alert_id(pipeline["id"])
+    handled = [
+        a["id"]
+        for a in reg.alerts.open_of_monitor(monitor_id, 0, cfg.alert_kinds or None)
+        if a["id"] <= taken
+    ]
+    for alert_id in handled:
+        reg.alerts.acknowledge(alert_id, by=f"pipeline:{pipeline['name']}")
+    if handled:
+        reg.pipelines.merge_run_details(row["id"], {"acknowledged_alerts": handled})
+    return handled
 
 
 def apply_retention(reg: Any, pipeline: dict[str, Any]) -> list[int]:

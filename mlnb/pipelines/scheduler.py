@@ -10,10 +10,10 @@ heartbeat stopped) before it carries on.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +23,16 @@ from typing import Any
 from mlnb._runtime import host
 from mlnb._runtime import pid_alive as _pid_alive
 from mlnb.errors import MlnbError, RegistryError
-from mlnb.pipelines.config import PipelineConfig, next_due
+from mlnb.pipelines.config import PipelineConfig, check_duration, next_due, require_posix
 from mlnb.pipelines.notebook import failing_cell_in_output
-from mlnb.pipelines.runner import RunExecutor, raise_run_alerts
-from mlnb.pipelines.triggers import due_fires, enqueue
+from mlnb.pipelines.runner import RunExecutor, settle_orphaned_run
+from mlnb.pipelines.triggers import due_fires, enqueue_fires
+from mlnb.serving.live import score_deployment_windows
 from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import get_registry
+
+if sys.platform != "win32":  # POSIX only: require_posix() explains it elsewhere
+    import fcntl
 
 log = logging.getLogger("mlnb.scheduler")
 LOCK_FILENAME = "scheduler.lock"
@@ -48,6 +52,7 @@ class SchedulerLock:
     and start time. The kernel drops it when the process dies, even by SIGKILL."""
 
     def __init__(self, home: str | os.PathLike[str]) -> None:
+        require_posix()
         self.path = Path(home) / LOCK_FILENAME
         self._fd: int | None = None
 
@@ -120,9 +125,11 @@ def _read_holder(fd: int) -> dict[str, Any]:
 
 
 def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset()) -> list[int]:
-    """Mark ``running`` pipeline runs crashed when their process on this host is gone or
-    their heartbeat is older than STALE_AFTER_SECONDS, naming the reason and the cell, and
-    raise the alert a crash deserves. Runs in ``skip`` (this process's own) are left alone."""
+    """Mark ``running`` pipeline runs crashed when their process on this host is gone, or
+    (for runs on another host) their heartbeat is older than STALE_AFTER_SECONDS, naming the
+    reason and the cell; raise the alert a crash deserves and queue a retry when --retries
+    allows. A process alive on this host is never crashed for a stale heartbeat (it may be
+    stopped or the machine suspended). Runs in ``skip`` (this process's own) are left alone."""
 
     here = host()
     now = time.time()
@@ -130,11 +137,14 @@ def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset(
     for run in reg.pipelines.runs(statuses=("running",)):
         if run["id"] in skip:
             continue
-        if run["host"] == here and run["pid"] and not _pid_alive(run["pid"]):
+        local = run["host"] == here and bool(run["pid"])
+        if local and not _pid_alive(run["pid"]):
             reasons[run["id"]] = (
                 f"the process running it (pid {run['pid']} on {here}) is gone: the "
                 "scheduler or its worker was killed (e.g. SIGKILL) or the machine restarted"
             )
+        elif local:
+            continue  # alive here: stopped (SIGSTOP) or suspended, never crashed for silence
         elif (run["heartbeat_at"] or 0) < now - STALE_AFTER_SECONDS:
             reasons[run["id"]] = (
                 f"no heartbeat for {now - (run['heartbeat_at'] or now):.0f} s from pid "
@@ -153,8 +163,7 @@ def recover_pipeline_runs(reg: Any, skip: set[int] | frozenset[int] = frozenset(
             reg.pipelines.update_run(run_id, {"failing_cell": where[0]}, "running")
         if reg.pipelines.mark_runs_crashed([run_id], f"crashed: {reason}{cell}"):
             log.warning("pipeline run #%d marked crashed: %s", run_id, reason)
-            row = reg.pipelines.run(run_id)
-            raise_run_alerts(reg, reg.pipelines.get_by_id(row["pipeline_id"]), row)
+            settle_orphaned_run(reg, run_id)
             crashed.append(run_id)
     return crashed
 
@@ -185,7 +194,7 @@ class Scheduler:
         self.clock = clock or utc_now
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = check_duration("--poll", poll_seconds)
         self.only = set(pipelines) if pipelines else None
         self.executor = RunExecutor(self.reg, sleep=self.sleep)
         self.execute = execute or self.executor.execute
@@ -201,7 +210,9 @@ class Scheduler:
         the scheduler carries on (a locked registry, a vanished notebook...)."""
         queued, started = [], []
         try:
+            self.reg.db.require_intact()  # PRAGMA quick_check: a damaged registry gets no writes
             self.recover()
+            score_deployment_windows(self.reg)  # served traffic -> monitors -> alerts, first
             queued = self.enqueue_due()
             started = self.start_queued()
         except MlnbError as exc:
@@ -216,17 +227,17 @@ class Scheduler:
         queued = []
         for pipeline in self._pipelines("active"):
             try:
-                for fire in due_fires(self.reg, pipeline, now):
-                    run_id = enqueue(self.reg, pipeline, fire)
-                    if run_id is not None:
-                        queued.append(run_id)
-                        log.info(
-                            "pipeline %s: run #%d %s (%s)",
-                            pipeline["name"],
-                            run_id,
-                            fire.status,
-                            fire.reason,
-                        )
+                for run_id, fire in enqueue_fires(
+                    self.reg, pipeline, due_fires(self.reg, pipeline, now)
+                ):
+                    queued.append(run_id)
+                    log.info(
+                        "pipeline %s: run #%d %s (%s)",
+                        pipeline["name"],
+                        run_id,
+                        fire.status,
+                        fire.reason,
+                    )
             except Exception as exc:  # one broken pipeline never blocks the others
                 self._error(f"pipeline {pipeline['name']}: cannot check its triggers: {exc}")
         return queued
@@ -299,7 +310,10 @@ class Scheduler:
     # -- loops ---------------------------------------------------------------------------------
 
     def run_once(self) -> dict[str, list[int]]:
-        """``mlnb scheduler --once``: recover, run everything due now, wait, exit."""
+        """``mlnb scheduler --once``: recover, run everything due now, wait, exit.
+
+        ``failed`` lists the runs started in this pass that ended failed or crashed, so that
+        a cron wrapper can exit non-zero."""
         with self.lock:
             recovered = self.recover()
             result = self.tick()
@@ -310,11 +324,28 @@ class Scheduler:
                 if not more:
                     break
                 started += more
-            return {"recovered": recovered, "queued": result["queued"], "started": started}
+            failed = [
+                run_id
+                for run_id in started
+                if self.reg.pipelines.run(run_id)["status"] in ("failed", "crashed")
+            ]
+            return {
+                "recovered": recovered,
+                "queued": result["queued"],
+                "started": started,
+                "failed": failed,
+            }
 
-    def run_forever(self, max_ticks: int | None = None) -> None:
-        """``mlnb scheduler``: tick, then sleep until the next cron slot or ``poll_seconds``."""
+    def run_forever(
+        self, max_ticks: int | None = None, on_locked: Callable[[], Any] | None = None
+    ) -> None:
+        """``mlnb scheduler``: tick, then sleep until the next cron slot or ``poll_seconds``.
+
+        ``on_locked`` is called once the lock is held (the CLI prints its banner there, so a
+        second scheduler refuses before saying it runs)."""
         with self.lock:
+            if on_locked is not None:
+                on_locked()
             self.recover()
             ticks = 0
             try:

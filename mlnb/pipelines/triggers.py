@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
-from mlnb.pipelines.config import PipelineConfig, cron_slots
+from mlnb.pipelines.config import PipelineConfig, missed_slots
 from mlnb.tracking.files import file_hash_cache, fingerprint_path
 
 log = logging.getLogger("mlnb.pipelines")
@@ -65,38 +65,39 @@ def schedule_fires(
     if reg.pipelines.has_queued_run(pipeline["id"], "schedule"):
         return []  # the queued run covers any later slot
     anchor = schedule_anchor(reg, pipeline, cfg)
-    slots = cron_slots(cfg.schedule, cfg.timezone, anchor, now)
-    if not slots:
+    missed = missed_slots(cfg.schedule, cfg.timezone, anchor, now)
+    if missed is None:
         return []
-    latest = slots[-1]
+    latest, first, count = missed.latest, missed.first.isoformat(), missed.describe()
     late = (now - latest).total_seconds() > cfg.misfire_grace_seconds
     what = f"schedule '{cfg.schedule}' ({cfg.timezone}) due at {latest.isoformat()}"
-    details = {
+    details: dict[str, Any] = {
         "due_at": latest.isoformat(),
-        "slots": len(slots),
-        "first_slot": slots[0].isoformat(),
+        "slots": missed.count,
+        "first_slot": first,
     }
+    if missed.more:
+        details["slots_more"] = True  # counted up to the limit, there were more
     key = f"cron:{latest.isoformat()}"
+    several = missed.count > 1
     if cfg.catchup == "once":
-        if len(slots) > 1 or late:
-            what += (
-                f"; catch-up policy 'once': one run for {len(slots)} slot(s) missed since "
-                f"{slots[0].isoformat()}"
-            )
+        if several or late:
+            what += f"; catch-up policy 'once': one run for {count} slot(s) missed since {first}"
         return [Fire("schedule", what, key, details)]
     if late:
         return [
             Fire(
                 "schedule",
-                f"{what}: skipped, {len(slots)} slot(s) since {slots[0].isoformat()} were "
+                f"{what}: skipped, {count} slot(s) since {first} were "
                 "missed while no scheduler ran (catch-up policy 'skip')",
                 key,
                 details,
                 status="skipped",
             )
         ]
-    if len(slots) > 1:
-        what += f"; {len(slots) - 1} earlier missed slot(s) skipped (catch-up policy 'skip')"
+    if several:
+        earlier = f"{missed.count - 1}+" if missed.more else str(missed.count - 1)
+        what += f"; {earlier} earlier missed slot(s) skipped (catch-up policy 'skip')"
     return [Fire("schedule", what, key, details)]
 
 
@@ -155,7 +156,9 @@ def _short(digest: str | None) -> str:
 def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> list[Fire]:
     """A run for open alerts of the watched monitor that the pipeline has not handled yet.
 
-    Several new alerts make one run; each is acknowledged with ``handled_by=pipeline:NAME``.
+    Several new alerts make one run. They stay open until a run of the pipeline actually
+    promotes a candidate (:func:`mlnb.pipelines.runner.acknowledge_handled_alerts`): a
+    failed retrain must not hide the degradation that triggered it.
     """
     assert cfg.on_alert
     monitor_id = reg.db.id_by_name("monitors", cfg.on_alert)
@@ -175,12 +178,6 @@ def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> l
             + ", ".join(f"#{a['id']}" for a in alerts[:-1])
             + ")"
         )
-    handler = f"pipeline:{pipeline['name']}"
-
-    def acknowledge(run_id: int) -> None:
-        for alert in alerts:
-            reg.alerts.acknowledge(alert["id"], by=handler)
-
     return [
         Fire(
             "alert",
@@ -191,9 +188,75 @@ def alert_fires(reg: Any, pipeline: Mapping[str, Any], cfg: PipelineConfig) -> l
                 "alert": {k: newest[k] for k in ("id", "kind", "message", "severity")},
                 "monitor": cfg.on_alert,
             },
-            after_enqueue=acknowledge,
         )
     ]
+
+
+def coalesce(reg: Any, pipeline: Mapping[str, Any], fires: list[Fire]) -> list[Fire]:
+    """Fires due in the same pass as one run: its trigger is the first one's, its reason and
+    ``details["reasons"]`` record every one. Fires whose due key was taken already drop out;
+    records of skipped slots stay as they are."""
+    skipped = [f for f in fires if f.status != "queued"]
+    due = [
+        f
+        for f in fires
+        if f.status == "queued"
+        and not (f.due_key and reg.pipelines.due_key_taken(pipeline["id"], f.due_key))
+    ]
+    if len(due) <= 1:
+        return skipped + due
+    details: dict[str, Any] = {}
+    for fire in reversed(due):
+        details.update(fire.details)
+    details["reasons"] = [
+        {"trigger": f.trigger, "reason": f.reason, "due_key": f.due_key} for f in due
+    ]
+    details["coalesced_keys"] = [f.due_key for f in due[1:] if f.due_key]
+    hooks = [f.after_enqueue for f in due if f.after_enqueue is not None]
+
+    def after_enqueue(run_id: int) -> None:
+        for hook in hooks:
+            hook(run_id)
+
+    first = due[0]
+    merged = Fire(
+        first.trigger,
+        f"{len(due)} triggers due together, one run: "
+        + "; ".join(f"[{f.trigger}] {f.reason}" for f in due),
+        first.due_key,
+        details,
+        after_enqueue=after_enqueue if hooks else None,
+    )
+    return [*skipped, merged]
+
+
+def enqueue_fires(
+    reg: Any, pipeline: Mapping[str, Any], fires: list[Fire]
+) -> list[tuple[int, Fire]]:
+    """Queue what is due for one pipeline, coalesced into one run; returns (run id, fire).
+
+    The due keys of the triggers folded into the run are kept as ``skipped`` records pointing
+    at it, so the same cron slot, alert or data change never starts another run."""
+    out = []
+    for fire in coalesce(reg, pipeline, fires):
+        run_id = enqueue(reg, pipeline, fire)
+        if run_id is None:
+            continue
+        out.append((run_id, fire))
+        for key in fire.details.get("coalesced_keys", []) if fire.status == "queued" else []:
+            reason = next(r["reason"] for r in fire.details["reasons"] if r["due_key"] == key)
+            trigger = next(r["trigger"] for r in fire.details["reasons"] if r["due_key"] == key)
+            marker = reg.pipelines.enqueue_run(
+                pipeline["id"],
+                trigger,
+                f"{reason}: coalesced into run #{run_id}",
+                key,
+                {"coalesced_into": run_id},
+                "skipped",
+            )
+            if marker is not None:
+                reg.pipelines.update_run(marker, {"ended_at": time.time()})
+    return out
 
 
 def enqueue(reg: Any, pipeline: Mapping[str, Any], fire: Fire) -> int | None:

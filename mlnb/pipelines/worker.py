@@ -23,8 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import MlnbError
-from mlnb.pipelines.config import PipelineConfig
-from mlnb.pipelines.notebook import find_parameters_cell, first_line, read_notebook, source_index
+from mlnb.pipelines.config import PipelineConfig, validate_params
+from mlnb.pipelines.notebook import (
+    failure_in_output,
+    failure_text,
+    find_parameters_cell,
+    first_line,
+    read_notebook,
+    source_index,
+)
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.registry import Registry
 
@@ -33,7 +40,11 @@ log = logging.getLogger("mlnb.pipelines.worker")
 
 
 class Terminated(BaseException):
-    """SIGTERM reached the worker: its parent stopped it, or its parent died."""
+    """SIGTERM reached the worker: its parent stopped it, or its parent died (``orphaned``)."""
+
+    def __init__(self, message: str, orphaned: bool = False) -> None:
+        super().__init__(message)
+        self.orphaned = orphaned
 
 
 class _CurrentCell:
@@ -85,14 +96,17 @@ def _die_with_parent(parent_pid: int | None) -> None:
     except Exception:
         pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        raise Terminated(f"the process that started this run (pid {parent_pid}) is gone")
+        raise Terminated(
+            f"the process that started this run (pid {parent_pid}) is gone", orphaned=True
+        )
 
 
 def _on_sigterm(parent_pid: int | None) -> Any:
     def handler(signum: int, frame: Any) -> None:
         if parent_pid and os.getppid() != parent_pid:
             raise Terminated(
-                f"the scheduler or command that started this run (pid {parent_pid}) died"
+                f"the scheduler or command that started this run (pid {parent_pid}) died",
+                orphaned=True,
             )
         raise Terminated("stopped by SIGTERM")
 
@@ -179,9 +193,17 @@ def execute(reg: Any, run_id: int, parent_pid: int | None = None) -> dict[str, A
             "error": f"{exc} {CURRENT.describe()}.",
             "failing_cell": CURRENT.index,
         }
+        orphaned = exc.orphaned
+    else:
+        orphaned = False
     finally:
         stop.set()
     _record(reg, run_id, outcome)
+    if orphaned:
+        # nobody is left to alert or retry: do what the scheduler would have done
+        from mlnb.pipelines.runner import settle_orphaned_run
+
+        settle_orphaned_run(reg, run_id)
     return outcome
 
 
@@ -206,7 +228,10 @@ def _execute_notebook(
     note = pin_default_kernel(cfg.kernel, Path(reg.home) / "pipelines" / ".jupyter")
     if note:
         log.info("%s", note)
-    params = run_params(cfg, run)
+    try:
+        params = validate_params(run_params(cfg, run))
+    except MlnbError as exc:
+        return {"status": "failed", "error": f"refused to run: {exc}"}
     log.info(
         "pipeline %s run #%d (%s): executing %s with %s",
         pipeline["name"],
@@ -233,11 +258,11 @@ def _execute_notebook(
             request_save_on_cell_execute=True,
         )
     except PapermillExecutionError as exc:
-        where = "" if CURRENT.index is None else f"cell {CURRENT.index + 1}, "
         return {
             "status": "failed",
-            "error": f"{exc.ename}: {exc.evalue} ({where}In [{exc.exec_count}]: "
-            f"{first_line(exc.source)!r})",
+            "error": failure_text(
+                exc.ename, exc.evalue, exc.traceback, CURRENT.index, first_line(exc.source)
+            ),
             "failing_cell": CURRENT.index,
         }
     except DeadKernelError:
@@ -249,12 +274,16 @@ def _execute_notebook(
         }
     except Exception as exc:
         name = type(exc).__name__
+        saved = failure_in_output(output) if output and Path(output).exists() else None
+        if saved and not str(exc).strip():  # e.g. a CellExecutionError with no message
+            return {"status": "failed", "error": saved, "failing_cell": CURRENT.index}
         hint = ""
         if name == "NoSuchKernel":
             hint = f" Install it (e.g. `{sys.executable} -m ipykernel install --sys-prefix`) or pass --kernel."
+        message = str(exc).strip() or "raised without a message"
         return {
             "status": "failed",
-            "error": f"{name}: {exc} {CURRENT.describe()}.{hint}",
+            "error": f"{name}: {message} {CURRENT.describe()}.{hint}",
             "failing_cell": CURRENT.index,
         }
     return {"status": "finished"}
@@ -315,8 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", required=True)
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s"
+    logging.basicConfig(  # force: a worker forked from the command line drops its handlers
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s: %(message)s",
+        force=True,
     )
     signal.signal(signal.SIGTERM, _on_sigterm(args.parent_pid))
 

@@ -3,7 +3,8 @@ statistics and the panel layout around plots drawn elsewhere (as PNG bytes).
 
 The panel works wherever notebook output is shown (JupyterLab light and dark, VS Code,
 papermill and nbconvert output, GitHub): inline styles only, neutral greys that read on both
-backgrounds, red/green badges with white text, plots as base64 PNG on a white card. Every
+backgrounds, red/green badges with white text, plots as transparent base64 PNGs drawn in
+greys and colours that read on either background. Every
 name is escaped. Reports come in as anything shaped like ``DriftReport`` (see the protocols
 below), so this module needs nothing from the drift package.
 """
@@ -19,11 +20,11 @@ from typing import Any, Protocol
 from mlnb.render.html import esc
 
 RED = "#cf222e"
-GREEN = "#1a7f37"
+GREEN = "#2da44e"
 AMBER = "#9a6700"
 GREY = "#6e7781"
 REF_COLOR = "#8c959f"
-CUR_OK = "#0969da"
+CUR_OK = "#218bff"
 BORDER = "rgba(128,128,128,0.35)"
 SHADE = "rgba(128,128,128,0.08)"
 FONT = "system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
@@ -37,6 +38,8 @@ STATUS_TEXT = {
     "extra_column": ("not profiled", GREY),
     "empty": ("empty ref", GREY),
     "skipped": ("skipped", GREY),
+    "too_few": ("too few values", GREY),
+    "excluded": ("excluded", GREY),
 }
 
 
@@ -97,6 +100,10 @@ class DriftResult(Protocol):
     def columns(self) -> Sequence[DriftColumn]: ...
     @property
     def dataset_drift(self) -> bool: ...
+    @property
+    def too_little_data(self) -> bool: ...
+    @property
+    def multivariate(self) -> Mapping[str, Any] | None: ...
     @property
     def small_reference(self) -> bool: ...
     @property
@@ -165,23 +172,31 @@ def plot_columns(report: DriftResult, max_plots: int) -> list[DriftColumn]:
 
 
 def img(png: bytes, alt: str, width: int | None = None) -> str:
-    """A PNG embedded as a data URL on a white card."""
+    """A PNG embedded as a data URL in a thin border (transparent: the page shows through)."""
     data = base64.b64encode(png).decode("ascii")
     size = f"width:{width}px;" if width else ""
     return (
         f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}" '
         f'style="{size}max-width:100%;height:auto;border:1px solid {BORDER};'
-        f'border-radius:4px;background:#fff;margin-top:8px"/>'
+        f'border-radius:4px;margin-top:8px"/>'
     )
 
 
 # --------------------------------------------------------------------------- HTML parts
 
 
+def verdict_label(report: DriftResult) -> tuple[str, str]:
+    """The verdict badge's text and colour: drift, no drift, or too little data to tell."""
+    if report.too_little_data:
+        return "TOO LITTLE DATA", GREY
+    if report.dataset_drift:
+        return "DATASET DRIFT", RED
+    return "NO DATASET DRIFT", GREEN
+
+
 def header_html(report: DriftResult) -> str:
     """The verdict box: dataset drift or not, how many columns drifted, which tests ran."""
-    color = RED if report.dataset_drift else GREEN
-    verdict = "DATASET DRIFT" if report.dataset_drift else "NO DATASET DRIFT"
+    verdict, color = verdict_label(report)
     tests = (
         "small reference: KS / chi-square / z-test, drift when p &lt; threshold"
         if report.small_reference
@@ -196,7 +211,35 @@ def header_html(report: DriftResult) -> str:
         f"{report.threshold_share:.0%})</span>"
         f'<div style="opacity:0.75;font-size:12px;margin-top:3px">'
         f"{report.n_rows_cur:,} rows vs {report.n_rows_ref:,} reference rows · {tests}</div>"
-        f"</div>"
+        f"{multivariate_html(report)}</div>"
+    )
+
+
+def multivariate_line(report: DriftResult) -> str:
+    """The features-together verdict in words ('' when it was not tested)."""
+    mv = report.multivariate
+    if not mv:
+        return ""
+    if mv.get("score") is None:
+        return f"features together: {mv.get('note', 'not tested')}"
+    verdict = "DRIFT" if mv.get("drifted") else "no drift"
+    return (
+        f"features together ({mv.get('method')}): {verdict}, reconstruction error "
+        f"{mv['score']:.2f}x the reference's (drift at ±{mv['threshold']:.0%}); {mv.get('note', '')}"
+    )
+
+
+def multivariate_html(report: DriftResult) -> str:
+    """The features-together verdict under the header ('' when it was not tested)."""
+    line = multivariate_line(report)
+    if not line:
+        return ""
+    mv = report.multivariate or {}
+    color = RED if mv.get("drifted") else "inherit"
+    weight = "600" if mv.get("drifted") else "400"
+    return (
+        f'<div style="font-size:12px;margin-top:3px;color:{color};font-weight:{weight}">'
+        f"{esc(line)}</div>"
     )
 
 
@@ -364,6 +407,12 @@ def report_table_html(report: DriftResult) -> str:
 
 def verdict_text(report: DriftResult) -> str:
     """One line: how many columns drifted and whether the dataset did."""
+    if report.too_little_data:
+        return (
+            f"too little data for a verdict: {report.n_rows_cur:,} row"
+            f"{'' if report.n_rows_cur == 1 else 's'} vs {report.n_rows_ref:,} reference rows "
+            "(no column had enough values to test)"
+        )
     head = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
     return (
         f"{head}: {report.n_drifted} of {report.n_columns} columns drifted "
@@ -395,6 +444,8 @@ def report_text(report: DriftResult) -> str:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if multivariate_line(report):
+        lines.insert(1, multivariate_line(report))
     notes = [f"  {c.column}: {c.note}" for c in report.columns if c.note]
     if notes:
         lines += ["", "notes:"] + notes

@@ -1,10 +1,9 @@
-"""HTML building blocks for notebook output: escaping, the palette, badges, sortable tables
+"""HTML building blocks for notebook output: escaping, the palette, badges, tables
 and :class:`Rendered`. Every user-provided string goes through :func:`esc`."""
 
 from __future__ import annotations
 
 import html
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ STATUS_COLORS = {
     "running": AMBER,
     "failed": RED,
     "crashed": RED,
+    "interrupted": GREY,
     "production": GREEN,
     "staging": AMBER,
     "archived": GREY,
@@ -40,14 +40,14 @@ def badge(text: str, color: str | None = None) -> str:
     )
 
 
-def html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], sortable: bool = False
-) -> str:
-    """An HTML table whose cells are already-escaped HTML; optionally click-to-sort."""
-    table_id = f"mlnb-{uuid.uuid4().hex[:8]}"
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table whose cells are already-escaped HTML.
+
+    No script: untrusted notebooks, GitHub's preview and nbconvert drop scripts, so the
+    rows come in the order the command sorted them (``--sort``) and read well as they are.
+    """
     head = "".join(
-        f'<th style="text-align:left;padding:3px 8px;border-bottom:1px solid {GREY};'
-        f'{"cursor:pointer" if sortable else ""}">{esc(h)}</th>'
+        f'<th style="text-align:left;padding:3px 8px;border-bottom:1px solid {GREY}">{esc(h)}</th>'
         for h in headers
     )
     body = "".join(
@@ -56,20 +56,9 @@ def html_table(
         + "</tr>"
         for r in rows
     )
-    script = ""
-    if sortable:
-        script = (
-            "<script>(function(){var t=document.getElementById('TABLE_ID');if(!t)return;"
-            "t.querySelectorAll('th').forEach(function(th,i){th.title='click to sort';"
-            "th.addEventListener('click',function(){var b=t.tBodies[0],rs=Array.from(b.rows),"
-            "asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';rs.sort(function(x,y){"
-            "var a=x.cells[i].innerText,c=y.cells[i].innerText,na=parseFloat(a),nc=parseFloat(c);"
-            "var r=(!isNaN(na)&&!isNaN(nc))?na-nc:a.localeCompare(c);return asc?r:-r;});"
-            "rs.forEach(function(r){b.appendChild(r);});});});})();</script>"
-        ).replace("TABLE_ID", table_id)
     return (
-        f'<table id="{table_id}" style="border-collapse:collapse;font-size:12px">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{script}"
+        '<table class="mlnb-table" style="border-collapse:collapse;font-size:12px">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.render.html import GREEN, GREY, RED, badge, esc, html_table
+from mlnb.render.serving import serving_summary
 from mlnb.render.text import fmt_time, fmt_value, short_id, text_table
 
 
@@ -65,12 +66,22 @@ def _models_rows(models: list[dict[str, Any]]) -> list[list[Any]]:
                     default=None,
                 )
             ),
+            serving_summary(m.get("deployment")),
         ]
         for m in models
     ]
 
 
-_MODELS_HEADERS = ["model", "versions", "latest", "production", "staging", "aliases", "updated"]
+_MODELS_HEADERS = [
+    "model",
+    "versions",
+    "latest",
+    "production",
+    "staging",
+    "aliases",
+    "updated",
+    "deployment",
+]
 
 
 def models_text(models: list[dict[str, Any]]) -> str:
@@ -91,7 +102,7 @@ def models_html(models: list[dict[str, Any]]) -> str:
         if r[3] != "-":
             cells[3] = badge(str(r[3]), GREEN)
         rows.append(cells)
-    return html_table(_MODELS_HEADERS, rows, sortable=True)
+    return html_table(_MODELS_HEADERS, rows)
 
 
 def _version_rows(model: dict[str, Any]) -> list[list[Any]]:
@@ -162,6 +173,7 @@ def model_text(model: dict[str, Any]) -> str:
         f"model {model['name']}"
         + (f" - {model['description']}" if model.get("description") else "")
         + f"   production: {'v' + str(prod) if prod else 'none'}",
+        *([serving_summary(model["deployment"])] if model.get("deployment") else []),
         "",
         text_table(_version_rows(model), _VERSION_HEADERS) if model["versions"] else "no versions",
     ]
@@ -183,6 +195,11 @@ def model_html(model: dict[str, Any]) -> str:
         + (
             f' <span style="color:{GREY}">{esc(model["description"])}</span>'
             if model.get("description")
+            else ""
+        )
+        + (
+            f" {badge(serving_summary(model['deployment']), GREEN)}"
+            if model.get("deployment")
             else ""
         )
         + "</div>"
@@ -300,7 +317,8 @@ def gate_html(gate: dict[str, Any]) -> str:
 
 def promotion_text(p: dict[str, Any]) -> str:
     """What a promotion did, in one or two lines of text."""
-    head = ("PROMOTED: " if p["promoted"] else "NOT PROMOTED: ") + p["message"]
+    word = "PROMOTED: " if p["promoted"] else "NOT PROMOTED: "
+    head = ("LEFT TO THE PIPELINE: " if p.get("deferred") else word) + p["message"]
     lines = [head]
     if p.get("reason") and p["promoted"]:
         lines.append(f"reason: {p['reason']}")
@@ -313,6 +331,8 @@ def promotion_html(p: dict[str, Any]) -> str:
     """What a promotion did, with its gate verdict, as HTML."""
     color = GREEN if p["promoted"] and not p.get("forced") else RED
     word = "promoted" if p["promoted"] else "not promoted"
+    if p.get("deferred"):
+        color, word = GREY, "left to the pipeline"
     head = (
         f'<div style="font-size:13px;margin:2px 0">{badge(word, color)} <b>{esc(p["model"])}</b> '
         f"v{p['version']} → {esc(p['to'])}: {esc(p['message'])}</div>"
@@ -392,6 +412,10 @@ def lineage_text(lin: dict[str, Any]) -> str:
         if run.get("cell_source"):
             lines.append("      └─ cell source")
             lines += [f"         | {ln}" for ln in run["cell_source"].splitlines()]
+    if lin.get("deployment"):
+        lines.append(
+            f"   └─ {serving_summary(lin['deployment'])} (deployment {lin['deployment']['id']})"
+        )
     pr = lin.get("pipeline_run")
     if pr:
         lines.append(

@@ -42,7 +42,7 @@ def status_text(s: dict[str, Any]) -> str:
     ]
     if latest:
         lines.append(
-            f"  latest batch #{latest['id']} at {fmt_time(latest['batch_at'])}: {latest['n_drifted']}/{latest['n_columns']} "
+            f"  latest batch #{s.get('latest_number') or latest['id']} at {fmt_time(latest['batch_at'])}: {latest['n_drifted']}/{latest['n_columns']} "
             f"columns drifted, dataset drift {'YES' if latest['dataset_drift'] else 'no'}"
         )
         if latest["metrics"]:
@@ -50,6 +50,7 @@ def status_text(s: dict[str, Any]) -> str:
                 "  metrics: "
                 + ", ".join(f"{k}={fmt_value(v)}" for k, v in latest["metrics"].items())
             )
+        lines += _labels_and_estimates(latest)
     if s["thresholds"]:
         lines.append(
             "  thresholds: " + ", ".join(f"{k} {fmt_value(v)}" for k, v in s["thresholds"].items())
@@ -62,6 +63,33 @@ def status_text(s: dict[str, Any]) -> str:
     else:
         lines.append("  no open alerts")
     return "\n".join(lines)
+
+
+def _labels_and_estimates(batch: dict[str, Any]) -> list[str]:
+    """Label coverage and label drift, and the label-free estimates with their bands."""
+    lines = []
+    labels = batch.get("labels")
+    if labels:
+        drift = labels.get("drift") or {}
+        verdict = (
+            ""
+            if not drift
+            else (", label drift YES" if drift.get("drifted") else ", no label drift")
+        )
+        lines.append(
+            f"  labels: {labels['n_labelled']}/{labels['n_rows']} rows "
+            f"({labels['coverage']:.0%}){verdict}"
+        )
+    estimates = batch.get("estimates")
+    if estimates:
+        lines.append(
+            "  estimated without labels: "
+            + ", ".join(
+                f"{k} {fmt_value(e['value'])} [{fmt_value(e['low'])}, {fmt_value(e['high'])}]"
+                for k, e in estimates.items()
+            )
+        )
+    return lines
 
 
 def status_view(s: dict[str, Any]) -> Rendered:
@@ -78,9 +106,13 @@ def status_view(s: dict[str, Any]) -> Rendered:
         )
         metrics = ", ".join(f"{esc(k)}={esc(fmt_value(v))}" for k, v in latest["metrics"].items())
         parts.append(
-            f"<div style='font-size:12px'>latest batch #{latest['id']}: {verdict} "
+            f"<div style='font-size:12px'>latest batch #{s.get('latest_number') or latest['id']}: {verdict} "
             f"{latest['n_drifted']}/{latest['n_columns']} columns drifted {metrics}</div>"
         )
+        parts += [
+            f"<div style='font-size:12px'>{esc(line.strip())}</div>"
+            for line in _labels_and_estimates(latest)
+        ]
     for a in s["open_alerts"]:
         parts.append(
             f"<div style='border-left:4px solid {RED};padding:2px 8px;font-size:12px'>alert #{a['id']}: {esc(a['message'])}</div>"
@@ -93,15 +125,25 @@ def history_rows(
 ) -> tuple[list[str], list[list[Any]]]:
     """Headers and cells of a monitor's batch history."""
     metric_names = sorted({k for h in history for k in h["metrics"]})
-    headers = ["batch", "when", "rows", "drifted", "share", "dataset drift", *metric_names]
+    headers = [
+        "batch",
+        "when",
+        "rows",
+        "labelled",
+        "drifted",
+        "share",
+        "dataset drift",
+        *metric_names,
+    ]
     rows = []
     for h in history:
         rep = h["report"]
         rows.append(
             [
-                h["batch_id"],
+                h.get("number") or h["batch_id"],
                 fmt_time(h["batch_at"]),
                 h["n_rows"],
+                _coverage(h.get("labels")),
                 f"{rep.get('n_drifted')}/{rep.get('n_columns')}",
                 rep.get("share_drifted"),
                 "YES" if rep.get("dataset_drift") else "no",
@@ -109,6 +151,10 @@ def history_rows(
             ]
         )
     return headers, rows
+
+
+def _coverage(labels: dict[str, Any] | None) -> str:
+    return "" if not labels else f"{labels['coverage']:.0%}"
 
 
 def history_view(

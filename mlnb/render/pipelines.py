@@ -43,6 +43,14 @@ def _promotion(details: dict[str, Any]) -> str:
     return decision
 
 
+def failure_reason(run: Mapping[str, Any] | None) -> str | None:
+    """Why a failed or crashed run failed (exception, message, cell), None for other runs."""
+    if not run or run.get("status") not in ("failed", "crashed"):
+        return None
+    error = str(run.get("error") or "").strip()
+    return error or f"the run {run['status']} without a recorded reason; see its log"
+
+
 def pipelines_text(pipelines: list[dict[str, Any]]) -> str:
     """Pipelines as a text table with schedule, triggers and last run."""
     if not pipelines:
@@ -157,6 +165,10 @@ def pipeline_text(p: dict[str, Any]) -> str:
         f"{cfg.get('max_concurrent')} at a time, keep {cfg.get('keep_outputs')} outputs"
     )
     lines.append(f"  outputs:      {p.get('runs_folder', '')}")
+    recent = p.get("recent_runs") or []
+    reason = failure_reason(recent[0]) if recent else None
+    if reason:
+        lines.append(f"  last run:     #{recent[0]['id']} {recent[0]['status']}: {reason}")
     lines.append("")
     lines.append(history_text(p.get("recent_runs", [])))
     return "\n".join(lines)
@@ -177,10 +189,22 @@ def run_text(r: dict[str, Any], with_log: bool = False) -> str:
         f"  started:      {fmt_time(r['started_at'])}   duration: "
         f"{fmt_duration(r['started_at'], r['ended_at'])}",
     ]
-    if r.get("error"):
+    if r.get("parameters"):
+        lines.append(
+            "  parameters:   " + ", ".join(f"{k}={v!r}" for k, v in r["parameters"].items())
+        )
+    reason = failure_reason(r)
+    if reason:
+        lines.append(f"  reason:       {reason}")
+    elif r.get("error"):
         lines.append(f"  error:        {r['error']}")
     if r.get("failing_cell") is not None:
         lines.append(f"  failing cell: {r['failing_cell'] + 1} (1-based, in the source notebook)")
+    for asked in r["details"].get("notebook_promotions", []):
+        lines.append(
+            f"  notebook:     asked to promote {asked['model']} v{asked['version']} to "
+            f"{asked['to']}; left to the pipeline's gate"
+        )
     promo = _promotion(r["details"])
     if promo:
         lines.append(f"  promotion:    {promo}")

@@ -166,7 +166,7 @@ def runs_text(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def runs_html(runs: Sequence[Mapping[str, Any]]) -> str:
-    """Runs as a sortable HTML table with status badges (``%runs``)."""
+    """Runs as an HTML table with status badges (``%runs``)."""
     if not runs:
         return "<i>no runs recorded yet</i>"
     headers, rows = runs_rows(runs)
@@ -175,7 +175,7 @@ def runs_html(runs: Sequence[Mapping[str, Any]]) -> str:
         c = [esc(fmt_value(v)) for v in r]
         c[3] = badge(str(r[3]))
         cells.append(c)
-    return html_table(headers, cells, sortable=True)
+    return html_table(headers, cells)
 
 
 def compare_text(cmp: Mapping[str, Any]) -> str:

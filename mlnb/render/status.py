@@ -10,6 +10,7 @@ from mlnb.render.html import Rendered, esc
 
 STATUS_LABELS: tuple[tuple[str, str], ...] = (
     ("registry", "registry"),
+    ("integrity", "integrity"),
     ("experiment", "experiment"),
     ("tracking every cell", "tracking every cell"),
     ("runs", "runs"),
@@ -27,7 +28,7 @@ STATUS_LABELS: tuple[tuple[str, str], ...] = (
 
 def status_text(s: Mapping[str, Any]) -> str:
     """The registry status as right-aligned ``label: value`` lines."""
-    return "\n".join(f"{label:>20}: {s[key]}" for key, label in STATUS_LABELS)
+    return "\n".join(f"{label:>20}: {s[key]}" for key, label in STATUS_LABELS if key in s)
 
 
 def status_html(s: Mapping[str, Any]) -> str:
@@ -36,6 +37,7 @@ def status_html(s: Mapping[str, Any]) -> str:
         f"<tr><td style='color:#6e7781;padding:1px 8px;text-align:right'>{esc(label)}</td>"
         f"<td style='padding:1px 8px;text-align:left'>{esc(s[key])}</td></tr>"
         for key, label in STATUS_LABELS
+        if key in s
     )
     return f"<table style='font-size:12px'>{rows}</table>"
 

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlnb._runtime import installed_version
+
+# Shown by `jupyter server extension list`; the same single version as mlnb.__version__.
+__version__ = installed_version()
+
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """Tell jupyter_server where the extension lives."""

@@ -2,8 +2,9 @@
 
 Every handler needs Jupyter's authentication (a request without a token or login cookie gets
 403), writes need the XSRF token too (or a token header), and the answers are JSON. mlnb's
-own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed ->
-409, anything else -> 500, each with ``{"error": message}``.
+own errors map to status codes: ValidationError -> 400, NotFoundError -> 404, GateFailed and
+WritesRefused (a read-only or damaged registry) -> 409, anything else -> 500, each with
+``{"error": message}``.
 
 Domain modules (gates, monitors, pipelines) are imported inside the functions that use them:
 this module loads when JupyterLab starts, which must not pay for pandas and scikit-learn
@@ -30,7 +31,8 @@ from tornado import web
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError
+from mlnb.errors import GateFailed, MlnbError, NotFoundError, ValidationError, WritesRefused
+from mlnb.render.pipelines import failure_reason
 from mlnb.server.payloads import (
     AccuracyPoint,
     Alert,
@@ -41,6 +43,7 @@ from mlnb.server.payloads import (
     CronPreview,
     DataVersion,
     DataVersionList,
+    Deployment,
     ErrorBody,
     ExperimentList,
     GateResult,
@@ -69,6 +72,8 @@ from mlnb.server.payloads import (
     VersionToken,
 )
 from mlnb.store.query import search
+from mlnb.store.refs import MAX_ID
+from mlnb.store.refs import parse_id as parse_stored_id
 from mlnb.store.registry import Registry
 
 API_PREFIX = "mlnb/api"
@@ -136,6 +141,8 @@ def api_errors(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitabl
             raise ApiError(400, str(exc)) from exc
         except NotFoundError as exc:
             raise ApiError(404, str(exc)) from exc
+        except WritesRefused as exc:  # a read-only or damaged registry: reads still work
+            raise ApiError(409, str(exc)) from exc
         except MlnbError as exc:
             self.log.error("mlnb: %s failed: %s", self.request.path, exc)
             raise ApiError(500, str(exc)) from exc
@@ -212,6 +219,10 @@ class MlnbHandler(APIHandler):
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, f"the request body is not valid JSON ({exc}).") from exc
+        except RecursionError:
+            raise ApiError(
+                400, "the request body is nested too deeply; send a flat JSON object."
+            ) from None
         if not isinstance(data, dict):
             raise ApiError(400, 'the request body must be a JSON object, e.g. {"reason": "..."}.')
         return data
@@ -259,14 +270,11 @@ class MlnbHandler(APIHandler):
 
 
 def parse_id(what: str, text: str) -> int:
-    """A positive integer id from a URL segment, or a 400 that names it."""
+    """A positive id (ASCII digits, at most 2**63-1) from a URL segment, or a 400 naming it."""
     try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, f"{what} must be a number, got {text!r}.") from None
-    if value < 1:
-        raise ApiError(400, f"{what} must be positive, got {value}.")
-    return value
+        return parse_stored_id(text, what)
+    except ValidationError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -282,12 +290,12 @@ def endpoint(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[
 class StatusHandler(MlnbHandler):
     @endpoint
     async def get(self) -> None:
-        counts = await self.blocking(self.registry.change_counters)
+        counts = await self.blocking(self.registry.counts)
         status: Status = {
             "registry": str(self.provider.home),
             "root_dir": str(self.provider.root_dir),
             "mlnb_version": _mlnb_version(),
-            "counts": {k: counts[k] for k in sorted(counts) if k.startswith("n_")},
+            "counts": {f"n_{k}": counts[k] for k in sorted(counts)},
         }
         self.reply(status)
 
@@ -470,6 +478,32 @@ class DataHandler(MlnbHandler):
 PROMOTION_STAGES = ("staging", "production", "archived")
 
 
+def deployment_brief(d: Mapping[str, Any] | None) -> Deployment | None:
+    """The running deployment of a model as the sidebar shows it, or None."""
+    if not d:
+        return None
+    return {
+        "id": d["id"],
+        "alias": d["alias"],
+        "version": d["version"],
+        "url": d["url"],
+        "status": d["status"],
+        "requests": d["requests"],
+        "errors": d["errors"],
+        "req_per_min": d["req_per_min"],
+        "p95_ms": d["p95_ms"],
+        "heartbeat_at": d["heartbeat_at"],
+    }
+
+
+def model_summaries(registry: Registry) -> list[ModelSummary]:
+    """Registered models with their running deployment in the sidebar's shape."""
+    models = registry.models.find()
+    for m in models:
+        m["deployment"] = deployment_brief(m.get("deployment"))
+    return cast(list[ModelSummary], models)
+
+
 def gate_brief(result: dict[str, Any] | None) -> GateResult | None:
     """A recorded gate result as the sidebar shows it: verdict and each check."""
     if result is None:
@@ -541,6 +575,7 @@ def model_detail(registry: Registry, name: str) -> ModelDetail:
         "transitions": cast(list[Transition], list(reversed(model.get("transitions", [])))[:50]),
         "rollback_to": rollback_to,
         "can_rollback": rollback_to is not None,
+        "deployment": deployment_brief(model.get("deployment")),
     }
 
 
@@ -619,8 +654,8 @@ class ModelsHandler(MlnbHandler):
         if self.choice_arg("detail", ("0", "1"), "0") == "1":
             self.reply(await self.blocking(all_model_details, self.registry))
             return
-        models = await self.blocking(self.registry.models.find)
-        answer: ModelList = {"models": cast(list[ModelSummary], models)}
+        models = await self.blocking(model_summaries, self.registry)
+        answer: ModelList = {"models": models}
         self.reply(answer)
 
 
@@ -647,8 +682,10 @@ class PromoteHandler(MlnbHandler):
     async def post(self, name: str) -> None:
         body = self.json_body()
         version = body.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ApiError(400, f"version must be a positive integer, got {version!r}.")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_ID:
+            raise ApiError(
+                400, f"version must be a whole number from 1 to {MAX_ID}, got {version!r}."
+            )
         to = body.get("to", "production")
         if to not in PROMOTION_STAGES:
             raise ApiError(400, f"to must be one of {', '.join(PROMOTION_STAGES)}, got {to!r}.")
@@ -703,6 +740,7 @@ def pipeline_run_brief(run: Mapping[str, Any]) -> PipelineRun:
         "started_at": run.get("started_at"),
         "ended_at": run.get("ended_at"),
         "error": run.get("error"),
+        "failure_reason": failure_reason(run),
         "output_path": output,
         "has_output": bool(output) and Path(str(output)).is_file(),
     }
@@ -739,6 +777,7 @@ def pipeline_summary(
         "on_new_data": list(config.get("on_new_data") or []),
         "on_alert": config.get("on_alert"),
         "last_run": briefs[0] if briefs else None,
+        "failure_reason": briefs[0]["failure_reason"] if briefs else None,
         "runs": briefs,
     }
 
@@ -1044,6 +1083,8 @@ def batch_brief(batch: dict[str, Any]) -> Batch:
         "metrics": batch.get("metrics") or {},
         "drifted_columns": drifted_columns(batch.get("report")),
         "columns": column_cells(batch.get("report")),
+        "estimates": batch.get("estimates") or {},
+        "label_coverage": (batch.get("labels") or {}).get("coverage"),
     }
 
 

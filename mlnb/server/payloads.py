@@ -223,6 +223,22 @@ class ModelVersion(TypedDict):
     gate: GateResult | None
 
 
+class Deployment(TypedDict):
+    """The running ``mlnb serve`` of a model (the sidebar shows "serving v2 at URL ·
+    N req/min · p95 X ms")."""
+
+    id: int
+    alias: str
+    version: int | None
+    url: str
+    status: str
+    requests: int
+    errors: int
+    req_per_min: float
+    p95_ms: float | None
+    heartbeat_at: float
+
+
 class ModelSummary(TypedDict):
     """A registered model as listed."""
 
@@ -237,6 +253,7 @@ class ModelSummary(TypedDict):
     aliases: dict[str, int]
     last_version_at: float | None
     last_transition_at: float | None
+    deployment: Deployment | None
 
 
 class ModelList(TypedDict):
@@ -281,6 +298,7 @@ class ModelDetail(TypedDict):
     transitions: list[Transition]
     rollback_to: int | None
     can_rollback: bool
+    deployment: Deployment | None
 
 
 # -- pipelines ---------------------------------------------------------------------------------
@@ -295,6 +313,7 @@ class PipelineRun(TypedDict):
     started_at: float | None
     ended_at: float | None
     error: str | None
+    failure_reason: str | None  # failed/crashed runs: exception, message, failing cell
     output_path: str | None
     has_output: bool
 
@@ -316,6 +335,7 @@ class Pipeline(TypedDict):
     on_new_data: list[str]
     on_alert: str | None
     last_run: PipelineRun | None
+    failure_reason: str | None  # the last run's, when it failed or crashed
     runs: NotRequired[list[PipelineRun]]
 
 
@@ -376,6 +396,13 @@ class Alert(TypedDict):
     handled_by: str | None
     created_at: float
     updated_at: float
+    # incident: consecutive breaches of one monitor metric extend this one alert
+    metric: str | None
+    first_batch_id: int | None
+    last_batch_id: int | None
+    worst_value: float | None
+    breach_count: int
+    resolved_at: float | None
 
 
 class AlertList(TypedDict):
@@ -399,8 +426,17 @@ class ColumnDrift(TypedDict):
     threshold: float | None
 
 
+class EstimatedMetric(TypedDict):
+    """A label-free estimate of a metric with its 95% band."""
+
+    value: float
+    low: float
+    high: float
+
+
 class Batch(TypedDict):
-    """One scored batch of a monitor: drift verdict and the metrics logged with it."""
+    """One scored batch of a monitor: drift verdict and the metrics logged with it
+    (``metrics`` also carries ``estimated_<metric>`` values drawn on the timeline)."""
 
     id: int | None
     batch_at: float
@@ -411,6 +447,8 @@ class Batch(TypedDict):
     metrics: dict[str, float]
     drifted_columns: list[str]
     columns: list[ColumnDrift]
+    estimates: dict[str, EstimatedMetric]
+    label_coverage: float | None
 
 
 class LatestBatch(Batch):

@@ -61,8 +61,8 @@ class AlertStore(FeatureStore):
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO alerts(source, monitor_id, pipeline_id, batch_id, kind, severity, "
-                "message, evidence, status, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,'open',?,?)",
+                "message, evidence, status, metric, first_batch_id, last_batch_id, worst_value, "
+                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,'open',?,?,?,?,?,?)",
                 (
                     alert["source"],
                     alert.get("monitor_id"),
@@ -72,6 +72,10 @@ class AlertStore(FeatureStore):
                     alert.get("severity", "warning"),
                     alert["message"],
                     dumps(alert.get("evidence", {})),
+                    alert.get("metric"),
+                    alert.get("batch_id"),
+                    alert.get("batch_id"),
+                    alert.get("value"),
                     t,
                     t,
                 ),
@@ -122,10 +126,11 @@ class AlertStore(FeatureStore):
     def set_status(self, alert_id: int, status: str, handled_by: str | None = None) -> None:
         """Move an alert to open, acknowledged or resolved, noting who did it."""
         with self.db.transaction() as c:
+            t = now()
             cur = c.execute(
-                "UPDATE alerts SET status = ?, handled_by = COALESCE(?, handled_by), updated_at = ? "
-                "WHERE id = ?",
-                (status, handled_by, now(), alert_id),
+                "UPDATE alerts SET status = ?, handled_by = COALESCE(?, handled_by), updated_at = ?, "
+                "resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE NULL END WHERE id = ?",
+                (status, handled_by, t, status, t, alert_id),
             )
             if cur.rowcount == 0:
                 raise NotFoundError(f"no alert with id {alert_id}; list them with `mlnb alerts`.")
@@ -141,3 +146,60 @@ class AlertStore(FeatureStore):
             sql += f" AND a.kind IN ({', '.join('?' for _ in kinds)})"
             params.extend(kinds)
         return [_alert_dict(r) for r in self.db.query(sql + " ORDER BY a.id", params)]
+
+    # -- incidents: one alert row per run of consecutive breaches of a monitor's metric ----
+
+    def active_incident(self, monitor_id: int, metric: str) -> AlertRecord | None:
+        """The open or acknowledged (not resolved) incident of a monitor's metric, or None."""
+        row = self.db.query_one(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            "WHERE a.monitor_id = ? AND a.metric = ? AND a.status IN ('open', 'acknowledged') "
+            "ORDER BY a.id DESC LIMIT 1",
+            (monitor_id, metric),
+        )
+        return None if row is None else _alert_dict(row)
+
+    def mark_incident(
+        self, alert_id: int, metric: str, batch_id: int | None, value: float | None
+    ) -> None:
+        """Make a freshly raised alert the first breach of an incident of ``metric``."""
+        with self.db.transaction() as c:
+            c.execute(
+                "UPDATE alerts SET metric = ?, first_batch_id = ?, last_batch_id = ?, "
+                "worst_value = ?, breach_count = 1 WHERE id = ?",
+                (metric, batch_id, batch_id, value, alert_id),
+            )
+
+    def extend_incident(
+        self,
+        alert_id: int,
+        batch_id: int | None,
+        worst_value: float | None,
+        message: str,
+        evidence: dict[str, Any],
+    ) -> AlertRecord:
+        """One more breaching batch of an incident: its count, last batch, worst value and
+        message move on; its status (open or acknowledged by someone) stays."""
+        with self.db.transaction() as c:
+            c.execute(
+                "UPDATE alerts SET breach_count = breach_count + 1, "
+                "last_batch_id = MAX(COALESCE(last_batch_id, 0), COALESCE(?, 0)), "
+                "worst_value = ?, message = ?, evidence = ?, updated_at = ? WHERE id = ?",
+                (batch_id, worst_value, message, dumps(evidence), now(), alert_id),
+            )
+        return self.get(alert_id)
+
+    def close_incident(self, alert_id: int, reason: str) -> AlertRecord:
+        """Resolve an incident because its metric recovered: the reason goes into its
+        evidence (``recovery``) and into ``handled_by`` unless someone (a person, a
+        pipeline) handled it already."""
+        current = self.get(alert_id)
+        evidence = {**current["evidence"], "recovery": reason}
+        t = now()
+        with self.db.transaction() as c:
+            c.execute(
+                "UPDATE alerts SET status = 'resolved', handled_by = COALESCE(handled_by, ?), "
+                "evidence = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
+                (reason, dumps(evidence), t, t, alert_id),
+            )
+        return self.get(alert_id)

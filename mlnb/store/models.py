@@ -85,6 +85,9 @@ class ModelStore(FeatureStore):
             m["aliases"] = {a["alias"]: a["version"] for a in self.aliases(m["id"])}
             staging = m.pop("staging_versions") or ""
             m["staging_versions"] = sorted(int(v) for v in str(staging).split(",") if v)
+        serving = self._reg.deployments.serving()
+        for m in models:
+            m["deployment"] = serving.get(m["name"])
         return models
 
     def model_id(self, name: str) -> int:
@@ -113,6 +116,7 @@ class ModelStore(FeatureStore):
         model["gate_results"] = self.gate_results(model_id, limit=50)
         production = [v for v in versions if v["stage"] == "production"]
         model["production_version"] = production[0]["version"] if production else None
+        model["deployment"] = self._reg.deployments.serving().get(name)
         return model
 
     def version(self, name: str, version: int) -> ModelVersionRecord:

@@ -21,7 +21,13 @@ def _batch_dict(row: sqlite3.Row) -> BatchRecord:
         d["report"] = loads(d["report"], {})
     if "predictions" in d:
         d["predictions"] = loads(d["predictions"], None)
+    d["labels"] = loads(d.get("labels"), None)
+    d["estimates"] = loads(d.get("estimates"), None)
     return as_record(BatchRecord, d)
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else dumps(value)
 
 
 class MonitorStore(FeatureStore):
@@ -85,8 +91,8 @@ class MonitorStore(FeatureStore):
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO monitor_batches(monitor_id, batch_at, n_rows, n_drifted, n_columns, "
-                "dataset_drift, report, metrics, predictions, data_version_id, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "dataset_drift, report, metrics, predictions, data_version_id, labels, estimates, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     batch["monitor_id"],
                     batch["batch_at"],
@@ -100,6 +106,8 @@ class MonitorStore(FeatureStore):
                     if batch.get("predictions") is not None
                     else None,
                     batch.get("data_version_id"),
+                    _json_or_null(batch.get("labels")),
+                    _json_or_null(batch.get("estimates")),
                     now(),
                 ),
             )
@@ -114,6 +122,13 @@ class MonitorStore(FeatureStore):
             if cur.rowcount == 0:
                 raise NotFoundError(f"no monitor batch with id {batch_id}.")
 
+    def update_batch_labels(self, batch_id: int, labels: dict[str, Any]) -> None:
+        """Replace a batch's label summary (coverage, label drift) once late labels arrived."""
+        with self.db.transaction() as c:
+            c.execute(
+                "UPDATE monitor_batches SET labels = ? WHERE id = ?", (dumps(labels), batch_id)
+            )
+
     def batches(
         self, monitor_id: int, limit: int | None = None, with_reports: bool = True
     ) -> list[BatchRecord]:
@@ -123,7 +138,7 @@ class MonitorStore(FeatureStore):
             if with_reports
             else (
                 "id, monitor_id, batch_at, n_rows, n_drifted, n_columns, dataset_drift, metrics, "
-                "data_version_id, created_at"
+                "data_version_id, labels, estimates, created_at"
             )
         )
         lim = f"LIMIT {int(limit)}" if limit else ""
@@ -133,6 +148,14 @@ class MonitorStore(FeatureStore):
             (monitor_id,),
         )
         return [_batch_dict(r) for r in rows]
+
+    def numbers(self, monitor_id: int) -> dict[int, int]:
+        """Each batch's number within its monitor: 1, 2, 3... in the order they were logged
+        (batch ids count across all monitors, so they are not what users see)."""
+        rows = self.db.query(
+            "SELECT id FROM monitor_batches WHERE monitor_id = ? ORDER BY id", (monitor_id,)
+        )
+        return {int(r[0]): i for i, r in enumerate(rows, 1)}
 
     def count_batches(self, monitor_id: int) -> int:
         """How many batches a monitor has."""

@@ -3,21 +3,34 @@
 Writes go to a temporary file in the same folder, are fsynced and then renamed into place, so
 a process killed mid-write never leaves a partial object under a real name; reads verify the
 hash before handing bytes out, so a corrupted or tampered object is refused, never served.
+A temporary file left by a writer that was killed (``.tmp-PID.HOST-*``) is removed before the
+store's next write once its process is gone (or, from another host, after an hour).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Callable
 from errno import ENOSPC
 from pathlib import Path
 from typing import BinaryIO
 
+from mlnb._runtime import host, pid_alive
 from mlnb.errors import IntegrityError, NotFoundError, RegistryError
 
 CHUNK = 1 << 20
+TEMP_PREFIX = ".tmp-"
+# A temporary file whose writer cannot be checked (another host, an old name) is stale after:
+STALE_TEMP_SECONDS = 3600.0
+_TEMP_NAME = re.compile(r"^\.tmp-(\d+)\.([0-9a-f]{8})-")
+
+
+def _host_tag(name: str) -> str:
+    return hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
 class ObjectStore:
@@ -25,6 +38,24 @@ class ObjectStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._swept = False
+        self._temp_prefix = f"{TEMP_PREFIX}{os.getpid()}.{_host_tag(host())}-"
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete temporary files of writers that died mid-save (their pid is gone on this
+        host, or they are older than an hour); returns what was removed."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        here = _host_tag(host())
+        for tmp in self.root.glob(f"*/{TEMP_PREFIX}*"):
+            if _is_stale(tmp, here):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    continue
+                removed.append(tmp)
+        return removed
 
     def path_for(self, digest: str) -> Path:
         """Where the object with this digest lives (a folder per first two hex digits)."""
@@ -109,9 +140,12 @@ class ObjectStore:
     def _write_atomically(self, digest: str, write: Callable[[BinaryIO], object]) -> None:
         """Write through a temporary file in the same folder, fsync, then rename into place."""
         final = self.path_for(digest)
+        if not self._swept:
+            self._swept = True
+            self.remove_stale_temp_files()
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=self._temp_prefix)
         except OSError as exc:
             raise RegistryError(f"cannot write to the object store {self.root}: {exc}") from exc
         try:
@@ -134,3 +168,16 @@ class ObjectStore:
 def _check_digest(digest: str) -> None:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise IntegrityError(f"{digest!r} is not a sha256 hex digest.")
+
+
+def _is_stale(tmp: Path, here: str) -> bool:
+    """Whether a temporary object file was left by a writer that is gone."""
+    try:
+        age = time.time() - tmp.stat().st_mtime
+    except OSError:
+        return False
+    match = _TEMP_NAME.match(tmp.name)
+    if match and match.group(2) == here:
+        pid = int(match.group(1))
+        return pid != os.getpid() and not pid_alive(pid)
+    return age > STALE_TEMP_SECONDS

@@ -229,6 +229,14 @@ class PipelineStore(FeatureStore):
         )
         return None if row is None else str(row[0])
 
+    def due_key_taken(self, pipeline_id: int, due_key: str) -> bool:
+        """Whether a run of the pipeline already has this due key."""
+        row = self.db.query_one(
+            "SELECT 1 FROM pipeline_runs WHERE pipeline_id = ? AND due_key = ? LIMIT 1",
+            (pipeline_id, due_key),
+        )
+        return row is not None
+
     def has_queued_run(self, pipeline_id: int, trigger: str) -> bool:
         """Whether a run with this trigger is already waiting in the queue."""
         row = self.db.query_one(

@@ -176,6 +176,12 @@ class AlertRecord(TypedDict):
     handled_by: str | None
     created_at: float
     updated_at: float
+    metric: str | None
+    first_batch_id: int | None
+    last_batch_id: int | None
+    worst_value: float | None
+    breach_count: int
+    resolved_at: float | None
 
 
 class MonitorRecord(TypedDict):
@@ -206,6 +212,8 @@ class BatchRecord(TypedDict):
     metrics: dict[str, Any]
     data_version_id: str | None
     created_at: float
+    labels: dict[str, Any] | None
+    estimates: dict[str, Any] | None
     report: NotRequired[dict[str, Any]]
     predictions: NotRequired[Any]
 
@@ -249,4 +257,76 @@ class PipelineRunRecord(TypedDict):
     error: str | None
     failing_cell: int | None
     details: dict[str, Any]
+    created_at: float
+
+
+class BackupRecord(TypedDict):
+    """A copy made by ``mlnb backup``: where, how big, and the copy's own quick_check."""
+
+    path: str
+    database_bytes: int
+    objects: int
+    objects_bytes: int
+    integrity: str
+
+
+class DeploymentRecord(TypedDict):
+    """One ``mlnb serve`` process: what it serves, where, and how it is doing."""
+
+    id: int
+    model_name: str
+    alias: str
+    version: int | None
+    url: str
+    bind_host: str
+    port: int
+    pid: int | None
+    host: str | None
+    status: str
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None
+    requests: int
+    errors: int
+    rows_logged: int
+    rows_dropped: int
+    req_per_min: float
+    p95_ms: float | None
+    config: dict[str, Any]
+    error: str | None
+
+
+class InferenceRowRecord(TypedDict):
+    """One logged prediction (or failed request) of a deployment."""
+
+    id: int
+    deployment_id: int
+    request_id: str
+    row_index: int
+    logged_at: float
+    version: int | None
+    features: dict[str, Any] | None
+    prediction: Any
+    probability: float | None
+    latency_ms: float
+    ok: bool
+    error: str | None
+    label: Any
+    labelled_at: float | None
+    window_id: int | None
+
+
+class WindowRecord(TypedDict):
+    """A window of a deployment's traffic scored by its monitor."""
+
+    id: int
+    deployment_id: int
+    first_log_id: int
+    last_log_id: int
+    n_rows: int
+    n_requests: int
+    n_errors: int
+    p95_ms: float | None
+    batch_id: int | None
+    realized: bool
     created_at: float

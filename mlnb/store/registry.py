@@ -1,6 +1,6 @@
 """The registry handle: one folder holding ``registry.db`` and the object store, opened and
 migrated, with one store per feature (``reg.runs``, ``reg.data``, ``reg.models``,
-``reg.monitors``, ``reg.alerts``, ``reg.pipelines``) the way sqlite-utils hands out
+``reg.monitors``, ``reg.alerts``, ``reg.pipelines``, ``reg.deployments``) the way sqlite-utils hands out
 ``db["table"]``. The handle itself holds no domain logic.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 from mlnb.errors import NotFoundError, RegistryError
 from mlnb.store.alerts import AlertStore
 from mlnb.store.connection import Database
 from mlnb.store.data import DataStore
+from mlnb.store.deployments import DeploymentStore
 from mlnb.store.models import ModelStore
 from mlnb.store.monitors import MonitorStore
 from mlnb.store.objects import ObjectStore
@@ -26,8 +26,8 @@ from mlnb.store.runs import RunStore, forget_heartbeats
 class Registry:
     """An mlnb registry folder (``registry.db`` + ``objects/``), opened and migrated.
 
-    Opening it marks runs whose process died as crashed. ``Registry()`` uses ``$MLNB_HOME``
-    or ``./.mlnb``.
+    Opening it never writes (beyond creating or migrating the schema); a read-only file or
+    folder is opened read-only. ``Registry()`` uses ``$MLNB_HOME`` or ``./.mlnb``.
     """
 
     def __init__(self, home: str | os.PathLike[str] | None = None, create: bool = True) -> None:
@@ -40,12 +40,10 @@ class Registry:
                     "(or --registry) at the folder that holds registry.db."
                 )
             _make_folder(self.home)
-        elif not os.access(self.home, os.W_OK) or not os.access(self.db_path, os.W_OK):
-            raise RegistryError(
-                f"the registry {self.db_path} is read-only. Make it and its folder writable, "
-                "or point MLNB_HOME / `%mlnb registry PATH` at a writable folder."
-            )
-        self.db = Database(self.db_path)
+        self.read_only = not _writable(self.home) or (
+            self.db_path.exists() and not _writable(self.db_path)
+        )
+        self.db = Database(self.db_path, read_only=self.read_only)
         self.objects = ObjectStore(self.home / OBJECTS_DIRNAME)
         self.runs = RunStore(self)
         self.data = DataStore(self)
@@ -53,7 +51,10 @@ class Registry:
         self.monitors = MonitorStore(self)
         self.alerts = AlertStore(self)
         self.pipelines = PipelineStore(self)
-        self.runs.recover_crashed()
+        # Opening only reads: runs whose process died are marked crashed just before this
+        # handle's first write, so a read-only file or a full disk can still be read.
+        self.db.before_first_write(self.runs.recover_crashed)
+        self.deployments = DeploymentStore(self)
 
     def __repr__(self) -> str:
         return f"Registry({str(self.home)!r})"
@@ -94,48 +95,23 @@ class Registry:
         ).split()
         return {k: int(v) for k, v in zip(keys, tuple(row), strict=True)} if row else {}
 
-    def change_counters(self) -> dict[str, Any]:
-        """Counters that move whenever anything the sidebar shows changes, in one cheap read.
-
-        Max rowids catch inserts (INSERT OR REPLACE gets a new rowid too), status counts and
-        max update times catch in-place changes. Heartbeats are left out on purpose so that a
-        running kernel does not make the sidebar refetch every few seconds.
-        """
-        row = self.db.query_one(
-            """SELECT
-                (SELECT COUNT(*) FROM runs) AS n_runs,
-                (SELECT MAX(id) FROM runs) AS runs_id,
-                (SELECT COUNT(*) FROM runs WHERE status = 'running') AS runs_running,
-                (SELECT MAX(ended_at) FROM runs) AS runs_ended,
-                (SELECT MAX(id) FROM metrics) AS metrics_id,
-                (SELECT MAX(rowid) FROM params) AS params_id,
-                (SELECT MAX(rowid) FROM tags) AS tags_id,
-                (SELECT COUNT(*) FROM experiments) AS n_experiments,
-                (SELECT COUNT(*) FROM data_versions) AS n_data_versions,
-                (SELECT MAX(rowid) FROM run_data) AS run_data_id,
-                (SELECT COUNT(*) FROM registered_models) AS n_models,
-                (SELECT COUNT(*) FROM model_versions) AS n_model_versions,
-                (SELECT TOTAL(id) FROM model_versions WHERE stage = 'production') AS prod_ids,
-                (SELECT TOTAL(id) FROM model_versions WHERE stage = 'staging') AS staging_ids,
-                (SELECT MAX(id) FROM stage_transitions) AS transitions_id,
-                (SELECT MAX(id) FROM gate_results) AS gates_id,
-                (SELECT MAX(updated_at) FROM model_aliases) AS aliases_at,
-                (SELECT COUNT(*) FROM model_aliases) AS n_aliases,
-                (SELECT COUNT(*) FROM monitors) AS n_monitors,
-                (SELECT MAX(updated_at) FROM monitors) AS monitors_at,
-                (SELECT MAX(id) FROM monitor_batches) AS batches_id,
-                (SELECT MAX(id) FROM alerts) AS alerts_id,
-                (SELECT MAX(updated_at) FROM alerts) AS alerts_at,
-                (SELECT COUNT(*) FROM alerts WHERE status = 'open') AS n_open_alerts,
-                (SELECT COUNT(*) FROM pipelines) AS n_pipelines,
-                (SELECT MAX(updated_at) FROM pipelines) AS pipelines_at,
-                (SELECT MAX(id) FROM pipeline_runs) AS pipeline_runs_id,
-                (SELECT MAX(COALESCE(ended_at, started_at, created_at)) FROM pipeline_runs)
-                    AS pipeline_runs_at,
-                (SELECT COUNT(*) FROM pipeline_runs WHERE status IN ('queued', 'running'))
-                    AS pipeline_runs_active"""
+    def change_counters(self) -> dict[str, int]:
+        """One counter per feature (runs, data, models, monitors, alerts, pipelines) that
+        triggers bump on every change the sidebar shows, plus the largest rowid of params,
+        metrics and tags (appended too often for a trigger): a few index reads, whatever the
+        registry's size. Heartbeats do not count, so a running kernel causes no refetch."""
+        counters = {
+            str(feature): int(n)
+            for feature, n in self.db.query_tuples("SELECT feature, n FROM changes")
+        }
+        (params, metrics, tags), *_ = self.db.query_tuples(
+            "SELECT (SELECT MAX(rowid) FROM params), (SELECT MAX(id) FROM metrics), "
+            "(SELECT MAX(rowid) FROM tags)"
         )
-        return dict(row) if row is not None else {}
+        counters["runs.params"] = int(params or 0)
+        counters["runs.metrics"] = int(metrics or 0)
+        counters["runs.tags"] = int(tags or 0)
+        return counters
 
 
 # A ``registry=`` argument: an open Registry, a folder, or None for the process-wide one.
@@ -192,3 +168,13 @@ def _make_folder(path: Path) -> None:
             f"the registry folder {path} is read-only. Point MLNB_HOME or "
             "`%mlnb registry PATH` at a writable folder."
         )
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (False on a read-only mount, too)."""
+    if not os.access(path, os.W_OK):
+        return False
+    try:
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        return True

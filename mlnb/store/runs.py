@@ -7,6 +7,7 @@ This module owns the SQL of its tables; it returns plain records (dicts).
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -18,8 +19,9 @@ from mlnb._runtime import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, host, pid_aliv
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.store.connection import FeatureStore, dumps, loads, now, run_id_filters
 from mlnb.store.records import ExperimentRecord, RunRecord, as_record
+from mlnb.store.refs import is_number, parse_id
 
-RUN_STATUSES = ("running", "finished", "failed", "crashed")
+RUN_STATUSES = ("running", "finished", "failed", "crashed", "interrupted")
 
 
 def _check_name(what: str, name: str) -> None:
@@ -38,19 +40,65 @@ def _as_metric_value(key: str, value: Any) -> float:
         ) from None
 
 
-def _sort_runs(runs: list[RunRecord], sort: str, descending: bool) -> list[RunRecord]:
-    """Order runs by a metric, param or field; runs without a numeric value go last."""
+def sort_value(run: RunRecord, sort: str) -> float | None:
+    """What a run is ordered by: its latest metric ``sort``, else its param, else its field;
+    None (ordered last) unless that value is a finite number."""
+    value = run.get("metrics", {}).get(sort, run.get("params", {}).get(sort, run.get(sort)))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
-    def value(r: RunRecord) -> Any:
-        return r.get("metrics", {}).get(sort, r.get("params", {}).get(sort, r.get(sort)))
 
-    def numeric(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+def sort_runs(runs: list[RunRecord], sort: str, descending: bool) -> list[RunRecord]:
+    """Order newest-first runs by ``sort_value``; ties and valueless runs keep newest first.
 
-    present = [r for r in runs if numeric(value(r))]
-    missing = [r for r in runs if not numeric(value(r))]
-    present.sort(key=value, reverse=descending)
-    return present + missing
+    The reference for the SQL ordering of ``RunStore.find`` (tests compare the two)."""
+    keyed = [(sort_value(r, sort), r) for r in runs]
+    present = [(v, r) for v, r in keyed if v is not None]
+    present.sort(key=lambda vr: vr[0], reverse=descending)
+    return [r for _, r in present] + [r for v, r in keyed if v is None]
+
+
+# Run fields a listing can be ordered by (the numeric ones of the listing record).
+SORTABLE_FIELDS = ("id", "started_at", "ended_at", "pipeline_run_id")
+_FINITE = "BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
+_NUMERIC_PARAM = "(p.value GLOB '[0-9]*' OR p.value GLOB '-[0-9]*')"
+
+
+class _Filters:
+    """The WHERE terms of a run listing (experiment, status, pipeline run), over ``runs r``."""
+
+    def __init__(self, terms: list[str], args: list[Any], join: str) -> None:
+        self.terms = terms
+        self.args = args
+        self.join = join
+
+    @classmethod
+    def of(
+        cls, experiment: str | None, status: str | None, pipeline_run_id: int | None
+    ) -> _Filters:
+        terms: list[str] = []
+        args: list[Any] = []
+        join = ""
+        if experiment is not None:
+            join = "JOIN experiments e ON e.id = r.experiment_id"
+            terms.append("e.name = ?")
+            args.append(experiment)
+        if status is not None:
+            terms.append("r.status = ?")
+            args.append(status)
+        if pipeline_run_id is not None:
+            terms.append("r.pipeline_run_id = ?")
+            args.append(pipeline_run_id)
+        return cls(terms, args, join)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """`` AND ...`` terms to append to a WHERE clause, and their arguments."""
+        return "".join(f" AND {t}" for t in self.terms), list(self.args)
 
 
 class RunStore(FeatureStore):
@@ -84,9 +132,9 @@ class RunStore(FeatureStore):
         return run_id
 
     def end(self, run_id: int, status: str = "finished", error: str | None = None) -> None:
-        """Close a run as finished, failed or crashed (with the error text, if any)."""
+        """Close a run as finished, failed, crashed or interrupted (with the error text)."""
         if status not in RUN_STATUSES or status == "running":
-            raise ValidationError(f"a run ends as finished, failed or crashed, not {status!r}.")
+            raise ValidationError(f"a run ends as {', '.join(RUN_STATUSES[1:])}, not {status!r}.")
         _heartbeats.remove(self, run_id)
         self._finish(run_id, status, error)
 
@@ -105,6 +153,25 @@ class RunStore(FeatureStore):
             s = self.next_metric_step(run_id, key) if step is None else int(step)
             points.append((str(key), _as_metric_value(key, value), s, t))
         self._insert_metrics(run_id, points)
+
+    def log_metric_points(
+        self, run_id: int, points: Sequence[tuple[str, float, int, float]]
+    ) -> None:
+        """Append metric points ``(key, value, step, timestamp)`` recorded elsewhere (an
+        import keeps their original steps and times)."""
+        for key, value, _, _ in points:
+            _check_name("metric name", str(key))
+            _as_metric_value(key, value)
+        self._insert_metrics(run_id, points)
+
+    def ids_by_tag(self, key: str) -> dict[str, int]:
+        """Run id per value of the tag ``key`` (how an import finds what it brought before)."""
+        rows = self.db.query("SELECT value, run_id FROM tags WHERE key = ?", (key,))
+        return {str(r["value"]): int(r["run_id"]) for r in rows}
+
+    def uuids(self) -> set[str]:
+        """Every run's uuid (the identity a sync to MLflow carries across)."""
+        return {str(r["uuid"]) for r in self.db.query("SELECT uuid FROM runs")}
 
     def set_tags(self, run_id: int, tags: dict[str, Any]) -> None:
         """Record tags of a run as strings."""
@@ -127,10 +194,10 @@ class RunStore(FeatureStore):
     def resolve_id(self, run_ref: int | str) -> int:
         """A run id from an int, a number string, ``#12`` or a uuid prefix."""
         if isinstance(run_ref, int):
-            return run_ref
+            return parse_id(run_ref, "a run id")
         text = str(run_ref).strip().lstrip("#")
-        if text.isdigit():
-            return int(text)
+        if is_number(text):
+            return parse_id(text, "a run id")
         if len(text) >= 6 and all(c in "0123456789abcdef" for c in text.lower()):
             rows = self.db.query(
                 "SELECT id FROM runs WHERE uuid LIKE ? LIMIT 2", (text.lower() + "%",)
@@ -152,12 +219,19 @@ class RunStore(FeatureStore):
         pipeline_run_id: int | None = None,
     ) -> list[RunRecord]:
         """Runs, newest first, each with its params and latest metrics; ``sort`` names a
-        metric (or a run field) to order by instead."""
+        metric (else a param, else a run field) to order by instead, valueless runs last."""
         if status is not None and status not in RUN_STATUSES:
             raise ValidationError(
                 f"unknown run status {status!r}; choose one of {', '.join(RUN_STATUSES)}."
             )
-        runs = self.rows(experiment, status, limit if sort is None else None, pipeline_run_id)
+        if limit is not None and limit < 0:
+            raise ValidationError(f"limit must be 0 or more, got {limit}.")
+        filters = _Filters.of(experiment, status, pipeline_run_id)
+        if sort:
+            ids = self._sorted_ids(sort, descending, limit, filters)
+            runs = self.rows_by_ids(ids)
+        else:
+            runs = self.rows(experiment, status, limit, pipeline_run_id)
         if with_details:
             ids = [r["id"] for r in runs]
             metrics = self.latest_metrics(ids)
@@ -165,11 +239,87 @@ class RunStore(FeatureStore):
             for r in runs:
                 r["metrics"] = metrics.get(r["id"], {})
                 r["params"] = params.get(r["id"], {})
-        if sort:
-            runs = _sort_runs(runs, sort, descending)
-            if limit:
-                runs = runs[:limit]
         return runs
+
+    def _sorted_ids(
+        self, sort: str, descending: bool, limit: int | None, filters: _Filters
+    ) -> list[int]:
+        """Run ids in ``sort_runs`` order, read through indexes: the first ``limit`` of each
+        source of values (metric, param, field) merged, then valueless runs newest first."""
+        direction = "DESC" if descending else "ASC"
+        lim = "" if limit is None else f"LIMIT {int(limit)}"
+        has_metric = "EXISTS (SELECT 1 FROM latest_metrics x WHERE x.run_id = r.id AND x.key = ?)"
+        has_param = "EXISTS (SELECT 1 FROM params y WHERE y.run_id = r.id AND y.key = ?)"
+        where, args = filters.sql()
+        sources = [
+            (
+                "SELECT m.run_id, m.value FROM latest_metrics m CROSS JOIN runs r "
+                f"ON r.id = m.run_id {filters.join} WHERE m.key = ? AND m.value {_FINITE} "
+                f"{where} ORDER BY m.value {direction}, m.run_id DESC {lim}",
+                [sort, *args],
+            ),
+            (
+                "SELECT p.run_id, CAST(p.value AS REAL) AS v FROM params p CROSS JOIN runs r "
+                f"ON r.id = p.run_id {filters.join} WHERE p.key = ? AND {_NUMERIC_PARAM} "
+                f"AND CAST(p.value AS REAL) {_FINITE} AND NOT {has_metric} {where} "
+                f"ORDER BY CAST(p.value AS REAL) {direction}, p.run_id DESC {lim}",
+                [sort, sort, *args],
+            ),
+        ]
+        if sort in SORTABLE_FIELDS:
+            sources.append(
+                (
+                    f"SELECT r.id, r.{sort} FROM runs r {filters.join} "
+                    f"WHERE r.{sort} {_FINITE} AND NOT {has_metric} AND NOT {has_param} "
+                    f"{where} ORDER BY r.{sort} {direction}, r.id DESC {lim}",
+                    [sort, sort, *args],
+                )
+            )
+        valued: list[tuple[float, int]] = []
+        for sql, params in sources:
+            valued.extend((float(v), int(i)) for i, v in self.db.query_tuples(sql, params))
+        sign = -1.0 if descending else 1.0
+        valued.sort(key=lambda vi: (sign * vi[0], -vi[1]))
+        ids = [i for _, i in (valued if limit is None else valued[:limit])]
+        if limit is not None and len(ids) >= limit:
+            return ids
+        valueless = (
+            f"NOT EXISTS (SELECT 1 FROM latest_metrics x WHERE x.run_id = r.id AND x.key = ? "
+            f"AND x.value {_FINITE}) AND NOT (NOT {has_metric} AND EXISTS (SELECT 1 FROM "
+            f"params p WHERE p.run_id = r.id AND p.key = ? AND {_NUMERIC_PARAM} AND "
+            f"CAST(p.value AS REAL) {_FINITE}))"
+        )
+        valueless_args: list[Any] = [sort, sort, sort]
+        if sort in SORTABLE_FIELDS:
+            valueless += (
+                f" AND NOT (NOT {has_metric} AND NOT {has_param} AND r.{sort} IS NOT NULL "
+                f"AND r.{sort} {_FINITE})"
+            )
+            valueless_args += [sort, sort]
+        rest = "" if limit is None else f"LIMIT {int(limit) - len(ids)}"
+        rows = self.db.query_tuples(
+            f"SELECT r.id FROM runs r {filters.join} WHERE {valueless} {where} "
+            f"ORDER BY r.id DESC {rest}",
+            [*valueless_args, *args],
+        )
+        return ids + [int(r[0]) for r in rows]
+
+    def rows_by_ids(self, ids: Sequence[int]) -> list[RunRecord]:
+        """The listing fields of these runs, in the order given (unknown ids skipped)."""
+        if not ids:
+            return []
+        found: dict[int, RunRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.db.query(
+                "SELECT r.id, r.uuid, r.name, r.status, r.source, r.started_at, r.ended_at, "
+                "r.notebook_path, r.user, r.pipeline_run_id, e.name AS experiment "
+                f"FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id IN ({marks})",
+                chunk,
+            ):
+                found[int(row["id"])] = as_record(RunRecord, dict(row))
+        return [found[i] for i in ids if i in found]
 
     def compare(self, run_refs: list[int | str]) -> dict[str, Any]:
         """Params, metrics and data of several runs side by side, with the differences marked."""
@@ -204,12 +354,11 @@ class RunStore(FeatureStore):
     def recover_crashed(self) -> int:
         """Mark runs crashed whose heartbeat is stale or whose process on this host is gone."""
         here = host()
-        dead = [
-            pid
-            for _, pid in self.running_on_host(here)
-            if pid != os.getpid() and not pid_alive(pid)
-        ]
-        return self.mark_stale_crashed(time.time() - STALE_AFTER_SECONDS, here, dead)
+        pids = {pid for _, pid in self.running_on_host(here)}
+        alive = {pid for pid in pids if pid == os.getpid() or pid_alive(pid)}
+        return self.mark_stale_crashed(
+            time.time() - STALE_AFTER_SECONDS, here, sorted(pids - alive), sorted(alive)
+        )
 
     def experiment_id(self, name: str) -> int:
         """The id of an experiment, created on first use."""
@@ -228,10 +377,8 @@ class RunStore(FeatureStore):
     def experiments(self) -> list[ExperimentRecord]:
         """Experiments with their run counts and latest run time."""
         rows = self.db.query(
-            """SELECT e.id, e.name, e.created_at, COUNT(r.id) AS n_runs,
-                      MAX(r.started_at) AS last_run_at
-               FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
-               GROUP BY e.id ORDER BY e.name"""
+            # n_runs and last_run_at are kept by triggers on runs: no scan of the runs.
+            "SELECT id, name, created_at, n_runs, last_run_at FROM experiments ORDER BY name"
         )
         return [as_record(ExperimentRecord, r) for r in rows]
 
@@ -263,12 +410,14 @@ class RunStore(FeatureStore):
             )
 
     def _finish(self, run_id: int, status: str, error: str | None = None) -> None:
-        with self.db.transaction() as c:
-            c.execute(
+        # essential: even on a full disk the run must not stay "running"
+        self.db.essential_write(
+            lambda c: c.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, error = ? "
                 "WHERE id = ?",
                 (status, now(), now(), error, run_id),
             )
+        )
 
     def update(self, run_id: int, fields: dict[str, Any]) -> None:
         """Change a run's fields (name, notebook path, cell source, ...)."""
@@ -278,10 +427,23 @@ class RunStore(FeatureStore):
         with self.db.transaction() as c:
             c.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
 
-    def mark_stale_crashed(self, stale_before: float, host: str, dead_pids: Sequence[int]) -> int:
-        """Mark runs crashed whose heartbeat stopped, or whose process on this host is gone."""
+    def mark_stale_crashed(
+        self,
+        stale_before: float,
+        host: str,
+        dead_pids: Sequence[int],
+        alive_pids: Sequence[int] = (),
+    ) -> int:
+        """Mark runs crashed whose heartbeat stopped, or whose process on this host is gone;
+        a run whose process is alive on this host (``alive_pids``) is never stale."""
         clause = "heartbeat_at < ?"
         params: list[Any] = [stale_before]
+        if alive_pids:
+            clause = (
+                f"(heartbeat_at < ? AND NOT (host IS ? AND pid IN "
+                f"({', '.join('?' for _ in alive_pids)})))"
+            )
+            params += [host, *alive_pids]
         if dead_pids:
             clause += f" OR (host = ? AND pid IN ({', '.join('?' for _ in dead_pids)}))"
             params += [host, *dead_pids]
@@ -356,7 +518,7 @@ class RunStore(FeatureStore):
             return {}
         out: dict[int, dict[str, float]] = {i: {} for i in run_ids}
         for sql, params in run_id_filters(
-            "SELECT run_id, key, value FROM metrics WHERE {where} ORDER BY run_id, key, step, id",
+            "SELECT run_id, key, value FROM latest_metrics WHERE {where}",
             run_ids,
         ):
             for run_id, key, value in self.db.query_tuples(sql, params):

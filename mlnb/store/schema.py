@@ -3,7 +3,52 @@ forward. Never edit a released entry: append a new one."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+import sqlite3
+
+SCHEMA_VERSION = 5
+
+
+def _change_triggers(feature: str, table: str, update_of: str = "") -> str:
+    """Triggers that bump ``changes.n`` of ``feature`` on any insert, update or delete of
+    ``table`` (``update_of``: only updates of these columns, so heartbeats do not count)."""
+    bump = f"UPDATE changes SET n = n + 1 WHERE feature = '{feature}'"
+    update = f"UPDATE OF {update_of}" if update_of else "UPDATE"
+    return "\n".join(
+        f"CREATE TRIGGER changes_{table}_{event.split()[0].lower()} AFTER {event} ON {table} "
+        f"BEGIN {bump}; END;"
+        for event in ("INSERT", update, "DELETE")
+    )
+
+
+# The tables each sidebar-visible feature watches (frozen with migration 1 -> 2: a later
+# migration that adds a table adds its own triggers). Params, metrics and tags, written most
+# often, have no trigger: the token reads their largest rowid instead (an O(log n) read).
+_RUN_COLUMNS = (
+    "uuid, experiment_id, name, status, source, started_at, ended_at, pid, host, user, "
+    "notebook_path, cell_source, execution_count, git_commit, git_dirty, python_version, "
+    "packages, error, pipeline_run_id"
+)
+_PIPELINE_RUN_COLUMNS = (
+    "pipeline_id, trigger, reason, due_key, status, attempt, started_at, ended_at, pid, host, "
+    "output_path, log, error, failing_cell, details"
+)
+_WATCHED = [
+    ("runs", "runs", _RUN_COLUMNS),
+    ("runs", "experiments", ""),
+    ("runs", "run_data", ""),
+    ("data", "data_versions", ""),
+    ("models", "model_artifacts", ""),
+    ("models", "registered_models", ""),
+    ("models", "model_versions", ""),
+    ("models", "model_aliases", ""),
+    ("models", "gate_results", ""),
+    ("models", "stage_transitions", ""),
+    ("monitors", "monitors", ""),
+    ("monitors", "monitor_batches", ""),
+    ("alerts", "alerts", ""),
+    ("pipelines", "pipelines", ""),
+    ("pipelines", "pipeline_runs", _PIPELINE_RUN_COLUMNS),
+]
 
 
 MIGRATIONS: list[str] = [
@@ -245,8 +290,171 @@ MIGRATIONS: list[str] = [
         digest TEXT NOT NULL
     );
     """,
+    # 1 -> 2: sorted run listings and the change token without table scans.
+    """
+    CREATE TABLE latest_metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value REAL,
+        step INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    INSERT INTO latest_metrics(run_id, key, value, step)
+        SELECT run_id, key, value, step FROM (
+            SELECT run_id, key, value, step, ROW_NUMBER() OVER (
+                PARTITION BY run_id, key ORDER BY step DESC, id DESC) AS newest
+            FROM metrics)
+        WHERE newest = 1;
+    CREATE INDEX latest_metrics_sort ON latest_metrics(key, value, run_id);
+    CREATE TRIGGER metrics_latest AFTER INSERT ON metrics BEGIN
+        INSERT INTO latest_metrics(run_id, key, value, step)
+            VALUES (NEW.run_id, NEW.key, NEW.value, NEW.step)
+            ON CONFLICT(run_id, key) DO UPDATE
+            SET value = excluded.value, step = excluded.step
+            WHERE excluded.step >= latest_metrics.step;
+    END;
+    CREATE INDEX params_sort ON params(key, CAST(value AS REAL), run_id)
+        WHERE value GLOB '[0-9]*' OR value GLOB '-[0-9]*';
+    ALTER TABLE experiments ADD COLUMN n_runs INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE experiments ADD COLUMN last_run_at REAL;
+    UPDATE experiments SET
+        n_runs = (SELECT COUNT(*) FROM runs WHERE experiment_id = experiments.id),
+        last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = experiments.id);
+    CREATE TRIGGER experiments_count_insert AFTER INSERT ON runs BEGIN
+        UPDATE experiments SET n_runs = n_runs + 1,
+            last_run_at = MAX(COALESCE(last_run_at, NEW.started_at), NEW.started_at)
+        WHERE id = NEW.experiment_id;
+    END;
+    CREATE TRIGGER experiments_count_delete AFTER DELETE ON runs BEGIN
+        UPDATE experiments SET n_runs = n_runs - 1,
+            last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = OLD.experiment_id)
+        WHERE id = OLD.experiment_id;
+    END;
+    CREATE TRIGGER experiments_count_update AFTER UPDATE OF experiment_id, started_at ON runs
+    BEGIN
+        UPDATE experiments SET
+            n_runs = n_runs - (OLD.experiment_id IS NOT NEW.experiment_id),
+            last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = OLD.experiment_id)
+        WHERE id = OLD.experiment_id;
+        UPDATE experiments SET
+            n_runs = n_runs + (OLD.experiment_id IS NOT NEW.experiment_id),
+            last_run_at = (SELECT MAX(started_at) FROM runs WHERE experiment_id = NEW.experiment_id)
+        WHERE id = NEW.experiment_id;
+    END;
+
+    CREATE INDEX runs_started ON runs(started_at);
+
+    CREATE TABLE changes (feature TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    INSERT INTO changes(feature) VALUES
+        ('runs'), ('data'), ('models'), ('monitors'), ('alerts'), ('pipelines');
+    """
+    + "\n".join(_change_triggers(*watched) for watched in _WATCHED),
+    # 2 -> 3: incidents (a breach that lasts several batches stays one alert row, extended in
+    # place) and per-batch label coverage, label drift and label-free performance estimates.
+    """
+    ALTER TABLE alerts ADD COLUMN metric TEXT;
+    ALTER TABLE alerts ADD COLUMN first_batch_id INTEGER;
+    ALTER TABLE alerts ADD COLUMN last_batch_id INTEGER;
+    ALTER TABLE alerts ADD COLUMN worst_value REAL;
+    ALTER TABLE alerts ADD COLUMN breach_count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN resolved_at REAL;
+    CREATE INDEX alerts_incident ON alerts(monitor_id, metric, status);
+    ALTER TABLE monitor_batches ADD COLUMN labels TEXT;
+    ALTER TABLE monitor_batches ADD COLUMN estimates TEXT;
+    """,
+    # 3 -> 4: deployments (`mlnb serve`), their inference log and their monitoring windows.
+    """
+    CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER,
+        url TEXT NOT NULL,
+        bind_host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        pid INTEGER,
+        host TEXT,
+        status TEXT NOT NULL DEFAULT 'starting'
+            CHECK (status IN ('starting','running','stopped','crashed')),
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        stopped_at REAL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        rows_logged INTEGER NOT NULL DEFAULT 0,
+        rows_dropped INTEGER NOT NULL DEFAULT 0,
+        req_per_min REAL NOT NULL DEFAULT 0,
+        p95_ms REAL,
+        config TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    CREATE INDEX deployments_model ON deployments(model_name, status);
+
+    CREATE TABLE inference_log (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        request_id TEXT NOT NULL,
+        row_index INTEGER NOT NULL DEFAULT 0,
+        logged_at REAL NOT NULL,
+        version INTEGER,
+        features TEXT,
+        prediction TEXT,
+        probability REAL,
+        latency_ms REAL NOT NULL,
+        ok INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        label TEXT,
+        labelled_at REAL,
+        window_id INTEGER
+    );
+    CREATE INDEX inference_log_deployment ON inference_log(deployment_id, id);
+    CREATE INDEX inference_log_request ON inference_log(request_id, row_index);
+
+    CREATE TABLE deployment_windows (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        first_log_id INTEGER NOT NULL,
+        last_log_id INTEGER NOT NULL,
+        n_rows INTEGER NOT NULL,
+        n_requests INTEGER NOT NULL,
+        n_errors INTEGER NOT NULL,
+        p95_ms REAL,
+        batch_id INTEGER,
+        realized INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX deployment_windows_deployment ON deployment_windows(deployment_id, id);
+    """
+    # The sidebar's Models card shows what is served: starting, stopping or swapping a
+    # deployment moves the token; its heartbeat and request counters do not.
+    + _change_triggers("models", "deployments", "model_name, alias, version, url, status, error"),
+    # 4 -> 5: runs may end as 'interrupted' (KeyboardInterrupt, a kernel interrupt or
+    # restart). SQLite cannot alter a CHECK constraint, and rebuilding `runs` would cascade
+    # through its child tables, so the constraint text is rewritten in place, the documented
+    # way for a change that only widens a constraint; RESET reloads the schema and the index
+    # is rebuilt so that every open connection sees a new schema cookie.
+    """
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_master
+       SET sql = replace(sql, '''crashed'')', '''crashed'',''interrupted'')')
+     WHERE type = 'table' AND name = 'runs' AND sql NOT LIKE '%interrupted%';
+    PRAGMA writable_schema = RESET;
+    DROP INDEX IF EXISTS runs_status;
+    CREATE INDEX runs_status ON runs(status)
+    """,
 ]
 
 
 def split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The statements of a migration script; a trigger's body (``BEGIN ...; END``) stays whole."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().rstrip(";").strip())
+    return statements

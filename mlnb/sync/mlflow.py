@@ -1,5 +1,10 @@
 """``mlnb sync --to-mlflow URI``: copy experiments, runs and registered model versions to an
-MLflow tracking server through its REST API 2.0 (plain ``urllib``; mlflow is not imported).
+MLflow tracking server. Metadata goes through its REST API 2.0 (plain ``urllib``); each model
+version's file is uploaded as an MLflow sklearn model with the MLflow client
+(:mod:`mlnb.sync.mlflow_models`, the ``mlflow`` extra), so ``mlflow.sklearn.load_model(
+"models:/churn/2")`` loads it. Servers with authentication are reached with
+``MLFLOW_TRACKING_TOKEN`` (bearer) or ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``
+(basic), the variables MLflow's own client reads.
 
 Idempotent: every MLflow object made here carries the mlnb identity it came from
 (``mlnb.run_uuid`` on runs, ``mlnb.version_key`` on model versions) and a digest of what was
@@ -9,8 +14,10 @@ nothing; a run that changed since (it finished, logged more metrics) is topped u
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,9 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import RegistryError, ValidationError
+from mlnb.render.secrets import redact_url, scrub
 from mlnb.store.registry import get_registry
+from mlnb.sync.mlflow_models import artifact_path, require_mlflow, upload_model
 
-RUN_STATUS = {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED", "crashed": "FAILED"}
+RUN_STATUS = {
+    "running": "RUNNING",
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "crashed": "FAILED",
+    "interrupted": "KILLED",
+}
 STAGE = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
 # MLflow's log-batch limits: 1000 metrics, 100 params, 100 tags, 1000 items in all.
 BATCH_METRICS, BATCH_PARAMS, BATCH_TAGS = 1000, 100, 100
@@ -52,7 +67,7 @@ class SyncReport:
         }
 
     def text(self) -> str:
-        kinds = ("experiments", "runs", "registered_models", "model_versions")
+        kinds = ("experiments", "runs", "registered_models", "model_versions", "model_files")
         lines = [f"synced to MLflow at {self.uri}"]
         for kind in kinds:
             c, u, s = (self.created.get(kind, 0), self.updated.get(kind, 0),
@@ -66,16 +81,11 @@ class SyncReport:
 class MlflowClient:
     """The few MLflow REST 2.0 calls the sync needs, with MLflow's error text kept."""
 
-    def __init__(self, uri: str, timeout: float = 30.0) -> None:
-        uri = uri.rstrip("/")
-        if not uri.startswith(("http://", "https://")):
-            raise ValidationError(
-                f"--to-mlflow needs the http(s) address of an MLflow tracking server, got "
-                f"{uri!r}; start one with `mlflow server --host 127.0.0.1 --port 5000` and pass "
-                "http://127.0.0.1:5000."
-            )
+    def __init__(self, uri: str, timeout: float = 30.0, option: str = "--to-mlflow") -> None:
+        uri = check_uri(uri, option)
         self.uri = uri
         self.timeout = timeout
+        self.headers = {"Content-Type": "application/json", **auth_headers()}
 
     def call(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> Any:
         """One REST call; raises RegistryError with MLflow's message on failure."""
@@ -85,26 +95,27 @@ class MlflowClient:
             url += "?" + urllib.parse.urlencode(body)
         elif body is not None:
             data = json.dumps(body).encode()
-        req = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        req = urllib.request.Request(url, data=data, method=method, headers=self.headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise RegistryError(_refused(self.uri, exc.code)) from exc
             detail = exc.read().decode(errors="replace")
             try:
                 detail = json.loads(detail).get("message", detail)
             except ValueError:
                 pass
             raise _MlflowError(
-                exc.code, f"MLflow {endpoint} failed ({exc.code}): {detail}"
-            ) from exc
+                exc.code, f"MLflow {endpoint} failed ({exc.code}): {scrub(str(detail), self.uri)}"
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise RegistryError(
-                f"cannot reach the MLflow server at {self.uri} ({exc}). Check the address and "
-                "that `mlflow server` is running there."
-            ) from exc
+                f"cannot reach the MLflow server at {redact_url(self.uri)} "
+                f"({scrub(str(exc), self.uri)}). Check the address and that `mlflow server` is "
+                "running there."
+            ) from None
 
     def get_or_none(self, endpoint: str, query: dict[str, Any]) -> Any:
         try:
@@ -128,6 +139,57 @@ class MlflowClient:
                 return out
 
 
+def check_uri(uri: str, option: str = "--to-mlflow") -> str:
+    """The tracking server's address without a trailing slash, or a clear error."""
+    uri = uri.rstrip("/")
+    if not uri.startswith(("http://", "https://")):
+        raise ValidationError(
+            f"{option} needs the http(s) address of an MLflow tracking server, got "
+            f"{redact_url(uri)!r}; start one with `mlflow server --host 127.0.0.1 --port 5000` and pass "
+            "http://127.0.0.1:5000."
+        )
+    return uri
+
+
+def auth_headers() -> dict[str, str]:
+    """The Authorization header MLflow's client would send, from the same variables."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if bool(user) != bool(password):
+        raise ValidationError(
+            "set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD for a server with "
+            "basic authentication (only one is set)."
+        )
+    if user and password:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def _refused(uri: str, status: int) -> str:
+    given = (
+        "MLFLOW_TRACKING_TOKEN"
+        if os.environ.get("MLFLOW_TRACKING_TOKEN")
+        else "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+        if os.environ.get("MLFLOW_TRACKING_USERNAME")
+        else None
+    )
+    if status == 401:
+        return (
+            f"the MLflow server at {uri} wants credentials (401): "
+            + (f"it refused the ones in {given}; check them." if given else
+               "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
+               "MLFLOW_TRACKING_PASSWORD, as for MLflow's own client.")
+        )  # fmt: skip
+    return (
+        f"the MLflow server at {uri} refused this user (403): ask its admin for EDIT rights "
+        "on the experiments and registered models being copied."
+    )
+
+
 class _MlflowError(RegistryError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -144,7 +206,9 @@ def sync_to_mlflow(
 
     reg = registry if registry is not None else get_registry()
     client = MlflowClient(uri)
-    report = SyncReport(uri=client.uri)
+    if reg.models.find():
+        require_mlflow()  # before anything is copied: model files need the MLflow client
+    report = SyncReport(uri=redact_url(client.uri))
     wanted = set(experiments or [])
     known = {e["name"] for e in reg.runs.experiments()}
     missing = wanted - known
@@ -442,26 +506,53 @@ def _sync_model(client: MlflowClient, reg: Any, name: str, report: SyncReport) -
 def _create_version(
     client: MlflowClient, reg: Any, v: dict[str, Any], report: SyncReport
 ) -> dict[str, Any]:
+    """A new MLflow model version whose source is the model uploaded into its run."""
     tags = {
         "mlnb.version_key": _version_key(v),
         "mlnb.version": str(v["version"]),
         "mlnb.object_hash": v["object_hash"],
-        "mlnb.object_path": str(reg.objects.path_for(v["object_hash"])),
         "mlnb.format": v.get("format") or "",
         "mlnb.class_name": v.get("class_name") or "",
     }
+    run_id = None
+    if v.get("run_id") is not None:
+        run_id = report.run_ids.get(reg.runs.row(v["run_id"])["uuid"])
+    if run_id is None:  # registered outside a run, or its experiment is not being synced
+        run_id = _holder_run(client, v)
+    run = client.call("GET", "runs/get", {"run_id": run_id})["run"]
+    source = upload_model(client.uri, run_id, run["info"]["artifact_uri"], reg, v)
     body: dict[str, Any] = {
         "name": v["model"],
-        # The bytes stay in mlnb's content-addressed store; the source names them by hash.
-        "source": f"mlnb://objects/{v['object_hash']}",
+        "source": source,
+        "run_id": run_id,
         "tags": [{"key": k, "value": val} for k, val in tags.items() if val],
         "description": v.get("description") or "",
     }
-    if v.get("run_id") is not None:
-        uuid = reg.runs.row(v["run_id"])["uuid"]
-        if uuid in report.run_ids:
-            body["run_id"] = report.run_ids[uuid]
+    report.count("created", "model_files")
     return client.call("POST", "model-versions/create", body)["model_version"]
+
+
+def _holder_run(client: MlflowClient, v: dict[str, Any]) -> str:
+    """A run in the ``mlnb model files`` experiment to hold a version with no synced run."""
+    name = "mlnb model files"
+    found = client.get_or_none("experiments/get-by-name", {"experiment_name": name})
+    exp_id = (
+        found["experiment"]["experiment_id"]
+        if found is not None
+        else client.call("POST", "experiments/create", {"name": name})["experiment_id"]
+    )
+    made = client.call(
+        "POST",
+        "runs/create",
+        {
+            "experiment_id": exp_id,
+            "run_name": artifact_path(v).split("/", 1)[1],
+            "tags": [{"key": "mlnb.version_key", "value": _version_key(v)}],
+        },
+    )
+    run_id = made["run"]["info"]["run_id"]
+    client.call("POST", "runs/update", {"run_id": run_id, "status": "FINISHED"})
+    return str(run_id)
 
 
 def _sync_aliases(

@@ -8,9 +8,11 @@ bytes are checked against their sha256 before anything is parsed.
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import threading
 import weakref
+import zipfile
 from typing import Any
 
 from mlnb.errors import UnsafeModelError, ValidationError
@@ -23,16 +25,15 @@ PICKLE = "pickle"
 
 
 def serialize(model: Any, allow_pickle: bool = False) -> tuple[bytes, str, list[str]]:
-    """Bytes, format and the trusted types needed to load them back.
+    """Canonical bytes, format and the trusted types needed to load them back.
 
-    Raises ValidationError when skops cannot store the object and pickle was not allowed.
+    The same model gives the same bytes in any process (see :func:`canonical_skops`), so its
+    sha256 is its identity and the object store keeps it once. Raises ValidationError when
+    skops cannot store the object and pickle was not allowed.
     """
     try:
-        import skops.io as sio
-
-        data = sio.dumps(model)
-        trusted = sorted(sio.get_untrusted_types(data=data))
-        return data, SKOPS, trusted
+        data, schema = skops_bytes(model)
+        return data, SKOPS, untrusted_types(schema, data)
     except Exception as exc:
         if not allow_pickle:
             raise ValidationError(
@@ -45,6 +46,119 @@ def serialize(model: Any, allow_pickle: bool = False) -> tuple[bytes, str, list[
     return buf.getvalue(), PICKLE, []
 
 
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+class _Entries:
+    """Collects the files skops writes while it walks a model, to be written once, in
+    canonical form, by :func:`skops_bytes` (skops' SaveContext only calls these two)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def writestr(self, name: str, data: Any) -> None:
+        self.files[name] = bytes(data)
+
+    def namelist(self) -> list[str]:
+        return list(self.files)
+
+
+def skops_bytes(model: Any) -> tuple[bytes, dict[str, Any]]:
+    """The model as a canonical skops file, built in one pass: skops' own walk of the model,
+    then one zip written with ids numbered in order and a compact schema (skops' ``dumps``
+    indents its schema, which costs it about half its time). Falls back to rewriting
+    ``skops.io.dumps``' output on a skops version without these internals."""
+    import skops
+    import skops.io as sio
+
+    try:
+        from skops.io._utils import SaveContext, get_state
+
+        entries = _Entries()
+        context = SaveContext(zip_file=entries)
+        state = get_state(model, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+    except ImportError:
+        return canonical_skops(sio.dumps(model))
+    return _write_canonical(state, entries.files), state
+
+
+def canonical_skops(data: bytes) -> tuple[bytes, dict[str, Any]]:
+    """A skops file rewritten so that identical models give identical bytes: skops names
+    objects and array files by their ``id()`` in the saving process and stamps each entry
+    with the current time; here ids are numbered in schema order, files are named after
+    that number and every entry carries the zip epoch. Returns the bytes and the schema."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        schema = json.loads(src.read(SCHEMA_FILE))
+        files = {name: src.read(name) for name in src.namelist() if name != SCHEMA_FILE}
+    return _write_canonical(schema, files), schema
+
+
+SCHEMA_FILE = "schema.json"
+
+
+def _write_canonical(schema: dict[str, Any], files: dict[str, bytes]) -> bytes:
+    """One stored (uncompressed) zip: the files renamed in schema order, then the schema."""
+    ids: dict[int, int] = {}
+    renamed: dict[str, str] = {}
+    _renumber(schema, ids, renamed)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as dst:
+        for old, new in renamed.items():
+            _write_entry(dst, new, files[old])
+        # compact: the C encoder (an indent would select the pure-Python one, ~20x slower)
+        text = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+        _write_entry(dst, SCHEMA_FILE, text.encode("utf-8"))
+    return out.getvalue()
+
+
+def _renumber(node: Any, ids: dict[int, int], files: dict[str, str]) -> None:
+    """Replace process-specific ids and file names, in document order, in place."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "__id__" and isinstance(value, int):
+                node[key] = ids.setdefault(value, len(ids) + 1)
+            elif key == "file" and isinstance(value, str):
+                node[key] = files.setdefault(value, f"{len(files) + 1}.npy")
+            else:
+                _renumber(value, ids, files)
+    elif isinstance(node, (list, tuple)):  # skops' own state holds tuples too
+        for item in node:
+            _renumber(item, ids, files)
+
+
+def _write_entry(dst: zipfile.ZipFile, name: str, payload: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    dst.writestr(info, payload)
+
+
+class _NoArrays:
+    """Stands in for the zip while auditing: which types a file needs depends on its
+    schema only, so the array bytes are not copied out to answer it."""
+
+    def read(self, name: str) -> bytes:
+        return b""
+
+
+def untrusted_types(schema: dict[str, Any], data: bytes) -> list[str]:
+    """The types of a skops file that skops does not trust by default (recorded as the
+    file's trusted types), from its schema alone; the full audit when that is unavailable."""
+    import skops.io as sio
+
+    try:
+        from skops.io._audit import get_tree
+        from skops.io._utils import LoadContext
+
+        context = LoadContext(src=_NoArrays(), protocol=int(schema["protocol"]))
+        return sorted(get_tree(schema, context, trusted=None).get_unsafe_set())
+    except Exception:  # another skops version: the public, slower route
+        return sorted(sio.get_untrusted_types(data=data))
+
+
 def deserialize(
     data: bytes,
     fmt: str,
@@ -52,23 +166,26 @@ def deserialize(
     extra_trusted: list[str] | None = None,
     allow_pickle: bool = False,
 ) -> Any:
-    """Load verified bytes; unknown types or pickle without opt-in are refused."""
+    """Load verified bytes; unknown types or pickle without opt-in are refused.
+
+    skops audits the types while it loads (one parse): a type outside the registry's and
+    the caller's lists stops the load before anything is built."""
     if fmt == SKOPS:
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
         trusted = sorted(set(trusted_types) | set(extra_trusted or []))
         try:
-            found = set(sio.get_untrusted_types(data=data))
-        except Exception as exc:
-            raise UnsafeModelError(f"the model file is not a valid skops file: {exc}") from exc
-        unknown = sorted(found - set(trusted))
-        if unknown:
+            return sio.loads(data, trusted=trusted)
+        except UntrustedTypesFoundException:
+            unknown = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
             raise UnsafeModelError(
                 "refusing to load: the model file asks for types that are not trusted by the "
                 f"registry or the caller: {', '.join(unknown)}. If you trust them, pass "
                 "trusted=[...] to load_model."
-            )
-        return sio.loads(data, trusted=trusted)
+            ) from None
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise UnsafeModelError(f"the model file is not a valid skops file: {exc}") from exc
     if fmt == PICKLE:
         if not allow_pickle:
             raise UnsafeModelError(

@@ -25,8 +25,9 @@ from mlnb.store.registry import Registry
 from mlnb.tracking import fingerprint as fp
 from mlnb.tracking.artifacts import save_model
 from mlnb.tracking.data import record_data
-from mlnb.tracking.estimators import fit_token, is_estimator, is_fitted
+from mlnb.tracking.estimators import fit_token, flat_params, is_estimator, is_fitted
 from mlnb.tracking.estimators import signature as model_signature
+from mlnb.tracking.parameters import PARAMETERS_TAG, notebook_parameters
 from mlnb.tracking.run import Run, activate, current_experiment, deactivate, start_run
 from mlnb.tracking.source import CellAnalysis, analyse, strip_ipython_syntax
 
@@ -151,7 +152,7 @@ class CellCapture:
         )
         activate(self.run)
         if self.options.data:
-            with self._guard("fingerprinting inputs"):
+            with self._guard("fingerprinting inputs"), fp.one_snapshot():
                 self._fingerprint_inputs()
             with self._guard("watching pandas readers"):
                 self._restore_readers = _watch_pandas_readers(self._files)
@@ -202,7 +203,10 @@ class CellCapture:
                 step(summary)
         status = "finished"
         message = None
-        if error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            status = "interrupted"
+            message = "interrupted (KeyboardInterrupt: the kernel was interrupted or restarted)"
+        elif error is not None:
             status = "failed"
             message = f"{type(error).__name__}: {error}"
         with self._guard("ending the run"):
@@ -220,7 +224,10 @@ class CellCapture:
         return self.run.id
 
     def _record_params(self, summary: CaptureSummary) -> None:
-        params: dict[str, Any] = {}
+        """Literals of the cell, the fitted models' ``get_params()`` and the parameters of
+        the papermill execution this kernel runs (a value set in the cell wins)."""
+        execution = papermill_parameters(self.ns)
+        params: dict[str, Any] = dict(execution)
         wanted = self.options.params
         if wanted is not None:
             for name in wanted:
@@ -240,13 +247,20 @@ class CellCapture:
                     and k not in self.options.metrics
                 }
             )
-            for name in self._fitted_model_names():
-                params.update(_changed_params(self.ns[name], prefix=f"{name}."))
+            models = {name: self.ns[name] for name in self._fitted_model_names()}
+            params.update(estimator_params(models, taken=params))
         if params:
             self.registry.runs.log_params(self._run_id, params)
+        if execution:
+            self.registry.runs.set_tags(self._run_id, {PARAMETERS_TAG: ",".join(execution)})
         summary.params = params
 
     def _record_data(self, summary: CaptureSummary) -> None:
+        """Inputs, outputs and files of the cell; outputs sharing buffers are hashed once."""
+        with fp.one_snapshot():
+            self._record_data_versions(summary)
+
+    def _record_data_versions(self, summary: CaptureSummary) -> None:
         links = []
         for name, described in self._inputs.items():
             self.registry.data.record({**described, "name": name})
@@ -399,6 +413,52 @@ def _looks_like_metric(name: str) -> bool:
         lowered == hint or lowered.startswith(hint + "_") or lowered.endswith("_" + hint)
         for hint in METRIC_NAME_HINTS
     )
+
+
+def estimator_params(models: dict[str, Any], taken: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters of the models fitted in a cell, named by scikit-learn's own
+    ``get_params()`` keys (``C``, ``max_depth``, ``clf__C``) as MLflow autolog names them,
+    so runs line up in a comparison whatever the model variable is called.
+
+    A key is prefixed with the variable name (``rf.max_depth``) only on a real collision: a
+    model whose value differs from the cell's literal of that name (``taken``), or models
+    that disagree with each other (then each keeps its value under its own name).
+    Values that differ from the defaults come first (what a summary shows)."""
+    per_model = {name: _scalar_params(model) for name, model in models.items()}
+    values: dict[str, list[Any]] = {}
+    for params in per_model.values():
+        for key, value in params.items():
+            values.setdefault(key, []).append(value)
+    out: dict[str, Any] = {}
+    for name, params in per_model.items():
+        for key, value in params.items():
+            if key in taken:  # the cell's own value owns the plain name
+                if not _same_value(taken[key], value):
+                    out[f"{name}.{key}"] = value
+            elif all(_same_value(v, value) for v in values[key]):
+                out[key] = value
+            else:
+                out[f"{name}.{key}"] = value
+    return out
+
+
+def _scalar_params(estimator: Any) -> dict[str, Any]:
+    """``get_params(deep=True)`` scalars, those that differ from the defaults first."""
+    params = flat_params(estimator)
+    changed = _changed_params(estimator, prefix="")
+    return {**{k: params[k] for k in changed if k in params}, **params}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def papermill_parameters(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of the papermill execution this kernel runs, if any (see
+    :mod:`mlnb.tracking.parameters`): recorded as params of every run of that execution."""
+    return {k: v for k, v in notebook_parameters(namespace).items() if _is_param_value(v)}
 
 
 def _changed_params(estimator: Any, prefix: str) -> dict[str, Any]:

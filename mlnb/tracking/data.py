@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +84,14 @@ def load_snapshot(reg: Registry, version_id: str) -> Any:
     return _from_snapshot(d["kind"], data)
 
 
-def restore_data(reg: Registry, version_id: str, target: str | os.PathLike[str]) -> Path:
-    """Write a snapshot back to ``target`` (a file copy, or the frame in the suffix's format)."""
+def restore_data(
+    reg: Registry, version_id: str, target: str | os.PathLike[str], force: bool = False
+) -> Path:
+    """Write a snapshot back to ``target`` (a file copy, or the frame in the suffix's format).
+
+    An existing file is replaced only with ``force`` (keeping its permissions), a symbolic
+    link is never written through, and the file appears whole or not at all.
+    """
     d = reg.data.row(version_id)
     snapshot = d.get("snapshot")
     if not snapshot:
@@ -91,13 +99,60 @@ def restore_data(reg: Registry, version_id: str, target: str | os.PathLike[str])
             f"data version {d['id']} has no snapshot to restore; only versions recorded "
             "with --snapshot can be restored."
         )
-    target = Path(target).expanduser()
+    path = _restore_target(Path(target).expanduser(), force)
     if d["kind"] == "file":
-        reg.objects.copy_to(snapshot, target)
-        return target
+        data = reg.objects.get_bytes(snapshot)
+        _write_replacing(path, lambda tmp: tmp.write_bytes(data))
+        return path
     obj = load_snapshot(reg, d["id"])
-    _write_frame(obj, target)
-    return target
+    if d["kind"] != "ndarray":
+        _frame_format(path)  # refuse an unknown suffix before writing anything
+    _write_replacing(path, lambda tmp: _write_frame(obj, tmp))
+    return path
+
+
+def _restore_target(path: Path, force: bool) -> Path:
+    """Where a restore may write: not a link, not a folder, not an existing file unless forced."""
+    if path.is_symlink():
+        raise ValidationError(
+            f"{path} is a symbolic link; mlnb never writes through one. Remove the link or "
+            "give the real file's path."
+        )
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder; give a file path such as {path / 'data.csv'}.")
+    if path.exists() and not force:
+        raise ValidationError(
+            f"{path} already exists; pass --force (force=True) to overwrite it, or give "
+            "another path."
+        )
+    return path
+
+
+def _write_replacing(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file beside ``path``, then rename it into place (a rename
+    replaces a link or file without following it); an existing file's mode is kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o7777 if path.exists() else _default_mode()
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}"
+        try:
+            write(tmp)
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot write {path} ({exc.strerror or exc}); choose a path in a folder you can "
+            "write to."
+        ) from exc
+
+
+def _default_mode() -> int:
+    """The mode a new file gets under this process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _path_size(path: Path) -> int:
@@ -143,19 +198,25 @@ def _write_frame(obj: Any, target: Path) -> None:
     import numpy as np  # heavy: loaded when a snapshot is made or read
     import pandas as pd
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(obj, np.ndarray):
-        np.save(target, obj, allow_pickle=False)
+        with open(target, "wb") as f:  # np.save(path) would add .npy to the name
+            np.save(f, obj, allow_pickle=False)
         return
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
-    suffix = target.suffix.lower()
+    suffix = _frame_format(target)
     if suffix == ".csv":
         frame.to_csv(target, index=False)
     elif suffix in (".parquet", ".pq"):
         frame.to_parquet(target)
-    elif suffix == ".json":
-        frame.to_json(target, orient="records")
     else:
+        frame.to_json(target, orient="records")
+
+
+def _frame_format(target: Path) -> str:
+    """The format a frame is written in, from the file's suffix."""
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq", ".json"):
         raise ValidationError(
             f"cannot tell which format to write from {target.name!r}: use .csv, .parquet or .json."
         )
+    return suffix

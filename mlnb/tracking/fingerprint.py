@@ -8,7 +8,11 @@ File hashes are cached by (inode, size, mtime) so an unchanged file is not read 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -30,8 +34,77 @@ def is_data(obj: Any) -> bool:
     return False
 
 
+# -- hashing each buffer once ------------------------------------------------------------
+#
+# Two memories spare work without ever trusting a buffer that could have changed:
+# * inside one snapshot (``with one_snapshot():``, e.g. a tracked cell's inputs, taken while
+#   no user code runs) an object or a column buffer met twice (``dfa = df0``, ``X = df[cols]``)
+#   is hashed once;
+# * Arrow arrays are immutable (an edit through pandas makes a new array), so the digest of an
+#   Arrow-backed column is kept for as long as that very array is alive, across cells.
+# NumPy buffers can be written in place at the same address, so outside one snapshot they are
+# always hashed again: the same address proves nothing.
+
+_snapshot = threading.local()
+_ARROW_DIGESTS: dict[int, tuple[weakref.ref[Any], bytes]] = {}
+_ARROW_DIGESTS_MAX = 4096
+_arrow_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Fingerprints taken inside share work: each object and column buffer is hashed once.
+    Only for moments when no user code runs between the fingerprints."""
+    if getattr(_snapshot, "memo", None) is not None:
+        yield
+        return
+    _snapshot.memo = {}
+    _snapshot.keep = []  # keeps memoised objects alive so their ids are not reused
+    try:
+        yield
+    finally:
+        _snapshot.memo = None
+        _snapshot.keep = None
+
+
+def _memo() -> dict[Any, Any] | None:
+    return getattr(_snapshot, "memo", None)
+
+
+def _remember_arrow(chunked: Any, digest: bytes) -> None:
+    with _arrow_lock:
+        if len(_ARROW_DIGESTS) >= _ARROW_DIGESTS_MAX:
+            for key in [k for k, (ref, _) in _ARROW_DIGESTS.items() if ref() is None]:
+                del _ARROW_DIGESTS[key]
+            if len(_ARROW_DIGESTS) >= _ARROW_DIGESTS_MAX:
+                _ARROW_DIGESTS.clear()
+        try:
+            _ARROW_DIGESTS[id(chunked)] = (weakref.ref(chunked), digest)
+        except TypeError:
+            pass
+
+
+def _known_arrow(chunked: Any) -> bytes | None:
+    with _arrow_lock:
+        entry = _ARROW_DIGESTS.get(id(chunked))
+    if entry is None or entry[0]() is not chunked:
+        return None
+    return entry[1]
+
+
 def describe(obj: Any) -> dict[str, Any]:
     """Fingerprint plus the schema of an in-memory data object (what the registry stores)."""
+    memo = _memo()
+    if memo is None:
+        return _describe(obj)
+    key = ("object", id(obj))
+    if key not in memo:
+        memo[key] = _describe(obj)
+        _snapshot.keep.append(obj)
+    return dict(memo[key])
+
+
+def _describe(obj: Any) -> dict[str, Any]:
     import pandas as pd
 
     if isinstance(obj, pd.DataFrame):
@@ -91,8 +164,44 @@ def fingerprint_frame(df: Any) -> str:
         update_text(h, repr(name))
         update_text(h, str(dtype))
     for i in range(df.shape[1]):
-        _hash_column(h, df.iloc[:, i])
+        h.update(_column_digest(df.iloc[:, i]))
     return PREFIX + h.hexdigest()
+
+
+def _column_digest(s: Any) -> bytes:
+    """The 128-bit digest of one column's values, from memory when provably unchanged."""
+    array = s.array
+    if "Arrow" in type(array).__name__ and hasattr(array, "__arrow_array__"):
+        chunked = array.__arrow_array__()
+        known = _known_arrow(chunked)
+        if known is not None:
+            return known
+        digest = _fresh_column_digest(s)
+        _remember_arrow(chunked, digest)
+        return digest
+    memo = _memo()
+    key = _buffer_key(s) if memo is not None else None
+    if key is None or memo is None:
+        return _fresh_column_digest(s)
+    if key not in memo:
+        memo[key] = _fresh_column_digest(s)
+        _snapshot.keep.append(s)
+    return bytes(memo[key])
+
+
+def _buffer_key(s: Any) -> tuple[Any, ...] | None:
+    """Where a NumPy-backed column's values live (address, shape, strides, dtype)."""
+    if not isinstance(s.dtype, np.dtype):
+        return None
+    values = s.to_numpy(copy=False)
+    data = values.__array_interface__["data"][0]
+    return ("buffer", data, values.shape, values.strides, values.dtype.str)
+
+
+def _fresh_column_digest(s: Any) -> bytes:
+    h = xxhash.xxh3_128()
+    _hash_column(h, s)
+    return bytes(h.digest())
 
 
 def fingerprint_series(s: Any) -> str:
@@ -217,25 +326,88 @@ def _hash_arrow(h: Any, arr: Any) -> None:
         if bufs[2] is not None and end > start:
             h.update(memoryview(bufs[2])[start:end])
         return
-    if pa.types.is_primitive(t) and not pa.types.is_boolean(t):
+    if pa.types.is_null(t):
+        return  # nothing but nulls: the length and null count above say it all
+    if pa.types.is_boolean(t):
+        values = arr.fill_null(False) if arr.null_count else arr
+        _hash_ndarray(h, values.to_numpy(zero_copy_only=False).astype(np.uint8))
+        return
+    if pa.types.is_primitive(t):
         values = arr.fill_null(0) if arr.null_count else arr
         _hash_ndarray(h, values.to_numpy(zero_copy_only=False))
         return
-    _hash_objects(h, np.asarray(arr.to_pylist(), dtype=object))
+    _hash_reprs(h, arr.to_pylist())
+
+
+# Python types whose values Arrow converts exactly (no rounding, no time-zone folding).
+_ARROW_EXACT = (str, int, float, bool, bytes)
+_TYPE_OF = np.frompyfunc(type, 1, 1)  # the type of every value, in one C loop
 
 
 def _hash_objects(h: Any, values: np.ndarray) -> None:
-    """Object arrays: Arrow-convert when the values are uniform (fast), else per-value repr."""
+    """Object arrays: one Arrow conversion when the values share a type (fast); mixed types
+    are split by type, each group hashed as (type, positions, values) so no value of one type
+    can pass for another (1 vs 1.0 vs "1"), with no per-value repr for the common types."""
+    types = _TYPE_OF(values) if len(values) else np.empty(0, dtype=object)
+    kinds = set(types)
+    real = kinds - {type(None)}
+    if len(real) <= 1 and float not in real and real <= set(_ARROW_EXACT):
+        arr = _exact_arrow(values)
+        if arr is not None:
+            update_text(h, f"objects-as:{arr.type}")
+            _hash_arrow(h, arr)
+            return
+    if len(kinds) == 1:
+        update_text(h, "objects-repr")
+        _hash_reprs(h, values)
+        return
+    update_text(h, f"objects-by-type:{len(values)}")
+    for kind in sorted(kinds, key=_type_name):
+        mask = types == kind
+        update_text(h, _type_name(kind))
+        _hash_ndarray(h, np.flatnonzero(mask).astype(np.int64))
+        if kind is type(None):
+            continue
+        _hash_group(h, kind, values[mask])
+
+
+def _hash_group(h: Any, kind: type, group: np.ndarray) -> None:
+    """Values that all have the Python type ``kind``, by the fastest exact route."""
+    if kind is float or kind is bool:
+        typed = group.astype(np.float64 if kind is float else np.uint8)
+        if kind is float:
+            typed[np.isnan(typed)] = np.nan  # one NaN, whatever its sign or payload
+        _hash_ndarray(h, typed)
+        return
+    if kind is int:
+        try:
+            _hash_ndarray(h, group.astype(np.int64))
+            return
+        except OverflowError:  # beyond 64 bits: exact through repr
+            _hash_reprs(h, group)
+            return
+    arr = _exact_arrow(group) if kind in _ARROW_EXACT else None
+    if arr is None:
+        _hash_reprs(h, group)
+    else:
+        _hash_arrow(h, arr)
+
+
+def _type_name(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _exact_arrow(values: Any) -> Any:
+    """``values`` as an Arrow array when the conversion is exact, else None."""
     import pyarrow as pa
 
     try:
-        arr = pa.array(values, from_pandas=True)
+        return pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-        arr = None
-    if arr is not None and (len(values) == 0 or not pa.types.is_null(arr.type)):
-        update_text(h, f"objects-as:{arr.type}")
-        _hash_arrow(h, arr)
-        return
-    update_text(h, "objects-repr")
+        return None
+
+
+def _hash_reprs(h: Any, values: Any) -> None:
+    """The slow exact route for values Arrow cannot hold: each value's type and repr."""
     for v in values:
         update_text(h, f"{type(v).__name__}:{v!r}")

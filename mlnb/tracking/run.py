@@ -7,18 +7,81 @@ that pipeline run so the registry can say which trigger produced which model.
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 import threading
 import traceback
 from typing import Any
 
 from mlnb.errors import MlnbError, ValidationError
+from mlnb.store.refs import is_number
 from mlnb.store.registry import Registry, get_registry
 from mlnb.tracking.artifacts import save_model
 from mlnb.tracking.estimators import signature as model_signature
+from mlnb.tracking.parameters import PARAMETERS_TAG, notebook_parameters
 
 _state = threading.local()
 _experiment = {"name": os.environ.get("MLNB_EXPERIMENT", "Default")}
+
+PULSE_SECONDS = 1.0  # how often an open run's heartbeat is refreshed (its duration's grain)
+
+
+class _Pulse:
+    """Keeps the heartbeat of this process's open runs fresh every second, so a run whose
+    process is killed (SIGKILL, out of memory) is recorded as crashed with its real duration
+    up to the last beat; at interpreter exit (kernel shutdown or restart) the runs still
+    open end as ``interrupted``."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, Run] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._exit_hook = False
+
+    def add(self, run: Run) -> None:
+        with self._lock:
+            self._runs[id(run)] = run
+            if not self._exit_hook:
+                atexit.register(self.interrupt_all)
+                self._exit_hook = True
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="mlnb-pulse", daemon=True)
+                self._thread.start()
+
+    def remove(self, run: Run) -> None:
+        with self._lock:
+            self._runs.pop(id(run), None)
+
+    def open_runs(self) -> list[Run]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def _loop(self) -> None:
+        while not self._wake.wait(PULSE_SECONDS):
+            by_registry: dict[int, list[Run]] = {}
+            for run in self.open_runs():
+                by_registry.setdefault(id(run.registry), []).append(run)
+            for runs in by_registry.values():
+                try:
+                    runs[0].registry.runs.heartbeat([r.id for r in runs])
+                except Exception:  # a missed beat costs precision, never the user's cell
+                    pass
+
+    def interrupt_all(self) -> None:
+        """The interpreter is exiting with runs still open: they were interrupted."""
+        for run in self.open_runs():
+            try:
+                run.end(
+                    "interrupted",
+                    "the process exited while the run was open (kernel shut down or restarted)",
+                )
+            except Exception:
+                pass
+
+
+_pulse = _Pulse()
 
 
 MAX_EXPERIMENT_NAME = 500  # the registry's limit for names
@@ -44,7 +107,7 @@ def current_experiment() -> str:
 
 def pipeline_run_id_from_env() -> int | None:
     value = os.environ.get("MLNB_PIPELINE_RUN_ID")
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and is_number(value) else None
 
 
 def notebook_path_from_env() -> str | None:
@@ -125,6 +188,7 @@ class Run:
     def end(self, status: str = "finished", error: str | None = None) -> None:
         if self.status != "running":
             return
+        _pulse.remove(self)
         self.registry.runs.end(self.id, status, error)
         self.status = status
 
@@ -139,7 +203,7 @@ class Run:
         if exc_type is None:
             self.end("finished")
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.end("failed", "interrupted by the user (KeyboardInterrupt)")
+            self.end("interrupted", "interrupted by the user (KeyboardInterrupt)")
         else:
             self.end("failed", "".join(traceback.format_exception_only(exc_type, exc)).strip())
 
@@ -168,11 +232,25 @@ def start_run(
         pipeline_run_id=pipeline_run_id_from_env(),
     )
     run = Run(reg, run_id, exp, name)
+    _pulse.add(run)
+    if source != "cell":  # a cell logs them itself, beside its own literals
+        execution = _kernel_parameters()
+        if execution:
+            run.log_params(execution)
+            reg.runs.set_tags(run_id, {PARAMETERS_TAG: ",".join(execution)})
     if params:
         run.log_params(params)
     if tags:
         reg.runs.set_tags(run_id, tags)
     return run
+
+
+def _kernel_parameters() -> dict[str, Any]:
+    """The papermill parameters of the execution this process runs in a kernel, if any."""
+    main = sys.modules.get("__main__")
+    namespace = getattr(main, "__dict__", {})
+    found = notebook_parameters(namespace) if "In" in namespace else {}
+    return {k: v for k, v in found.items() if isinstance(v, (bool, int, float, str))}
 
 
 def track(

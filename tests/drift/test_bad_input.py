@@ -140,7 +140,7 @@ def test_unseen_categories_are_listed_and_count_as_drift_evidence():
     # small reference: chi-square on known categories, unseen ones still evidence
     small_ref = drift(ref.iloc[:600], many).column("city")
     assert small_ref.test == "chisquare" and small_ref.drifted
-    only_new = drift(ref.iloc[:600], pd.DataFrame({"city": ["lima"] * 20})).column("city")
+    only_new = drift(ref.iloc[:600], pd.DataFrame({"city": ["lima"] * 40})).column("city")
     assert only_new.drifted and only_new.score is None and only_new.unseen_share == 1.0
 
 
@@ -283,3 +283,22 @@ def test_integer_column_names_and_nullable_booleans():
     assert [c.column for c in report.columns] == ["0", "1"]
     assert report.column("0").drifted and not report.column("1").drifted
     assert report.column("1").missing_cur == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "as_text",
+    [
+        lambda d: d.dt.strftime("%Y-%m-%d"),
+        lambda d: d.dt.strftime("%d/%m/%Y %H:%M"),
+        lambda d: d.astype(str),
+    ],
+)
+def test_a_datetime_column_arriving_as_text_is_a_type_change(as_text):
+    dates = pd.Series(pd.date_range("2024-01-01", periods=500, freq="h"))
+    ref = pd.DataFrame({"when": dates, "x": np.arange(500.0)})
+    cur = pd.DataFrame({"when": as_text(dates.iloc[:200]), "x": np.arange(200.0)})
+    res = drift(ref, cur).column("when")
+    assert res.status == "dtype_changed" and res.drifted
+    assert "dates stored as text" in res.note and "pd.to_datetime" in res.note
+    same = drift(ref, ref.iloc[:200]).column("when")
+    assert same.status == "skipped" and not same.drifted

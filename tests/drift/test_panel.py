@@ -14,6 +14,7 @@ import pytest
 
 from mlnb.monitoring.drift import drift, fit_profile, score
 from mlnb.monitoring.drift.panel import panel_png, render_panel
+from mlnb.render.drift import GREEN
 from mlnb.widgets import drift_widget
 from tests.drift.frames import reference_frame, shifted_frame
 
@@ -96,7 +97,7 @@ def test_clean_panel_is_green_and_shows_scores(drifted_report):
     ref = reference_frame(3000)
     html_text = render_panel(drift(ref, reference_frame(2000, seed=9)))
     assert "NO DATASET DRIFT" in html_text and "0 of 8 columns" in _text(html_text)
-    assert "#1a7f37" in html_text  # green
+    assert GREEN in html_text  # green
     assert len(_png_payloads(html_text)) == 1  # the per-column score chart
 
 

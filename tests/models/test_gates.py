@@ -446,3 +446,35 @@ def test_holdout_from_a_data_version_snapshot(registry, registered, holdout_fram
     result = mlnb.promote("churn", 2, gate=gate, holdout=version["id"])
     assert result.promoted and result.gate.holdout_data_version == version["id"]
     assert result.gate.n_rows == len(holdout_frame)
+
+
+class ScorerWithoutResponseMethod:
+    """A scorer shaped like scikit-learn 1.3's (function and sign, no ``_response_method``)."""
+
+    def __init__(self, scorer):
+        self._score_func, self._sign, self._kwargs = scorer._score_func, scorer._sign, {}
+        self._whole = scorer
+
+    def __call__(self, model, X, y):
+        return self._whole(model, X, y)
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "neg_log_loss"])
+def test_scorers_that_hide_their_response_are_scored_right(
+    good_model, holdout_frame, metric, monkeypatch
+):
+    """Older scikit-learn scorers do not say which response they need: the gate calls them
+    whole instead of scoring hard labels (which gave roc_auc 0.785 for 0.872)."""
+    import sklearn.metrics
+
+    from mlnb.lifecycle.evaluation import Evaluation, resolve_metric
+
+    X, y = holdout_frame[FEATURES], holdout_frame["churned"]
+    expected = sklearn.metrics.get_scorer(metric)(good_model, X, y)
+    real = sklearn.metrics.get_scorer
+    monkeypatch.setattr(
+        sklearn.metrics, "get_scorer", lambda name: ScorerWithoutResponseMethod(real(name))
+    )
+    spec = resolve_metric(metric)
+    sign = 1 if spec.greater_is_better else -1
+    assert Evaluation(good_model, X, y).metric(spec) == pytest.approx(sign * expected)

@@ -214,3 +214,24 @@ def test_drift_widgets_are_built_by_the_notebook_surface(ip, registry):
 def test_plain_drift_function(registry):
     report = mlnb.drift(frame(500), frame(500, shift=1.0, seed=1))
     assert "charges" in [c.column for c in report.columns if c.drifted]
+
+
+def test_batches_carry_the_monitors_own_numbers_everywhere(registry, capsys):
+    first = Monitor(name="first", reference=frame(2000), target="churned")
+    second = Monitor(name="second", reference=frame(2000), target="churned")
+    results = []
+    for i in range(3):  # interleaved: batch ids run across both monitors
+        first.log_batch(frame(300, seed=10 + i))
+        results.append(second.log_batch(frame(300, seed=20 + i)))
+    assert [r.batch_id for r in results] == [2, 4, 6]
+    assert [r.number for r in results] == [1, 2, 3]
+    assert "batch #3:" in repr(results[-1])
+    history = second.history()
+    assert [h["number"] for h in history] == [1, 2, 3]
+    assert second.status()["latest_number"] == 3
+    main(["monitor", "status", "second"])
+    assert "latest batch #3 " in capsys.readouterr().out
+    main(["monitor", "history", "second"])
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out if line[:1].isdigit()] == ["1", "2", "3"]
+    assert "<img" in second.panel(batch=2)._repr_html_()

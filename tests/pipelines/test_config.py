@@ -9,10 +9,12 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mlnb
 from mlnb.errors import ValidationError
 from mlnb.pipelines.config import (
     PipelineConfig,
     cron_slots,
+    missed_slots,
     parse_on_alert,
     parse_param,
     validate_cron,
@@ -134,3 +136,42 @@ def test_cron_slots_are_the_matching_times_inside_the_window(fields, tz, start, 
     assert slots == sorted(set(slots))
     for s in slots:
         assert croniter.match(expr, s.astimezone(zone(tz)).replace(tzinfo=None))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    expr=st.sampled_from(
+        ["* * * * *", "*/7 * * * *", "30 2 * * *", "0 0 * * 1", "15,45 9-17 * * 1-5", "0 3 1 * *"]
+    ),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
+    start=st.datetimes(
+        min_value=dt.datetime(2025, 1, 1),
+        max_value=dt.datetime(2027, 1, 1),
+        timezones=st.just(dt.UTC),
+    ),
+    minutes=st.integers(0, 4 * 24 * 60),
+)
+def test_missed_slots_agree_with_stepping_through_every_slot(expr, tz, start, minutes):
+    """The constant-time catch-up finds the same first and latest slot and count as listing
+    every slot one by one (DST changes included)."""
+    until = start + dt.timedelta(minutes=minutes, seconds=17)
+    slots = cron_slots(expr, tz, start, until)
+    missed = missed_slots(expr, tz, start, until, limit=50)
+    if not slots:
+        assert missed is None
+        return
+    assert missed is not None
+    assert (missed.first, missed.latest) == (slots[0], slots[-1])
+    assert missed.count == min(len(slots), 50) and missed.more == (len(slots) > 50)
+
+
+def test_a_month_of_missed_minutes_is_one_catch_up_run_counted_as_100_plus(registry, notebook):
+    from mlnb.pipelines.triggers import schedule_fires
+
+    p = mlnb.create_pipeline("every-minute", notebook, schedule="* * * * *", registry=registry)
+    now = dt.datetime.fromtimestamp(p["config"]["schedule_anchor"], dt.UTC) + dt.timedelta(days=30)
+    (fire,) = schedule_fires(
+        registry, registry.pipelines.get("every-minute"), PipelineConfig.from_dict(p["config"]), now
+    )
+    assert "one run for 100+ slot(s) missed" in fire.reason
+    assert fire.details["slots"] == 100 and fire.details["slots_more"] is True

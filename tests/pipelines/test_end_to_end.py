@@ -5,6 +5,8 @@ rejects the next candidate: production stays, and an alert says so."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import ValidationError
+from mlnb.monitoring.alerts import raise_alert
 from mlnb.pipelines.scheduler import Scheduler
 from tests.pipelines.conftest import write_notebook
 
@@ -165,3 +168,93 @@ def test_the_gate_is_checked_where_the_worker_will_look_for_it(registry, project
     monkeypatch.chdir(project)
     p = mlnb.create_pipeline("p", nb, gate="gates.yaml:churn_gate", promote_to="production")
     assert p["config"]["gate"] == f"{project / 'gates.yaml'}:churn_gate"
+
+
+def test_a_failed_retrain_keeps_the_alert_open_and_says_why(registry, project, capsys):
+    month0 = pd.read_csv(project / "data" / "month0.csv")
+    from sklearn.linear_model import LogisticRegression
+
+    v1 = mlnb.register_model(
+        LogisticRegression().fit(month0[["usage", "price"]], month0["churned"]), "churn"
+    )
+    mlnb.promote("churn", version=v1.version, to="production")
+    mlnb.create_pipeline(
+        "churn-train",
+        project / "train_churn.ipynb",
+        params={"data_path": "data/june.csv"},  # not there yet
+        on_alert="churn",
+        gate="churn_gate",
+        promote_to="production",
+    )
+    monitor = mlnb.Monitor(name="churn", model="churn", reference=month0, target="churned")
+    trigger = raise_alert(
+        registry,
+        "monitor",
+        "accuracy_below_threshold",
+        "accuracy 0.71",
+        monitor_id=monitor.monitor_id,
+    )
+    assert main(["scheduler", "--once"]) == 1
+    (run,) = mlnb.pipeline_history("churn-train")
+    assert run["status"] == "failed"
+    assert run["error"].startswith("FileNotFoundError: ") and "data/june.csv" in run["error"]
+    assert "(cell 2: 'import pandas as pd')" in run["error"]
+    assert registry.alerts.get(trigger["id"])["status"] == "open"  # the degradation still shows
+    (failure,) = registry.alerts.find(pipeline="churn-train")
+    assert run["error"] in failure["message"]
+    assert f"#{trigger['id']} that triggered it stay open" in failure["message"]
+    capsys.readouterr()
+    assert main(["pipeline", "show", "churn-train"]) == 0
+    assert f"last run:     #{run['id']} failed: FileNotFoundError" in capsys.readouterr().out
+    assert main(["pipeline", "show", "churn-train", str(run["id"])]) == 0
+    assert "reason:       FileNotFoundError" in capsys.readouterr().out
+
+    fixed = mlnb.run_pipeline("churn-train", params={"data_path": "data/fresh.csv"})
+    assert fixed["details"]["promotion"]["decision"] == "promoted"
+    handled = registry.alerts.get(trigger["id"])
+    assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:churn-train"
+
+
+SELF_PROMOTING_CELLS = [
+    *TRAIN_CELLS,
+    "result = mlnb.promote('churn', to='production', gate='churn_gate', reason='trained here')\n"
+    "print(result)",
+]
+
+
+def test_a_notebook_that_promotes_itself_runs_unchanged_as_a_gated_pipeline(
+    registry, project, capsys
+):
+    """The tour's training notebook calls mlnb.promote itself; as a pipeline with its own
+    gate and --promote-to, each run promotes once, through the pipeline's gate."""
+    month0 = pd.read_csv(project / "data" / "month0.csv")
+    from sklearn.linear_model import LogisticRegression
+
+    features = month0[["usage", "price"]]
+    v1 = mlnb.register_model(
+        LogisticRegression().fit(features, month0["churned"]), "churn", X=features
+    )
+    mlnb.promote("churn", version=v1.version, to="production")
+    nb = write_notebook(project / "train_and_promote.ipynb", SELF_PROMOTING_CELLS)
+    mlnb.create_pipeline(
+        "churn-train",
+        nb,
+        params={"data_path": "data/fresh.csv"},
+        gate="churn_gate",
+        promote_to="production",
+    )
+    run = mlnb.run_pipeline("churn-train")
+    assert run["status"] == "finished", run["error"]
+    assert run["details"]["promotion"]["decision"] == "promoted"
+    assert run["details"]["notebook_promotions"] == [
+        {"model": "churn", "version": 2, "to": "production", "gate": "churn_gate"}
+    ]
+    assert mlnb.get_model_version("churn@production").version == 2
+    model_id = registry.models.model_id("churn")
+    moves = [t for t in registry.models.transitions(model_id) if t["to_stage"] == "production"]
+    assert [t["version"] for t in moves] == [1, 2]  # one promotion for the run
+    gated = [g for g in registry.models.gate_results(model_id) if g["version"] == 2]
+    assert len(gated) == 1 and gated[0]["passed"]  # through the gate, recorded once
+    assert registry.alerts.find(pipeline="churn-train") == []
+    out = Path(run["output_path"]).read_text()
+    assert "LEFT TO THE PIPELINE" in out and "churn_gate" in out

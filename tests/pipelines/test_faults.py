@@ -50,9 +50,9 @@ def _start_scheduler(registry_home: Path) -> subprocess.Popen:
     )
 
 
-def _setup(registry, tmp_path):
+def _setup(registry, tmp_path, **options):
     nb = write_notebook(tmp_path / "long.ipynb", ["n = 1", "import time\ntime.sleep(120)"])
-    p = mlnb.create_pipeline("long", nb, registry=registry)
+    p = mlnb.create_pipeline("long", nb, registry=registry, **options)
     stuck = registry.pipelines.enqueue_run(p["id"], "manual", "will be interrupted")
     return p, stuck
 
@@ -88,6 +88,8 @@ def test_sigkilled_scheduler_leaves_a_crashed_run_and_the_next_one_carries_on(
     assert "while executing cell 2 ('import time')" in crashed["error"]
     assert crashed["failing_cell"] == 1
     _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to exit")
+    (alert,) = registry.alerts.find(pipeline="long")  # the worker raised it: nobody else can
+    assert alert["kind"] == "pipeline_run_crashed" and f"(pid {sched.pid}) died" in alert["message"]
     # the next scheduler starts despite the killed one and runs what is queued next
     later = registry.pipelines.enqueue_run(p["id"], "manual", "after the crash")
     registry.pipelines.update(
@@ -151,3 +153,38 @@ def test_sigterm_stops_the_scheduler_and_says_so_in_the_run(registry, registry_h
     from mlnb.pipelines.scheduler import SchedulerLock
 
     assert SchedulerLock(registry_home).holder() == {}
+
+
+def test_a_run_whose_scheduler_was_sigkilled_alerts_and_is_retried(
+    registry, registry_home, tmp_path
+):
+    p, stuck = _setup(registry, tmp_path, retries=1, retry_delay=0.5)
+    sched = _start_scheduler(registry_home)
+    try:
+        row = _wait_for(
+            lambda: _running_in_worker(registry, stuck, sched.pid), what="the run to start"
+        )
+        sched.kill()
+        sched.wait()
+        queued = _wait_for(
+            lambda: (r := registry.pipelines.run(stuck))["status"] == "queued" and r,
+            timeout=30,
+            what="the retry to be queued",
+        )
+    finally:
+        if sched.poll() is None:
+            sched.kill()
+    assert queued["attempt"] == 2
+    (first,) = queued["details"]["attempts"]
+    assert first["status"] == "crashed" and f"(pid {sched.pid}) died" in first["error"]
+    (alert,) = registry.alerts.find(pipeline="long")
+    assert alert["kind"] == "pipeline_run_crashed"
+    assert "retry queued as attempt 2" in alert["message"]
+    _wait_for(lambda: not _alive(row["pid"]), timeout=15, what="the worker to exit")
+    registry.pipelines.update(
+        p["id"], notebook_path=str(write_notebook(tmp_path / "quick.ipynb", ["n = 1"]))
+    )
+    time.sleep(0.6)  # the retry's backoff
+    result = Scheduler(registry).run_once()
+    assert result["started"] == [stuck] and result["failed"] == []
+    assert registry.pipelines.run(stuck)["status"] == "finished"

@@ -196,7 +196,7 @@ def test_new_data_does_not_loop_when_the_run_fails(registry, notebook, tmp_path)
     assert len(runs.executed) == 1
 
 
-def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
+def test_a_monitor_alert_triggers_one_run_and_stays_open_without_a_promotion(registry, notebook):
     clock = FakeClock(T0)
     import pandas as pd
 
@@ -214,7 +214,8 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     # an alert still open when the pipeline is created is unhandled work: it triggers a run
     (first,) = _runs(registry)
     assert first["due_key"] == f"alert:{old['id']}"
-    assert registry.alerts.get(old["id"])["handled_by"] == "pipeline:nightly"
+    # the run promoted nothing: the alert stays open (only a promotion acknowledges it)
+    assert registry.alerts.get(old["id"])["status"] == "open"
     assert registry.alerts.get(handled_elsewhere["id"])["handled_by"] == "alice"
     drift = raise_alert(registry, "monitor", "dataset_drift", "drift", monitor_id=monitor_id)
     s.tick()
@@ -233,9 +234,10 @@ def test_a_monitor_alert_triggers_a_run_and_is_acknowledged(registry, notebook):
     assert run["reason"].startswith(
         f"alert #{acc['id']} from monitor churn (accuracy_below_threshold)"
     )
-    handled = registry.alerts.get(acc["id"])
-    assert handled["status"] == "acknowledged" and handled["handled_by"] == "pipeline:nightly"
+    assert registry.alerts.get(acc["id"])["status"] == "open"
     assert registry.alerts.get(drift["id"])["status"] == "open"
+    s.tick()
+    assert len(_runs(registry)) == 2  # an open alert already taken on does not run again
 
 
 def test_concurrency_limit_holds_queued_runs_back(registry, notebook):
@@ -396,6 +398,50 @@ def test_cli_scheduler_respects_the_lock(registry, registry_home, capsys):
         assert main(["scheduler", "--once"]) == 0  # cron's --once leaves the work to it
         assert "another mlnb scheduler is running" in capsys.readouterr().err
         assert main(["scheduler"]) == 1
-        assert f"pid {os.getpid()}" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"pid {os.getpid()}" in err
+        assert "Ctrl-C stops it" not in err  # refused before announcing it runs
     assert main(["scheduler", "--once"]) == 0
     assert "0 run(s) executed" in capsys.readouterr().out
+
+
+def test_triggers_due_in_the_same_pass_make_one_run_recording_every_reason(registry, notebook):
+    import pandas as pd
+
+    clock = FakeClock(T0)
+    reference = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [i % 2 for i in range(40)]})
+    monitor_id = mlnb.Monitor(name="churn", reference=reference, target="y").monitor_id
+    _create(registry, notebook, clock, schedule="0 * * * *", on_alert="churn")
+    alert = raise_alert(registry, "monitor", "dataset_drift", "drift on x", monitor_id=monitor_id)
+    clock.advance(hours=1)  # the cron slot and the alert are due in the same pass
+    s, runs = _scheduler(registry, clock)
+    s.tick()
+    s.tick()
+    executed = [r for r in _runs(registry) if r["status"] != "skipped"]
+    assert len(executed) == 1 and runs.executed == [executed[0]["id"]]
+    run = executed[0]
+    assert "2 triggers due together" in run["reason"]
+    assert "schedule '0 * * * *'" in run["reason"] and f"alert #{alert['id']}" in run["reason"]
+    reasons = run["details"]["reasons"]
+    assert [r["trigger"] for r in reasons] == ["schedule", "alert"]
+    assert run["details"]["alert_ids"] == [alert["id"]]
+    (marker,) = [r for r in _runs(registry) if r["status"] == "skipped"]
+    assert marker["due_key"] == f"alert:{alert['id']}"
+    assert f"coalesced into run #{run['id']}" in marker["reason"]
+    clock.advance(minutes=5)
+    s.tick()
+    assert len(_runs(registry)) == 2  # neither the slot nor the alert runs again
+
+
+def test_scheduler_once_exits_non_zero_when_a_run_failed(registry, registry_home, tmp_path, capsys):
+    from mlnb.cli import main
+    from tests.pipelines.conftest import write_notebook
+
+    nb = write_notebook(tmp_path / "bad.ipynb", ["n = 1", "raise ValueError('no data for May')"])
+    p = mlnb.create_pipeline("bad", nb, registry=registry)
+    registry.pipelines.enqueue_run(p["id"], "manual", "queued by hand")
+    assert main(["scheduler", "--once"]) == 1
+    out = capsys.readouterr().out
+    assert "1 run(s) executed" in out
+    assert "failed: ValueError: no data for May" in out
+    assert main(["scheduler", "--once"]) == 0  # nothing due any more

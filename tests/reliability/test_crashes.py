@@ -187,7 +187,8 @@ def test_a_kernel_killed_mid_capture_leaves_a_crashed_run_and_keeps_the_earlier_
         timeout=120,
     )
     assert "inside" in proc.stdout and proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    reg = Registry(tmp_path)  # opening it notices the dead pid
+    reg = Registry(tmp_path)  # opening only reads; the next write notices the dead pid
+    reg.runs.end(reg.runs.start("e", name="next"))
     runs = {r["name"]: r for r in reg.runs.find(limit=None)}
     assert runs["doomed"]["status"] == "crashed"
     assert runs["kept"]["status"] == "finished"

@@ -3,81 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import RegistryError, ValidationError
 from mlnb.sync import MlflowClient, sync_to_mlflow
-
-ROOT = Path(__file__).resolve().parents[2]
-PEER_CANDIDATES = [
-    os.environ.get("MLNB_PEERS_PYTHON", ""),
-    str(ROOT / ".venv-peers" / "bin" / "python"),
-]
-PEER_PYTHON = next((p for p in PEER_CANDIDATES if p and Path(p).exists()), None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.sync.mlflow_server import free_port, load_in_mlflow, mlflow_server
 
 
 @pytest.fixture(scope="module")
 def mlflow_uri(tmp_path_factory):
-    if PEER_PYTHON is None:
-        pytest.skip("no peers venv with mlflow (run bench/setup_peers.sh or set MLNB_PEERS_PYTHON)")
-    folder = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    log = open(folder / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            PEER_PYTHON,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'mlflow.db'}",
-            "--default-artifact-root",
-            str(folder / "artifacts"),
-        ],  # fmt: skip
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(
-                    f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
-    yield uri
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
-    log.close()
+    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as uri:
+        yield uri
 
 
 def train_run(registry, name: str, c: float, frame) -> None:
@@ -161,6 +102,11 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
     }
     v2 = next(v for v in versions if v["version"] == "2")
     assert v2["run_id"] == mlflow_run["info"]["run_id"]  # linked to the synced run
+    # The model file went too: MLflow itself (another venv, pandas < 3) loads and predicts.
+    loaded = load_in_mlflow(mlflow_uri, "models:/churn/2", ["tenure", "charges"])
+    rows = pd.DataFrame([[5, 70.0], [60, 40.0]], columns=["tenure", "charges"])
+    expected = mlnb.load_model("churn/2", registry=registry).predict(rows)
+    assert loaded == f"LogisticRegression {list(expected)}"
 
     before = mlflow_counts(client)
     assert (
@@ -176,7 +122,7 @@ def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
     mlnb.promote("churn", 3, to="production", registry=registry)
     mlnb.set_alias("churn", "champion", 3, registry=registry)
     third = sync_to_mlflow(mlflow_uri, registry=registry)
-    assert third.created == {"runs": 1, "model_versions": 1}
+    assert third.created == {"runs": 1, "model_versions": 1, "model_files": 1}
     assert third.updated == {"model_versions": 1, "aliases": 1}  # v1 archived, alias moved
     after = mlflow_counts(client)
     assert after["runs"] == before["runs"] + 1 and after["versions"] == before["versions"] + 1

@@ -41,8 +41,10 @@ def test_track_records_params_data_models_and_metrics(ip, registry):
     run = registry.runs.get(registry.runs.find()[0]["id"])
     assert run["name"] == "fit-logreg" and run["status"] == "finished" and run["source"] == "cell"
     assert run["params"]["C"] == 0.3 and run["params"]["max_iter"] == 300
-    assert run["params"]["model.C"] == 0.3  # from get_params(), only what differs from defaults
-    assert "model.penalty" not in run["params"]
+    # estimator params by scikit-learn's get_params() names, as MLflow autolog names them;
+    # C=0.3 is the cell's literal and the model's value: recorded once, unprefixed
+    assert run["params"]["solver"] == "lbfgs" and run["params"]["tol"] == 0.0001
+    assert not [k for k in run["params"] if k.startswith("model.")]
     assert set(run["metrics"]) >= {"acc", "f1", "train_score", "custom"}
     assert run["metrics"]["acc"] == pytest.approx(ip.user_ns["acc"])
     inputs = {d["name"]: d for d in run["data"] if d["role"] == "input"}
@@ -230,3 +232,26 @@ def test_metric_named_literals_are_metrics_not_params(ip, registry):
     run = registry.runs.get(registry.runs.find()[0]["id"])
     assert run["params"] == {"C": 1, "notes": "baseline"}
     assert run["metrics"] == {"acc": 0.8}
+
+
+def test_estimator_params_are_prefixed_only_on_a_real_collision(ip, registry):
+    """Runs line up whatever the model variables are called; two models that disagree on a
+    param keep both values under their variable names."""
+    run_cell(ip, SETUP)
+    run_cell(ip, "from sklearn.tree import DecisionTreeClassifier")
+    run_cell(
+        ip,
+        "%%track --name two-trees\nmax_depth = 4\n"
+        "rf = DecisionTreeClassifier(max_depth=max_depth, random_state=0).fit(df, y)\n"
+        "deep = DecisionTreeClassifier(max_depth=9, min_samples_leaf=3).fit(df, y)",
+    )
+    run_cell(ip, "%%track --name other-name\nclf = DecisionTreeClassifier(max_depth=4).fit(df, y)")
+    first, second = sorted(registry.runs.find(), key=lambda r: r["id"])
+    params = registry.runs.get(first["id"])["params"]
+    assert params["max_depth"] == 4  # the literal; rf agrees with it
+    assert params["deep.max_depth"] == 9 and "rf.max_depth" not in params
+    assert params["rf.random_state"] == 0 and params["deep.random_state"] is None
+    assert params["rf.min_samples_leaf"] == 1 and params["deep.min_samples_leaf"] == 3
+    assert params["criterion"] == "gini"  # both agree: one unprefixed key
+    other = registry.runs.get(second["id"])["params"]
+    assert other["max_depth"] == 4 and other["criterion"] == "gini"

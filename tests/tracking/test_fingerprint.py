@@ -178,3 +178,136 @@ def test_changing_one_integer_changes_the_id(df, data):
     changed = df.copy()
     changed.iloc[row, 1] = changed.iloc[row, 1] + 1 if changed.iloc[row, 1] < 2**62 else 0
     assert mlnb.fingerprint(changed) != mlnb.fingerprint(df)
+
+
+# -- empty, all-null and single-row data of every dtype ---------------------------------------
+
+DTYPE_COLUMNS = {
+    "int64": (lambda n: pd.Series(range(n), dtype="int64"), None),
+    "float64": (lambda n: pd.Series([0.5] * n, dtype="float64"), np.nan),
+    "bool": (lambda n: pd.Series([True] * n, dtype="bool"), None),
+    "object-str": (lambda n: pd.Series(["a"] * n, dtype=object), None),
+    "object-mixed": (lambda n: pd.Series([1, "1", 1.0][:n] * (n // 3 + 1), dtype=object)[:n], None),
+    "str": (lambda n: pd.Series(["a"] * n, dtype="str"), None),
+    "string": (lambda n: pd.Series(["a"] * n, dtype="string"), pd.NA),
+    "category": (lambda n: pd.Series(["a"] * n, dtype="category"), np.nan),
+    "datetime": (lambda n: pd.Series(pd.date_range("2026-01-01", periods=n)), pd.NaT),
+    "datetime-tz": (lambda n: pd.Series(pd.date_range("2026-01-01", periods=n, tz="UTC")), pd.NaT),
+    "timedelta": (lambda n: pd.Series(pd.to_timedelta(range(n), unit="s")), pd.NaT),
+    "Int64": (lambda n: pd.Series(range(n), dtype="Int64"), pd.NA),
+    "Float64": (lambda n: pd.Series([0.5] * n, dtype="Float64"), pd.NA),
+    "boolean": (lambda n: pd.Series([True] * n, dtype="boolean"), pd.NA),
+    "int64[pyarrow]": (lambda n: pd.Series(range(n), dtype="int64[pyarrow]"), pd.NA),
+}
+
+
+def null_column(kind: str, n: int) -> pd.Series | None:
+    make, null = DTYPE_COLUMNS[kind]
+    column_ = make(n)
+    if kind.startswith("object"):
+        return pd.Series([None] * n, dtype=object)
+    if null is None:
+        return None
+    column_[:] = null
+    return column_
+
+
+@pytest.mark.parametrize("kind", sorted(DTYPE_COLUMNS))
+def test_empty_all_null_and_single_row_data_of_every_dtype(kind):
+    """Every shape of little data gets a stable version (no RecursionError), and the empty,
+    the null and the one-row versions of a column are all different."""
+    make, _ = DTYPE_COLUMNS[kind]
+    shapes = {"empty": make(0), "one row": make(1), "three rows": make(3)}
+    nulls = null_column(kind, 3)
+    if nulls is not None:
+        shapes["all null"] = nulls
+    ids = {}
+    for name, series in shapes.items():
+        ids[name] = mlnb.fingerprint(series)
+        assert ids[name] == mlnb.fingerprint(series.copy()), name
+        frame = pd.DataFrame({"x": series})
+        assert mlnb.fingerprint(frame) == mlnb.fingerprint(frame.copy()), name
+        assert mlnb.fingerprint(series.to_numpy()) == mlnb.fingerprint(series.to_numpy().copy())
+    assert len(set(ids.values())) == len(ids), ids
+
+
+def test_an_empty_object_series_and_a_frame_filtered_to_no_rows(ip, registry):
+    """Issue 17: pd.Series([], dtype=object) recursed forever, and a %%track cell that
+    filtered a pandas-2 style (object strings) frame to zero rows lost that data version."""
+    assert mlnb.fingerprint(pd.Series([], dtype=object)).startswith("dv-")
+    ip.user_ns["df"] = pd.DataFrame({"s": pd.Series(["a", "b"], dtype=object), "x": [1, 2]})
+    result = ip.run_cell("%%track --name filter\nnone_left = df[df.x > 5]", store_history=True)
+    assert result.error_in_exec is None
+    run = registry.runs.get(registry.runs.find()[0]["id"])
+    outputs = {d["name"]: d for d in run["data"] if d["role"] == "output"}
+    assert outputs["none_left"]["id"] == mlnb.fingerprint(ip.user_ns["none_left"])
+
+
+# -- hashing each buffer once, never missing an edit -------------------------------------------
+
+
+def test_shared_buffers_are_hashed_once_per_snapshot(monkeypatch):
+    from mlnb.tracking import fingerprint as fp
+
+    calls = []
+    fresh = fp._fresh_column_digest
+    monkeypatch.setattr(fp, "_fresh_column_digest", lambda s: calls.append(1) or fresh(s))
+    df0 = big_frame(rows=10_000, cols=4)
+    dfa = df0
+    with fp.one_snapshot():
+        ids = [fp.describe(df0)["id"], fp.describe(dfa)["id"], fp.describe(df0[["c0", "c1"]])["id"]]
+    assert len(calls) == 4  # four column buffers, however many names and selections share them
+    assert ids[0] == ids[1] == mlnb.fingerprint(df0)
+    assert ids[2] == mlnb.fingerprint(df0[["c0", "c1"]].copy())
+
+
+def test_arrow_columns_are_remembered_while_unchanged_and_every_edit_counts(monkeypatch):
+    from mlnb.tracking import fingerprint as fp
+
+    s = pd.Series([f"v{i}" for i in range(5000)], dtype="str")
+    if "Arrow" not in type(s.array).__name__:
+        pytest.skip("this pandas does not back str columns with Arrow")
+    df = pd.DataFrame({"s": s, "x": np.arange(5000.0)})
+    before = mlnb.fingerprint(df)
+    calls = []
+    fresh = fp._fresh_column_digest
+    monkeypatch.setattr(fp, "_fresh_column_digest", lambda c: calls.append(1) or fresh(c))
+    assert mlnb.fingerprint(df) == before
+    assert len(calls) == 1  # the float column again; the immutable Arrow column from memory
+    df.loc[4321, "s"] = "edited"
+    assert mlnb.fingerprint(df) != before
+    df.loc[4321, "s"] = "v4321"
+    assert mlnb.fingerprint(df) == before
+    df.loc[10, "x"] += 1  # NumPy buffers are never trusted across fingerprints
+    assert mlnb.fingerprint(df) != before
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=4), st.none(), st.booleans()
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_mixed_object_columns_change_version_on_any_edit(values, data):
+    s = pd.Series(values, dtype=object)
+    before = mlnb.fingerprint(s)
+    assert before == mlnb.fingerprint(pd.Series(list(values), dtype=object))
+    i = data.draw(st.integers(0, len(values) - 1))
+    new = data.draw(st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=4)))
+    old = values[i]
+    same = type(new) is type(old) and (new == old or (new != new and old != old))
+    edited = s.copy()
+    edited[i] = new
+    if not same:
+        assert mlnb.fingerprint(edited) != before
+
+
+def test_mixed_types_with_equal_values_stay_distinct():
+    variants = [[1, "a"], [1.0, "a"], ["1", "a"], [True, "a"], [None, "a"], [float("nan"), "a"]]
+    ids = {mlnb.fingerprint(pd.Series(v, dtype=object)) for v in variants}
+    assert len(ids) == len(variants)

@@ -63,8 +63,10 @@ def test_read_only_registry_gives_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(
         os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode)
     )
+    reg = Registry(tmp_path)  # opened read-only: reads work
+    assert reg.read_only and reg.runs.find() == []
     with pytest.raises(RegistryError, match="read-only"):
-        Registry(tmp_path)
+        reg.runs.start("e")
 
 
 def test_unwritable_location_gives_clear_error(tmp_path):
@@ -186,6 +188,8 @@ def test_a_killed_process_leaves_a_crashed_run(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     run_id = int(proc.stdout.strip())
     reg = Registry(tmp_path)
+    assert reg.runs.get(run_id)["status"] == "running"  # opening only reads
+    reg.runs.end(reg.runs.start("e"))  # the next write marks it
     run = reg.runs.get(run_id)
     assert run["status"] == "crashed"
     assert "heartbeat" in run["error"]

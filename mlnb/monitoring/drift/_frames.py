@@ -181,3 +181,14 @@ def split_finite(x: np.ndarray) -> tuple[np.ndarray, int, int, int]:
     n_pos = int(np.count_nonzero(x == np.inf))
     n_neg = int(np.count_nonzero(x == -np.inf))
     return x[finite], n_nan, n_pos, n_neg
+
+
+def category_hashes(keys: list[Any]) -> np.ndarray:
+    """Stable 64-bit hashes of canonical category keys (SipHash with pandas' fixed key, so
+    equal in every process); the type is part of the hash, so 1 and "1" differ."""
+    import pandas as pd
+
+    if not keys:
+        return np.empty(0, dtype=np.uint64)
+    tagged = np.array([f"{type(k).__name__}:{k}" for k in keys], dtype=object)
+    return np.asarray(pd.util.hash_array(tagged, categorize=False), dtype=np.uint64)

@@ -81,20 +81,31 @@ def wasserstein_binned(
     cur_counts: np.ndarray,
     below_sum: float,
     above_sum: float,
+    ref_atoms: np.ndarray | None = None,
+    cur_atoms: np.ndarray | None = None,
 ) -> float:
     """Wasserstein-1 distance between reference and current, both binned on ``edges``.
 
     Inside the reference range both CDFs are taken as linear within each bin (values spread
-    evenly); current values outside the range contribute exactly, through
-    ``below_sum = sum(edges[0] - x)`` and ``above_sum = sum(x - edges[-1])``.
+    evenly), except for the point masses ``*_atoms[j]`` sitting exactly on ``edges[j]``
+    (tied or discrete data), where the CDFs step. When every value sits on an edge (a
+    discrete reference, and a batch on the same values) the distance is exact. Current
+    values outside the range contribute exactly, through ``below_sum = sum(edges[0] - x)``
+    and ``above_sum = sum(x - edges[-1])``.
     """
     n_ref, n_cur = float(ref_counts.sum()), float(cur_counts.sum())
-    f_ref = np.concatenate([[0.0], np.cumsum(ref_counts)]) / n_ref
-    f_cur = (cur_counts[0] + np.concatenate([[0.0], np.cumsum(cur_counts[1:-1])])) / n_cur
-    gap = f_ref - f_cur
-    a0, a1 = np.abs(gap[:-1]), np.abs(gap[1:])
+    ref_below = np.concatenate([[0.0], np.cumsum(ref_counts)])  # mass below each edge
+    cur_below = cur_counts[0] + np.concatenate([[0.0], np.cumsum(cur_counts[1:-1])])
+    ref_at = np.zeros(len(edges)) if ref_atoms is None else np.asarray(ref_atoms, float)
+    cur_at = np.zeros(len(edges)) if cur_atoms is None else np.asarray(cur_atoms, float)
+    # the last bin is closed: its count includes the mass on the last edge
+    ref_below[-1] -= ref_at[-1]
+    cur_below[-1] -= cur_at[-1]
+    after = (ref_below + ref_at)[:-1] / n_ref - (cur_below + cur_at)[:-1] / n_cur
+    before = ref_below[1:] / n_ref - cur_below[1:] / n_cur
+    a0, a1 = np.abs(after), np.abs(before)
     width = np.diff(edges)
-    same_sign = gap[:-1] * gap[1:] >= 0
+    same_sign = after * before >= 0
     total = a0 + a1
     with np.errstate(invalid="ignore", divide="ignore"):
         crossing = np.where(total > 0, (a0 * a0 + a1 * a1) / total, 0.0)
@@ -129,21 +140,54 @@ def _fill_zero_shares(shares: np.ndarray) -> np.ndarray:
     return np.where(shares > 0, shares, fill)
 
 
-def chisquare_test(f_obs: np.ndarray, ref_counts: np.ndarray) -> tuple[float, float]:
-    """Pearson chi-square of observed counts against reference proportions, via scipy.
+def chisquare_test(cur_counts: np.ndarray, ref_counts: np.ndarray) -> tuple[float, float]:
+    """Two-sample Pearson chi-square on the 2 x K table of reference and current counts.
 
-    Expected counts are ``ref_counts * (n_obs / n_ref)``, the construction Evidently uses.
+    Both sides are samples, so this is ``scipy.stats.chi2_contingency`` on the table (Yates'
+    correction at one degree of freedom, as scipy does); categories absent from both sides
+    are dropped. A goodness-of-fit test against the reference's shares would treat those
+    shares as exact and false-alarm far above the nominal rate on small references.
     """
+    from scipy.stats import chi2_contingency
+
+    table = np.vstack([np.asarray(ref_counts, dtype=float), np.asarray(cur_counts, dtype=float)])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or not (table.sum(axis=1) > 0).all():
+        return 0.0, 1.0
+    res = chi2_contingency(table)
+    return float(res.statistic), _clip_p(res.pvalue)
+
+
+def chisquare_goodness_of_fit(
+    cur_counts: np.ndarray, ref_counts: np.ndarray
+) -> tuple[float, float]:
+    """The one-sample test Evidently runs (current counts against the reference's shares);
+    kept for the false-alarm benchmark's before/after comparison, not used for verdicts."""
     from scipy.stats import chisquare
 
-    f_obs = np.asarray(f_obs, dtype=float)
-    ref_counts = np.asarray(ref_counts, dtype=float)
+    f_obs = np.asarray(cur_counts, dtype=float)
+    ref = np.asarray(ref_counts, dtype=float)
     if len(f_obs) < 2:
         return 0.0, 1.0
-    k_norm = f_obs.sum() / ref_counts.sum()
-    f_exp = ref_counts * k_norm
-    res = chisquare(f_obs, f_exp)
+    res = chisquare(f_obs, ref * (f_obs.sum() / ref.sum()))
     return float(res.statistic), _clip_p(res.pvalue)
+
+
+def all_in_current_p(n_ref: int, n_cur: int, n_differ: int) -> float:
+    """Chance that ``n_differ`` values drawn without replacement from the pooled rows all fall
+    in the current batch (hypergeometric; the exact one-sided test when the reference has none)."""
+    if n_differ <= 0:
+        return 1.0
+    if n_differ > n_cur:
+        return 0.0
+    total = n_ref + n_cur
+    log_p = (
+        math.lgamma(n_cur + 1)
+        - math.lgamma(n_cur - n_differ + 1)
+        - math.lgamma(total + 1)
+        + math.lgamma(total - n_differ + 1)
+    )
+    return _clip_p(math.exp(log_p))
 
 
 def ztest_two_proportions(

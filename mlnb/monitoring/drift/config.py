@@ -50,7 +50,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "wasserstein": 0.1,
     "jensenshannon": 0.1,
     "psi": 0.1,
-    "constant": 0.1,
+    "constant": 0.01,  # the new-values rule: a constant reference makes every other value new
 }
 
 
@@ -77,11 +77,16 @@ class DriftConfig:
         that does not fit the named column is an error.
       threshold / num_threshold / cat_threshold / per_column_threshold: override the
         method defaults (p < 0.05 for ks/chisquare/ztest; >= 0.1 for wasserstein,
-        jensenshannon and psi; >= 0.1 share of differing values for constant columns).
+        jensenshannon and psi; >= 0.01 share of new values for constant columns).
       thresholds: per-method defaults, e.g. {"psi": 0.2} for the credit-scoring convention.
       columns / exclude: restrict which feature columns are scored.
       unseen_share_threshold: a categorical column also drifts when more than this share of
         its values are categories the reference never had (0.01).
+      min_rows: a column needs this many values in the batch for a verdict (30); fewer
+        get the status "too_few" and do not count, so a 1-row batch never reports drift.
+      multivariate / multivariate_threshold: also test the numeric features together
+        (PCA reconstruction error, see drift.multivariate); the dataset drifts when the
+        batch's error moves by this relative amount (0.1) and by 3 standard errors.
       n_jobs: threads for scoring columns in parallel (default: up to 4).
     Fit-time fields (shape the stored profile):
       small_ref_rows (1000): references up to this size keep their values for exact tests.
@@ -110,6 +115,9 @@ class DriftConfig:
     max_categories: int = 1000
     max_discrete_values: int = 10
     unseen_share_threshold: float = 0.01
+    min_rows: int = 30
+    multivariate: bool = True
+    multivariate_threshold: float = 0.1
     n_jobs: int | None = None
 
     def __post_init__(self) -> None:
@@ -151,10 +159,16 @@ class DriftConfig:
             ("coarse_bins", 2),
             ("max_categories", 2),
             ("max_discrete_values", 0),
+            ("min_rows", 1),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValidationError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not 0 < float(self.multivariate_threshold):
+            raise ValidationError(
+                f"multivariate_threshold must be > 0, got {self.multivariate_threshold!r} "
+                "(0.1 means a 10% change in reconstruction error)"
+            )
         if not 0 <= float(self.unseen_share_threshold) <= 1:
             raise ValidationError(
                 f"unseen_share_threshold must be in [0, 1], got {self.unseen_share_threshold!r}"

@@ -8,11 +8,16 @@ matplotlib is imported only when a figure is drawn. History comes in as the rows
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import json
 import math
-from collections.abc import Sequence
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlnb.render.drift import (
     CUR_OK,
@@ -25,24 +30,131 @@ from mlnb.render.drift import (
     fmt_score,
     plain,
     plot_columns,
+    verdict_label,
     verdict_text,
 )
 
+T = TypeVar("T")
+
+
+# Text, ticks and spines in a mid grey that reads on a white notebook and on a dark one; the
+# figure itself is transparent, so the notebook's own background shows through.
+INK = "#768390"
+THEME = {
+    "text.color": INK,
+    "axes.labelcolor": INK,
+    "axes.edgecolor": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "grid.color": INK,
+    "legend.labelcolor": INK,
+    "axes.facecolor": "none",
+    "figure.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.transparent": True,
+}
+
+
+def _themed(draw: Callable[..., T]) -> Callable[..., T]:
+    """Run a figure-making function under THEME (matplotlib reads it as artists are made)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        import matplotlib
+
+        with matplotlib.rc_context(THEME):  # type: ignore[arg-type]
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+# Fonts that draw CJK and other non-Latin letters, tried after DejaVu Sans glyph by glyph
+# (matplotlib >= 3.6 falls back per glyph through a list of families).
+WIDE_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "Microsoft YaHei",
+    "SimHei",
+    "Yu Gothic",
+    "Meiryo",
+    "Malgun Gothic",
+    "Hiragino Sans",
+    "PingFang SC",
+    "Apple SD Gothic Neo",
+    "Arial Unicode MS",
+    "Noto Sans",
+)
+
+
+@functools.cache
+def font_families() -> list[str]:
+    """DejaVu Sans, then every installed font of WIDE_FONTS: column names in any script are
+    drawn when one of those fonts is installed, and as empty boxes otherwise."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in WIDE_FONTS if name in installed)]
+
+
+def _drawn_with_fonts(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Draw with the font fallback list; a glyph no font has never prints a warning into
+    the user's notebook (the figure shows a box, the panel's text names the column)."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with (
+            matplotlib.rc_context({"font.family": font_families()}),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+            warnings.filterwarnings("ignore", message=r"findfont: ")
+            return draw(*args, **kwargs)
+
+    return drawn
+
 
 def _png(fig: Any) -> bytes:
-    """The figure as PNG bytes at 100 dpi on white."""
+    """The figure as PNG bytes at 100 dpi on a transparent background."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, facecolor="white")
+    fig.savefig(buf, format="png", dpi=100, transparent=True)
     return buf.getvalue()
 
 
-def _figure(width: float, height: float) -> Any:
-    """A white, constrained-layout figure of ``width`` x ``height`` inches."""
+def _figure(width: float, height: float, constrained: bool = True) -> Any:
+    """A transparent figure of ``width`` x ``height`` inches; ``constrained=False`` for the
+    panel's own figures, whose margins are set by hand (the layout solver costs more than
+    drawing them)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
-    fig.set_facecolor("white")
+    fig = Figure(figsize=(width, height), layout="constrained" if constrained else None)
+    fig.patch.set_alpha(0.0)
     return fig
+
+
+_PNG_CACHE: OrderedDict[str, bytes] = OrderedDict()
+PNG_CACHE_SIZE = 32  # panels re-rendered with the same data (history, re-display) reuse them
+
+
+def _cached(key_parts: Any, draw: Callable[[], bytes]) -> bytes:
+    """``draw()``'s PNG, reused when the same data was drawn before in this process."""
+    key = hashlib.sha256(json.dumps(key_parts, default=str, sort_keys=True).encode()).hexdigest()
+    png = _PNG_CACHE.get(key)
+    if png is None:
+        png = _PNG_CACHE[key] = draw()
+        while len(_PNG_CACHE) > PNG_CACHE_SIZE:
+            _PNG_CACHE.popitem(last=False)
+    else:
+        _PNG_CACHE.move_to_end(key)
+    return png
 
 
 # --------------------------------------------------------------------------- plots
@@ -54,7 +166,7 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
     color = RED if c.drifted else CUR_OK
     title = plain(c.column, 34)
     sub = f"{c.test} {fmt_score(c.score)}" if c.test else c.status
-    ax.set_title(f"{title}\n{sub}", fontsize=9, loc="left", color=RED if c.drifted else "#24292f")
+    ax.set_title(f"{title}\n{sub}", fontsize=9, loc="left", color=RED if c.drifted else INK)
     ax.tick_params(labelsize=7)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -116,13 +228,39 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
         ax.legend(fontsize=7, frameon=False, loc="best")
 
 
+@_drawn_with_fonts
 def distributions_png(columns: Sequence[DriftColumn], per_row: int = 3) -> bytes:
     """Small multiples of reference vs current distributions."""
+    key = [[c.column, c.test, c.score, c.drifted, c.status, c.hist] for c in columns] + [
+        "distributions",
+        per_row,
+    ]
+    return _cached(key, lambda: _distributions_png(columns, per_row))
+
+
+@_themed
+def _distributions_png(columns: Sequence[DriftColumn], per_row: int) -> bytes:
     n = len(columns)
     rows = math.ceil(n / per_row)
     cols = min(n, per_row)
-    fig = _figure(3.4 * cols, 2.7 * rows)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    width, height = 3.6 * cols, 2.7 * rows
+    fig = _figure(width, height, constrained=False)
+    # margins in inches: category labels on the left, two-line titles on top, ticks below
+    axes_w = (width - 1.55 - 0.15 - (cols - 1) * 1.55) / cols
+    axes_h = (height - 0.55 - 0.4 - (rows - 1) * 0.95) / rows
+    axes = fig.subplots(
+        rows,
+        cols,
+        squeeze=False,
+        gridspec_kw={
+            "left": 1.55 / width,
+            "right": 1 - 0.15 / width,
+            "top": 1 - 0.55 / height,
+            "bottom": 0.4 / height,
+            "wspace": 1.55 / axes_w,
+            "hspace": 0.95 / axes_h,
+        },
+    )
     for i, ax in enumerate(axes.flat):
         if i < n:
             _draw_distribution(ax, columns[i], legend=(i == 0))
@@ -161,8 +299,8 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
     colors = [RED if c.drifted else GREEN for c in scored]
     ys = list(range(len(scored)))
     ax.barh(ys, values, color=colors, height=0.6)
-    ax.axvline(line, color="#24292f", linestyle="--", linewidth=1)
-    ax.text(line, -0.7, f" {label}", fontsize=7, va="bottom", color="#24292f")
+    ax.axvline(line, color=INK, linestyle="--", linewidth=1)
+    ax.text(line, -0.7, f" {label}", fontsize=7, va="bottom", color=INK)
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
     ax.set_ylim(len(scored) - 0.4, -1.1)
@@ -172,10 +310,16 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
         ax.spines[side].set_visible(False)
 
 
+@_themed
+@_drawn_with_fonts
 def scores_png(report: DriftResult) -> bytes:
     """Per-column scores as bars against their threshold."""
     n = sum(1 for c in report.columns if c.score is not None)
-    fig = _figure(7.5, max(1.6, 0.28 * n + 1.0))
+    height = max(1.6, 0.28 * n + 1.0)
+    fig = _figure(7.5, height, constrained=False)
+    fig.subplots_adjust(
+        left=1.9 / 7.5, right=1 - 0.2 / 7.5, top=1 - 0.1 / height, bottom=0.5 / height
+    )
     _draw_scores(fig.subplots(), report)
     return _png(fig)
 
@@ -191,9 +335,14 @@ def _draw_timeline(
 
     span = (rows[-1]["at"] - rows[0]["at"]).total_seconds() if rows else 0.0
     by_date = span >= 60  # batches logged seconds apart (tests, backfills): number them
-    times: list[Any] = [r["at"] for r in rows] if by_date else list(range(1, len(rows) + 1))
-    metric_names = sorted({m for r in rows for m in r["metrics"]})
-    n_panels = 2 + (1 if metric_names else 0)
+    numbers = [r.get("number") for r in rows]  # the monitor's own batch numbers, if given
+    if any(n is None for n in numbers):
+        numbers = list(range(1, len(rows) + 1))
+    times: list[Any] = [r["at"] for r in rows] if by_date else numbers
+    groups = _metric_groups(rows)
+    # each metric on its own axes: r2 (0..1) beside mae (~50) would lie flat on a shared one;
+    # an estimate (estimated_accuracy) shares its realized metric's axes
+    n_panels = 2 + len(groups)
     sub = spec.subgridspec(n_panels, 1, hspace=0.08)
     axes = [fig.add_subplot(sub[i]) for i in range(n_panels)]
     for ax in axes[1:]:
@@ -218,7 +367,7 @@ def _draw_timeline(
         times,
         share,
         marker="o",
-        color="#24292f",
+        color=INK,
         linewidth=1.5,
         markersize=4,
         label="share of drifted columns",
@@ -249,11 +398,10 @@ def _draw_timeline(
     ax.set_ylabel("score ÷ threshold", fontsize=8)
     ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=min(4, top_columns + 1))
 
-    if metric_names:
-        ax = axes[2]
-        palette = ["#0969da", "#8250df", "#bf8700", "#1a7f37", "#cf222e"]
-        for i, m in enumerate(metric_names):
-            color = palette[i % len(palette)]
+    palette = ["#218bff", "#a371f7", "#d29922", "#2da44e", "#f85149"]
+    for i, (base, members) in enumerate(groups.items()):
+        ax, color = axes[2 + i], palette[i % len(palette)]
+        for m in members:
             ax.plot(
                 times,
                 [r["metrics"].get(m, math.nan) for r in rows],
@@ -261,10 +409,16 @@ def _draw_timeline(
                 markersize=4,
                 color=color,
                 linewidth=1.5,
+                linestyle=":" if m.startswith("estimated_") else "-",
                 label=plain(m, 20),
             )
             step_thresholds(ax, m, color, f"{plain(m, 20)} threshold")
-        ax.set_ylabel("metrics", fontsize=8)
+            bands = [r.get("bands", {}).get(m) for r in rows]
+            if any(b is not None for b in bands):  # an estimate's 95% band
+                low = [math.nan if b is None else b[0] for b in bands]
+                high = [math.nan if b is None else b[1] for b in bands]
+                ax.fill_between(times, low, high, color=color, alpha=0.18, linewidth=0)
+        ax.set_ylabel(plain(base, 14), fontsize=8)
         ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=2)
 
     if by_date:
@@ -285,11 +439,44 @@ def _draw_timeline(
         ax.tick_params(labelbottom=False)
 
 
+def _metric_groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Metrics by the axes they share: each realized metric with its estimate, if any."""
+    groups: dict[str, list[str]] = {}
+    for m in sorted({m for r in rows for m in r["metrics"]}):
+        groups.setdefault(m.removeprefix("estimated_"), []).append(m)
+    return groups
+
+
+def _metric_count(rows: Sequence[dict[str, Any]]) -> int:
+    return len(_metric_groups(rows))
+
+
+@_drawn_with_fonts
 def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
     """Drift share, per-column scores and metrics across batches, thresholds as dashed lines."""
-    has_metrics = any(r["metrics"] for r in rows)
-    fig = _figure(9, 5.4 if has_metrics else 3.8)
-    spec = fig.add_gridspec(1, 1)[0]
+    key = [
+        [
+            r["at"],
+            r.get("number"),
+            r["metrics"],
+            r.get("bands"),
+            r["thresholds"],
+            [[c.column, c.score, c.threshold, c.drifted] for c in r["report"].columns]
+            if r["report"]
+            else None,
+        ]
+        for r in rows
+    ] + ["timeline"]
+    return _cached(key, lambda: _timeline_png(rows))
+
+
+@_themed
+def _timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
+    height = 3.8 + 1.4 * _metric_count(rows)
+    fig = _figure(9, height, constrained=False)
+    spec = fig.add_gridspec(
+        1, 1, left=0.75 / 9, right=1 - 0.15 / 9, top=1 - 0.15 / height, bottom=0.55 / height
+    )[0]
     _draw_timeline(fig, spec, rows)
     return _png(fig)
 
@@ -297,6 +484,8 @@ def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
 # --------------------------------------------------------------------------- whole panel
 
 
+@_themed
+@_drawn_with_fonts
 def write_panel_png(
     report: DriftResult,
     path: str | Path,
@@ -311,14 +500,13 @@ def write_panel_png(
     heights = [0.55, max(1.4, 0.24 * n_scored + 0.8)]
     heights += [2.6] * dist_rows
     if rows:
-        heights.append(4.6)
+        heights.append(3.4 + 1.3 * _metric_count(rows))
     fig = _figure(11, sum(heights) + 0.3)
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
 
     head = fig.add_subplot(grid[0])
     head.set_axis_off()
-    color = RED if report.dataset_drift else GREEN
-    verdict = "DATASET DRIFT" if report.dataset_drift else "NO DATASET DRIFT"
+    verdict, color = verdict_label(report)
     head.text(
         0.0,
         0.62,
@@ -335,7 +523,7 @@ def write_panel_png(
         0.0,
         plain(verdict_text(report), 200),
         fontsize=9.5,
-        color="#24292f",
+        color=INK,
         transform=head.transAxes,
         va="center",
     )
@@ -353,10 +541,12 @@ def write_panel_png(
     if rows:
         _draw_timeline(fig, grid[-1], rows)
     out = Path(path)
-    fig.savefig(out, format="png", dpi=100, facecolor="white")
+    fig.savefig(out, format="png", dpi=100, transparent=True)
     return str(out)
 
 
+@_themed
+@_drawn_with_fonts
 def column_png(c: DriftColumn) -> bytes:
     """One column's reference vs current distribution (the widget's detail plot)."""
     fig = _figure(5.2, 3.2)

@@ -8,6 +8,7 @@ that KS matches scipy on raw data. Profiles fitted on chunks or partitions merge
 
 from __future__ import annotations
 
+import base64
 import functools
 import math
 import time
@@ -22,6 +23,7 @@ from mlnb.errors import ValidationError
 from mlnb.monitoring.drift._binning import BLOCK, Binner
 from mlnb.monitoring.drift._frames import (
     category_counts,
+    category_hashes,
     column_family,
     iter_frames,
     numeric_values,
@@ -31,8 +33,23 @@ from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
+from mlnb.monitoring.drift.multivariate import Moments, feature_columns
 
-FORMAT = "mlnb.drift.profile/1"  # stored in registries: never rename with the module
+# Stored in registries: never rename with the module. /2 adds hashed category membership and
+# identifier/free-text detection; /1 profiles still load and score (membership past the
+# category table unknown, as it was).
+FORMAT = "mlnb.drift.profile/2"
+FORMATS_READ = frozenset({"mlnb.drift.profile/1", FORMAT})
+# Categories past the table are remembered as 64-bit hashes, up to this many per column
+# (8 bytes each); a never-seen value is mistaken for one of m remembered values with
+# probability at most m / 2**64 (1.4e-14 at the cap).
+MAX_MEMBER_HASHES = 250_000
+# A text column with at least this many values, nearly all distinct, is an identifier
+# (or free text when most values are long and hold spaces): excluded from drift.
+ID_MIN_VALUES = 50
+ID_DISTINCT_SHARE = 0.9
+TEXT_DISTINCT_SHARE = 0.5
+TEXT_MIN_LENGTH = 20
 # Edges are placed from a sorted sample of this many values per bin; counts always use every
 # value, so the sample only decides where bins fall, not what they hold.
 EDGE_SAMPLE_PER_BIN = 20
@@ -76,14 +93,21 @@ class NumericSummary:
                 n, lo, 0.0, lo, hi, np.array([lo]), np.array([float(n)]), np.array([float(n)])
             )
         sample_size = EDGE_SAMPLE_PER_BIN * n_bins
+        discrete: np.ndarray | None  # every distinct value, when there are few
         if n <= sample_size:
             ordered = np.sort(x)
+            distinct = np.count_nonzero(np.diff(ordered)) + 1
+            discrete = np.unique(ordered) if distinct <= n_bins // 2 else None
             ranks = np.round(_edge_levels(n_bins) * (n - 1)).astype(np.intp)
             edges = np.unique(np.concatenate([[lo], ordered[ranks], [hi]]))
         else:
             pick = np.random.default_rng(0).integers(0, n, sample_size)
             ordered = np.sort(x[pick])
-            edges = _sampled_edges(x, ordered, n_bins, lo, hi)
+            discrete = _discrete_support(x, ordered, n_bins)
+            if discrete is None:
+                edges = _sampled_edges(x, ordered, n_bins, lo, hi)
+        if discrete is not None:
+            edges = discrete
         if n <= sample_size:  # all values are sorted: count by binary search on the edges
             bounds = edges.copy()
             bounds[-1] = np.nextafter(hi, np.inf)
@@ -96,8 +120,11 @@ class NumericSummary:
                 ordered, edges, "left"
             )
             heavy = max(2, EDGE_SAMPLE_PER_BIN // 2)  # a value holding >= half a bin's mass
-            counts, atoms = _counts_and_atoms(x, edges, count_ties=bool(tied.max() >= heavy))
-        atoms = np.where(atoms >= 2, atoms, 0).astype(float)
+            counts, atoms = _counts_and_atoms(
+                x, edges, count_ties=discrete is not None or bool(tied.max() >= heavy)
+            )
+        # a discrete column's values all sit on edges, singletons included
+        atoms = np.where(atoms >= (1 if discrete is not None else 2), atoms, 0).astype(float)
         return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms)
 
     def cumulative_below(self, knots: np.ndarray) -> np.ndarray:
@@ -144,6 +171,20 @@ class NumericSummary:
             np.asarray(d["counts"], dtype=float),
             atoms,
         )
+
+
+def _discrete_support(x: np.ndarray, ordered_sample: np.ndarray, n_bins: int) -> np.ndarray | None:
+    """Every distinct value as an edge when the column is discrete (few distinct values in
+    the sample, hence most likely in all of it), so each value's mass sits on its own edge and
+    distances are exact; None for continuous data (decided on the sample, at no cost)."""
+    if np.count_nonzero(np.diff(ordered_sample)) >= n_bins // 2:
+        return None
+    import pandas as pd
+
+    values = pd.unique(x)  # hashing, not sorting: linear time
+    if len(values) > n_bins or len(values) < 2:
+        return None
+    return np.sort(values)
 
 
 def _sampled_edges(
@@ -263,13 +304,18 @@ class ColumnProfile:
     n_distinct: int = 0
     sample: np.ndarray | None = None
     role: str = "feature"
+    # sorted hashes of the categories outside ``categories`` (None: not known, as in /1)
+    members: np.ndarray | None = field(default=None, repr=False)
+    looks_like: str = ""  # "identifier" or "text" for columns excluded from drift
     _binner: Binner | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
-        """'numeric', 'categorical', 'constant', 'empty' or 'datetime'."""
+        """'numeric', 'categorical', 'constant', 'empty', 'datetime', 'identifier' or 'text'."""
         if self.family == "datetime":
             return "datetime"
+        if self.looks_like and self.role == "feature":
+            return self.looks_like
         if self.family == "numeric" and not self.category_dtype:
             s = self.numeric
             if s is None or s.n == 0:
@@ -321,6 +367,8 @@ class ColumnProfile:
             "other_count": _num(self.other_count),
             "n_distinct": self.n_distinct,
             "sample": self.sample.tolist() if self.sample is not None else None,
+            "members": _encode_hashes(self.members),
+            "looks_like": self.looks_like,
         }
         return d
 
@@ -345,7 +393,21 @@ class ColumnProfile:
             other_count=float(d.get("other_count", 0)),
             n_distinct=int(d.get("n_distinct", 0)),
             sample=np.asarray(d["sample"], dtype=float) if d.get("sample") is not None else None,
+            members=_decode_hashes(d.get("members")),
+            looks_like=str(d.get("looks_like") or ""),
         )
+
+
+def _encode_hashes(hashes: np.ndarray | None) -> str | None:
+    if hashes is None:
+        return None
+    return base64.b64encode(hashes.astype("<u8").tobytes()).decode("ascii")
+
+
+def _decode_hashes(text: str | None) -> np.ndarray | None:
+    if text is None:
+        return None
+    return np.frombuffer(base64.b64decode(text), dtype="<u8").astype(np.uint64)
 
 
 class Profile:
@@ -359,6 +421,7 @@ class Profile:
         target: str | None = None,
         prediction: str | None = None,
         created_at: float | None = None,
+        moments: Moments | None = None,
     ) -> None:
         self.columns = columns
         self.n_rows = n_rows
@@ -366,6 +429,7 @@ class Profile:
         self.target = target
         self.prediction = prediction
         self.created_at = time.time() if created_at is None else created_at
+        self.moments = moments  # of the numeric features, for multivariate drift
 
     @property
     def is_small(self) -> bool:
@@ -393,12 +457,13 @@ class Profile:
             "created_at": self.created_at,
             "config": self.config.to_dict(),
             "columns": [c.to_dict() for c in self.columns.values()],
+            "moments": self.moments.to_dict() if self.moments is not None else None,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Profile:
         """Rebuild a profile saved with :meth:`to_dict`."""
-        if not isinstance(d, Mapping) or d.get("format") != FORMAT:
+        if not isinstance(d, Mapping) or d.get("format") not in FORMATS_READ:
             raise ValidationError(
                 f"not a drift profile: expected a dict with format {FORMAT!r} "
                 "(made by Profile.to_dict())"
@@ -411,6 +476,7 @@ class Profile:
             target=d.get("target"),
             prediction=d.get("prediction"),
             created_at=d.get("created_at"),
+            moments=Moments.from_dict(d["moments"]) if d.get("moments") else None,
         )
 
     @classmethod
@@ -440,7 +506,26 @@ class Profile:
             name: _merge_columns([p.columns[name] for p in profiles], cfg, cfg.n_bins, n_rows)
             for name in first.columns
         }
-        return cls(columns, n_rows, cfg, first.target, first.prediction)
+        return cls(
+            columns,
+            n_rows,
+            cfg,
+            first.target,
+            first.prediction,
+            moments=_merge_moments([p.moments for p in profiles]),
+        )
+
+
+def _merge_moments(parts: list[Moments | None]) -> Moments | None:
+    """All parts' moments together (None when any part has none)."""
+    if not parts or any(m is None for m in parts):
+        return None
+    if len({tuple(cast(Moments, m).columns) for m in parts}) > 1:
+        return None  # a column's type differed between chunks: no joint test
+    merged = cast(Moments, parts[0])
+    for m in parts[1:]:
+        merged = merged.merge(cast(Moments, m))
+    return merged
 
 
 def _merge_columns(
@@ -490,17 +575,51 @@ def _merge_tables(out: ColumnProfile, cols: list[ColumnProfile], max_categories:
         other += c.other_count
         for k, v in (c.categories or {}).items():
             merged[k] = merged.get(k, 0.0) + v
-    out.n_distinct = max([len(merged)] + [c.n_distinct for c in cols])
-    out.categories, dropped = _truncate(merged, max_categories)
+    out.categories, dropped, dropped_keys = _truncate(merged, max_categories)
     out.other_count = other + dropped
+    known = [c for c in cols if c.other_count]
+    if all(c.members is not None for c in known) and len(dropped_keys) <= MAX_MEMBER_HASHES:
+        hashes = [cast(np.ndarray, c.members) for c in known]
+        out.members = _members(hashes + [category_hashes(dropped_keys)], out.categories)
+    if out.members is not None:
+        out.n_distinct = len(out.categories) + len(out.members)
+    elif not out.other_count:
+        out.n_distinct = len(out.categories)
+    else:
+        out.n_distinct = max([len(merged)] + [c.n_distinct for c in cols])
+    parts = {c.looks_like for c in cols if c.family != "empty"}
+    out.looks_like = _looks_like(out, None) or (parts.pop() if len(parts) == 1 else "")
 
 
-def _truncate(table: dict[Any, float], limit: int) -> tuple[dict[Any, float], float]:
+def _members(hashes: list[np.ndarray], table: dict[Any, float]) -> np.ndarray | None:
+    """Sorted hashes of the categories outside ``table`` (None past MAX_MEMBER_HASHES)."""
+    union = np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+    if len(union) and table:
+        union = union[~np.isin(union, category_hashes(list(table)))]
+    return union if len(union) <= MAX_MEMBER_HASHES else None
+
+
+def _looks_like(col: ColumnProfile, sample_keys: list[Any] | None) -> str:
+    """'identifier' or 'text' for a text column whose values are nearly all distinct."""
+    n = col.n_present
+    if col.family != "string" or n < ID_MIN_VALUES or col.n_distinct < TEXT_DISTINCT_SHARE * n:
+        return ""
+    keys = sample_keys if sample_keys is not None else list(col.categories or {})[:500]
+    texts = [k for k in keys[:500] if isinstance(k, str)]
+    long_spaced = sum(1 for k in texts if len(k) >= TEXT_MIN_LENGTH and " " in k.strip())
+    if texts and long_spaced >= 0.5 * len(texts):
+        return "text"
+    return "identifier" if col.n_distinct >= ID_DISTINCT_SHARE * n else ""
+
+
+def _truncate(table: dict[Any, float], limit: int) -> tuple[dict[Any, float], float, list[Any]]:
+    """The ``limit`` most frequent categories, the count of the rest and their keys."""
     if len(table) <= limit:
-        return table, 0.0
+        return table, 0.0, []
     ranked = sorted(table.items(), key=lambda kv: kv[1], reverse=True)
     kept = dict(ranked[:limit])
-    return kept, float(sum(v for _, v in ranked[limit:]))
+    rest = ranked[limit:]
+    return kept, float(sum(v for _, v in rest)), [k for k, _ in rest]
 
 
 def fit_column(
@@ -528,10 +647,13 @@ def fit_column(
     else:
         table, col.n_missing = category_counts(series, family)
         col.n_distinct = len(table)
-        truncated, col.other_count = _truncate(
+        truncated, col.other_count, dropped = _truncate(
             {k: float(v) for k, v in table.items()}, cfg.max_categories
         )
         col.categories = truncated
+        if dropped and len(dropped) <= MAX_MEMBER_HASHES:
+            col.members = _members([category_hashes(dropped)], {})
+        col.looks_like = _looks_like(col, list(table)[:500])
         if family == "numeric" and keep_sample:  # numeric categories keep their values
             x, *_ = split_finite(numeric_values(series))
             col.sample = np.sort(x)
@@ -572,7 +694,11 @@ def fit_frame(
             cols = list(pool.map(work, names))
     else:
         cols = [work(n) for n in names]
-    return Profile({c.name: c for c in cols}, len(df), cfg)
+    moments = None
+    numeric = feature_columns(df, names, roles) if cfg.multivariate else []
+    if len(numeric) >= 2:
+        moments = Moments.of_frame(df, numeric)
+    return Profile({c.name: c for c in cols}, len(df), cfg, moments=moments)
 
 
 def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:
@@ -636,7 +762,7 @@ def fit_profile(
         raise ValidationError(
             "the reference data has no rows; pass at least one row to fit a profile"
         )
-    profile = _collapse(stack, cfg)
+    profile = _finish(_collapse(stack, cfg))
     profile.target, profile.prediction = target, prediction
     return profile
 
@@ -658,8 +784,17 @@ def _fit_dask(
         raise ValidationError(
             "the reference data has no rows; pass at least one row to fit a profile"
         )
-    profile = _collapse(stack, cfg)
+    profile = _finish(_collapse(stack, cfg))
     profile.target, profile.prediction = target, prediction
+    return profile
+
+
+def _finish(profile: Profile) -> Profile:
+    """Drop the membership hashes of columns excluded as identifiers or free text: they are
+    never scored, and a million ids would weigh 8 MB in the stored profile."""
+    for col in profile.columns.values():
+        if col.kind in ("identifier", "text"):
+            col.members = None
     return profile
 
 
@@ -688,7 +823,7 @@ def _merge_at(a: Profile, b: Profile, bins: int) -> Profile:
         name: _merge_columns([a.columns[name], b.columns[name]], cfg, bins, n_rows)
         for name in a.columns
     }
-    return Profile(cols, n_rows, cfg)
+    return Profile(cols, n_rows, cfg, moments=_merge_moments([a.moments, b.moments]))
 
 
 def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
@@ -704,7 +839,7 @@ def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
         name: _merge_columns([p.columns[name] for p in parts], cfg, cfg.n_bins, n_rows)
         for name in parts[0].columns
     }
-    return Profile(cols, n_rows, cfg)
+    return Profile(cols, n_rows, cfg, moments=_merge_moments([p.moments for p in parts]))
 
 
 def _roles(target: str | None, prediction: str | None) -> dict[str, str]:

@@ -99,6 +99,8 @@ class DriftReport:
     created_at: float = field(default_factory=time.time)
     seconds: float = 0.0
     small_reference: bool = False
+    # the numeric features tested together (drift.multivariate.verdict), None when untested
+    multivariate: dict[str, Any] | None = None
 
     @property
     def counted_columns(self) -> list[ColumnResult]:
@@ -119,8 +121,22 @@ class DriftReport:
 
     @property
     def dataset_drift(self) -> bool:
-        """True when at least ``threshold_share`` of the measured feature columns drifted."""
+        """True when at least ``threshold_share`` of the measured feature columns drifted, or
+        the features together did (a change in their relation no single column shows)."""
+        if self.multivariate_drift:
+            return True
         return self.n_columns > 0 and self.share_drifted >= self.threshold_share
+
+    @property
+    def multivariate_drift(self) -> bool:
+        """True when the numeric features, tested together, drifted."""
+        return bool(self.multivariate and self.multivariate.get("drifted"))
+
+    @property
+    def too_little_data(self) -> bool:
+        """True when no feature column had enough values for a verdict (``min_rows``)."""
+        features = [c for c in self.columns if c.role == "feature"]
+        return self.n_columns == 0 and any(c.status == "too_few" for c in features)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -149,6 +165,7 @@ class DriftReport:
         return {
             "format": FORMAT,
             "dataset_drift": self.dataset_drift,
+            "too_little_data": self.too_little_data,
             "n_drifted": self.n_drifted,
             "n_columns": self.n_columns,
             "share_drifted": self.share_drifted,
@@ -160,6 +177,7 @@ class DriftReport:
             "created_at": self.created_at,
             "seconds": self.seconds,
             "small_reference": self.small_reference,
+            "multivariate": self.multivariate,
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -181,6 +199,7 @@ class DriftReport:
             created_at=float(d.get("created_at") or 0.0),
             seconds=float(d.get("seconds") or 0.0),
             small_reference=bool(d.get("small_reference", False)),
+            multivariate=d.get("multivariate"),
         )
 
     def to_frame(self) -> Any:
@@ -219,8 +238,9 @@ def coerce_report(report: DriftReport | dict[str, Any]) -> DriftReport:
 
 
 def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Past batches (``batch_at``, ``report``, ``metrics``, ``thresholds``) parsed and sorted
-    oldest first: ``at`` a datetime, ``report`` a DriftReport or None."""
+    """Past batches (``batch_at``, ``report``, ``metrics``, ``thresholds``, optionally the
+    monitor's batch ``number``) parsed and sorted oldest first: ``at`` a datetime, ``report``
+    a DriftReport or None."""
     rows: list[dict[str, Any]] = []
     for i, rec in enumerate(history):
         if not isinstance(rec, dict) or "batch_at" not in rec:
@@ -231,7 +251,9 @@ def history_rows(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "at": _dt.datetime.fromtimestamp(float(rec["batch_at"])),
                 "report": coerce_report(rep) if rep is not None else None,
                 "metrics": dict(rec.get("metrics") or {}),
+                "bands": dict(rec.get("bands") or {}),
                 "thresholds": dict(rec.get("thresholds") or {}),
+                "number": rec.get("number"),
             }
         )
     rows.sort(key=lambda r: r["at"])

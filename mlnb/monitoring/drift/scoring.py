@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from mlnb.errors import ValidationError
-from mlnb.monitoring.drift import _stats
+from mlnb.monitoring.drift import _stats, multivariate
 from mlnb.monitoring.drift._binning import BLOCK
 from mlnb.monitoring.drift._frames import (
     category_counts,
+    category_hashes,
     column_family,
     iter_frames,
     numeric_values,
@@ -29,6 +30,7 @@ from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
+from mlnb.monitoring.drift.multivariate import Moments
 from mlnb.monitoring.drift.profile import ColumnProfile, Profile, fit_profile
 from mlnb.monitoring.drift.report import ColumnResult, DriftReport
 
@@ -37,7 +39,11 @@ CATEGORICAL_METHODS = frozenset({"chisquare", "ztest", "psi", "jensenshannon"})
 MAX_UNSEEN_TRACKED = 1000  # distinct unseen categories counted individually per column
 UNSEEN_LISTED = 20  # unseen categories listed in a result
 DISPLAY_BINS = 30
+# Distances beyond the reference range at which out-of-range values are counted, in units
+# of the range's width: fine steps up to twice the width, then geometric out to 1e6 widths.
+TAIL_STEPS = np.concatenate([np.linspace(0.0, 2.0, 81)[1:], np.geomspace(2.0, 1e6, 60)[1:]])
 DISPLAY_CATEGORIES = 12
+CONSTANT_ALPHA = 0.05  # significance for new values (never seen in the reference) to count
 PARALLEL_MIN_CELLS = 200_000  # rows x columns below which threads cost more than they save
 
 
@@ -182,6 +188,13 @@ def _dtype_problem(col: ColumnProfile, family: str, series: Any) -> str | None:
     if ref == "numeric" and family == "bool" and col.kind == "numeric":
         return None
     hint = ""
+    if ref == "datetime" and family == "string":
+        import pandas as pd
+
+        probe = series.dropna().head(1000).astype(str)
+        parsed = pd.to_datetime(probe, errors="coerce", format="mixed")
+        if len(probe) and parsed.notna().mean() > 0.9:
+            hint = " The values look like dates stored as text: convert with pd.to_datetime."
     if ref == "numeric" and family == "string":
         import pandas as pd
 
@@ -214,8 +227,18 @@ class _NumericAccumulator(_Accumulator):
         self.above_sum = 0.0
         self.cur_min = np.inf
         self.cur_max = -np.inf
+        # where the values outside the reference range lie, for the display histogram:
+        # counts by distance from the range, in steps of TAIL_STEPS x the range's width
+        self.tail_steps = TAIL_STEPS * (self.binner.edges[-1] - self.binner.edges[0])
+        self.below_tail = np.zeros(len(TAIL_STEPS) + 1, dtype=np.int64)
+        self.above_tail = np.zeros(len(TAIL_STEPS) + 1, dtype=np.int64)
         self.total = 0.0
         self.total_sq = 0.0
+        # values exactly on the edges, when the reference has point masses there (tied or
+        # discrete data): the Wasserstein distance then treats both sides as steps, exactly
+        assert col.numeric is not None
+        self.count_atoms = bool(col.numeric.atoms.any())
+        self.atoms = np.zeros(len(self.binner.edges), dtype=np.int64)
         # exact tests on small references: raw values while few, KS cells after that
         self.keep_values = keep_values
         self.values: list[np.ndarray] = []
@@ -239,14 +262,32 @@ class _NumericAccumulator(_Accumulator):
                 tail = xb[idx == 0]
                 self.below_sum += float(np.sum(lo - tail))
                 self.cur_min = min(self.cur_min, float(tail.min()))
+                self.below_tail += self._tail_counts(lo - tail)
             if block_counts[-1]:
                 tail = xb[idx == n_inner + 1]
                 self.above_sum += float(np.sum(tail - hi))
                 self.cur_max = max(self.cur_max, float(tail.max()))
+                self.above_tail += self._tail_counts(tail - hi)
             self.total += float(np.sum(xb))
             self.total_sq += _sum_of_squares(xb)
+            if self.count_atoms:
+                self._count_atoms(xb, idx)
         if self.keep_values:
             self._keep(x)
+
+    def _tail_counts(self, distance: np.ndarray) -> np.ndarray:
+        """Counts of out-of-range values by distance step (the last: beyond every step)."""
+        steps = np.searchsorted(self.tail_steps, distance, side="left")
+        return np.bincount(steps, minlength=len(self.tail_steps) + 1)
+
+    def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
+        """Add the values equal to an edge: each bin's left edge, and the last edge."""
+        edges = self.binner.edges
+        inner = (idx >= 1) & (idx <= self.binner.n_inner)
+        left = np.where(inner, idx - 1, 0)
+        on_edge = inner & (xb == edges[left])
+        self.atoms += np.bincount(left[on_edge], minlength=len(edges))
+        self.atoms[-1] += int(np.count_nonzero(xb == edges[-1]))
 
     def _keep(self, x: np.ndarray) -> None:
         if self.ks_cells is None and self.n_values + len(x) <= _stats.KS_EXACT_MAX_N:
@@ -271,8 +312,11 @@ class _NumericAccumulator(_Accumulator):
         self.above_sum += other.above_sum
         self.cur_min = min(self.cur_min, other.cur_min)
         self.cur_max = max(self.cur_max, other.cur_max)
+        self.below_tail += other.below_tail
+        self.above_tail += other.above_tail
         self.total += other.total
         self.total_sq += other.total_sq
+        self.atoms += other.atoms
         if not self.keep_values:
             return
         if other.ks_cells is None:
@@ -351,15 +395,22 @@ class _CategoricalAccumulator(_Accumulator):
         table, n_missing = category_counts(series, self.col.family)
         self.n_missing += n_missing - n_inf
         truncated = bool(self.col.other_count)
+        outside: list[tuple[Any, int]] = []
         for key, count in table.items():
             if key in self.known:
                 self.known[key] += count
-            elif truncated:
+            elif truncated and self.col.members is None:  # membership unknown (a /1 profile)
                 self.other += count
             else:
-                self.unseen_total += count
-                if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
-                    self.unseen[key] = self.unseen.get(key, 0) + count
+                outside.append((key, count))
+        if truncated and outside and self.col.members is not None:
+            pooled = _stored_members(self.col.members, [k for k, _ in outside])
+            self.other += sum(c for (_, c), hit in zip(outside, pooled, strict=True) if hit)
+            outside = [kc for kc, hit in zip(outside, pooled, strict=True) if not hit]
+        for key, count in outside:
+            self.unseen_total += count
+            if key in self.unseen or len(self.unseen) < MAX_UNSEEN_TRACKED:
+                self.unseen[key] = self.unseen.get(key, 0) + count
 
     def merge(self, other: _Accumulator) -> None:
         assert isinstance(other, _CategoricalAccumulator)
@@ -373,12 +424,26 @@ class _CategoricalAccumulator(_Accumulator):
                 self.unseen[key] = self.unseen.get(key, 0) + count
 
 
+def _stored_members(members: np.ndarray, keys: list[Any]) -> np.ndarray:
+    """Which ``keys`` are reference categories remembered by hash (past the count table)."""
+    hashes = category_hashes(keys)
+    if len(members) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(members, hashes), len(members) - 1)
+    return np.asarray(members[pos] == hashes)
+
+
 class _SkippedAccumulator(_Accumulator):
     """Columns that are not tested (datetime, empty reference): count rows and missing."""
 
     def add(self, series: Any) -> None:
+        family = column_family(series)[0]
+        if self.col.family == "datetime" and family not in ("datetime", "empty"):
+            problem = _dtype_problem(self.col, family, series)
+            if problem is not None and not _all_missing(series) and self.dtype_problem is None:
+                self.dtype_problem = problem
         self.n_rows += len(series)
-        if column_family(series)[0] == "numeric":
+        if family == "numeric":
             self._finite_values(series)
         else:
             self.n_missing += int(series.isna().sum())
@@ -429,6 +494,9 @@ class _Scorer:
         self.missing: list[str] = []
         self.n_rows = 0
         self.pool: ThreadPoolExecutor | None = None
+        self.moments: Moments | None = None
+        if cfg.multivariate and profile.moments is not None:
+            self.moments = Moments.empty(profile.moments.columns)
 
     def add(self, df: Any, chunk_no: int, on_column: Any = None) -> None:
         """Feed one chunk; ``on_column()`` is called as each column is done."""
@@ -446,6 +514,11 @@ class _Scorer:
                 f"as the first chunk {self.columns_seen[:10]}"
             )
         self.n_rows += len(df)
+        if self.moments is not None:
+            if all(c in by_name for c in self.moments.columns):
+                self.moments = self.moments.merge(Moments.of_frame(df, self.moments.columns))
+            else:
+                self.moments = None  # a column is missing: the test needs them all
         work = [(acc, df[by_name[name]]) for name, acc in self.accs.items() if name in by_name]
         if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
             if self.pool is None:
@@ -472,6 +545,8 @@ class _Scorer:
                 other.extra,
             )
         self.n_rows += other.n_rows
+        if self.moments is not None:
+            self.moments = None if other.moments is None else self.moments.merge(other.moments)
         for name, acc in self.accs.items():
             if name not in self.missing:
                 acc.merge(other.accs[name])
@@ -518,6 +593,15 @@ class _Scorer:
             prediction=self.profile.prediction,
             seconds=seconds,
             small_reference=self.small,
+            multivariate=self._multivariate(),
+        )
+
+    def _multivariate(self) -> dict[str, Any] | None:
+        """The features-together verdict, when the profile and the batch allow one."""
+        if self.moments is None or self.profile.moments is None:
+            return None
+        return multivariate.verdict(
+            self.profile.moments, self.moments, self.cfg.multivariate_threshold, self.cfg.min_rows
         )
 
     def _result(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
@@ -525,17 +609,20 @@ class _Scorer:
 
     def _measure(self, col: ColumnProfile, acc: _Accumulator, method: str | None) -> ColumnResult:
         res = _base_result(col, acc)
-        if method is None:
-            res.status = "skipped" if col.kind == "datetime" else "empty"
-            res.note = (
-                "dates/times are not tested for drift (time always moves on); derive a feature "
-                "such as day of week to monitor it"
-                if col.kind == "datetime"
-                else "the reference column has no values, so it cannot be tested"
-            )
-            return res
         if acc.dtype_problem is not None:
             res.status, res.drifted, res.note = "dtype_changed", True, acc.dtype_problem
+            return res
+        if method is None:
+            res.status, res.note = _untested(col)
+            return res
+        if acc.n_rows < self.cfg.min_rows or 0 < acc.n_present < self.cfg.min_rows:
+            res.status = "too_few"
+            res.note = (
+                f"too little data for a verdict: {acc.n_present:,} value"
+                f"{'' if acc.n_present == 1 else 's'} in {acc.n_rows:,} row"
+                f"{'' if acc.n_rows == 1 else 's'}, at least {self.cfg.min_rows} needed "
+                "(min_rows)"
+            )
             return res
         if acc.n_present == 0:
             res.status, res.drifted = "all_missing", True
@@ -556,6 +643,23 @@ class _Scorer:
         res.status = "drift" if res.drifted else "ok"
         _add_inf_note(res)
         return res
+
+
+def _untested(col: ColumnProfile) -> tuple[str, str]:
+    """Status and note of a column no test applies to."""
+    if col.kind == "datetime":
+        return "skipped", (
+            "dates/times are not tested for drift (time always moves on); derive a feature "
+            "such as day of week to monitor it"
+        )
+    if col.kind in ("identifier", "text"):
+        what = "an identifier" if col.kind == "identifier" else "free text"
+        return "excluded", (
+            f"looks like {what} ({col.n_distinct:,} distinct of {col.n_present:,} reference "
+            "values): every batch brings new values, so it is excluded from drift and from "
+            "the dataset share; derive a feature (e.g. text length) to monitor it"
+        )
+    return "empty", "the reference column has no values, so it cannot be tested"
 
 
 def _plain_types(res: ColumnResult) -> ColumnResult:
@@ -658,7 +762,13 @@ def _numeric_test(
             w = float(wasserstein_distance(col.sample, raw))
         else:
             w = _stats.wasserstein_binned(
-                s.edges, ref_counts, cur_counts, acc.below_sum, acc.above_sum
+                s.edges,
+                ref_counts,
+                cur_counts,
+                acc.below_sum,
+                acc.above_sum,
+                ref_atoms=s.atoms if acc.count_atoms else None,
+                cur_atoms=acc.atoms.astype(float) if acc.count_atoms else None,
             )
         res.statistic, res.score = w, w / norm
     else:
@@ -685,15 +795,33 @@ def _numeric_test(
         res.note = f"{len(col.categories or {})} distinct values, tested as numbers ({method})"
 
 
+def _constant_verdict(res: ColumnResult, n_ref: int, n_cur: int, n_differ: float) -> float:
+    """Verdict for a reference holding one value: every other value is a new value.
+
+    The column drifts when the share of new values reaches the threshold (the 1% new-values
+    rule by default) and a reference of ``n_ref`` identical values makes that many unlikely
+    by chance: the exact (hypergeometric) chance that all ``n_differ`` differing values of
+    the pooled rows fall in the current batch must be below 5%. A 20-row reference cannot
+    tell a constant column from a rare value; a 5,000-row one can.
+    """
+    share = n_differ / n_cur if n_cur else 0.0
+    res.score = res.statistic = share
+    p = _stats.all_in_current_p(n_ref, n_cur, int(n_differ))
+    res.stats["p_new_values"] = p
+    _decide(res, "constant")
+    res.drifted = bool(res.drifted and p < CONSTANT_ALPHA)
+    res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
+    if share and not res.drifted and res.threshold is not None and share >= res.threshold:
+        res.note += f" (could be chance with {n_ref:,} reference rows: p = {p:.2g})"
+    return share
+
+
 def _constant_numeric_test(
     res: ColumnResult, col: ColumnProfile, acc: _ConstantNumericAccumulator
 ) -> None:
     n = acc.n_present
-    share = (n - acc.n_equal) / n
-    res.score = res.statistic = share
-    _decide(res, "constant")
+    share = _constant_verdict(res, col.n_present, n, n - acc.n_equal)
     value = acc.value
-    res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
     mean = acc.total / n
     res.stats = {
         "ref_mean": value,
@@ -729,10 +857,7 @@ def _categorical_test(
     ranked_unseen = sorted(acc.unseen.items(), key=lambda kv: kv[1], reverse=True)
     res.unseen_categories = [k for k, _ in ranked_unseen[:UNSEEN_LISTED]]
     if method == "constant":
-        share = 1.0 - (cur[0] / n_cur if n_cur else 0.0)
-        res.score = res.statistic = share
-        _decide(res, "constant")
-        res.note = f"the reference holds a single value; {share:.1%} of this batch differs from it"
+        _constant_verdict(res, col.n_present, n_cur, n_cur - cur[0])
     elif method in ("chisquare", "ztest"):
         if cur.sum() == 0:
             res.note = "no value of this batch is a category seen in the reference"
@@ -742,16 +867,12 @@ def _categorical_test(
             res.statistic, res.p_value, res.score = z, p, p
             _decide(res, method)
         else:
-            stat, p = _stats.chisquare_test(cur, ref)
+            ref_all, cur_all = _with_unseen(ref, cur, ranked_unseen, acc.unseen_total)
+            stat, p = _stats.chisquare_test(cur_all, ref_all)
             res.statistic, res.p_value, res.score = stat, p, p
             _decide(res, method)
     else:
-        unseen_counts = np.array([c for _, c in ranked_unseen], dtype=float)
-        untracked = acc.unseen_total - unseen_counts.sum()
-        if untracked > 0:
-            unseen_counts = np.append(unseen_counts, untracked)
-        ref_all = np.concatenate([ref, np.zeros(len(unseen_counts))])
-        cur_all = np.concatenate([cur, unseen_counts])
+        ref_all, cur_all = _with_unseen(ref, cur, ranked_unseen, acc.unseen_total)
         if method == "psi":
             res.score = res.statistic = _stats.psi(ref_all, cur_all)
         else:
@@ -764,21 +885,50 @@ def _categorical_test(
             f"{acc.unseen_total:,} values ({res.unseen_share:.1%}) are categories never seen "
             f"in the reference: {listed}{more}"
         )
-        if (
-            method != "constant"
-            and res.unseen_share > cfg.unseen_share_threshold
-            and not res.drifted
-        ):
-            res.drifted = True
-            msg += f" (more than {cfg.unseen_share_threshold:.0%}: counted as drift)"
+        chance = _stats.all_in_current_p(col.n_present, n_cur, acc.unseen_total)
+        # chi-square has the new categories in its table already; constant columns are
+        # judged on them alone: the rule adds evidence only to the other tests
+        rule_applies = method not in ("constant", "chisquare")
+        if rule_applies and res.unseen_share > cfg.unseen_share_threshold:
+            if chance >= CONSTANT_ALPHA:
+                msg += (
+                    f" (more than {cfg.unseen_share_threshold:.0%}, but with "
+                    f"{col.n_present:,} reference values that many could be chance: "
+                    f"p = {chance:.2g})"
+                )
+            elif not res.drifted:
+                res.drifted = True
+                msg += f" (more than {cfg.unseen_share_threshold:.0%}: counted as drift)"
         res.note = f"{res.note}; {msg}" if res.note else msg
-    if col.other_count:
+    if col.other_count and col.members is not None:
+        extra = (
+            f"the {len(keys)} most frequent of {col.n_distinct:,} reference categories are "
+            "compared one by one, the rest as one 'other' group; membership of all is known "
+            f"by 64-bit hash (a new value passes for a known one with probability < "
+            f"{max(len(col.members), 1) / 2**64:.0e})"
+        )
+        res.note = f"{res.note}; {extra}" if res.note else extra
+    elif col.other_count:
         extra = (
             f"only the {len(keys)} most frequent of {col.n_distinct:,}+ reference categories are "
-            "tracked; the rest are compared as one 'other' group"
+            "tracked; the rest are compared as one 'other' group (a profile from before "
+            "mlnb.drift.profile/2: refit it to see new values past the table)"
         )
         res.note = f"{res.note}; {extra}" if res.note else extra
     res.hist = _categorical_hist(keys, ref, cur, col.other_count > 0, ranked_unseen, acc)
+
+
+def _with_unseen(
+    ref: np.ndarray, cur: np.ndarray, ranked_unseen: list[tuple[Any, int]], unseen_total: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and current counts with the never-seen categories appended (reference 0),
+    each tracked one on its own, the untracked rest as one group."""
+    unseen_counts = np.array([c for _, c in ranked_unseen], dtype=float)
+    untracked = unseen_total - unseen_counts.sum()
+    if untracked > 0:
+        unseen_counts = np.append(unseen_counts, untracked)
+    ref_all = np.concatenate([ref, np.zeros(len(unseen_counts))])
+    return ref_all, np.concatenate([cur, unseen_counts])
 
 
 # --------------------------------------------------------------------------- histograms
@@ -792,12 +942,18 @@ def _numeric_hist(s: Any, acc: _NumericAccumulator) -> dict[str, Any]:
     n_cur = counts.sum()
     cur_x = [s.edges]
     cur_cum = [counts[0] + np.concatenate([[0.0], np.cumsum(counts[1:-1])])]
-    if counts[0]:
-        cur_x.insert(0, np.array([min(acc.cur_min, s.edges[0])]))
-        cur_cum.insert(0, np.array([0.0]))
+    if counts[0]:  # below the range: mass placed by its distance steps, not spread flat
+        steps = acc.tail_steps
+        farther = np.cumsum(acc.below_tail[::-1])[::-1][1:]  # values beyond each step
+        inside = s.edges[0] - steps > acc.cur_min
+        cur_x.insert(0, np.r_[acc.cur_min, (s.edges[0] - steps)[inside][::-1]])
+        cur_cum.insert(0, np.r_[0.0, farther[inside][::-1].astype(float)])
     if counts[-1]:
-        cur_x.append(np.array([max(acc.cur_max, s.edges[-1])]))
-        cur_cum.append(np.array([n_cur]))
+        steps = acc.tail_steps
+        farther = np.cumsum(acc.above_tail[::-1])[::-1][1:]
+        inside = s.edges[-1] + steps < acc.cur_max
+        cur_x.append(np.r_[(s.edges[-1] + steps)[inside], acc.cur_max])
+        cur_cum.append(np.r_[n_cur - farther[inside].astype(float), n_cur])
     cx = np.concatenate(cur_x)
     cc = np.concatenate(cur_cum) / n_cur
     cx, keep = np.unique(cx, return_index=True)

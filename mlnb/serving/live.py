@@ -1,0 +1,179 @@
+"""Live monitoring of deployments: the scheduler scores each deployment's logged traffic in
+windows (every N rows, or T minutes for a trickle) with the deployment's monitor.
+
+A window is one ``Monitor.log_batch`` (data drift, prediction drift and whatever the
+monitor estimates from predictions and probabilities), plus infrastructure health
+(latency p95 and error rate against the deployment's limits). When every label of a
+window has arrived through ``/feedback`` its realized metrics are stored with
+``Monitor.log_labels``. Breaches raise alerts on the monitor, so pipelines that watch it
+(``--on-alert MONITOR``) retrain as they do for any other alert.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import time
+from typing import Any
+
+import pandas as pd
+
+from mlnb.monitoring.alerts import raise_alert
+from mlnb.monitoring.monitor import Monitor
+from mlnb.store.records import DeploymentRecord, InferenceRowRecord
+from mlnb.store.registry import Registry
+
+log = logging.getLogger("mlnb.serving")
+MAX_WINDOWS_PER_PASS = 50
+
+
+def score_deployment_windows(reg: Registry, now: float | None = None) -> list[str]:
+    """Score every due window of every monitored deployment; returns what happened (one
+    line each). One deployment's trouble never stops the others."""
+    done: list[str] = []
+    t = time.time() if now is None else now
+    for d in reg.deployments.find():
+        if not d["config"].get("monitor"):
+            continue
+        try:
+            done += _score_deployment(reg, d, t)
+            done += _realize(reg, d)
+        except Exception as exc:
+            log.error("deployment %d: live monitoring failed: %s", d["id"], exc)
+            done.append(f"deployment {d['id']}: live monitoring failed: {exc}")
+    return done
+
+
+def _due(reg: Registry, d: DeploymentRecord, now: float) -> tuple[int, int] | None:
+    """(after id, rows) when a window is due: N rows, or any rows older than T minutes."""
+    after, oldest, count = reg.deployments.first_unwindowed(d["id"])
+    cfg = d["config"]
+    if count >= int(cfg.get("window_rows", 500)):
+        return after, int(cfg.get("window_rows", 500))
+    if count and oldest is not None and now - oldest >= float(cfg.get("window_minutes", 10)) * 60:
+        return after, count
+    return None
+
+
+def _score_deployment(reg: Registry, d: DeploymentRecord, now: float) -> list[str]:
+    done: list[str] = []
+    monitor = Monitor.load(d["config"]["monitor"], registry=reg)
+    for _ in range(MAX_WINDOWS_PER_PASS):
+        due = _due(reg, d, now)
+        if due is None:
+            break
+        rows = reg.deployments.rows(d["id"], after_id=due[0], limit=due[1])
+        done.append(_score_window(reg, d, monitor, rows))
+    return done
+
+
+def _score_window(
+    reg: Registry, d: DeploymentRecord, monitor: Monitor, rows: list[InferenceRowRecord]
+) -> str:
+    ok = [r for r in rows if r["ok"]]
+    requests = {r["request_id"] for r in rows}
+    failed = {r["request_id"] for r in rows if not r["ok"]}
+    latencies = sorted({(r["request_id"], r["latency_ms"]) for r in rows}, key=lambda x: x[1])
+    p95 = latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)][1] if latencies else None
+    batch_id = None
+    alerts: list[dict[str, Any]] = []
+    if ok:
+        result = monitor.log_batch(
+            pd.DataFrame([r["features"] or {} for r in ok]),
+            when=ok[-1]["logged_at"],
+            **_outputs(monitor, ok),
+        )
+        batch_id = result.batch_id
+        alerts += result.alerts
+    reg.deployments.add_window(
+        {
+            "deployment_id": d["id"],
+            "first_log_id": rows[0]["id"],
+            "last_log_id": rows[-1]["id"],
+            "n_rows": len(ok),
+            "n_requests": len(requests),
+            "n_errors": len(failed),
+            "p95_ms": p95,
+            "batch_id": batch_id,
+        }
+    )
+    error_rate = len(failed) / len(requests) if requests else 0.0
+    alerts += _health_alerts(reg, d, monitor, p95, error_rate, batch_id)
+    return (
+        f"deployment {d['id']} ({d['model_name']}@{d['alias']}): window of {len(ok)} rows, "
+        f"{len(requests)} requests, p95 {p95 or 0:.1f} ms, error rate {error_rate:.1%}, "
+        f"{len(alerts)} alert(s)"
+    )
+
+
+def _outputs(monitor: Monitor, ok: list[InferenceRowRecord]) -> dict[str, Any]:
+    """``predictions=`` and, when this monitor takes them, ``probabilities=``."""
+    out: dict[str, Any] = {"predictions": [r["prediction"] for r in ok]}
+    takes = inspect.signature(monitor.log_batch).parameters
+    probs = [r["probability"] for r in ok]
+    if "probabilities" in takes and all(p is not None for p in probs):
+        out["probabilities"] = probs
+    return out
+
+
+def _health_alerts(
+    reg: Registry,
+    d: DeploymentRecord,
+    monitor: Monitor,
+    p95: float | None,
+    error_rate: float,
+    batch_id: int | None,
+) -> list[dict[str, Any]]:
+    cfg = d["config"]
+    found = []
+    limit = cfg.get("max_p95_ms")
+    if limit is not None and p95 is not None and p95 > float(limit):
+        found.append(("latency_p95", p95, float(limit), "ms"))
+    limit = cfg.get("max_error_rate")
+    if limit is not None and error_rate > float(limit):
+        found.append(("error_rate", error_rate, float(limit), ""))
+    alerts = []
+    for metric, value, bound, unit in found:
+        alerts.append(
+            raise_alert(
+                reg,
+                "monitor",
+                f"{metric}_above_threshold",
+                f"{monitor.name}: {d['model_name']}@{d['alias']} {metric} {value:.4g}{unit} is "
+                f"above the threshold {bound:.4g}{unit} (deployment {d['id']} at {d['url']})",
+                {
+                    "metric": metric,
+                    "value": value,
+                    "threshold": bound,
+                    "deployment_id": d["id"],
+                    "monitor": monitor.name,
+                    "model": d["model_name"],
+                },
+                severity="critical",
+                monitor_id=monitor.monitor_id,
+                batch_id=batch_id,
+            )
+        )
+    return alerts
+
+
+def _realize(reg: Registry, d: DeploymentRecord) -> list[str]:
+    """Realized metrics for windows whose labels have all arrived."""
+    done = []
+    monitor: Monitor | None = None
+    for w in reg.deployments.windows(d["id"], realized=False):
+        if w["batch_id"] is None:
+            reg.deployments.mark_realized(w["id"])
+            continue
+        rows = reg.deployments.window_rows(w["id"])
+        if not rows or any(r["labelled_at"] is None for r in rows):
+            continue
+        monitor = monitor or Monitor.load(d["config"]["monitor"], registry=reg)
+        metrics = monitor.log_labels(
+            w["batch_id"], [r["label"] for r in rows], [r["prediction"] for r in rows]
+        )
+        reg.deployments.mark_realized(w["id"])
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        done.append(f"deployment {d['id']}: window {w['id']} realized ({shown})")
+    return done

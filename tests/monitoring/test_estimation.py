@@ -1,0 +1,169 @@
+"""Label-free performance estimation: CBPE for classifiers and direct loss estimation for
+regressors, on generated data whose true probabilities (and so accuracy) are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+import mlnb
+from mlnb.monitoring.estimation import estimate_classification, fit_cbpe
+
+
+def _churn_like(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """P(y=1 | x) is fixed (no concept drift); ``shift`` moves x (covariate shift)."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(shift, 1, n)
+    x2 = rng.normal(0, 1, n)
+    p = 1 / (1 + np.exp(-(1.5 * x1 - x2)))
+    return pd.DataFrame({"x1": x1, "x2": x2, "y": (rng.random(n) < p).astype(int)})
+
+
+@settings(max_examples=25, deadline=None)
+@given(p=st.lists(st.floats(0.01, 0.99), min_size=50, max_size=400), seed=st.integers(0, 99))
+def test_perfectly_calibrated_scores_estimate_the_expected_accuracy(p, seed):
+    """With scores equal to the true probabilities the estimate is E[accuracy] exactly."""
+    scores = np.asarray(p)
+    rng = np.random.default_rng(seed)
+    reference = rng.random(20_000)
+    labels = (rng.random(20_000) < reference).astype(int)
+    state = fit_cbpe(reference, labels)
+    est = estimate_classification(state, scores)
+    expected = float(np.mean(np.maximum(scores, 1 - scores)))
+    assert abs(est["accuracy"]["value"] - expected) < 0.03  # isotonic fit on 20k rows
+    assert est["accuracy"]["low"] <= est["accuracy"]["value"] <= est["accuracy"]["high"]
+
+
+def test_estimated_accuracy_follows_realized_accuracy_under_covariate_shift(registry):
+    reference = _churn_like(5000, 0)
+    model = LogisticRegression().fit(reference[["x1", "x2"]], reference["y"])
+    monitor = mlnb.Monitor(name="churn", reference=reference, target="y", predictor=model)
+    gaps, covered = [], 0
+    shifts = np.linspace(-1.5, 1.5, 20)
+    for i, shift in enumerate(shifts):
+        batch = _churn_like(2000, i + 1, shift)
+        result = monitor.log_batch(batch)
+        est, realized = result.estimates["accuracy"], result.metrics["accuracy"]
+        gaps.append(abs(est["value"] - realized))
+        covered += est["low"] <= realized <= est["high"]
+        for name in ("precision", "recall", "f1", "roc_auc"):
+            assert name in result.estimates
+    assert np.mean(gaps) < 0.015
+    assert covered >= 16  # a 95% band: most batches fall inside
+
+
+def test_estimated_accuracy_raises_an_alert_before_labels_exist(registry):
+    reference = _churn_like(5000, 0)
+    model = LogisticRegression().fit(reference[["x1", "x2"]], reference["y"])
+    scores = model.predict_proba(reference[["x1", "x2"]])
+    mlnb.Monitor(
+        name="churn",
+        reference=reference,
+        target="y",
+        reference_predictions=model.predict(reference[["x1", "x2"]]),
+        reference_scores=scores,
+        thresholds={"estimated_accuracy": 0.85},
+    )
+    monitor = mlnb.Monitor.load("churn")  # another process: no model, only stored state
+    hard = _churn_like(2000, 7, shift=0.0).drop(columns="y")
+    hard["x1"] = hard["x1"] * 0.2  # rows near the boundary: the model is unsure
+    result = monitor.log_batch(
+        hard,
+        predictions=model.predict(hard[["x1", "x2"]]),
+        scores=model.predict_proba(hard[["x1", "x2"]]),
+    )
+    assert result.metrics == {}
+    assert result.estimates["accuracy"]["value"] < 0.8
+    (alert,) = [a for a in result.alerts if a["metric"] != "dataset_drift"]
+    assert alert["kind"] == "estimated_accuracy_below_threshold"
+    assert alert["metric"] == "estimated_accuracy" and alert["severity"] == "critical"
+    history = monitor.history()
+    assert history[-1]["metrics"]["estimated_accuracy"] == result.estimates["accuracy"]["value"]
+    assert history[-1]["bands"]["estimated_accuracy"][0] < result.estimates["accuracy"]["value"]
+    assert "<img" in monitor.panel()._repr_html_()
+
+
+def test_concept_drift_is_invisible_to_the_estimate(registry):
+    """The documented limit: when P(y | x) changes, the estimate keeps the old world's."""
+    reference = _churn_like(5000, 0)
+    model = LogisticRegression().fit(reference[["x1", "x2"]], reference["y"])
+    monitor = mlnb.Monitor(name="churn", reference=reference, target="y", predictor=model)
+    flipped = _churn_like(2000, 3)
+    flipped["y"] = 1 - flipped["y"]  # the same inputs now mean the opposite
+    result = monitor.log_batch(flipped)
+    assert result.estimates["accuracy"]["value"] > 0.7
+    assert result.metrics["accuracy"] < 0.3
+
+
+def _heteroscedastic(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """y = 2x + noise whose size grows with |x|: moving x moves the error, not the relation."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1, n)
+    return pd.DataFrame({"x": x, "y": 2 * x + rng.normal(0, 1, n) * (0.2 + np.abs(x))})
+
+
+def test_direct_loss_estimation_tracks_mae_and_rmse_of_a_regressor(registry):
+    reference = _heteroscedastic(5000, 0)
+    model = LinearRegression().fit(reference[["x"]], reference["y"])
+    monitor = mlnb.Monitor(name="price", reference=reference, target="y", predictor=model)
+    for seed, shift in ((1, 0.0), (2, 1.5), (3, 3.0)):
+        result = monitor.log_batch(_heteroscedastic(3000, seed, shift))
+        for name in ("mae", "rmse"):
+            est, realized = result.estimates[name]["value"], result.metrics[name]
+            assert abs(est - realized) / realized < 0.12, (shift, name, est, realized)
+    assert (
+        result.estimates["mae"]["value"]
+        > 2 * monitor.log_batch(_heteroscedastic(3000, 9)).estimates["mae"]["value"]
+    )
+
+
+def test_multiclass_estimates_follow_realized_accuracy(registry):
+    rng = np.random.default_rng(0)
+
+    def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+        r = np.random.default_rng(seed)
+        x = r.normal(shift, 1.5, (n, 2))
+        logits = np.column_stack([x[:, 0], x[:, 1], -x[:, 0] - x[:, 1]])
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        y = np.array(["a", "b", "c"])[(r.random(n)[:, None] > p.cumsum(axis=1)).sum(axis=1)]
+        return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "y": y})
+
+    reference = frame(6000, int(rng.integers(1000)))
+    model = LogisticRegression(max_iter=500).fit(reference[["x0", "x1"]], reference["y"])
+    monitor = mlnb.Monitor(name="three", reference=reference, target="y", predictor=model)
+    for seed, shift in ((1, 0.0), (2, 1.0), (3, -1.0)):
+        result = monitor.log_batch(frame(3000, seed, shift))
+        assert abs(result.estimates["accuracy"]["value"] - result.metrics["accuracy"]) < 0.03
+        assert {"precision", "recall", "f1"} <= set(result.estimates)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 3000), binned=st.booleans())
+def test_binned_binary_estimates_equal_the_row_by_row_computation(seed, n, binned):
+    from mlnb.monitoring import estimation
+
+    exact_rows = estimation.EXACT_ROWS
+    estimation.EXACT_ROWS = 0 if binned else exact_rows  # force the large-batch path
+    try:
+        _check_binary_estimate(seed, n)
+    finally:
+        estimation.EXACT_ROWS = exact_rows
+
+
+def _check_binary_estimate(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    ref = rng.beta(2, 2, 5000)
+    state = fit_cbpe(ref, (rng.random(5000) < ref**1.5).astype(int), classes=[0, 1])
+    scores = rng.beta(2, 3, n)
+    preds = (scores > 0.5).astype(int)
+    knot = state["knots"][1]
+    p = np.interp(scores, knot["x"], knot["y"])
+    exact = float(np.mean(np.where(preds == 1, p, 1 - p)))
+    got = estimate_classification(state, scores, preds)
+    assert abs(got["accuracy"]["value"] - exact) < 2e-4
+    if preds.any():
+        exact_precision = float(p[preds == 1].mean())
+        assert abs(got["precision"]["value"] - exact_precision) < 2e-4

@@ -1,0 +1,199 @@
+"""A served model under load: hot swap when the alias moves, a SIGKILL mid-flush, a full log
+queue, and its traffic scored by the scheduler until an alert starts a pipeline run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+
+import httpx
+from conftest import Served, cd, records, start_server, stop_server, write_notebook
+
+import mlnb
+from mlnb.pipelines.scheduler import Scheduler
+
+
+def _hammer(served: Served, rows: list[dict], stop: threading.Event, out: list, failures: list):
+    """Send single-row requests until told to stop; remember (request id, status, version)."""
+    with httpx.Client(timeout=30) as client:
+        i = 0
+        while not stop.is_set():
+            rid = f"{threading.get_ident()}-{i}"
+            try:
+                r = client.post(
+                    served.url + "/invocations",
+                    json={"dataframe_records": [rows[i % len(rows)]]},
+                    headers={"x-request-id": rid},
+                )
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+                return
+            out.append((rid, r.status_code, r.headers.get("x-model-version"), time.monotonic()))
+            i += 1
+
+
+def _wait_for(predicate, timeout: float = 60.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def test_hot_swap_under_concurrent_load_fails_no_request(churn_registry, fitted_models):
+    served = start_server(churn_registry)
+    rows = records(cd.make_customers(50, month=3, seed=4))
+    stop, answers, failures = threading.Event(), [], []
+    clients = [
+        threading.Thread(target=_hammer, args=(served, rows, stop, answers, failures))
+        for _ in range(4)
+    ]
+    try:
+        for c in clients:
+            c.start()
+        _wait_for(lambda: len(answers) > 40)
+        reg = mlnb.Registry(churn_registry, create=False)
+        reg.models.transition("churn", 2, "production", reason="retrained", user="test")
+        _wait_for(lambda: served.get("/version").json()["version"] == 2)
+        n_at_swap = len(answers)
+        _wait_for(lambda: len(answers) > n_at_swap + 40)
+
+        # a version that fails its sha256 check: the old one keeps serving, an alert says why
+        v3 = cd.build_model().fit(*cd.split_features(cd.make_customers(400, month=2, seed=9)))
+        features, _ = cd.split_features(cd.make_customers(50, seed=1))
+        broken = mlnb.register_model(v3, name="churn", X=features, registry=reg)
+        reg.objects.path_for(broken.object_hash).write_bytes(b"tampered")
+        reg.models.transition("churn", 3, "production", reason="bad file", user="test")
+        alert = _wait_for(
+            lambda: [
+                a for a in reg.alerts.find(status="open") if a["kind"] == "deployment_swap_failed"
+            ]
+        )[0]
+        assert "v3" in alert["message"] and "v2 keeps serving" in alert["message"]
+        n_after = len(answers)
+        _wait_for(lambda: len(answers) > n_after + 20)
+    finally:
+        stop.set()
+        for c in clients:
+            c.join()
+        health = served.get("/health").json()
+        stop_server(served)
+    assert failures == []
+    assert {status for _, status, _, _ in answers} == {200}
+    versions = [v for _, _, v, _ in answers]
+    assert versions[0] == "1" and versions[-1] == "2"
+    first_v2 = versions.index("2")
+    assert set(versions[first_v2 + 8 :]) == {"2"}  # after the swap only v2 answers
+    assert health["swaps"] == 1 and health["version"] == 2
+    assert reg.deployments.find()[0]["version"] == 2
+    reg.close()
+
+
+def test_sigkill_mid_flush_keeps_every_committed_row_intact(churn_registry):
+    served = start_server(churn_registry)
+    rows = records(cd.make_customers(50, month=1, seed=6))
+    stop, answers, failures = threading.Event(), [], []
+    clients = [
+        threading.Thread(target=_hammer, args=(served, rows, stop, answers, failures))
+        for _ in range(4)
+    ]
+    for c in clients:
+        c.start()
+    _wait_for(lambda: len(answers) > 300, timeout=120)
+    os.kill(served.process.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    stop.set()
+    for c in clients:
+        c.join()
+    served.process.wait()
+
+    con = sqlite3.connect(churn_registry / "registry.db")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    logged = con.execute("SELECT request_id, features, prediction FROM inference_log").fetchall()
+    con.close()
+    answered = {rid: at for rid, status, _, at in answers if status == 200}
+    logged_ids = {rid for rid, _, _ in logged}
+    assert logged_ids <= set(answered)  # nothing logged that was not answered
+    for _, features, prediction in logged:  # every committed row reads back whole
+        assert set(json.loads(features)) == set(cd.FEATURES)
+        assert json.loads(prediction) in (0, 1)
+    lost = set(answered) - logged_ids
+    # what a SIGKILL loses: only answers of the last flush window(s) before the kill
+    assert all(killed_at - answered[rid] < 3.0 for rid in lost)
+    print(f"SIGKILL: {len(answered)} answered, {len(logged_ids)} logged, {len(lost)} lost")
+
+
+def test_a_full_log_queue_drops_counts_and_alerts_but_answers(churn_registry):
+    served = start_server(churn_registry, "--queue-rows", "5")
+    try:
+        ten = records(cd.make_customers(10, month=1, seed=2))
+        r = served.post("/invocations", json={"dataframe_records": ten})
+        assert r.status_code == 200 and len(r.json()["predictions"]) == 10
+        three = served.post("/invocations", json={"dataframe_records": ten[:3]})
+        assert three.status_code == 200
+        health = _wait_for(
+            lambda: (h := served.get("/health").json())["log"]["rows_logged"] >= 3 and h
+        )
+        assert health["log"]["rows_dropped"] == 10
+        assert "mlnb_rows_dropped 10.0" in served.get("/metrics").text
+        reg = mlnb.Registry(churn_registry, create=False)
+        alert = _wait_for(
+            lambda: [a for a in reg.alerts.find(status="open") if a["kind"] == "inference_log_full"]
+        )[0]
+        assert "10 row(s) dropped" in alert["message"]
+        assert reg.deployments.count_rows(1) == 3
+        reg.close()
+    finally:
+        stop_server(served)
+
+
+def test_served_traffic_alerts_and_the_alert_starts_a_pipeline_run(
+    churn_registry, tmp_path, fitted_models
+):
+    reg = mlnb.Registry(churn_registry, create=False)
+    reference = cd.make_customers(1500, month=0, seed=1)
+    mlnb.Monitor(
+        "churn-live",
+        model="churn",
+        reference=reference[[*cd.FEATURES, cd.TARGET]],
+        target=cd.TARGET,
+        thresholds={"accuracy": 0.8},
+        registry=reg,
+    )
+    notebook = write_notebook(tmp_path / "retrain.ipynb", ["reason = ''", "x = 1"])
+    mlnb.create_pipeline("retrain", notebook, on_alert="churn-live", registry=reg)
+    served = start_server(
+        churn_registry, "--monitor", "churn-live", "--window-rows", "200", "--max-p95-ms", "0.001"
+    )
+    try:
+        month6 = cd.make_customers(200, month=6, seed=12)
+        rows = records(month6)
+        for i in range(0, 200, 20):
+            served.post(
+                "/invocations",
+                json={"dataframe_records": rows[i : i + 20]},
+                headers={"x-request-id": f"m6-{i}"},
+            )
+        labels = month6[cd.TARGET].tolist()
+        for i in range(0, 200, 20):
+            served.post("/feedback", json={"request_id": f"m6-{i}", "labels": labels[i : i + 20]})
+        result = Scheduler(reg, pipelines=["retrain"]).run_once()
+    finally:
+        stop_server(served)
+    window = reg.deployments.windows(1)[0]
+    assert window["n_rows"] == 200 and window["realized"]
+    batch = reg.monitors.batch(window["batch_id"])
+    assert "support_calls" in [c["column"] for c in batch["report"]["columns"] if c["drifted"]]
+    assert batch["metrics"]["accuracy"] < 0.8  # realized after /feedback
+    kinds = {a["kind"] for a in reg.alerts.find(status=None, limit=50)}
+    assert {"accuracy_below_threshold", "latency_p95_above_threshold"} <= kinds
+    runs = reg.pipelines.runs(reg.id_of("pipelines", "retrain"))
+    assert result["started"] and runs[0]["trigger"] == "alert"
+    assert runs[0]["status"] == "finished"
+    reg.close()
