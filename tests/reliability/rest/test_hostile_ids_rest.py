@@ -74,7 +74,7 @@ ID_ROUTES = [
     ("GET", "runs/{id}"),
     ("GET", "models/m/versions/{id}/lineage"),
     ("POST", "alerts/{id}/ack"),
-    ("POST", "pipelines/p/runs/{id}/open"),
+    ("GET", "pipelines/p/runs/{id}/output"),
 ]
 
 
