@@ -79,6 +79,8 @@ export interface ILineChartOptions {
   threshold?: number | null;
   /** Format x tick labels (e.g. as dates). */
   xFormat?: (v: number) => string;
+  /** A shaded band (e.g. an estimate's confidence interval) under the lines. */
+  band?: { x: number; low: number; high: number }[];
   /** Draw points whose `breached(y)` is true in the error colour. */
   breached?: (y: number) => boolean;
 }
@@ -103,7 +105,11 @@ export function lineChart(series: ISeries[], options: ILineChartOptions): SVGSVG
   heading.textContent = options.title;
   root.appendChild(heading);
   const xs = series.flatMap(s => s.points.map(p => p.x));
-  const ys = series.flatMap(s => s.points.map(p => p.y));
+  const band = options.band ?? [];
+  const ys = [
+    ...series.flatMap(s => s.points.map(p => p.y)),
+    ...band.flatMap(b => [b.low, b.high])
+  ];
   const threshold = options.threshold ?? null;
   const [x0, x1] = extent(xs);
   const [y0, y1] = extent(ys, threshold !== null ? [threshold] : []);
@@ -143,6 +149,13 @@ export function lineChart(series: ISeries[], options: ILineChartOptions): SVGSVG
       class: 'mlnb-chart-axis'
     })
   );
+  if (band.length > 1) {
+    const upper = band.map(b => `${x(b.x).toFixed(1)},${y(b.high).toFixed(1)}`);
+    const lower = band.map(b => `${x(b.x).toFixed(1)},${y(b.low).toFixed(1)}`).reverse();
+    root.appendChild(
+      svg('polygon', { points: [...upper, ...lower].join(' '), class: 'mlnb-chart-band' })
+    );
+  }
   if (threshold !== null) {
     root.appendChild(
       svg('line', {

@@ -152,16 +152,28 @@ export class MonitorDashboard extends Widget {
     const points = detail.batches
       .filter(b => typeof b.metrics[metric] === 'number')
       .map(b => ({ x: b.batch_at, y: b.metrics[metric] }));
+    const estimated = detail.batches
+      .filter(b => b.estimates[metric] !== undefined)
+      .map(b => ({ x: b.batch_at, ...b.estimates[metric] }));
+    const series = [{ label: metric, points }];
+    if (estimated.length) {
+      series.push({
+        label: `estimated ${metric}`,
+        points: estimated.map(e => ({ x: e.x, y: e.value }))
+      });
+    }
+    const kind = estimated.length ? __('realized and estimated') : __('realized');
     return h(
       'figure',
       { class: 'mlnb-figure', testid: 'dashboard-metric-chart', 'data-metric': metric },
-      lineChart([{ label: metric, points }], {
+      lineChart(series, {
+        band: estimated.map(e => ({ x: e.x, low: e.low, high: e.high })),
         width: 420,
         height: 200,
         title:
           detail.threshold !== null
-            ? __('realized %1 (alert %2 %3)', metric, side, formatValue(detail.threshold))
-            : __('realized %1', metric),
+            ? __('%1 %2 (alert %3 %4)', kind, metric, side, formatValue(detail.threshold))
+            : __('%1 %2', kind, metric),
         threshold: detail.threshold,
         xFormat: shortDate,
         breached: y => isBreached(y, detail.threshold, side)
@@ -268,7 +280,14 @@ export class MonitorDashboard extends Widget {
         h(
           'span',
           { class: 'mlnb-dim' },
-          `${alert.kind} · ${alert.status} · ${formatTime(alert.created_at)}`
+          `${alert.kind} · ${alert.status} · ${formatTime(alert.created_at)}` +
+            (alert.breach_count > 1
+              ? __(
+                  ' · incident: %1 breaches, worst %2',
+                  alert.breach_count,
+                  formatValue(alert.worst_value)
+                )
+              : '')
         )
       ),
       alert.status === 'open'
