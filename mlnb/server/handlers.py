@@ -684,7 +684,7 @@ class PromoteHandler(MlnbHandler):
         version = body.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_ID:
             raise ApiError(
-                400, f"version must be a whole number from 1 to {MAX_ID}, got {version!r}."
+                400, f"version must be a positive integer (at most {MAX_ID}), got {version!r}."
             )
         to = body.get("to", "production")
         if to not in PROMOTION_STAGES:

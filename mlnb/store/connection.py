@@ -47,7 +47,6 @@ def loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text)
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
 SQLITE_FULL = 13
@@ -101,28 +100,17 @@ def explain_sqlite_error(path: Path, exc: sqlite3.Error) -> RegistryError:
             f"the registry {path} stayed locked by another writer for "
             f"{BUSY_TIMEOUT_MS // 1000} s ({msg}). Retry when the other process finishes."
         )
-    if "disk is full" in msg or "No space" in msg or "disk I/O error" in msg:
+    if "disk is full" in msg or "No space" in msg:
         return RegistryError(
-            f"the disk holding {path} is full or failing ({msg}); nothing was written. Free "
-            "some space and retry."
+            f"the disk holding {path} is full ({msg}); nothing was written. Free some space "
+            "and retry."
+        )
+    if "disk I/O error" in msg:
+        return RegistryError(
+            f"reading or writing {path} failed ({msg}): the disk may be full, failing or "
+            "unplugged, or the file was removed while in use. Check it and retry."
         )
     return RegistryError(f"registry {path}: {msg}")
-
-
-def check_sqlite_header(path: Path) -> None:
-    """Refuse a file that is not SQLite at all, before SQLite touches it."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise RegistryError(f"cannot read the registry {path} ({exc.strerror}).") from exc
-    if head and head != SQLITE_HEADER:
-        raise RegistryError(
-            f"{path} is not an SQLite database, so not an mlnb registry; mlnb leaves it "
-            "untouched. Point MLNB_HOME / --registry at another folder, or move the file away."
-        )
 
 
 # How hard a commit waits for the disk: NORMAL (default, WAL) may lose the last commits on a
@@ -160,7 +148,9 @@ class Database:
         self._reserve_ready = False
         self._before_first_write: list[Callable[[], object]] = []
         self.synchronous = synchronous_mode()
-        check_sqlite_header(self.path)
+        # No Python open() of the file here: closing another descriptor of it would drop the
+        # POSIX locks SQLite holds through this process's other connections. SQLite itself
+        # refuses a file that is not a database ("file is not a database") before writing.
         self.conn = self._connect()
         try:
             version = self._inspect()

@@ -112,7 +112,7 @@ def parse_id(value: object, what: str) -> int:
     elif text is not None and is_number(text):
         number = int(text)
     else:
-        raise ValidationError(f"{what} must be a whole number such as 12, got {value!r}.")
+        raise ValidationError(f"{what} must be a number (a whole one, such as 12), got {value!r}.")
     if not 1 <= number <= MAX_ID:
         raise ValidationError(f"{what} must be between 1 and {MAX_ID}, got {number}.")
     return number
