@@ -46,7 +46,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
             "%serve stop stops it",
             notice=True,
         )
-    deployment_id = server.serve_forever(ctx.registry, opts)
+    deployment_id = server.run_server(ctx.registry, opts)
     return Result(f"deployment {deployment_id} stopped", data={"deployment_id": deployment_id})
 
 

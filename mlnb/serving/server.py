@@ -117,7 +117,7 @@ def register_deployment(reg: Registry, opts: ServeOptions) -> int:
     )
 
 
-def serve_forever(reg: Registry, opts: ServeOptions) -> int:
+def run_server(reg: Registry, opts: ServeOptions) -> int:
     """``mlnb serve``: run uvicorn in this process until stopped; returns the deployment id."""
     import uvicorn
 

@@ -158,9 +158,12 @@ def test_scheduler_worker_and_kernel_listen_on_loopback_only(registry, registry_
 def test_no_mlnb_code_opens_a_listener_and_jupyter_defaults_to_localhost():
     root = Path(mlnb.__file__).parent
     calls = ("socket.socket(", ".bind(", ".listen(", "HTTPServer", "0.0.0.0", "serve_forever")
+    # `mlnb serve` (mlnb/serving/) is the one listener mlnb opens on purpose: loopback by
+    # default, a token required anywhere else (tests/serving/test_serve.py checks both)
     hits = [
         f"{p.relative_to(root)}: {c}"
         for p in root.rglob("*.py")
+        if p.parent.name != "serving"
         for c in calls
         if c in p.read_text()
     ]
