@@ -4,7 +4,7 @@
  */
 import { formatValue } from './dom';
 import { AlertSide } from './sparkline';
-import { IBatch, ICompareRow, IGateCheck, IMonitorSummary, IRunDetail } from './types';
+import { IBatch, ICompareRow, IDeployment, IGateCheck, IMonitorSummary, IRunDetail } from './types';
 
 /** The stages a version may move to: never its own, and an archived version nowhere. */
 export function promotionTargets(stage: string): string[] {
@@ -339,4 +339,21 @@ export function describeCron(expression: string): string | null {
     return time;
   }
   return `${time} ${days}`;
+}
+
+/** A model's deployment in one line: "serving v2 at URL · 310 req/min · p95 4 ms", or how it
+ * ended ("crashed: v2 at URL"). */
+export function describeDeployment(d: IDeployment): string {
+  const what = `v${d.version ?? '?'} at ${d.url}`;
+  if (d.status !== 'running') {
+    return `${d.status}: ${what}`;
+  }
+  const parts = [`serving ${what}`, `${Math.round(d.req_per_min)} req/min`];
+  if (d.p95_ms !== null) {
+    parts.push(`p95 ${d.p95_ms < 10 ? d.p95_ms.toFixed(1) : Math.round(d.p95_ms)} ms`);
+  }
+  if (d.errors > 0) {
+    parts.push(`${d.errors} errors`);
+  }
+  return parts.join(' · ');
 }

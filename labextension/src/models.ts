@@ -4,7 +4,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ApiError, postAPI, requestAPI } from './api';
 import { badge, button, formatTime, h } from './dom';
-import { describeCheck, promotionTargets, refusedChecks } from './logic';
+import { describeCheck, describeDeployment, promotionTargets, refusedChecks } from './logic';
 import { ISectionHost, Section } from './section';
 import { IGateResult, IModelDetail, IModelDetailList, IModelVersion } from './types';
 import { __ } from './i18n';
@@ -176,6 +176,17 @@ export class ModelsSection extends Section {
         ),
         rollback
       ),
+      model.deployment
+        ? h(
+            'div',
+            {
+              class: `mlnb-dim mlnb-deployment${model.deployment.status === 'running' ? '' : ' mlnb-bad'}`,
+              testid: 'model-deployment',
+              title: model.deployment.url
+            },
+            describeDeployment(model.deployment)
+          )
+        : null,
       ...model.versions.map(v => this.versionRow(model, v))
     );
   }

@@ -267,7 +267,7 @@ export class PipelineEditor extends Widget {
         h(
           'td',
           { class: run.error ? 'mlnb-bad' : '', testid: 'pipeline-failure' },
-          run.error ?? ''
+          run.failure_reason ?? run.error ?? ''
         ),
         h(
           'td',

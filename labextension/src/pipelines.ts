@@ -120,7 +120,7 @@ export class PipelinesSection extends Section {
     }
     return h(
       'span',
-      { testid: 'pipeline-last', title: run.error ?? run.reason ?? '' },
+      { testid: 'pipeline-last', title: run.failure_reason ?? run.error ?? run.reason ?? '' },
       badge(run.status, run.status, 'pipeline-last-status'),
       ` #${run.id} ${formatTime(run.ended_at ?? run.started_at)} (${run.trigger})`
     );

@@ -4,6 +4,7 @@ import { extent, scale, ticks } from '../src/chart';
 import {
   describeCheck,
   describeCron,
+  describeDeployment,
   driftShare,
   formatBytes,
   formatDuration,
@@ -214,5 +215,33 @@ describe('cron in words', () => {
     expect(describeCron('0 6 * *')).toBeNull();
     expect(describeCron('5-10 6 * * 1')).toBeNull();
     expect(describeCron('0 6 1 * 1')).toBeNull();
+  });
+});
+
+describe('deployments', () => {
+  const running = {
+    id: 1,
+    alias: 'production',
+    version: 2,
+    url: 'http://127.0.0.1:8080',
+    status: 'running',
+    requests: 900,
+    errors: 0,
+    req_per_min: 310.4,
+    p95_ms: 4.2,
+    heartbeat_at: 0
+  };
+  it('says what is served, how busy and how fast', () => {
+    expect(describeDeployment(running)).toBe(
+      'serving v2 at http://127.0.0.1:8080 · 310 req/min · p95 4.2 ms'
+    );
+    expect(describeDeployment({ ...running, p95_ms: null, errors: 3 })).toBe(
+      'serving v2 at http://127.0.0.1:8080 · 310 req/min · 3 errors'
+    );
+  });
+  it('says how a stopped or crashed server ended', () => {
+    expect(describeDeployment({ ...running, status: 'crashed' })).toBe(
+      'crashed: v2 at http://127.0.0.1:8080'
+    );
   });
 });
