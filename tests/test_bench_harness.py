@@ -30,6 +30,7 @@ def test_every_issue_row_is_registered_with_a_known_peer(bench):
         "record_run",
         "fingerprint",
         "track_overhead",
+        "model_io",
         "load_ext",
         "list_runs",
         "gate_overhead",
