@@ -82,7 +82,9 @@ def skops_bytes(model: Any) -> tuple[bytes, dict[str, Any]]:
         state["_skops_version"] = skops.__version__
     except ImportError:
         return canonical_skops(sio.dumps(model))
-    return _write_canonical(state, entries.files), state
+    data = _write_canonical(state, entries.files)
+    with zipfile.ZipFile(io.BytesIO(data)) as written:  # the schema exactly as a load sees it
+        return data, json.loads(written.read(SCHEMA_FILE))
 
 
 def canonical_skops(data: bytes) -> tuple[bytes, dict[str, Any]]:

@@ -64,3 +64,27 @@ def test_identical_models_in_two_processes_have_one_sha256_and_are_stored_once(t
     assert forest.predict(X).shape == (20,)
     assert reg.models.artifact(second["forest"][1])["trusted_types"] == ["sklearn.tree._tree.Tree"]
     reg.close()
+
+
+def test_recorded_trusted_types_are_what_skops_finds_in_the_file():
+    """The audit at save time sees the file as a load will (a pipeline with encoders)."""
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from mlnb.tracking.artifacts import serialize
+
+    X = pd.DataFrame({"plan": ["a", "b", "c"] * 20, "usage": np.arange(60.0)})
+    y = np.arange(60) % 2
+    model = make_pipeline(
+        ColumnTransformer(
+            [("cat", OneHotEncoder(), ["plan"]), ("num", StandardScaler(), ["usage"])]
+        ),
+        LogisticRegression(),
+    ).fit(X, y)
+    data, fmt, trusted = serialize(model)
+    assert fmt == "skops" and trusted == sorted(sio.get_untrusted_types(data=data))
+    assert (sio.loads(data, trusted=trusted).predict(X) == model.predict(X)).all()
