@@ -783,8 +783,8 @@ def bench_pipeline_overhead(ctx: Context) -> list[Row]:
             peer_name="papermill",
             target="overhead <= +0.15 s",
             ok=r["ok"],
-            note=f"overhead {r['overhead_s']:+.2f} s ({r['overhead_pct']:+.1f}%); "
-            f"details: {COMMAND}",
+            note=f"overhead {r['overhead_s']:+.2f} s ({r['overhead_pct']:+.1f}%), CPU "
+            f"{r['cpu_overhead_s']:+.2f} s; details: {COMMAND}",
         )
     ]
 

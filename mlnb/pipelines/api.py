@@ -26,12 +26,8 @@ from mlnb.pipelines.notebook import (
     read_notebook,
     require_parameters_cell,
 )
-from mlnb.pipelines.runner import (
-    RunExecutor,
-    acknowledge_handled_alerts,
-    raise_run_alerts,
-    runs_folder,
-)
+from mlnb.pipelines.outcomes import acknowledge_handled_alerts, raise_run_alerts
+from mlnb.pipelines.runner import RunExecutor, runs_folder
 from mlnb.pipelines.scheduler import recover_pipeline_runs
 from mlnb.pipelines.triggers import hash_watched_paths
 from mlnb.store.records import PipelineRecord, PipelineRunRecord

@@ -25,7 +25,8 @@ from mlnb._runtime import pid_alive as _pid_alive
 from mlnb.errors import MlnbError, RegistryError
 from mlnb.pipelines.config import PipelineConfig, check_duration, next_due, require_posix
 from mlnb.pipelines.notebook import failing_cell_in_output
-from mlnb.pipelines.runner import RunExecutor, settle_orphaned_run
+from mlnb.pipelines.outcomes import settle_orphaned_run
+from mlnb.pipelines.runner import RunExecutor
 from mlnb.pipelines.triggers import due_fires, enqueue_fires
 from mlnb.serving.live import score_deployment_windows
 from mlnb.store.records import PipelineRecord

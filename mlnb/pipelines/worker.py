@@ -201,7 +201,7 @@ def execute(reg: Any, run_id: int, parent_pid: int | None = None) -> dict[str, A
     _record(reg, run_id, outcome)
     if orphaned:
         # nobody is left to alert or retry: do what the scheduler would have done
-        from mlnb.pipelines.runner import settle_orphaned_run
+        from mlnb.pipelines.outcomes import settle_orphaned_run
 
         settle_orphaned_run(reg, run_id)
     return outcome

@@ -12,7 +12,8 @@ import pytest
 import mlnb
 from mlnb.cli import main
 from mlnb.errors import ValidationError
-from mlnb.pipelines.runner import RunExecutor, apply_retention
+from mlnb.pipelines.outcomes import apply_retention
+from mlnb.pipelines.runner import RunExecutor
 from tests.pipelines.conftest import write_notebook
 
 
