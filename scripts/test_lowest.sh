@@ -13,7 +13,7 @@ VENV="${LOWEST_VENV:-$ROOT/.venv-lowest}"
 UV="${UV:-$(command -v uv || echo "$ROOT/.venv/bin/uv")}"
 PYTHON_VERSION="${LOWEST_PYTHON:-3.11}"
 STAMP="$VENV/.mlnb-lowest"
-WANT="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+WANT="$(cat pyproject.toml "${BASH_SOURCE[0]}" | sha256sum | cut -d" " -f1)"
 
 if [[ ! -x "$UV" ]]; then
   echo "error: uv not found; install the test extra (pip install -e '.[test]') or set UV=" >&2

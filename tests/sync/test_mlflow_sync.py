@@ -59,6 +59,7 @@ def mlflow_counts(client: MlflowClient) -> dict[str, int]:
 
 
 @pytest.mark.slow  # starting mlflow server takes ~30 s on 2 cores
+@pytest.mark.timeout(1200)  # three syncs with model uploads and a load back in MLflow
 def test_sync_copies_runs_and_models_and_a_second_sync_copies_nothing(
     registry, mlflow_uri, churn_frame, capsys
 ):
