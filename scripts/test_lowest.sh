@@ -23,7 +23,7 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
   rm -rf "$VENV"
   "$UV" venv -q --python "$PYTHON_VERSION" "$VENV"
   "$UV" pip install -q --python "$VENV/bin/python" --resolution lowest-direct \
-    -r pyproject.toml --extra test --extra mlflow
+    -r pyproject.toml --extra test --extra mlflow --extra serve
   # mlnb itself for its metadata (version, entry points); the code under test is the
   # checkout's, first on PYTHONPATH. The sidebar built by `make install` is reused.
   "$UV" pip install -q --python "$VENV/bin/python" --no-deps .
