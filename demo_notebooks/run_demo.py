@@ -108,7 +108,6 @@ def serving_story() -> list[str]:
         gate="gates.yaml:churn_gate",
         promote_to="production",
         model="churn",
-        params={"promote": False},
         registry=reg,
     )
     server = start_background(

@@ -28,7 +28,6 @@ from mlnb.pipelines.notebook import failing_cell_in_output
 from mlnb.pipelines.outcomes import settle_orphaned_run
 from mlnb.pipelines.runner import RunExecutor
 from mlnb.pipelines.triggers import due_fires, enqueue_fires
-from mlnb.serving.live import score_deployment_windows
 from mlnb.store.records import PipelineRecord
 from mlnb.store.registry import get_registry
 
@@ -213,7 +212,7 @@ class Scheduler:
         try:
             self.reg.db.require_intact()  # PRAGMA quick_check: a damaged registry gets no writes
             self.recover()
-            score_deployment_windows(self.reg)  # served traffic -> monitors -> alerts, first
+            score_deployments(self.reg)  # served traffic -> monitors -> alerts, first
             queued = self.enqueue_due()
             started = self.start_queued()
         except MlnbError as exc:
@@ -394,3 +393,11 @@ class Scheduler:
                 thread.join(remaining)
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+
+def score_deployments(reg: Any) -> list[str]:
+    """Score served traffic with its monitors. Imported here, not at the top: the drift engine
+    it loads is not for every `mlnb pipeline ...` command, only for a scheduler pass."""
+    from mlnb.serving.live import score_deployment_windows
+
+    return score_deployment_windows(reg)

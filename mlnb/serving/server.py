@@ -13,10 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from mlnb._runtime import host as this_host
 from mlnb._runtime import pid_alive
@@ -257,13 +256,21 @@ def wait_ready(
             raise MlnbError(
                 f"the server exited with status {proc.returncode}: {err.strip()[-2000:]}"
             )
-        try:
-            if httpx.get(f"{url}/ping", headers=headers, timeout=1.0).status_code == 200:
-                return time.monotonic() - start
-        except httpx.HTTPError:
-            pass
+        if _pings(f"{url}/ping", headers):
+            return time.monotonic() - start
         time.sleep(0.05)
     raise MlnbError(f"the server at {url} did not answer /ping within {timeout:.0f} s.")
+
+
+def _pings(url: str, headers: dict[str, str]) -> bool:
+    """Whether ``url`` answers 200 within a second (standard library: no HTTP client needed)."""
+    request = urllib.request.Request(url, headers=headers)
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    try:
+        with direct.open(request, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
 
 
 def stop_background(url: str | None = None) -> list[str]:

@@ -76,11 +76,12 @@ def test_no_floor_is_a_yanked_release_or_too_old_for_the_code():
     assert floors["scikit-learn"] == "scikit-learn>=1.4"  # scorers say their response from 1.4
 
 
-def module_top_imports() -> set[str]:
-    """Third-party top-level packages imported at module level anywhere in mlnb."""
+def module_top_imports(under: str = "mlnb", skip: tuple[str, ...] = ("serving",)) -> set[str]:
+    """Third-party top-level packages imported at module level in mlnb (``skip``: packages
+    that belong to an optional extra, checked against it separately)."""
     found: set[str] = set()
-    for path in (ROOT / "mlnb").rglob("*.py"):
-        if "labextension" in path.parts:
+    for path in (ROOT / under).rglob("*.py"):
+        if "labextension" in path.parts or any(p in path.parts for p in skip):
             continue
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.Import):
@@ -100,6 +101,18 @@ def test_every_module_level_import_is_a_declared_dependency():
         dist = DISTRIBUTION_OF.get(module, module).lower().replace("_", "-")
         assert dist in runtime, f"mlnb imports {module} but does not declare {dist}"
     assert "tqdm" in runtime and "sqlite-utils" not in runtime
+
+
+def test_the_serving_package_imports_only_the_core_and_its_extra():
+    """`mlnb serve` needs the `serve` extra; nothing else in mlnb imports mlnb.serving's libraries."""
+    allowed = declared(PROJECT["dependencies"]) | declared(
+        PROJECT["optional-dependencies"]["serve"]
+    )
+    for module in sorted(module_top_imports("mlnb/serving", skip=())):
+        dist = DISTRIBUTION_OF.get(module, module).lower().replace("_", "-")
+        assert dist in allowed, (
+            f"mlnb.serving imports {module} but neither core nor serve declare it"
+        )
 
 
 def test_make_lab_runs_as_root_without_a_browser_and_without_deprecated_options():

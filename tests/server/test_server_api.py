@@ -246,7 +246,7 @@ async def test_write_errors(jp_fetch, alert_id) -> None:
     code, body = await post(jp_fetch, "alerts", str(alert_id), "ack", raw=b"[1, 2]")
     assert code == 400 and "must be a JSON object" in body["error"]
     code, body = await post(jp_fetch, "alerts", "abc", "ack")
-    assert code == 400 and "alert id must be a whole number" in body["error"]
+    assert code == 400 and "alert id must be a number (a whole one" in body["error"]
     code, body = await post(jp_fetch, "alerts", "999", "ack")
     assert code == 404 and "no alert with id 999" in body["error"]
     assert await open_alert_ids(jp_fetch) == [alert_id]
@@ -600,7 +600,7 @@ async def test_a_failing_gate_refuses_the_promotion_with_409(jp_fetch, churn_mod
 @pytest.mark.parametrize(
     ("path", "body", "status", "fragment"),
     [
-        (("churn", "promote"), {"version": "two"}, 400, "version must be a whole number"),
+        (("churn", "promote"), {"version": "two"}, 400, "version must be a positive integer"),
         (("churn", "promote"), {"version": 1, "to": "heaven"}, 400, "to must be one of"),
         (("churn", "promote"), {"version": 1, "reason": 5}, 400, "must be strings"),
         (("churn", "promote"), {"version": 99}, 404, "has no version 99"),
@@ -686,7 +686,7 @@ async def test_pipelines_pause_resume_run_now_and_open_output(
     [
         (("nope", "run"), 404, "nope"),
         (("nope", "pause"), 404, "nope"),
-        (("retrain", "runs", "x", "output"), 400, "pipeline run id must be a whole number"),
+        (("retrain", "runs", "x", "output"), 400, "pipeline run id must be a number (a whole one"),
         (("retrain", "runs", "999", "output"), 404, "999"),
     ],
 )

@@ -11,10 +11,10 @@ import threading
 import time
 
 import httpx
-from conftest import Served, cd, records, start_server, stop_server, write_notebook
 
 import mlnb
 from mlnb.pipelines.scheduler import Scheduler
+from tests.serving.conftest import Served, cd, records, start_server, stop_server, write_notebook
 
 
 def _hammer(served: Served, rows: list[dict], stop: threading.Event, out: list, failures: list):

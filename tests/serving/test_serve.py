@@ -9,12 +9,12 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from conftest import Served, cd, records, start_server, stop_server
 
 import mlnb
 from mlnb.errors import ValidationError
 from mlnb.serving.payloads import Column, PayloadError, parse_body
 from mlnb.serving.server import ServeOptions, check_options
+from tests.serving.conftest import Served, cd, records, start_server, stop_server
 
 
 @pytest.fixture(scope="module")

@@ -46,8 +46,11 @@ def execute(kc: Any, code: str, timeout: float = 60) -> dict[str, Any]:
 
 
 def runs_by_name(home: Path) -> dict[str, dict[str, Any]]:
+    """Every run by name, after a write (the first write of a handle marks dead runs crashed;
+    opening to read never writes)."""
     reg = Registry(home)
     try:
+        reg.runs.end(reg.runs.start("probe", name="probe"))
         return {r["name"]: r for r in reg.runs.find(limit=None)}
     finally:
         reg.close()
@@ -77,7 +80,7 @@ def test_a_kernel_restart_says_interrupted_and_a_sigkill_keeps_the_duration(kern
     time.sleep(4)  # the cell has started its run and sleeps in it
     os.kill(km.provisioner.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
     time.sleep(0.5)
-    runs = runs_by_name(kernel_env)  # opening the registry recovers the dead kernel's run
+    runs = runs_by_name(kernel_env)  # its write recovers the dead kernel's run
     assert runs["restarted"]["status"] == "interrupted"
     killed = runs["killed"]
     assert killed["status"] == "crashed"
