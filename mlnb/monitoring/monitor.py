@@ -210,6 +210,8 @@ class BatchResult:
             coverage = f"; labels for {self.labels['n_labelled']}/{self.labels['n_rows']} rows"
             if (self.labels.get("drift") or {}).get("drifted"):
                 coverage += " (label drift)"
+            if self.labels.get("too_few"):
+                coverage += " (too few for a verdict on the metrics)"
         alerts = "; ".join(a["message"] for a in self.alerts)
         return (
             f"monitor {self.monitor} batch #{self.number or self.batch_id}: {self.report.n_drifted}/{self.report.n_columns} "
@@ -678,6 +680,8 @@ class Monitor:
             "n_labelled": n_labelled,
             "coverage": n_labelled / len(labels) if len(labels) else 0.0,
             "drift": self._label_drift(labelled) if n_labelled else None,
+            # metrics of fewer labelled rows are recorded but judge nothing (one row: 0 or 1)
+            "too_few": 0 < n_labelled < self._min_rows(),
         }
         if not n_labelled:
             return {}, summary
@@ -685,6 +689,10 @@ class Monitor:
             labelled, predictions[known], self.config["metrics"], self.config.get("task")
         )
         return metrics, summary
+
+    def _min_rows(self) -> int:
+        """Rows a verdict needs, the drift engine's ``min_rows`` (30 unless configured)."""
+        return int((self.config.get("drift") or {}).get("min_rows", 30))
 
     def _label_drift(self, labels: Any) -> dict[str, Any] | None:
         """The labelled rows' target distribution against the reference target's."""
@@ -945,6 +953,8 @@ class Monitor:
         """Breaches open or extend incidents; a metric back within bounds resolves its one."""
         alerts = []
         reference = self._reference_metrics()
+        if label_summary is not None and label_summary.get("too_few"):
+            metrics = {}  # too few labelled rows for a verdict: recorded, never alerted on
         values = _checked_values(report, metrics, prediction_summary, estimates, label_summary)
         for t in self.thresholds:
             value = values.get(t.metric)

@@ -104,3 +104,23 @@ def test_label_drift_is_reported_when_the_positive_rate_moves(registry):
     result = monitor.log_batch(moved, predictions=preds_for(moved))
     assert result.labels["drift"]["drifted"]
     assert "label drift" in repr(result)
+
+
+def test_a_one_row_batch_is_too_little_for_a_verdict_on_its_metrics(registry):
+    """One labelled row gives accuracy 0 or 1: recorded, said to be too few, never an alert."""
+    reference = _classification(500, 0)
+    monitor = mlnb.Monitor(
+        name="tiny", reference=reference, target="y", thresholds={"accuracy": 0.8}
+    )
+    row = _classification(1, 3)
+    result = monitor.log_batch(row, predictions=1.0 - row["y"].to_numpy())  # wrong: accuracy 0
+    assert result.metrics["accuracy"] == 0.0
+    assert result.labels["too_few"] and result.alerts == []
+    assert not result.dataset_drift
+    assert "too few for a verdict" in repr(result)
+    assert registry.alerts.find(status="open") == []
+    # a batch with enough labelled rows is judged as before
+    big = _classification(200, 4)
+    judged = monitor.log_batch(big, predictions=1.0 - big["y"].to_numpy())
+    assert not judged.labels["too_few"]
+    assert [a["kind"] for a in judged.alerts] == ["accuracy_below_threshold"]
