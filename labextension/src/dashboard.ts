@@ -1,7 +1,8 @@
 /**
  * A monitor's dashboard in the main area: the headline metric per batch against its
  * threshold, drift share, a per-column drift heat map across batches, the monitor's alerts
- * and open pipeline alerts. It refreshes while open, when the registry's change token moves.
+ * and open pipeline alerts; for a monitor fed by `mlnb serve`, the deployment's request rate,
+ * latency p95 and error rate. It refreshes while open, when the registry's change token moves.
  */
 import { showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
@@ -10,9 +11,15 @@ import { ApiError, postAPI, requestAPI, withQuery } from './api';
 import { lineChart } from './chart';
 import { badge, button, formatTime, formatValue, h, replaceChildren } from './dom';
 import { __ } from './i18n';
-import { alertSide, driftShare, heatmapColumns } from './logic';
+import {
+  alertSide,
+  describeDeployment,
+  driftShare,
+  heatmapColumns,
+  windowErrorRates
+} from './logic';
 import { isBreached } from './sparkline';
-import { IAlert, IAlertList, IBatch, IMonitorDetail, IVersionToken } from './types';
+import { IAlert, IAlertList, IBatch, IMonitorDetail, IServingHealth, IVersionToken } from './types';
 
 const BATCHES = 60;
 
@@ -133,6 +140,7 @@ export class MonitorDashboard extends Widget {
       this.node,
       header,
       h('div', { class: 'mlnb-charts' }, this.metricChart(detail), this.driftChart(detail)),
+      detail.serving ? this.serving(detail.serving) : null,
       this.heatmap(detail.batches),
       this.alerts(__('Alerts'), detail.alerts, 'dashboard-alerts'),
       this.alerts(__('Pipeline alerts'), pipelineAlerts, 'dashboard-pipeline-alerts')
@@ -178,6 +186,67 @@ export class MonitorDashboard extends Widget {
         xFormat: shortDate,
         breached: y => isBreached(y, detail.threshold, side)
       })
+    );
+  }
+
+  /** The deployment whose traffic this monitor scores: its line, then latency p95 and error
+   * rate per scored window against the deployment's limits. */
+  private serving(serving: IServingHealth): HTMLElement {
+    const d = serving.deployment;
+    const rate = serving.error_rate;
+    const p95 = serving.windows
+      .filter(w => w.p95_ms !== null)
+      .map(w => ({ x: w.created_at, y: w.p95_ms as number }));
+    const errors = windowErrorRates(serving.windows);
+    return h(
+      'section',
+      { class: 'mlnb-serving', testid: 'dashboard-serving' },
+      h(
+        'h3',
+        {},
+        __('Serving %1', serving.model_name),
+        ' ',
+        h(
+          'span',
+          { class: 'mlnb-dim', testid: 'dashboard-serving-line' },
+          describeDeployment(d) +
+            (rate !== null ? ' · ' + __('error rate %1%', (100 * rate).toFixed(1)) : '')
+        )
+      ),
+      serving.windows.length === 0
+        ? h(
+            'div',
+            { class: 'mlnb-empty' },
+            __('No window of its traffic scored yet: `mlnb scheduler` scores them.')
+          )
+        : h(
+            'div',
+            { class: 'mlnb-charts' },
+            h(
+              'figure',
+              { class: 'mlnb-figure', testid: 'dashboard-latency-chart' },
+              lineChart([{ label: 'p95 ms', points: p95 }], {
+                width: 420,
+                height: 180,
+                title: __('latency p95 per window (ms)'),
+                threshold: serving.max_p95_ms,
+                xFormat: shortDate,
+                breached: y => isBreached(y, serving.max_p95_ms, 'above')
+              })
+            ),
+            h(
+              'figure',
+              { class: 'mlnb-figure', testid: 'dashboard-error-chart' },
+              lineChart([{ label: 'error rate', points: errors }], {
+                width: 420,
+                height: 180,
+                title: __('error rate per window'),
+                threshold: serving.max_error_rate,
+                xFormat: shortDate,
+                breached: y => isBreached(y, serving.max_error_rate, 'above')
+              })
+            )
+          )
     );
   }
 

@@ -4,7 +4,15 @@
  */
 import { formatValue } from './dom';
 import { AlertSide } from './sparkline';
-import { IBatch, ICompareRow, IDeployment, IGateCheck, IMonitorSummary, IRunDetail } from './types';
+import {
+  IBatch,
+  ICompareRow,
+  IDeployment,
+  IGateCheck,
+  IMonitorSummary,
+  IRunDetail,
+  IServingWindow
+} from './types';
 
 /** The stages a version may move to: never its own, and an archived version nowhere. */
 export function promotionTargets(stage: string): string[] {
@@ -356,4 +364,11 @@ export function describeDeployment(d: IDeployment): string {
     parts.push(`${d.errors} errors`);
   }
   return parts.join(' · ');
+}
+
+/** Each scored window's error rate (failed / answered requests), for the serving chart. */
+export function windowErrorRates(windows: IServingWindow[]): { x: number; y: number }[] {
+  return windows
+    .filter(w => w.n_requests > 0)
+    .map(w => ({ x: w.created_at, y: w.n_errors / w.n_requests }));
 }

@@ -383,9 +383,26 @@ export interface IMonitorSummary {
   open_alerts: IAlert[];
 }
 
+export interface IServingWindow {
+  created_at: number;
+  n_requests: number;
+  n_errors: number;
+  p95_ms: number | null;
+}
+
+export interface IServingHealth {
+  deployment: IDeployment;
+  model_name: string;
+  error_rate: number | null;
+  max_p95_ms: number | null;
+  max_error_rate: number | null;
+  windows: IServingWindow[];
+}
+
 export interface IMonitorDetail extends IMonitorSummary {
   batches: IBatch[];
   alerts: IAlert[];
+  serving: IServingHealth | null;
 }
 
 export interface IMonitorList {

@@ -13,7 +13,8 @@ import {
   pageOffsets,
   promotionTargets,
   refusedChecks,
-  visibleRows
+  visibleRows,
+  windowErrorRates
 } from '../src/logic';
 import { isBreached } from '../src/sparkline';
 
@@ -243,5 +244,20 @@ describe('deployments', () => {
     expect(describeDeployment({ ...running, status: 'crashed' })).toBe(
       'crashed: v2 at http://127.0.0.1:8080'
     );
+  });
+});
+
+describe('serving windows', () => {
+  it('gives each answered window its error rate and skips empty ones', () => {
+    expect(
+      windowErrorRates([
+        { created_at: 1, n_requests: 200, n_errors: 3, p95_ms: 4 },
+        { created_at: 2, n_requests: 0, n_errors: 0, p95_ms: null },
+        { created_at: 3, n_requests: 50, n_errors: 0, p95_ms: 5 }
+      ])
+    ).toEqual([
+      { x: 1, y: 0.015 },
+      { x: 3, y: 0 }
+    ]);
   });
 });

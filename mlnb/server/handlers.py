@@ -67,6 +67,8 @@ from mlnb.server.payloads import (
     RunList,
     RunStarted,
     RunVersionRef,
+    ServingHealth,
+    ServingWindow,
     Status,
     Transition,
     VersionToken,
@@ -1140,11 +1142,42 @@ def monitor_summary(registry: Registry, name: str, n_batches: int) -> MonitorSum
     return _monitor_view(registry, name, n_batches)[0]
 
 
+def serving_health(registry: Registry, monitor: str, n_windows: int) -> ServingHealth | None:
+    """The newest deployment whose traffic feeds ``monitor``: request rate, p95, error rate
+    and its last ``n_windows`` scored windows (oldest first); None when none does."""
+    fed = [d for d in registry.deployments.find() if d["config"].get("monitor") == monitor]
+    if not fed:
+        return None
+    d = fed[0]
+    brief = deployment_brief(d)
+    assert brief is not None
+    windows: list[ServingWindow] = [
+        {
+            "created_at": w["created_at"],
+            "n_requests": w["n_requests"],
+            "n_errors": w["n_errors"],
+            "p95_ms": w["p95_ms"],
+        }
+        for w in registry.deployments.windows(d["id"])[-n_windows:]
+    ]
+    limit_p95, limit_errors = d["config"].get("max_p95_ms"), d["config"].get("max_error_rate")
+    return {
+        "deployment": brief,
+        "model_name": d["model_name"],
+        "error_rate": d["errors"] / d["requests"] if d["requests"] else None,
+        "max_p95_ms": float(limit_p95) if limit_p95 is not None else None,
+        "max_error_rate": float(limit_errors) if limit_errors is not None else None,
+        "windows": windows,
+    }
+
+
 def monitor_detail(registry: Registry, name: str, n_batches: int) -> MonitorDetail:
-    """The summary plus the batches it was made from and the monitor's latest 100 alerts."""
+    """The summary plus the batches it was made from, the monitor's latest 100 alerts and the
+    health of the deployment that feeds it, if any."""
     summary, batches = _monitor_view(registry, name, n_batches)
     alerts = registry.alerts.find(monitor=name, limit=100)
-    return {**summary, "batches": batches, "alerts": alerts}
+    serving = serving_health(registry, name, n_batches)
+    return {**summary, "batches": batches, "alerts": alerts, "serving": serving}
 
 
 def list_monitor_summaries(registry: Registry) -> list[MonitorSummary]:

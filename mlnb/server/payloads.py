@@ -472,11 +472,33 @@ class MonitorSummary(TypedDict):
     open_alerts: list[Alert]
 
 
+class ServingWindow(TypedDict):
+    """One window of a deployment's traffic scored by its monitor: load, errors, latency."""
+
+    created_at: float
+    n_requests: int
+    n_errors: int
+    p95_ms: float | None
+
+
+class ServingHealth(TypedDict):
+    """The deployment whose traffic a monitor watches, with its health limits and windows."""
+
+    deployment: Deployment
+    model_name: str
+    error_rate: float | None
+    max_p95_ms: float | None
+    max_error_rate: float | None
+    windows: list[ServingWindow]
+
+
 class MonitorDetail(MonitorSummary):
-    """``GET monitors/NAME``: the summary plus every batch shown and the monitor's alerts."""
+    """``GET monitors/NAME``: the summary plus every batch shown, the monitor's alerts and,
+    when a deployment feeds it, that deployment's health."""
 
     batches: list[Batch]
     alerts: list[Alert]
+    serving: ServingHealth | None
 
 
 class MonitorList(TypedDict):

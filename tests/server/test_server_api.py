@@ -368,6 +368,38 @@ async def test_monitors_show_drift_accuracy_threshold_and_alerts(jp_fetch, regis
 
     code, body = await get(jp_fetch, "monitors", "nope")
     assert code == 404 and "no monitor named 'nope'" in body["error"]
+    assert detail["serving"] is None  # no deployment feeds this monitor
+
+
+async def test_a_monitor_fed_by_a_deployment_shows_its_serving_health(
+    jp_fetch, registry_home
+) -> None:
+    """The dashboard's serving panel: request rate, p95 and error rate, per scored window."""
+    make_monitor(registry_home)
+    reg = Registry(registry_home)
+    try:
+        config = {"monitor": "churn-live", "max_p95_ms": 50, "max_error_rate": 0.05}
+        d = reg.deployments.start(
+            {"model_name": "churn", "alias": "production", "version": 1, "config": config,
+             "url": "http://127.0.0.1:8080", "bind_host": "127.0.0.1", "port": 8080}
+        )  # fmt: skip
+        reg.deployments.set_status(d, "running")
+        reg.deployments.heartbeat(d, {"requests": 200, "errors": 4, "req_per_min": 310.0,
+                                      "p95_ms": 4.2})  # fmt: skip
+        for n_errors, p95 in ((0, 3.5), (4, 61.0)):
+            reg.deployments.add_window(
+                {"deployment_id": d, "first_log_id": 0, "last_log_id": 0, "n_rows": 100,
+                 "n_requests": 100, "n_errors": n_errors, "p95_ms": p95}
+            )  # fmt: skip
+    finally:
+        reg.close()
+    code, detail = await get(jp_fetch, "monitors", "churn-live")
+    assert code == 200
+    serving = detail["serving"]
+    assert serving["model_name"] == "churn" and serving["deployment"]["version"] == 1
+    assert serving["deployment"]["req_per_min"] == 310.0 and serving["error_rate"] == 0.02
+    assert (serving["max_p95_ms"], serving["max_error_rate"]) == (50.0, 0.05)
+    assert [(w["n_errors"], w["p95_ms"]) for w in serving["windows"]] == [(0, 3.5), (4, 61.0)]
 
 
 @pytest.fixture
