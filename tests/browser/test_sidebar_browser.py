@@ -131,6 +131,21 @@ def make_monitor(home: Path) -> None:
         for i, (tenure, accuracy) in enumerate([(20, 0.9), (21, 0.88), (26, 0.86), (33, 0.71)]):
             batch, predictions = month(400, tenure, accuracy)
             monitor.log_batch(batch, predictions=predictions, when=start + 30 * day * i)
+        # `mlnb serve churn@production` feeds this monitor: its record and two scored windows
+        served = reg.deployments.start(
+            {"model_name": "churn", "alias": "production", "version": 1,
+             "url": "http://127.0.0.1:8080", "bind_host": "127.0.0.1", "port": 8080,
+             "config": {"monitor": "churn-live", "max_p95_ms": 50}}
+        )  # fmt: skip
+        reg.deployments.set_status(served, "running")
+        reg.deployments.heartbeat(
+            served, {"requests": 600, "errors": 3, "req_per_min": 310.0, "p95_ms": 4.2}
+        )
+        for n_errors, p95 in ((0, 4.0), (3, 72.0)):
+            reg.deployments.add_window(
+                {"deployment_id": served, "first_log_id": 0, "last_log_id": 0, "n_rows": 300,
+                 "n_requests": 300, "n_errors": n_errors, "p95_ms": p95}
+            )  # fmt: skip
     finally:
         reg.close()
 
@@ -528,6 +543,14 @@ def check_monitor_dashboard(page: Page) -> None:
     tenure = board.locator('[data-testid="heatmap-row"][data-column="tenure"]')
     expect(tenure.locator('[data-drifted="yes"]')).not_to_have_count(0)
     expect(board.get_by_test_id("dashboard-alerts")).to_contain_text("below the threshold 0.82")
+    # the deployment feeding it: rate, p95, error rate, and the window over its p95 limit
+    expect(board.get_by_test_id("dashboard-serving-line")).to_contain_text(
+        "serving v1 at http://127.0.0.1:8080 · 310 req/min · p95 4.2 ms · 3 errors · error rate 0.5%"
+    )
+    expect(
+        board.get_by_test_id("dashboard-latency-chart").locator("circle.mlnb-breached")
+    ).to_have_count(1)
+    expect(board.get_by_test_id("dashboard-error-chart").locator("circle")).to_have_count(2)
     shot(page, "monitor-dashboard.png")
 
 
