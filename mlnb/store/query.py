@@ -315,7 +315,7 @@ def search(
     if query is None and sort is None:
         return _newest_page(runs, experiment, status, offset, limit)
     if query is None:
-        total = _count(runs, experiment, status)
+        total = runs.count(experiment, status)
         page = runs.find(
             experiment=experiment,
             status=status,
@@ -332,43 +332,9 @@ def search(
     return found[offset : offset + limit], len(found)
 
 
-def _filters(experiment: str | None, status: str | None) -> tuple[str, list[Any]]:
-    where, params = [], []
-    if experiment is not None:
-        where.append("e.name = ?")
-        params.append(experiment)
-    if status is not None:
-        where.append("r.status = ?")
-        params.append(status)
-    return (f"WHERE {' AND '.join(where)}" if where else ""), params
-
-
-def _count(runs: Any, experiment: str | None, status: str | None) -> int:
-    """How many runs the filters select, counted in SQL (cheap with 10,000 runs)."""
-    clause, params = _filters(experiment, status)
-    rows = runs.db.query(
-        f"SELECT COUNT(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id {clause}",
-        params,
-    )
-    return int(rows[0][0])
-
-
 def _newest_page(
     runs: Any, experiment: str | None, status: str | None, offset: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of runs newest first, paged in SQL, with their params and latest metrics."""
-    clause, params = _filters(experiment, status)
-    rows = runs.db.query(
-        "SELECT r.id, r.uuid, r.name, r.status, r.source, r.started_at, r.ended_at, "
-        "r.notebook_path, r.user, r.pipeline_run_id, e.name AS experiment "
-        f"FROM runs r JOIN experiments e ON e.id = r.experiment_id {clause} "
-        "ORDER BY r.id DESC LIMIT ? OFFSET ?",
-        [*params, int(limit), int(offset)],
-    )
-    page = [dict(row) for row in rows]
-    ids = [run["id"] for run in page]
-    metrics, values = runs.latest_metrics(ids), runs.params_of(ids)
-    for run in page:
-        run["metrics"] = metrics.get(run["id"], {})
-        run["params"] = values.get(run["id"], {})
-    return page, _count(runs, experiment, status)
+    page = runs.find(experiment=experiment, status=status, limit=limit, offset=offset)
+    return [dict(run) for run in page], runs.count(experiment, status)

@@ -69,7 +69,7 @@ _FINITE = "BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
 _NUMERIC_PARAM = "(p.value GLOB '[0-9]*' OR p.value GLOB '-[0-9]*')"
 
 
-class _Filters:
+class RunFilters:
     """The WHERE terms of a run listing (experiment, status, pipeline run), over ``runs r``."""
 
     def __init__(self, terms: list[str], args: list[Any], join: str) -> None:
@@ -80,7 +80,7 @@ class _Filters:
     @classmethod
     def of(
         cls, experiment: str | None, status: str | None, pipeline_run_id: int | None
-    ) -> _Filters:
+    ) -> RunFilters:
         terms: list[str] = []
         args: list[Any] = []
         join = ""
@@ -99,6 +99,10 @@ class _Filters:
     def sql(self) -> tuple[str, list[Any]]:
         """`` AND ...`` terms to append to a WHERE clause, and their arguments."""
         return "".join(f" AND {t}" for t in self.terms), list(self.args)
+
+    def clause(self) -> tuple[str, list[Any]]:
+        """The whole ``WHERE ...`` clause (empty without filters), and its arguments."""
+        return (f"WHERE {' AND '.join(self.terms)}" if self.terms else ""), list(self.args)
 
 
 class RunStore(FeatureStore):
@@ -217,21 +221,23 @@ class RunStore(FeatureStore):
         descending: bool = True,
         with_details: bool = True,
         pipeline_run_id: int | None = None,
+        offset: int = 0,
     ) -> list[RunRecord]:
         """Runs, newest first, each with its params and latest metrics; ``sort`` names a
-        metric (else a param, else a run field) to order by instead, valueless runs last."""
+        metric (else a param, else a run field) to order by instead, valueless runs last.
+        ``offset`` skips that many newest runs (paging; not with ``sort``)."""
         if status is not None and status not in RUN_STATUSES:
             raise ValidationError(
                 f"unknown run status {status!r}; choose one of {', '.join(RUN_STATUSES)}."
             )
         if limit is not None and limit < 0:
             raise ValidationError(f"limit must be 0 or more, got {limit}.")
-        filters = _Filters.of(experiment, status, pipeline_run_id)
+        filters = RunFilters.of(experiment, status, pipeline_run_id)
         if sort:
             ids = self._sorted_ids(sort, descending, limit, filters)
             runs = self.rows_by_ids(ids)
         else:
-            runs = self.rows(experiment, status, limit, pipeline_run_id)
+            runs = self.rows(experiment, status, limit, pipeline_run_id, offset)
         if with_details:
             ids = [r["id"] for r in runs]
             metrics = self.latest_metrics(ids)
@@ -242,7 +248,7 @@ class RunStore(FeatureStore):
         return runs
 
     def _sorted_ids(
-        self, sort: str, descending: bool, limit: int | None, filters: _Filters
+        self, sort: str, descending: bool, limit: int | None, filters: RunFilters
     ) -> list[int]:
         """Run ids in ``sort_runs`` order, read through indexes: the first ``limit`` of each
         source of values (metric, param, field) merged, then valueless runs newest first."""
@@ -481,26 +487,18 @@ class RunStore(FeatureStore):
         status: str | None = None,
         limit: int | None = None,
         pipeline_run_id: int | None = None,
+        offset: int = 0,
     ) -> list[RunRecord]:
         """Runs newest first, filtered; the listing fields only."""
-        where: list[str] = []
-        params: list[Any] = []
-        if experiment is not None:
-            where.append("e.name = ?")
-            params.append(experiment)
-        if status is not None:
-            where.append("r.status = ?")
-            params.append(status)
-        if pipeline_run_id is not None:
-            where.append("r.pipeline_run_id = ?")
-            params.append(pipeline_run_id)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        lim = f"LIMIT {int(limit)}" if limit else ""
+        clause, params = RunFilters.of(experiment, status, pipeline_run_id).clause()
+        page = ""
+        if limit or offset:
+            page = f"LIMIT {int(limit) if limit else -1} OFFSET {int(offset)}"
         rows = self.db.query(
             "SELECT r.id, r.uuid, r.name, r.status, r.source, r.started_at, r.ended_at, "
             "r.notebook_path, r.user, r.pipeline_run_id, e.name AS experiment "
             f"FROM runs r JOIN experiments e ON e.id = r.experiment_id {clause} "
-            f"ORDER BY r.id DESC {lim}",
+            f"ORDER BY r.id DESC {page}",
             params,
         )
         if not rows:
@@ -508,9 +506,15 @@ class RunStore(FeatureStore):
         names = rows[0].keys()
         return [as_record(RunRecord, dict(zip(names, tuple(r), strict=True))) for r in rows]
 
-    def count(self) -> int:
-        """How many runs the registry holds."""
-        return int(self.db.query("SELECT COUNT(*) FROM runs")[0][0])
+    def count(self, experiment: str | None = None, status: str | None = None) -> int:
+        """How many runs the registry holds (of an experiment, with a status)."""
+        clause, params = RunFilters.of(experiment, status, None).clause()
+        return int(
+            self.db.query(
+                f"SELECT COUNT(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id {clause}",
+                params,
+            )[0][0]
+        )
 
     def latest_metrics(self, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
         """Last logged value of every metric, per run (for run tables)."""

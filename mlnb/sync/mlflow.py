@@ -21,7 +21,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlnb.errors import RegistryError, ValidationError
@@ -43,8 +43,19 @@ MAX_TAG_VALUE = 5000
 MAX_PARAM_VALUE = 6000
 
 
+class Tally:
+    """Counts per outcome and kind for a sync or an import report (a dataclass's fields)."""
+
+    def count(self, outcome: str, kind: str) -> None:
+        bucket = getattr(self, outcome)
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class SyncReport:
+class SyncReport(Tally):
     """What one sync created, topped up or found already present, per kind of object."""
 
     uri: str
@@ -52,19 +63,6 @@ class SyncReport:
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)  # mlnb run uuid -> MLflow run id
-
-    def count(self, outcome: str, kind: str) -> None:
-        bucket = getattr(self, outcome)
-        bucket[kind] = bucket.get(kind, 0) + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "uri": self.uri,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "run_ids": self.run_ids,
-        }
 
     def text(self) -> str:
         kinds = ("experiments", "runs", "registered_models", "model_versions", "model_files")

@@ -17,7 +17,7 @@ from typing import Any
 from mlnb.errors import NotFoundError, ValidationError
 from mlnb.lifecycle.versions import register_model, set_alias
 from mlnb.store.registry import Registry, get_registry
-from mlnb.sync.mlflow import MlflowClient
+from mlnb.sync.mlflow import MlflowClient, Tally
 from mlnb.sync.mlflow_models import download_model, require_mlflow
 
 RUN_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed"}
@@ -29,7 +29,7 @@ SYSTEM_TAGS = ("mlflow.log-model.history", "mlflow.runName", "mlflow.source.type
 
 
 @dataclass
-class ImportReport:
+class ImportReport(Tally):
     """What one import brought, found already there, or left out (with the reason)."""
 
     uri: str
@@ -37,19 +37,6 @@ class ImportReport:
     unchanged: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)  # "name/mlflow version" -> mlnb version
-
-    def count(self, outcome: str, kind: str) -> None:
-        bucket = getattr(self, outcome)
-        bucket[kind] = bucket.get(kind, 0) + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "uri": self.uri,
-            "imported": self.imported,
-            "unchanged": self.unchanged,
-            "skipped": self.skipped,
-            "versions": self.versions,
-        }
 
     def text(self) -> str:
         lines = [f"imported from MLflow at {self.uri}"]
