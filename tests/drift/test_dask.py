@@ -60,9 +60,12 @@ def frame(n: int, seed: int, shift: float = 0.0, new_city: bool = False) -> pd.D
 
 
 def partitioned(parts: list[pd.DataFrame]) -> dd.DataFrame:
-    """A Dask DataFrame whose partitions are exactly ``parts`` (empty ones included)."""
+    """A Dask DataFrame whose partitions are exactly ``parts`` (empty ones included), with
+    their dtypes: Dask would turn pandas 2's object columns into strings, and then the two
+    profiles compared here would differ by the dtype they record, not by their statistics."""
     meta = parts[0].iloc[:0]
-    return dd.from_delayed([dask.delayed(p.copy)() for p in parts], meta=meta)
+    with dask.config.set({"dataframe.convert-string": False}):
+        return dd.from_delayed([dask.delayed(p.copy)() for p in parts], meta=meta)
 
 
 def split(df: pd.DataFrame, sizes: list[int]) -> list[pd.DataFrame]:

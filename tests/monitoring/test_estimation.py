@@ -163,7 +163,8 @@ def _check_binary_estimate(seed: int, n: int) -> None:
     p = np.interp(scores, knot["x"], knot["y"])
     exact = float(np.mean(np.where(preds == 1, p, 1 - p)))
     got = estimate_classification(state, scores, preds)
-    assert abs(got["accuracy"]["value"] - exact) < 2e-4
+    # the grid reads each score at its bin (width 1/4096): within 1e-3 of row by row
+    assert abs(got["accuracy"]["value"] - exact) < 1e-3
     if preds.any():
         exact_precision = float(p[preds == 1].mean())
-        assert abs(got["precision"]["value"] - exact_precision) < 2e-4
+        assert abs(got["precision"]["value"] - exact_precision) < 1e-3
