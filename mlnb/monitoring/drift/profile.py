@@ -12,10 +12,10 @@ import base64
 import functools
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -74,10 +74,16 @@ class NumericSummary:
     edges: np.ndarray
     counts: np.ndarray
     atoms: np.ndarray
+    # the binner the fit counted with, on exactly these edges (reused to score)
+    binner: Binner | None = field(default=None, repr=False, compare=False)
 
     @property
     def std(self) -> float:
         return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the binner (its lookup tables weigh ~300 kB; rebuilt on use)."""
+        return {**self.__dict__, "binner": None}
 
     @classmethod
     def from_values(cls, x: np.ndarray, n_bins: int) -> NumericSummary | None:
@@ -108,6 +114,7 @@ class NumericSummary:
                 edges = _sampled_edges(x, ordered, n_bins, lo, hi)
         if discrete is not None:
             edges = discrete
+        binner = None
         if n <= sample_size:  # all values are sorted: count by binary search on the edges
             bounds = edges.copy()
             bounds[-1] = np.nextafter(hi, np.inf)
@@ -120,12 +127,13 @@ class NumericSummary:
                 ordered, edges, "left"
             )
             heavy = max(2, EDGE_SAMPLE_PER_BIN // 2)  # a value holding >= half a bin's mass
+            binner = Binner(edges)
             counts, atoms = _counts_and_atoms(
-                x, edges, count_ties=discrete is not None or bool(tied.max() >= heavy)
+                x, binner, count_ties=discrete is not None or bool(tied.max() >= heavy)
             )
         # a discrete column's values all sit on edges, singletons included
         atoms = np.where(atoms >= (1 if discrete is not None else 2), atoms, 0).astype(float)
-        return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms)
+        return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms, binner)
 
     def cumulative_below(self, knots: np.ndarray) -> np.ndarray:
         """Mass strictly below each knot: ties sit on their edge, the rest spreads evenly."""
@@ -209,11 +217,11 @@ def _sampled_edges(
 
 
 def _counts_and_atoms(
-    x: np.ndarray, edges: np.ndarray, count_ties: bool
+    x: np.ndarray, binner: Binner, count_ties: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact bin counts of ``x`` (all within the edge range) and, when the edge sample showed
     ties, counts of values equal to each edge (heavy ties always show in the sample)."""
-    binner = Binner(edges)
+    edges = binner.edges
     k = len(edges) - 1
     counts = np.zeros(k + 2, dtype=np.int64)
     atoms = np.zeros(k + 1, dtype=np.int64)
@@ -280,6 +288,9 @@ def _thin(s: NumericSummary, n_bins: int) -> NumericSummary:
     nearer_left = (levels - cum[right - 1]) < (cum[right] - levels)
     heavy = np.flatnonzero(s.atoms >= cum[-1] / n_bins)
     picks = np.unique(np.concatenate([[0], right - nearer_left, heavy, [len(cum) - 1]]))
+    if len(picks) == len(s.edges):
+        return s  # every edge kept: nothing to thin
+    s.binner = None
     s.edges = s.edges[picks]
     s.counts = np.diff(cum[picks])
     s.atoms = s.atoms[picks]
@@ -344,7 +355,7 @@ class ColumnProfile:
         """Cached fast binner on this column's edges (numeric columns with a spread)."""
         if self._binner is None:
             assert self.numeric is not None and len(self.numeric.edges) >= 2
-            self._binner = Binner(self.numeric.edges)
+            self._binner = self.numeric.binner or Binner(self.numeric.edges)
         return self._binner
 
     def to_dict(self) -> dict[str, Any]:
@@ -680,25 +691,86 @@ def _discrete_values(
 def fit_frame(
     df: Any, cfg: DriftConfig, n_bins: int, keep_sample: bool, roles: dict[str, str]
 ) -> Profile:
-    """Profile of one DataFrame."""
-    names = _selected_columns(df, cfg, roles)
-    by_name = {str(c): c for c in df.columns}
+    """Profile of one DataFrame (histograms not yet thinned: a part to merge)."""
+    fitter = _Fitter(cfg, roles, n_bins)
+    try:
+        fitter.add(df, keep_sample)
+    finally:
+        fitter.close()
+    return fitter.parts()
 
-    def work(name: str) -> ColumnProfile:
-        col = fit_column(df[by_name[name]], name, cfg, n_bins, keep_sample)
-        col.role = roles.get(name, "feature")
-        return col
 
-    if cfg.workers > 1 and len(df) * len(names) >= 200_000:
-        with ThreadPoolExecutor(cfg.workers) as pool:
-            cols = list(pool.map(work, names))
-    else:
-        cols = [work(n) for n in names]
-    moments = None
-    numeric = feature_columns(df, names, roles) if cfg.multivariate else []
-    if len(numeric) >= 2:
-        moments = Moments.of_frame(df, numeric)
-    return Profile({c.name: c for c in cols}, len(df), cfg, moments=moments)
+class _Fitter:
+    """Fits frames one after another into one profile.
+
+    Each column's chunk profiles merge as a binary counter (every row goes through
+    O(log chunks) merges, exactly as whole profiles would), and the merge runs in the worker
+    thread that has just fitted the column, so merging is as parallel as fitting.
+    """
+
+    def __init__(self, cfg: DriftConfig, roles: dict[str, str], n_bins: int) -> None:
+        self.cfg = cfg
+        self.roles = roles
+        self.n_bins = n_bins
+        self.stacks: dict[str, list[tuple[int, ColumnProfile]]] = {}
+        self.moments: list[tuple[int, Moments | None]] = []
+        self.n_rows = 0
+        self.pool: ThreadPoolExecutor | None = None
+
+    def add(self, df: Any, keep_sample: bool) -> None:
+        """Fit one frame and merge it into what came before."""
+        names = _selected_columns(df, self.cfg, self.roles)
+        by_name = {str(c): c for c in df.columns}
+        for name in names:
+            self.stacks.setdefault(name, [])
+        self.n_rows += len(df)
+
+        def fit(name: str) -> None:
+            col = fit_column(df[by_name[name]], name, self.cfg, self.n_bins, keep_sample)
+            col.role = self.roles.get(name, "feature")
+            _push(self.stacks[name], col, self._merge_columns)
+
+        def moments() -> None:
+            numeric = feature_columns(df, names, self.roles) if self.cfg.multivariate else []
+            part = Moments.of_frame(df, numeric) if len(numeric) >= 2 else None
+            _push(self.moments, part, lambda a, b: _merge_moments([a, b]))
+
+        jobs = [moments] + [functools.partial(fit, name) for name in names]
+        self._run(jobs, parallel=len(df) * len(names) >= 200_000)
+
+    def _merge_columns(self, a: ColumnProfile, b: ColumnProfile) -> ColumnProfile:
+        return _merge_columns([a, b], self.cfg, 2 * self.n_bins, a.n_rows + b.n_rows)
+
+    def _run(self, jobs: list[Any], parallel: bool) -> None:
+        if self.cfg.workers > 1 and parallel:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(self.cfg.workers)
+            list(self.pool.map(lambda job: job(), jobs))
+        else:
+            for job in jobs:
+                job()
+
+    def parts(self) -> Profile:
+        """The profile of a single frame, unthinned (for merging with other parts)."""
+        cols = {name: stack[0][1] for name, stack in self.stacks.items()}
+        return Profile(cols, self.n_rows, self.cfg, moments=self.moments[0][1])
+
+    def profile(self) -> Profile:
+        """Everything fitted so far as one profile, histograms thinned to ``n_bins``."""
+        cols: dict[str, ColumnProfile] = {}
+
+        def collapse(name: str) -> None:
+            cols[name] = _collapse_column([c for _, c in self.stacks[name]], self.cfg)
+
+        jobs = [functools.partial(collapse, name) for name in self.stacks]
+        self._run(jobs, parallel=len(self.stacks) > 1 and self.n_rows >= 200_000)
+        moments = _merge_moments([m for _, m in self.moments])
+        return Profile({n: cols[n] for n in self.stacks}, self.n_rows, self.cfg, moments=moments)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
 
 def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:
@@ -735,34 +807,33 @@ def fit_profile(
     import pandas as pd
 
     chunks: Iterable[Any] = [reference] if isinstance(reference, pd.DataFrame) else reference
-    stack: list[tuple[int, Profile]] = []
-    n_rows = 0
+    fitter = _Fitter(cfg, roles, cfg.n_bins)
     columns: list[str] | None = None
     bar = Progress(progress, "fitting profile", unit="chunk")
-    small_so_far = True
-    for i, df in enumerate(iter_frames(chunks, "reference")):
-        if len(df) == 0:
-            continue
-        names = [str(c) for c in df.columns]
-        if columns is None:
-            columns = names
-            _check_roles(names, roles)
-        elif names != columns:
+    try:
+        for i, df in enumerate(iter_frames(chunks, "reference")):
+            if len(df) == 0:
+                continue
+            names = [str(c) for c in df.columns]
+            if columns is None:
+                columns = names
+                _check_roles(names, roles)
+            elif names != columns:
+                raise ValidationError(
+                    f"reference chunk {i} has columns {names[:10]}, expected the same columns "
+                    f"as the first chunk {columns[:10]}"
+                )
+            small_so_far = fitter.n_rows + len(df) <= cfg.small_ref_rows
+            fitter.add(df, keep_sample=small_so_far)
+            bar.update(1)
+        bar.close()
+        if not fitter.n_rows:
             raise ValidationError(
-                f"reference chunk {i} has columns {names[:10]}, expected the same columns "
-                f"as the first chunk {columns[:10]}"
+                "the reference data has no rows; pass at least one row to fit a profile"
             )
-        n_rows += len(df)
-        small_so_far = n_rows <= cfg.small_ref_rows
-        part = fit_frame(df, cfg, cfg.n_bins, keep_sample=small_so_far, roles=roles)
-        _push(stack, part, 2 * cfg.n_bins)
-        bar.update(1)
-    bar.close()
-    if not stack:
-        raise ValidationError(
-            "the reference data has no rows; pass at least one row to fit a profile"
-        )
-    profile = _finish(_collapse(stack, cfg))
+        profile = _finish(fitter.profile())
+    finally:
+        fitter.close()
     profile.target, profile.prediction = target, prediction
     return profile
 
@@ -779,7 +850,7 @@ def _fit_dask(
         if part is None:  # an empty partition
             continue
         part.config = cfg
-        _push(stack, part, 2 * cfg.n_bins)
+        _push(stack, part, lambda a, b: _merge_at(a, b, 2 * cfg.n_bins))
     if not stack:
         raise ValidationError(
             "the reference data has no rows; pass at least one row to fit a profile"
@@ -806,12 +877,17 @@ def _fit_partition(part: Any, cfg: DriftConfig, roles: dict[str, str]) -> Profil
     return fit_frame(part, cfg, cfg.n_bins, keep_sample=keep_sample, roles=roles)
 
 
-def _push(stack: list[tuple[int, Profile]], part: Profile, bins: int) -> None:
+_Part = TypeVar("_Part")
+
+
+def _push(
+    stack: list[tuple[int, _Part]], part: _Part, merge: Callable[[_Part, _Part], _Part]
+) -> None:
     """Binary-counter merging: each row goes through O(log chunks) merges."""
     level = 0
     while stack and stack[-1][0] == level:
         _, prev = stack.pop()
-        part = _merge_at(prev, part, bins)
+        part = merge(prev, part)
         level += 1
     stack.append((level, part))
 
@@ -828,18 +904,21 @@ def _merge_at(a: Profile, b: Profile, bins: int) -> Profile:
 
 def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
     parts = [p for _, p in stack]
-    if len(parts) == 1:
-        profile = parts[0]
-        for col in profile.columns.values():
-            if col.numeric is not None:
-                col.numeric = _thin(col.numeric, cfg.n_bins)
-        return profile
     n_rows = sum(p.n_rows for p in parts)
     cols = {
-        name: _merge_columns([p.columns[name] for p in parts], cfg, cfg.n_bins, n_rows)
-        for name in parts[0].columns
+        name: _collapse_column([p.columns[name] for p in parts], cfg) for name in parts[0].columns
     }
     return Profile(cols, n_rows, cfg, moments=_merge_moments([p.moments for p in parts]))
+
+
+def _collapse_column(parts: list[ColumnProfile], cfg: DriftConfig) -> ColumnProfile:
+    """One column's parts merged, its histogram thinned to ``cfg.n_bins``."""
+    if len(parts) == 1:
+        col = parts[0]
+        if col.numeric is not None:
+            col.numeric = _thin(col.numeric, cfg.n_bins)
+        return col
+    return _merge_columns(parts, cfg, cfg.n_bins, sum(c.n_rows for c in parts))
 
 
 def _roles(target: str | None, prediction: str | None) -> dict[str, str]:
