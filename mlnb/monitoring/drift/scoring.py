@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -538,7 +538,7 @@ class _Scorer:
         work = [(acc, df[by_name[name]]) for name, acc in self.accs.items() if name in by_name]
         # the slowest jobs first so the pool stays busy to the end
         work.sort(key=lambda w: _job_order(w[0]))
-        jobs = [functools.partial(acc.add, series) for acc, series in work]
+        jobs: list[Callable[[], object]] = [functools.partial(acc.add, s) for acc, s in work]
         if self.moments is not None:
             jobs.insert(0, functools.partial(self._add_moments, df))
         if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
