@@ -53,6 +53,9 @@ TEXT_MIN_LENGTH = 20
 # Edges are placed from a sorted sample of this many values per bin; counts always use every
 # value, so the sample only decides where bins fall, not what they hold.
 EDGE_SAMPLE_PER_BIN = 20
+# Values of a chunk outside the range of the part it is counted into are held apart, up to
+# this many per column and side, then fitted as a part of their own.
+SPILL_MAX_VALUES = 65_536
 EVIDENTLY_DISCRETE_ANY = 5  # numeric columns with <= 5 distinct values are tested as categories
 
 
@@ -700,6 +703,94 @@ def fit_frame(
     return fitter.parts()
 
 
+class _OpenNumeric:
+    """A numeric column's part that later chunks are counted into, on its own bins.
+
+    Fitting a chunk from scratch (a sorted sample for the edges, a new binner, a merge)
+    costs several times more than counting it on bins already placed. A later chunk from
+    the same distribution is therefore counted exactly on this part's edges; its values
+    outside the part's range are kept apart (``below``/``above``, fitted as parts of their
+    own), and a chunk that would crowd any bin (a shift between chunks) is fitted anew, so
+    bins keep holding comparable masses.
+    """
+
+    def __init__(self, col: ColumnProfile, n_bins: int) -> None:
+        self.col = col
+        self.n_bins = n_bins
+        summary = cast(NumericSummary, col.numeric)
+        self.binner = summary.binner or Binner(summary.edges)
+        self.all_atoms = bool(summary.atoms.sum() == summary.n)  # every value on an edge
+        self.below: list[np.ndarray] = []
+        self.above: list[np.ndarray] = []
+
+    @staticmethod
+    def can_grow(col: ColumnProfile, n_bins: int) -> bool:
+        """Continuous numeric parts whose edges came from a full-size sample."""
+        s = col.numeric
+        return (
+            col.family == "numeric"
+            and not col.category_dtype
+            and col.categories is None
+            and col.sample is None
+            and s is not None
+            and s.n > EDGE_SAMPLE_PER_BIN * n_bins
+            and len(s.edges) >= 2
+        )
+
+    def absorb(self, series: Any) -> bool:
+        """Count a chunk into this part; False (nothing changed) when it must be refitted."""
+        col = self.col
+        if str(series.dtype) != col.dtype or column_family(series) != ("numeric", False):
+            return False
+        x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
+        s = cast(NumericSummary, col.numeric)
+        inside = (x >= s.min) & (x <= s.max)
+        x_in = x if inside.all() else x[inside]
+        n_in = len(x_in)
+        counts, atoms = _counts_and_atoms(x_in, self.binner, count_ties=bool(s.atoms.any()))
+        crowded = counts > 2.0 * n_in * (s.counts / s.n) + 10.0
+        if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
+            return False
+        if n_in < len(x):
+            out = x[~inside]
+            self.below.append(out[out < s.min])
+            self.above.append(out[out > s.max])
+        if n_in:
+            mean_in = float(x_in.mean())
+            m2_in = _sum_of_squares(x_in - mean_in) if n_in > 1 else 0.0
+            n = s.n + n_in
+            mean = (s.mean * s.n + mean_in * n_in) / n
+            s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_in + n_in * (mean_in - mean) ** 2
+            s.n, s.mean = n, mean
+            s.counts = s.counts + counts
+            tied = s.atoms + atoms
+            s.atoms = np.where(tied >= (1 if self.all_atoms else 2), tied, 0.0)
+        col.n_rows += len(series) - (len(x) - n_in)
+        col.n_missing += n_nan
+        col.n_posinf += n_pos
+        col.n_neginf += n_neg
+        return True
+
+    def spilled(self, keep: int) -> list[ColumnProfile]:
+        """Parts fitted from the values kept apart, once more than ``keep`` are held."""
+        parts = []
+        for side in (self.below, self.above):
+            held = sum(len(v) for v in side)
+            if held and held > keep:
+                x = np.concatenate(side)
+                side.clear()
+                part = ColumnProfile(
+                    name=self.col.name,
+                    family="numeric",
+                    n_rows=len(x),
+                    dtype=self.col.dtype,
+                    role=self.col.role,
+                    numeric=NumericSummary.from_values(x, self.n_bins),
+                )
+                parts.append(part)
+        return parts
+
+
 class _Fitter:
     """Fits frames one after another into one profile.
 
@@ -713,6 +804,7 @@ class _Fitter:
         self.roles = roles
         self.n_bins = n_bins
         self.stacks: dict[str, list[tuple[int, ColumnProfile]]] = {}
+        self.open: dict[str, _OpenNumeric | None] = {}
         self.moments: list[tuple[int, Moments | None]] = []
         self.n_rows = 0
         self.pool: ThreadPoolExecutor | None = None
@@ -723,12 +815,23 @@ class _Fitter:
         by_name = {str(c): c for c in df.columns}
         for name in names:
             self.stacks.setdefault(name, [])
+            self.open.setdefault(name, None)
         self.n_rows += len(df)
 
         def fit(name: str) -> None:
-            col = fit_column(df[by_name[name]], name, self.cfg, self.n_bins, keep_sample)
+            series = df[by_name[name]]
+            current = self.open[name]
+            if current is not None and current.absorb(series):
+                for part in current.spilled(SPILL_MAX_VALUES):
+                    _push(self.stacks[name], part, self._merge_columns)
+                return
+            col = fit_column(series, name, self.cfg, self.n_bins, keep_sample)
             col.role = self.roles.get(name, "feature")
-            _push(self.stacks[name], col, self._merge_columns)
+            self._close(name)
+            if _OpenNumeric.can_grow(col, self.n_bins):
+                self.open[name] = _OpenNumeric(col, self.n_bins)
+            else:
+                _push(self.stacks[name], col, self._merge_columns)
 
         def moments() -> None:
             numeric = feature_columns(df, names, self.roles) if self.cfg.multivariate else []
@@ -741,6 +844,15 @@ class _Fitter:
     def _merge_columns(self, a: ColumnProfile, b: ColumnProfile) -> ColumnProfile:
         return _merge_columns([a, b], self.cfg, 2 * self.n_bins, a.n_rows + b.n_rows)
 
+    def _close(self, name: str) -> None:
+        """Push the column's growing part (and its spilled values) onto its merge stack."""
+        current = self.open[name]
+        if current is None:
+            return
+        self.open[name] = None
+        for part in [current.col, *current.spilled(0)]:
+            _push(self.stacks[name], part, self._merge_columns)
+
     def _run(self, jobs: list[Any], parallel: bool) -> None:
         if self.cfg.workers > 1 and parallel:
             if self.pool is None:
@@ -752,6 +864,8 @@ class _Fitter:
 
     def parts(self) -> Profile:
         """The profile of a single frame, unthinned (for merging with other parts)."""
+        for name in self.stacks:
+            self._close(name)
         cols = {name: stack[0][1] for name, stack in self.stacks.items()}
         return Profile(cols, self.n_rows, self.cfg, moments=self.moments[0][1])
 
@@ -760,6 +874,7 @@ class _Fitter:
         cols: dict[str, ColumnProfile] = {}
 
         def collapse(name: str) -> None:
+            self._close(name)
             cols[name] = _collapse_column([c for _, c in self.stacks[name]], self.cfg)
 
         jobs = [functools.partial(collapse, name) for name in self.stacks]
