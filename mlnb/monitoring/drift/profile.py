@@ -56,6 +56,9 @@ EDGE_SAMPLE_PER_BIN = 20
 # Values of a chunk outside the range of the part it is counted into are held apart, up to
 # this many per column and side, then fitted as a part of their own.
 SPILL_MAX_VALUES = 65_536
+# A chunk holding this many times (plus 6 sigma of counting noise) the mass the part before
+# it has in any bin comes from another distribution: it is fitted anew, not counted in.
+CROWDED_FACTOR = 3.0
 EVIDENTLY_DISCRETE_ANY = 5  # numeric columns with <= 5 distinct values are tested as categories
 
 
@@ -748,7 +751,8 @@ class _OpenNumeric:
         x_in = x if inside.all() else x[inside]
         n_in = len(x_in)
         counts, atoms = _counts_and_atoms(x_in, self.binner, count_ties=bool(s.atoms.any()))
-        crowded = counts > 2.0 * n_in * (s.counts / s.n) + 10.0
+        expected = n_in * (s.counts / s.n)
+        crowded = counts > CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0
         if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
             return False
         if n_in < len(x):
