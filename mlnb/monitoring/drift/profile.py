@@ -747,15 +747,17 @@ class _OpenNumeric:
             return False
         x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
         s = cast(NumericSummary, col.numeric)
-        inside = (x >= s.min) & (x <= s.max)
-        x_in = x if inside.all() else x[inside]
+        inside = None
+        if len(x) and (x.min() < s.min or x.max() > s.max):
+            inside = (x >= s.min) & (x <= s.max)
+        x_in = x if inside is None else x[inside]
         n_in = len(x_in)
         counts, atoms = _counts_and_atoms(x_in, self.binner, count_ties=bool(s.atoms.any()))
         expected = n_in * (s.counts / s.n)
         crowded = counts > CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0
         if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
             return False
-        if n_in < len(x):
+        if inside is not None:
             out = x[~inside]
             self.below.append(out[out < s.min])
             self.above.append(out[out > s.max])
