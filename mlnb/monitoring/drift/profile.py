@@ -137,6 +137,7 @@ class NumericSummary:
             counts, atoms = _counts_and_atoms(
                 x, binner, count_ties=discrete is not None or bool(tied.max() >= heavy)
             )
+            counts = counts[1:-1]  # every value is within the range
         # a discrete column's values all sit on edges, singletons included
         atoms = np.where(atoms >= (1 if discrete is not None else 2), atoms, 0).astype(float)
         return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms, binner)
@@ -225,8 +226,9 @@ def _sampled_edges(
 def _counts_and_atoms(
     x: np.ndarray, binner: Binner, count_ties: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact bin counts of ``x`` (all within the edge range) and, when the edge sample showed
-    ties, counts of values equal to each edge (heavy ties always show in the sample)."""
+    """Exact bin counts of ``x`` (first and last: below and above the edge range) and, when
+    the edge sample showed ties, counts of values equal to each edge (heavy ties always show
+    in the sample)."""
     edges = binner.edges
     k = len(edges) - 1
     counts = np.zeros(k + 2, dtype=np.int64)
@@ -240,7 +242,7 @@ def _counts_and_atoms(
         on_left_edge = xb == edges[idx - 1]
         atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
         atoms[k] += int(np.count_nonzero(xb == edges[k]))
-    return counts[1:-1], atoms
+    return counts, atoms
 
 
 @functools.lru_cache(maxsize=8)
@@ -747,12 +749,12 @@ class _OpenNumeric:
             return False
         x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
         s = cast(NumericSummary, col.numeric)
-        inside = None
-        if len(x) and (x.min() < s.min or x.max() > s.max):
-            inside = (x >= s.min) & (x <= s.max)
+        counts, atoms = _counts_and_atoms(x, self.binner, count_ties=bool(s.atoms.any()))
+        outside = int(counts[0] + counts[-1])  # values beyond the part's range
+        counts = counts[1:-1]
+        inside = None if not outside else (x >= s.min) & (x <= s.max)
         x_in = x if inside is None else x[inside]
         n_in = len(x_in)
-        counts, atoms = _counts_and_atoms(x_in, self.binner, count_ties=bool(s.atoms.any()))
         expected = n_in * (s.counts / s.n)
         crowded = counts > CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0
         if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
