@@ -55,7 +55,7 @@ TEXT_MIN_LENGTH = 20
 EDGE_SAMPLE_PER_BIN = 20
 # Values of a chunk outside the range of the part it is counted into are held apart, up to
 # this many per column and side, then fitted as a part of their own.
-SPILL_MAX_VALUES = 65_536
+SPILL_MAX_VALUES = 16_384
 # A chunk holding this many times (plus 6 sigma of counting noise) the mass the part before
 # it has in any bin comes from another distribution: it is fitted anew, not counted in.
 CROWDED_FACTOR = 3.0
