@@ -292,9 +292,10 @@ class _NumericAccumulator(_Accumulator):
     def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
         """Add the values equal to an edge: each bin's left edge, and the last edge."""
         edges = self.binner.edges
-        inner = (idx >= 1) & (idx <= self.binner.n_inner)
-        left = np.where(inner, idx - 1, 0)
-        on_edge = inner & (xb == edges[left])
+        left = idx - 1
+        # a value below the range (idx 0) meets edges[-1], one above (idx K+1) edges[K]:
+        # it equals neither, so no mask for the range is needed
+        on_edge = xb == np.take(edges, left)
         self.atoms += np.bincount(left[on_edge], minlength=len(edges))
         self.atoms[-1] += int(np.count_nonzero(xb == edges[-1]))
 
