@@ -239,7 +239,7 @@ def _counts_and_atoms(
         counts += np.bincount(idx, minlength=k + 2)
         if not count_ties:
             continue
-        on_left_edge = xb == edges[idx - 1]
+        on_left_edge = xb == np.take(edges, idx - 1)
         atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
         atoms[k] += int(np.count_nonzero(xb == edges[k]))
     return counts, atoms
