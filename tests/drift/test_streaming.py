@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,3 +74,30 @@ def test_values_held_apart_are_fitted_once_past_the_cap(monkeypatch):
     assert b.n == a.n == int(b.counts.sum())
     assert (b.min, b.max) == (a.min, a.max)
     assert np.all(np.diff(b.edges) > 0)
+
+
+def test_ordered_pool_runs_each_columns_jobs_in_order_and_reraises():
+    from mlnb.monitoring.drift._pool import OrderedPool
+
+    pool = OrderedPool(2)
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+
+    def slow(i: int) -> None:
+        time.sleep(0.0005 * (i % 3))
+
+    for i in range(40):
+        jobs = [(k, functools.partial(seen[k].append, i)) for k in "ab"]
+        pool.submit([*jobs, ("c", functools.partial(slow, i))])
+    pool.drain()
+    assert seen == {"a": list(range(40)), "b": list(range(40))}
+
+    def broken() -> None:
+        raise ValueError("bad chunk")
+
+    pool.submit([("a", broken)])
+    with pytest.raises(ValueError, match="bad chunk"):
+        pool.drain()
+    pool.submit([("a", functools.partial(seen["a"].append, 99))])
+    pool.drain()  # the key's turn moved on after the failure: no deadlock
+    assert seen["a"][-1] == 99
+    pool.close()

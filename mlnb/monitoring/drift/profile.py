@@ -12,8 +12,7 @@ import base64
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -29,6 +28,7 @@ from mlnb.monitoring.drift._frames import (
     numeric_values,
     split_finite,
 )
+from mlnb.monitoring.drift._pool import OrderedPool
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
@@ -799,6 +799,9 @@ class _OpenNumeric:
         return parts
 
 
+_MOMENTS_KEY = object()  # the moments' jobs run in order, like a column's
+
+
 class _Fitter:
     """Fits frames one after another into one profile.
 
@@ -815,7 +818,7 @@ class _Fitter:
         self.open: dict[str, _OpenNumeric | None] = {}
         self.moments: list[tuple[int, Moments | None]] = []
         self.n_rows = 0
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: OrderedPool | None = None
 
     def add(self, df: Any, keep_sample: bool) -> None:
         """Fit one frame and merge it into what came before."""
@@ -846,7 +849,8 @@ class _Fitter:
             part = Moments.of_frame(df, numeric) if len(numeric) >= 2 else None
             _push(self.moments, part, lambda a, b: _merge_moments([a, b]))
 
-        jobs = [moments] + [functools.partial(fit, name) for name in names]
+        jobs: list[tuple[Hashable, Callable[[], object]]] = [(_MOMENTS_KEY, moments)]
+        jobs += [(name, functools.partial(fit, name)) for name in names]
         self._run(jobs, parallel=len(df) * len(names) >= 200_000)
 
     def _merge_columns(self, a: ColumnProfile, b: ColumnProfile) -> ColumnProfile:
@@ -861,17 +865,25 @@ class _Fitter:
         for part in [current.col, *current.spilled(0)]:
             _push(self.stacks[name], part, self._merge_columns)
 
-    def _run(self, jobs: list[Any], parallel: bool) -> None:
+    def _run(self, jobs: list[tuple[Hashable, Callable[[], object]]], parallel: bool) -> None:
+        """Queue the jobs on the threads (a column's jobs in order; the next chunk may start
+        while this one finishes) or run them here, after whatever is queued."""
         if self.cfg.workers > 1 and parallel:
             if self.pool is None:
-                self.pool = ThreadPoolExecutor(self.cfg.workers)
-            list(self.pool.map(lambda job: job(), jobs))
-        else:
-            for job in jobs:
-                job()
+                self.pool = OrderedPool(self.cfg.workers)
+            self.pool.submit(jobs)
+            return
+        self._drain()
+        for _, job in jobs:
+            job()
+
+    def _drain(self) -> None:
+        if self.pool is not None:
+            self.pool.drain()
 
     def parts(self) -> Profile:
         """The profile of a single frame, unthinned (for merging with other parts)."""
+        self._drain()
         for name in self.stacks:
             self._close(name)
         cols = {name: stack[0][1] for name, stack in self.stacks.items()}
@@ -885,14 +897,17 @@ class _Fitter:
             self._close(name)
             cols[name] = _collapse_column([c for _, c in self.stacks[name]], self.cfg)
 
-        jobs = [functools.partial(collapse, name) for name in self.stacks]
+        jobs: list[tuple[Hashable, Callable[[], object]]] = [
+            (name, functools.partial(collapse, name)) for name in self.stacks
+        ]
         self._run(jobs, parallel=len(self.stacks) > 1 and self.n_rows >= 200_000)
+        self._drain()
         moments = _merge_moments([m for _, m in self.moments])
         return Profile({n: cols[n] for n in self.stacks}, self.n_rows, self.cfg, moments=moments)
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True)
+            self.pool.close()
             self.pool = None
 
 
