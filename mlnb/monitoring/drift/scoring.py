@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from mlnb.monitoring.drift._frames import (
     iter_frames,
     numeric_values,
 )
+from mlnb.monitoring.drift._pool import OrderedPool
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
@@ -513,7 +513,7 @@ class _Scorer:
         self.extra: list[str] = []
         self.missing: list[str] = []
         self.n_rows = 0
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: OrderedPool | None = None
         self.moments: Moments | None = None
         if cfg.multivariate and profile.moments is not None:
             self.moments = Moments.empty(profile.moments.columns)
@@ -539,18 +539,33 @@ class _Scorer:
         work = [(acc, df[by_name[name]]) for name, acc in self.accs.items() if name in by_name]
         # the slowest jobs first so the pool stays busy to the end
         work.sort(key=lambda w: _job_order(w[0]))
-        jobs: list[Callable[[], object]] = [functools.partial(acc.add, s) for acc, s in work]
+        jobs: list[tuple[Hashable, Callable[[], object]]] = [
+            (acc.col.name, functools.partial(acc.add, series)) for acc, series in work
+        ]
         if self.moments is not None:
-            jobs.insert(0, functools.partial(self._add_moments, df))
+            jobs.insert(0, (_MOMENTS_DONE, functools.partial(self._add_moments, df)))
         if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
             if self.pool is None:
-                self.pool = ThreadPoolExecutor(self.cfg.workers)
-            for done in self.pool.map(lambda job: job(), jobs):
-                if on_column is not None and done is not _MOMENTS_DONE:
-                    on_column()
+                self.pool = OrderedPool(self.cfg.workers)
+            # the next chunk may start while this one's slowest columns finish
+            self._count(self.pool.submit(jobs), on_column)
+            if on_column is not None:  # one frame: its columns are done when this returns
+                self.finish(on_column)
         else:
-            for job in jobs:
-                if job() is not _MOMENTS_DONE and on_column is not None:
+            self.finish()  # what is queued comes first
+            for _, job in jobs:
+                self._count([job()], on_column)
+
+    def finish(self, on_column: Any = None) -> None:
+        """Wait for every queued column job (raising the first error)."""
+        if self.pool is not None:
+            self._count(self.pool.drain(), on_column)
+
+    @staticmethod
+    def _count(results: list[object], on_column: Any) -> None:
+        if on_column is not None:
+            for done in results:
+                if done is not _MOMENTS_DONE:
                     on_column()
 
     def _add_moments(self, df: Any) -> object:
@@ -585,7 +600,7 @@ class _Scorer:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True)
+            self.pool.close()
             self.pool = None
 
     def report(self, seconds: float) -> DriftReport:
@@ -1079,6 +1094,7 @@ def score(
             scorer.add(chunk, i, on_column=bar.update if single else None)
             if not single:
                 bar.update(1)
+        scorer.finish()
     finally:
         scorer.close()
         bar.close()
@@ -1107,6 +1123,7 @@ def _score_partition(part: Any, profile: Profile, cfg: DriftConfig) -> _Scorer:
     scorer = _Scorer(profile, cfg)
     try:
         scorer.add(part, 0)
+        scorer.finish()
     finally:
         scorer.close()
     return scorer.detach()
