@@ -2,7 +2,7 @@
 and a side-by-side with Evidently's DataDriftPreset on the same data.
 
     python bench/bench_drift.py                                    # 1M x 25, best of 3
-    python bench/bench_drift.py --rows 10000000 --cols 25 --chunks   # streamed: goal < 5 s, 300 MB
+    python bench/bench_drift.py --rows 10000000 --cols 25 --chunks   # goal: < 5 s, 300 MB
     python bench/bench_drift.py --rows 1000000 --chunked-vs-memory   # goal: chunked <= 1.3x
     python bench/bench_drift.py --rows 1000000 --peer .venv-peers/bin/python  # goal: >= 300x
     python bench/bench_drift.py --rows 200000 --correlation-flip   # multivariate scenario
@@ -118,13 +118,15 @@ class TimedChunks:
     def __init__(self, args: argparse.Namespace, seed: int, shifted: bool) -> None:
         self.args, self.seed, self.shifted = args, seed, shifted
         self.making_s = 0.0
+        self.making_cpu_s = 0.0
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         made = chunks(self.args.rows, self.args.cols, self.args.chunk_rows, self.seed, self.shifted)
         while True:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             chunk = next(made, None)
             self.making_s += time.perf_counter() - started
+            self.making_cpu_s += time.thread_time() - cpu
             if chunk is None:
                 return
             yield chunk
@@ -142,15 +144,18 @@ def streamed(args: argparse.Namespace) -> dict[str, Any]:
     del first
     base = peak_rss_mb()
     ref_chunks = TimedChunks(args, 1, False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     profile = fit_profile(iter(ref_chunks), progress=args.progress)
     fit_s = time.perf_counter() - started - ref_chunks.making_s
+    fit_cpu_s = time.process_time() - cpu - ref_chunks.making_cpu_s
     cur_chunks = TimedChunks(args, 2, True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = score(profile, iter(cur_chunks), progress=args.progress)
     score_s = time.perf_counter() - started - cur_chunks.making_s
+    score_cpu_s = time.process_time() - cpu - cur_chunks.making_cpu_s
     expected = {name for name, _, moves in column_plan(args.cols) if moves}
     peak = peak_rss_mb()
+    per_core = (fit_cpu_s + score_cpu_s) / min(os.cpu_count() or 1, DriftConfig().workers)
     return {
         "mode": "streamed chunks",
         "rows": args.rows,
@@ -158,14 +163,20 @@ def streamed(args: argparse.Namespace) -> dict[str, Any]:
         "chunk_rows": args.chunk_rows,
         "chunk_mb": round(chunk_mb, 1),
         "generating_chunks_s": round(ref_chunks.making_s + cur_chunks.making_s, 2),
+        # wall time mlnb adds to reading the chunks (its threads work while the next chunk
+        # is made, so this is what a stream from a reader pays)
         "fit_s": round(fit_s, 2),
         "score_s": round(score_s, 2),
         "fit_and_score_s": round(fit_s + score_s, 2),
+        # mlnb's own CPU (all threads, chunk making excluded): the wall time it would take
+        # on one core with chunks that cost nothing to make
+        "fit_and_score_cpu_s": round(fit_cpu_s + score_cpu_s, 2),
+        "cpu_s_per_core": round(per_core, 2),  # the wall time if chunks were free to make
         "goal_s": STREAM_GOAL_S,
         "peak_rss_mb_before": round(base, 1),
         "peak_rss_mb": round(peak, 1),
         "goal_mb": STREAM_GOAL_MB,
-        "goals_met": fit_s + score_s <= STREAM_GOAL_S and peak <= STREAM_GOAL_MB,
+        "goals_met": max(fit_s + score_s, per_core) <= STREAM_GOAL_S and peak <= STREAM_GOAL_MB,
         "data_mb_if_held_in_memory": round(chunk_mb * args.rows / args.chunk_rows, 1),
         "drifted_as_planned": set(report.drifted_columns) == expected,
         "n_drifted": report.n_drifted,
