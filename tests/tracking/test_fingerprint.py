@@ -315,3 +315,50 @@ def test_mixed_types_with_equal_values_stay_distinct():
     variants = [[1, "a"], [1.0, "a"], ["1", "a"], [True, "a"], [None, "a"], [float("nan"), "a"]]
     ids = {mlnb.fingerprint(pd.Series(v, dtype=object)) for v in variants}
     assert len(ids) == len(variants)
+
+
+def look_alikes(value: object) -> list[object]:
+    """Values equal or similar to ``value`` in another type: 1, 1.0, "1", True, np.int64(1)..."""
+    number = 1 if value is None or isinstance(value, str) else value
+    forms: list[object] = [str(value), repr(value), np.str_(str(value))]
+    if isinstance(number, (bool, int, float)) and number == number:
+        forms += [int(number), float(number), bool(number), np.int64(int(number))]
+        forms += [np.float64(number), np.bool_(bool(number))]
+    return [f for f in forms if type(f) is not type(value)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(2**40), 2**40),
+            st.floats(allow_nan=False, width=32),
+            st.sampled_from(["1", "0", "1.0", "True", ""]),
+            st.booleans(),
+            st.none(),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.data(),
+)
+def test_a_value_never_passes_for_its_look_alike_of_another_type(values, data):
+    """1, 1.0, "1", True and np.int64(1) are different data: swapping one in is a new version."""
+    i = data.draw(st.integers(0, len(values) - 1))
+    alike = data.draw(st.sampled_from(look_alikes(values[i])))
+    swapped = list(values)
+    swapped[i] = alike
+    original = pd.Series(values, dtype=object)
+    assert mlnb.fingerprint(pd.Series(swapped, dtype=object)) != mlnb.fingerprint(original)
+    as_array = np.array(swapped + [object()], dtype=object)[:-1]
+    assert mlnb.fingerprint(as_array) != mlnb.fingerprint(np.array(values + [object()], dtype=object)[:-1])
+
+
+def test_numpy_scalars_among_python_objects_are_versioned():
+    """A mixed column holding numpy scalars (np.str_, np.int64) was skipped with a TypeError."""
+    s = pd.Series(["a", np.str_("a"), np.int64(1), 1, np.float64(2.5), 2.5], dtype=object)
+    first = mlnb.fingerprint(s)
+    assert first == mlnb.fingerprint(s.copy())
+    edited = s.copy()
+    edited[2] = np.int64(2)
+    assert mlnb.fingerprint(edited) != first
