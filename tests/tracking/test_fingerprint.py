@@ -351,7 +351,9 @@ def test_a_value_never_passes_for_its_look_alike_of_another_type(values, data):
     original = pd.Series(values, dtype=object)
     assert mlnb.fingerprint(pd.Series(swapped, dtype=object)) != mlnb.fingerprint(original)
     as_array = np.array(swapped + [object()], dtype=object)[:-1]
-    assert mlnb.fingerprint(as_array) != mlnb.fingerprint(np.array(values + [object()], dtype=object)[:-1])
+    assert mlnb.fingerprint(as_array) != mlnb.fingerprint(
+        np.array(values + [object()], dtype=object)[:-1]
+    )
 
 
 def test_numpy_scalars_among_python_objects_are_versioned():
