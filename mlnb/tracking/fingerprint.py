@@ -363,6 +363,7 @@ def _hash_arrow(h: Any, arr: Any) -> None:
 # Python types whose values Arrow converts exactly (no rounding, no time-zone folding).
 _ARROW_EXACT = (str, int, float, bool, bytes)
 _TYPE_OF = np.frompyfunc(type, 1, 1)  # the type of every value, in one C loop
+_FEW_TYPES = 8  # up to this many types in a column, one comparison pass per type
 
 
 def _hash_objects(h: Any, values: np.ndarray) -> None:
@@ -401,9 +402,16 @@ def _positions_by_type(values: np.ndarray) -> dict[type, np.ndarray]:
 
     types = _TYPE_OF(values)
     addresses = np.asarray(_AddressesOf(types))
+    distinct = pd.unique(addresses)
+    if len(distinct) <= _FEW_TYPES:
+        found = (np.flatnonzero(addresses == a) for a in distinct)
+    else:  # many types: one stable sort instead of a pass per type
+        order = np.argsort(addresses, kind="stable")
+        cuts = np.flatnonzero(np.diff(addresses[order])) + 1
+        found = iter(np.split(order, cuts))
     groups = {}
-    for address in pd.unique(addresses):
-        positions = np.flatnonzero(addresses == address).astype(np.int64, copy=False)
+    for positions in found:
+        positions = positions.astype(np.int64, copy=False)
         groups[types[positions[0]]] = positions
     return groups
 

@@ -332,7 +332,7 @@ def look_alikes(value: object) -> list[object]:
     st.lists(
         st.one_of(
             st.integers(-(2**40), 2**40),
-            st.floats(allow_nan=False, width=32),
+            st.floats(-1e9, 1e9, width=32),
             st.sampled_from(["1", "0", "1.0", "True", ""]),
             st.booleans(),
             st.none(),
@@ -364,3 +364,23 @@ def test_numpy_scalars_among_python_objects_are_versioned():
     edited = s.copy()
     edited[2] = np.int64(2)
     assert mlnb.fingerprint(edited) != first
+
+
+def test_a_column_of_many_types_is_grouped_the_same_way_as_a_few():
+    """Past a handful of types the grouping sorts instead of scanning once per type: the
+    version is the same as the per-type scan's, and moving a value between types counts."""
+    from mlnb.tracking import fingerprint as fp
+
+    classes = [type(f"K{i}", (), {"__repr__": lambda self: "k"}) for i in range(30)]
+    values = [classes[i % 30]() for i in range(300)] + [1, "1", 1.0]
+    column = pd.Series(values, dtype=object)
+    sorted_id = mlnb.fingerprint(column)
+    few = fp._FEW_TYPES
+    try:
+        fp._FEW_TYPES = 10_000
+        assert mlnb.fingerprint(column) == sorted_id
+    finally:
+        fp._FEW_TYPES = few
+    swapped = list(values)
+    swapped[0], swapped[1] = swapped[1], swapped[0]
+    assert mlnb.fingerprint(pd.Series(swapped, dtype=object)) != sorted_id
