@@ -403,13 +403,14 @@ def _positions_by_type(values: np.ndarray) -> dict[type, np.ndarray]:
     types = _TYPE_OF(values)
     addresses = np.asarray(_AddressesOf(types))
     distinct = pd.unique(addresses)
+    found: Iterator[np.ndarray]
     if len(distinct) <= _FEW_TYPES:
         found = (np.flatnonzero(addresses == a) for a in distinct)
     else:  # many types: one stable sort instead of a pass per type
         order = np.argsort(addresses, kind="stable")
         cuts = np.flatnonzero(np.diff(addresses[order])) + 1
         found = iter(np.split(order, cuts))
-    groups = {}
+    groups: dict[type, np.ndarray] = {}
     for positions in found:
         positions = positions.astype(np.int64, copy=False)
         groups[types[positions[0]]] = positions
