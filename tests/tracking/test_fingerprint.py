@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from hypothesis.extra.pandas import column, data_frames
 
 import mlnb
@@ -384,3 +385,33 @@ def test_a_column_of_many_types_is_grouped_the_same_way_as_a_few():
     swapped = list(values)
     swapped[0], swapped[1] = swapped[1], swapped[0]
     assert mlnb.fingerprint(pd.Series(swapped, dtype=object)) != sorted_id
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hnp.arrays(
+        st.sampled_from([np.float64, np.int32, np.uint8, np.dtype("U3"), np.bool_]),
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),
+    ),
+    st.data(),
+)
+def test_strided_and_fortran_arrays_have_the_version_of_their_contiguous_copy(a, data):
+    """``df.to_numpy()`` (Fortran order), transposes and steps are hashed a slab of rows at a
+    time: the version is the contiguous copy's, and an edit anywhere still counts."""
+    from mlnb.tracking import fingerprint as fp
+
+    axes = data.draw(st.permutations(range(a.ndim)))
+    step = data.draw(st.integers(1, 3))
+    view = a.transpose(axes)[::step]
+    chunk = fp._CHUNK_BYTES
+    try:
+        fp._CHUNK_BYTES = data.draw(st.sampled_from([1, 7, 64, 1 << 20]))
+        version = mlnb.fingerprint(view)
+        assert version == mlnb.fingerprint(np.ascontiguousarray(view))
+        if view.size and view.dtype.kind in "fiu":
+            edited = view.copy(order="F")
+            at = data.draw(st.integers(0, view.size - 1))
+            edited.flat[at] = 1 if edited.flat[at] != 1 else 2
+            assert mlnb.fingerprint(edited) != version
+    finally:
+        fp._CHUNK_BYTES = chunk
