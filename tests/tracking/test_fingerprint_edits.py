@@ -215,3 +215,23 @@ def test_ndarray_edits_through_views_change_the_version():
     a[::3, 1][2] = 1.0
     assert mlnb.fingerprint(a) != before
     assert mlnb.fingerprint(a) == fresh_version(a)
+
+
+def test_tracked_cells_see_an_edit_made_between_them_in_place(ip, registry):
+    """A frame mentioned by two tracked cells, edited in place in between (``s.array[i] = v``
+    keeps the buffer's address), gets a new input version in the second run; unchanged, the
+    same one."""
+    ip.user_ns["df"] = make_frame(200)
+
+    def input_version(cell: str) -> str:
+        result = ip.run_cell(f"%%track --name {cell}\npeek = df.head()", store_history=True)
+        assert result.error_in_exec is None
+        run = registry.runs.get(registry.runs.find()[0]["id"])
+        return next(d["id"] for d in run["data"] if d["role"] == "input" and d["name"] == "df")
+
+    first = input_version("first")
+    assert input_version("again") == first
+    ip.run_cell('df["f"].array[150] = -1.0')
+    edited = input_version("edited")
+    assert edited != first
+    assert edited == mlnb.fingerprint(ip.user_ns["df"]) == fresh_version(ip.user_ns["df"])
