@@ -9,6 +9,7 @@ on the profile's exact sample so p-values equal scipy's on the raw data.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,15 @@ def _compatible(method: str, col: ColumnProfile) -> bool:
             return col.family == "numeric" and col.numeric is not None
         return method in CATEGORICAL_METHODS
     return False
+
+
+def as_configured(col: ColumnProfile, cfg: DriftConfig) -> ColumnProfile:
+    """The column as it is scored: one detected as an identifier or free text but named in
+    ``per_column`` is the user's call, so it is tested as the numeric or categorical column
+    it is."""
+    if col.looks_like and col.name in cfg.per_column:
+        return dataclasses.replace(col, looks_like="")
+    return col
 
 
 def choose_method(col: ColumnProfile, cfg: DriftConfig, small: bool) -> str | None:
@@ -436,9 +446,15 @@ def _stored_members(members: np.ndarray, keys: list[Any]) -> np.ndarray:
 class _SkippedAccumulator(_Accumulator):
     """Columns that are not tested (datetime, empty reference): count rows and missing."""
 
+    def _typed(self) -> bool:
+        """Dates and integer ids are not tested, but a change of their type is reported."""
+        return self.col.family == "datetime" or (
+            self.col.family == "numeric" and self.col.looks_like == "identifier"
+        )
+
     def add(self, series: Any) -> None:
         family = column_family(series)[0]
-        if self.col.family == "datetime" and family not in ("datetime", "empty"):
+        if self._typed() and family not in (self.col.family, "empty"):
             problem = _dtype_problem(self.col, family, series)
             if problem is not None and not _all_missing(series) and self.dtype_problem is None:
                 self.dtype_problem = problem
@@ -474,9 +490,11 @@ class _Scorer:
         self.small = profile.is_small
         self.methods: dict[str, str | None] = {}
         self.accs: dict[str, _Accumulator] = {}
+        self.cols: dict[str, ColumnProfile] = {}
         for name, col in profile.columns.items():
             if not _selected(name, col, cfg):
                 continue
+            col = self.cols[name] = as_configured(col, cfg)
             method = choose_method(col, cfg, self.small)
             self.methods[name] = method
             self.accs[name] = _accumulator(col, method, self.small)
@@ -554,6 +572,7 @@ class _Scorer:
     def detach(self) -> _Scorer:
         """This scorer with only its counts (no profile), small enough to send to the client."""
         self.profile = None  # type: ignore[assignment]
+        self.cols = {}
         for acc in self.accs.values():
             acc.detach()
         return self
@@ -566,7 +585,7 @@ class _Scorer:
     def report(self, seconds: float) -> DriftReport:
         results = []
         for name, acc in self.accs.items():
-            col = self.profile.columns[name]
+            col = self.cols[name]
             if name in self.missing:
                 results.append(_missing_result(col))
             else:
