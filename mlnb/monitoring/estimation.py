@@ -167,10 +167,12 @@ def _estimate_binary(
     knot = state["knots"][1]
     positive = _positive_predictions(list(state["classes"]), raw, predictions)
     if n <= EXACT_ROWS:  # each row its own "bin": exact
-        kx, ky = np.asarray(knot["x"], dtype=float), np.asarray(knot["y"], dtype=float)
-        p_rows = np.interp(s, kx, ky)
+        steps = _Steps(knot)
+        seg = np.searchsorted(steps.x, s, side="right")
+        p_rows, sloped = steps.calibrate(s, seg)
         w = positive.astype(float)
-        return _binary_from_counts(p_rows, p_rows, 1 - w, w, n, _rows_auc(s, p_rows, kx, ky))
+        auc = steps.auc(p_rows, seg, sloped)
+        return _binary_from_counts(p_rows, p_rows, 1 - w, w, n, auc)
     lo, hi = float(knot["x"][0]), float(knot["x"][-1])
     width = (hi - lo) or 1.0
     idx = ((s - lo) * (GRID / width)).astype(np.intp)
@@ -190,27 +192,48 @@ def _estimate_binary(
     return _binary_from_counts(p_neg, p_pos, neg_pred, pos_pred, n, _binned_auc(pos, neg))
 
 
-def _rows_auc(s: Any, p: Any, kx: Any, ky: Any) -> dict[str, float]:
-    """Exact ROC AUC of rows scored ``s`` with calibrated probabilities ``p`` (isotonic knots
-    ``kx``, ``ky``), without sorting every row. Calibration is non-decreasing, so score order
-    is p order, and rows sharing a p add the same ROC steps in any order: the rows on each
-    flat step of the calibration (most rows: isotonic fits are steps) are summed as one
-    group, and only rows on sloped segments are sorted, among the groups."""
-    import numpy as np
+class _Steps:
+    """A calibration map read as steps: segment j of the knots (0 below the first knot, k
+    from the last) is flat when both its ends have the same probability (isotonic fits are
+    mostly flat steps). Rows on flat segments are read off by segment, without interpolation,
+    and form one tie group each for the ROC AUC."""
 
-    k = len(kx)
-    seg = np.searchsorted(kx, s, side="right")  # 0: below the first knot, k: from the last
-    flat = np.ones(k + 1, dtype=bool)
-    flat[1:k] = ky[:-1] == ky[1:]
-    on_flat = flat[seg]
-    counts = np.bincount(seg, weights=on_flat, minlength=k + 1)
-    pos_flat = np.bincount(seg, weights=np.where(on_flat, p, 0.0), minlength=k + 1)
-    sloped = p[~on_flat]
-    values = np.concatenate([np.r_[ky[0], ky][flat], sloped])
-    pos = np.concatenate([pos_flat[flat], sloped])
-    neg = np.concatenate([(counts - pos_flat)[flat], 1 - sloped])
-    order = np.argsort(values, kind="stable")
-    return _binned_auc(pos[order], neg[order])
+    def __init__(self, knot: Mapping[str, Any]) -> None:
+        import numpy as np
+
+        self.x = np.asarray(knot["x"], dtype=float)
+        self.y = np.asarray(knot["y"], dtype=float)
+        k = len(self.x)
+        self.flat = np.ones(k + 1, dtype=bool)
+        self.flat[1:k] = self.y[:-1] == self.y[1:]
+        self.level = np.r_[self.y[0], self.y]  # each segment's left-end probability
+
+    def calibrate(self, s: Any, seg: Any) -> tuple[Any, Any]:
+        """Calibrated probabilities of scores ``s`` in segments ``seg`` (exactly np.interp's),
+        and the indices of the rows on sloped segments."""
+        import numpy as np
+
+        p = self.level[seg]
+        sloped = np.flatnonzero(~self.flat[seg])
+        if len(sloped):
+            p[sloped] = np.interp(s[sloped], self.x, self.y)
+        return p, sloped
+
+    def auc(self, p: Any, seg: Any, sloped: Any) -> dict[str, float]:
+        """Exact ROC AUC of the rows without sorting them all. Calibration is non-decreasing,
+        so score order is p order, and rows sharing a p add the same ROC steps in any order:
+        each flat segment's rows are one group; only rows on sloped segments are sorted,
+        among the groups."""
+        import numpy as np
+
+        counts = np.bincount(seg, minlength=len(self.flat))[self.flat]
+        levels = self.level[self.flat]
+        alone = p[sloped]
+        values = np.concatenate([levels, alone])
+        pos = np.concatenate([counts * levels, alone])
+        neg = np.concatenate([counts * (1 - levels), 1 - alone])
+        order = np.argsort(values, kind="stable")
+        return _binned_auc(pos[order], neg[order])
 
 
 def _binary_from_counts(
