@@ -36,6 +36,8 @@ def test_new_customer_ids_do_not_drift_and_leave_the_dataset_share():
     assert (ids.kind, ids.status, ids.drifted) == ("identifier", "excluded", False)
     assert "10,000 distinct of 10,000" in ids.note and "excluded from drift" in ids.note
     assert report.n_columns == 5 and report.n_drifted == 0 and not report.dataset_drift
+    assert report.multivariate is not None  # the features together, without the ids
+    assert "customer_id" not in report.multivariate["columns"]
     for name in ("age", "n_orders", "income", "flat_income"):
         assert report.column(name).status == "ok", name
 

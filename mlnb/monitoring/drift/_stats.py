@@ -126,7 +126,10 @@ def js_distance(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     return float(math.sqrt(max(js, 0.0)))
 
 
-JS_NULL_DRAWS = 16  # sample pairs drawn to estimate the no-shift Jensen-Shannon divergence
+# Sample pairs drawn to estimate the no-shift Jensen-Shannon divergence: about
+# JS_NULL_CELLS / categories of them (at least 16, at most 2,000), so the estimate's relative
+# noise, ~sqrt(2 / (draws * (categories - 1))), stays within a few percent at any cardinality.
+JS_NULL_CELLS = 32_000
 
 
 def js_noise_approx(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
@@ -144,8 +147,8 @@ def js_noise_floor(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     """Mean Jensen-Shannon divergence (squared distance) between samples of the reference's and
     the batch's sizes drawn from one distribution (their pooled shares): what sampling alone
     reads as drift. Sparse categories make it large (2,000 categories, 10,000 rows: ~0.02, a
-    distance of ~0.14), so a distance threshold must sit above it. A parametric bootstrap of
-    JS_NULL_DRAWS pairs with a fixed seed: the same counts always give the same floor."""
+    distance of ~0.14), so a distance threshold must sit above it. A parametric bootstrap
+    (see JS_NULL_CELLS) with a fixed seed: the same counts always give the same floor."""
     ref = np.asarray(ref_counts, dtype=float)
     cur = np.asarray(cur_counts, dtype=float)
     n_ref, n_cur = int(round(ref.sum())), int(round(cur.sum()))
@@ -155,8 +158,9 @@ def js_noise_floor(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
         return 0.0
     rng = np.random.default_rng(0)
     shares = pooled / pooled.sum()
-    p = rng.multinomial(n_ref, shares, size=JS_NULL_DRAWS) / n_ref
-    q = rng.multinomial(n_cur, shares, size=JS_NULL_DRAWS) / n_cur
+    draws = int(np.clip(JS_NULL_CELLS // len(pooled), 16, 2000))
+    p = rng.multinomial(n_ref, shares, size=draws) / n_ref
+    q = rng.multinomial(n_cur, shares, size=draws) / n_cur
     m = (p + q) / 2.0
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum(axis=1)

@@ -750,6 +750,8 @@ def fit_frame(
         cols = [work(n) for n in names]
     moments = None
     numeric = feature_columns(df, names, roles) if cfg.multivariate else []
+    excluded = {c.name for c in cols if c.looks_like}  # ids and free text: not features
+    numeric = [n for n in numeric if n not in excluded]
     if len(numeric) >= 2:
         moments = Moments.of_frame(df, numeric)
     return Profile({c.name: c for c in cols}, len(df), cfg, moments=moments)
