@@ -4,7 +4,7 @@ Runs in the peers venv: ``.venv-peers/bin/python bench/peers/nannyml_cbpe.py SPE
 where SPEC names ``reference`` and ``analysis`` parquet files (columns ``y``, ``y_pred``,
 ``y_pred_proba``) and ``chunk_size``. Prints one JSON object on its last line:
 ``{"tool", "version", "seconds", "seconds_accuracy_only", "estimated_accuracy": [...]}``.
-``seconds`` covers fit and estimate on frames already in memory, best of ``repeat`` (3),
+``seconds`` covers fit and estimate on frames already in memory, best of ``repeat`` (spec, default 3),
 with the metrics mlnb's estimate computes (accuracy, precision, recall, F1, ROC AUC: the
 same work); ``seconds_accuracy_only`` the same with accuracy alone. Dropping the label
 column from the analysis frame happens before the clock starts.
