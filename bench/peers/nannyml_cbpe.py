@@ -7,7 +7,9 @@ where SPEC names ``reference`` and ``analysis`` parquet files (columns ``y``, ``
 ``seconds`` covers fit and estimate on frames already in memory, best of ``repeat`` (spec, default 3),
 with the metrics mlnb's estimate computes (accuracy, precision, recall, F1, ROC AUC: the
 same work); ``seconds_accuracy_only`` the same with accuracy alone. Dropping the label
-column from the analysis frame happens before the clock starts.
+column from the analysis frame happens before the clock starts. ``cpu_seconds`` and
+``cpu_seconds_accuracy_only`` are the process CPU times of the same runs (steadier than wall
+time on a loaded machine).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ def main(spec_path: str) -> None:
     reference = pd.read_parquet(spec["reference"])
     analysis = pd.read_parquet(spec["analysis"]).drop(columns=["y"])
     same_work = ["accuracy", "precision", "recall", "f1", "roc_auc"]
-    seconds, frame = _best(reference, analysis, same_work, spec)
-    seconds_accuracy, _ = _best(reference, analysis, ["accuracy"], spec)
+    seconds, cpu, frame = _best(reference, analysis, same_work, spec)
+    seconds_accuracy, cpu_accuracy, _ = _best(reference, analysis, ["accuracy"], spec)
     estimated = [float(v) for v in frame[("accuracy", "value")]]
     print(
         json.dumps(
@@ -37,6 +39,8 @@ def main(spec_path: str) -> None:
                 "version": nml.__version__,
                 "seconds": seconds,
                 "seconds_accuracy_only": seconds_accuracy,
+                "cpu_seconds": cpu,
+                "cpu_seconds_accuracy_only": cpu_accuracy,
                 "metrics": same_work,
                 "estimated_accuracy": estimated,
             }
@@ -48,9 +52,9 @@ def _best(reference, analysis, metrics, spec):
     """Best-of-``repeat`` seconds of fit + estimate, and the analysis results."""
     import nannyml as nml
 
-    best, frame = float("inf"), None
+    best, best_cpu, frame = float("inf"), float("inf"), None
     for _ in range(int(spec.get("repeat", 3))):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         estimator = nml.CBPE(
             y_pred_proba="y_pred_proba",
             y_pred="y_pred",
@@ -62,8 +66,9 @@ def _best(reference, analysis, metrics, spec):
         estimator.fit(reference)
         result = estimator.estimate(analysis)
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
         frame = result.filter(period="analysis").to_df()
-    return best, frame
+    return best, best_cpu, frame
 
 
 if __name__ == "__main__":
