@@ -95,3 +95,12 @@ def test_independent_integer_draws_are_never_taken_for_identifiers(n, width, see
     rng = np.random.default_rng(seed)
     ref = pd.DataFrame({"amount": rng.integers(0, width, n) + 1000})
     assert fit_profile(ref).columns["amount"].kind != "identifier"
+
+
+def test_per_column_scores_a_text_identifier_with_an_honest_note():
+    ref = pd.DataFrame({"customer": [f"C{i:07d}" for i in range(2000)]})
+    cur = pd.DataFrame({"customer": [f"C{i:07d}" for i in range(2000, 2500)]})
+    assert drift(ref, cur).column("customer").status == "excluded"
+    res = drift(ref, cur, per_column={"customer": "chisquare"}).column("customer")
+    assert (res.kind, res.test) == ("categorical", "chisquare") and res.status in ("ok", "drift")
+    assert "fitted as an identifier" in res.note  # hashes past the table are not kept for ids

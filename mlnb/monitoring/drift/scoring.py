@@ -958,8 +958,9 @@ def _categorical_test(
     elif col.other_count:
         extra = (
             f"only the {len(keys)} most frequent of {col.n_distinct:,}+ reference categories are "
-            "tracked; the rest are compared as one 'other' group (a profile from before "
-            "mlnb.drift.profile/2: refit it to see new values past the table)"
+            "tracked; the rest are compared as one 'other' group (the profile does not hold "
+            "membership past the table: it predates mlnb.drift.profile/2, refit it to see new "
+            "values there, or the column was fitted as an identifier or free text)"
         )
         res.note = f"{res.note}; {extra}" if res.note else extra
     res.hist = _categorical_hist(keys, ref, cur, col.other_count > 0, ranked_unseen, acc)
