@@ -125,11 +125,14 @@ class Stats:
         return values[min(len(values) - 1, math.ceil(0.95 * len(values)) - 1)]
 
 
+Scored = tuple[list[Any], np.ndarray | None]  # labels, and probabilities (rows x classes)
+
+
 @dataclass
 class Pending:
     loaded: Loaded
     parsed: Parsed
-    future: asyncio.Future[tuple[list[Any], list[list[float]] | None]]
+    future: asyncio.Future[Scored]
 
 
 class Batcher:
@@ -139,14 +142,10 @@ class Batcher:
         self.queue: asyncio.Queue[Pending] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
-    async def score(
-        self, loaded: Loaded, parsed: Parsed
-    ) -> tuple[list[Any], list[list[float]] | None]:
+    async def score(self, loaded: Loaded, parsed: Parsed) -> Scored:
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._run())
-        future: asyncio.Future[tuple[list[Any], list[list[float]] | None]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(Pending(loaded, parsed, future))
         return await future
 
@@ -175,15 +174,14 @@ class Batcher:
                 _score_group(items)
 
 
-def _predict(
-    loaded: Loaded, columns: list[str], data: dict[str, Any]
-) -> tuple[list[Any], list[list[float]] | None]:
+def _predict(loaded: Loaded, columns: list[str], data: dict[str, Any]) -> Scored:
+    """Labels as Python values and the probability matrix as numpy (converted only if the
+    client asked for it)."""
     frame = pd.DataFrame(data, columns=columns)
     if loaded.has_proba and loaded.classes is not None:
-        proba = loaded.model.predict_proba(frame)
-        classes = loaded.classes
-        labels = [classes[i] for i in proba.argmax(axis=1)]
-        return labels, proba.tolist()
+        proba = np.asarray(loaded.model.predict_proba(frame))
+        labels: list[Any] = np.asarray(loaded.classes, dtype=object)[proba.argmax(axis=1)].tolist()
+        return labels, proba
     preds = loaded.model.predict(frame)
     return [p.item() if hasattr(p, "item") else p for p in preds], None
 
@@ -217,7 +215,10 @@ def _score_group(items: list[Pending]) -> None:
                 n = p.parsed.n_rows
                 if not p.future.done():
                     p.future.set_result(
-                        (labels[start : start + n], proba[start : start + n] if proba else None)
+                        (
+                            labels[start : start + n],
+                            None if proba is None else proba[start : start + n],
+                        )
                     )
                 start += n
             return
@@ -232,15 +233,12 @@ def _score_group(items: list[Pending]) -> None:
                 p.future.set_result(result)
 
 
-def _positive_probability(proba: list[list[float]] | None, n: int) -> list[float | None] | None:
-    """The probability logged per row: of the positive class for two classes, else the top."""
-    if proba is None:
+def _logged_probability(proba: np.ndarray | None) -> np.ndarray | None:
+    """The probability logged per row: of the positive class for two classes, else the top
+    (a numpy column: the writer converts it, not the request path)."""
+    if proba is None or proba.ndim != 2 or not len(proba):
         return None
-    if proba and len(proba[0]) == 2:
-        positive: list[float | None] = [row[1] for row in proba]
-        return positive
-    top: list[float | None] = [max(row) for row in proba]
-    return top[:n]
+    return proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
 
 
 class Server:
@@ -256,7 +254,7 @@ class Server:
         self.model = ServedModel(self.reg, config.ref, self._swapped, self._monitor_id)
         self.metrics.version.set(self.model.current.version)
         self.log = InferenceLog(
-            self.reg.deployments.append_rows,
+            self.reg.deployments.append_requests,
             config.deployment_id,
             max_rows=config.queue_rows,
             flush_seconds=config.flush_seconds,
@@ -378,7 +376,7 @@ class Server:
                 return self._refused(
                     request_id, loaded, 400, "this model does not give probabilities.", started
                 )
-            payload["probabilities"] = proba
+            payload["probabilities"] = proba.tolist()
             payload["classes"] = loaded.classes
         latency = (time.perf_counter() - started) * 1000
         self._count(latency, ok=True)
@@ -390,7 +388,7 @@ class Server:
                 parsed.columns,
                 parsed.data,
                 labels,
-                _positive_probability(proba, len(labels)),
+                _logged_probability(proba),
                 latency,
             )
         )
@@ -500,12 +498,19 @@ def parse_feedback(body: bytes) -> list[tuple[str, int, Any]]:
         )
     if "request_id" in doc:
         rid = str(doc["request_id"])
-        return [(rid, i, label) for i, label in enumerate(doc["labels"])]
-    out = []
-    for i, item in enumerate(doc["labels"]):
-        if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
-            raise PayloadError(f"labels[{i}] needs a request_id and a label.")
-        out.append((str(item["request_id"]), int(item.get("row", 0)), item["label"]))
+        out = [(rid, i, label) for i, label in enumerate(doc["labels"])]
+    else:
+        out = []
+        for i, item in enumerate(doc["labels"]):
+            if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+                raise PayloadError(f"labels[{i}] needs a request_id and a label.")
+            out.append((str(item["request_id"]), int(item.get("row", 0)), item["label"]))
+    missing = [i for i, (_, _, label) in enumerate(out) if label is None]
+    if missing:
+        raise PayloadError(
+            f"labels[{missing[0]}] is null: send each row's true label (leave out rows whose "
+            "label is not known yet; they can follow later)."
+        )
     return out
 
 

@@ -3,7 +3,6 @@ queue, and its traffic scored by the scheduler until an alert starts a pipeline 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -115,14 +114,16 @@ def test_sigkill_mid_flush_keeps_every_committed_row_intact(churn_registry):
 
     con = sqlite3.connect(churn_registry / "registry.db")
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    logged = con.execute("SELECT request_id, features, prediction FROM inference_log").fetchall()
     con.close()
+    reg = mlnb.Registry(churn_registry, create=False)
+    logged = reg.deployments.rows(1)
+    reg.close()
     answered = {rid: at for rid, status, _, at in answers if status == 200}
-    logged_ids = {rid for rid, _, _ in logged}
+    logged_ids = {r["request_id"] for r in logged}
     assert logged_ids <= set(answered)  # nothing logged that was not answered
-    for _, features, prediction in logged:  # every committed row reads back whole
-        assert set(json.loads(features)) == set(cd.FEATURES)
-        assert json.loads(prediction) in (0, 1)
+    for r in logged:  # every committed row reads back whole
+        assert set(r["features"] or {}) == set(cd.FEATURES)
+        assert r["prediction"] in (0, 1)
     lost = set(answered) - logged_ids
     # what a SIGKILL loses: only answers of the last flush window(s) before the kill
     assert all(killed_at - answered[rid] < 3.0 for rid in lost)
