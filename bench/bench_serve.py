@@ -1,20 +1,23 @@
 """``mlnb serve`` vs ``mlflow models serve``: the same scikit-learn pipeline (the demo's churn
 model) behind both, the same bounded loopback load, one run, side by side.
 
-    PYTHONPATH=. python bench/bench_serve.py [--clients 8] [--requests 250] [--batches 20]
+    PYTHONPATH=. python bench/bench_serve.py [--clients 8] [--requests 250] [--batches 20] [--rounds 3]
 
 Measured, each side started fresh:
 
 - ready: seconds from starting the server process to its first 200 on /ping;
 - single-row load: CLIENTS client processes x REQUESTS single-row requests each
   (keep-alive connections, ``{"dataframe_records": [row]}``): requests/s, p50, p95;
-- batch load: BATCHES requests of 1,000 rows from one client: rows/s, p95;
+- batch load: BATCHES requests of 1,000 rows from one client, ROUNDS times: rows/s and p95
+  of the best round (a 20-request round lasts a third of a second, so one busy moment on a
+  shared machine would otherwise decide the logging overhead);
 - mlnb twice: with its inference log on (every row logged, as deployed) and with
   ``--no-log``, for the logging overhead; and the hot-swap time (alias moved -> /version).
 
 MLflow runs with 2 workers (``--env-manager local``) from .venv-peers (bash
 bench/setup_peers.sh); mlnb with its defaults (one process). Goals: >= 3x MLflow's single-row
-throughput, p95 <= 1/3 of MLflow's, logging overhead <= 10%, ready <= 2 s. The machine is
+throughput, p95 <= 1/3 of MLflow's, logging overhead <= 10% (printed for 1,000-row and for
+single-row requests: 1 - rows/s with the log on / rows/s with --no-log), ready <= 2 s. The machine is
 shared: the load average is printed beside the figures. Results: bench/results/serve-latest.json.
 """
 
@@ -194,8 +197,10 @@ def measure(url: str, rows: list[dict[str, Any]], opts: argparse.Namespace) -> d
     run_load(url, bodies(rows, 1, 50), 2, 25)  # warm up both sides alike
     single = run_load(url, bodies(rows, 1, 500), opts.clients, opts.requests)
     single["load_average"] = load_average()
-    batch = run_load(url, bodies(rows, 1000, 4), 1, opts.batches)
+    rounds = [run_load(url, bodies(rows, 1000, 4), 1, opts.batches) for _ in range(opts.rounds)]
+    batch = max(rounds, key=lambda r: r["per_second"])  # best round: least disturbed by others
     batch["rows_per_second"] = batch["per_second"] * 1000
+    batch["rounds_rows_per_second"] = [r["per_second"] * 1000 for r in rounds]
     batch["load_average"] = load_average()
     return {"single_row": single, "batch_1000": batch}
 
@@ -222,7 +227,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=250, help="per client")
-    parser.add_argument("--batches", type=int, default=20, help="1,000-row requests")
+    parser.add_argument("--batches", type=int, default=20, help="1,000-row requests a round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of 1,000-row requests")
     opts = parser.parse_args()
     results: dict[str, Any] = {"command": COMMAND, "load_average_start": load_average()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,7 +272,10 @@ def ratios(r: dict[str, Any]) -> dict[str, float]:
         "single_row_p95_fraction": m["single_row"]["p95_ms"] / f["single_row"]["p95_ms"],
         "batch_rows_per_second_x": m["batch_1000"]["rows_per_second"]
         / f["batch_1000"]["rows_per_second"],
-        "logging_overhead": 1 - m["single_row"]["per_second"] / off["single_row"]["per_second"],
+        "logging_overhead_single_row": 1
+        - m["single_row"]["per_second"] / off["single_row"]["per_second"],
+        "logging_overhead_1000_rows": 1
+        - m["batch_1000"]["rows_per_second"] / off["batch_1000"]["rows_per_second"],
         "ready_seconds_mlnb": m["ready_seconds"],
         "ready_seconds_mlflow": f["ready_seconds"],
     }
@@ -296,8 +305,10 @@ def print_table(r: dict[str, Any]) -> None:
     print(
         f"throughput {q['single_row_throughput_x']:.2f}x MLflow (goal >= 3x); p95 "
         f"{q['single_row_p95_fraction']:.2f} of MLflow's (goal <= 0.33); 1,000-row rows/s "
-        f"{q['batch_rows_per_second_x']:.2f}x; logging overhead {q['logging_overhead']:.1%} "
-        f"(goal <= 10%); ready {q['ready_seconds_mlnb']:.2f} s vs {q['ready_seconds_mlflow']:.2f} s "
+        f"{q['batch_rows_per_second_x']:.2f}x; logging overhead (rows/s, log on vs --no-log) "
+        f"on 1,000-row requests {q['logging_overhead_1000_rows']:.1%} (goal <= 10%), on "
+        f"single-row requests {q['logging_overhead_single_row']:.1%} (goal <= 10%); ready "
+        f"{q['ready_seconds_mlnb']:.2f} s vs {q['ready_seconds_mlflow']:.2f} s "
         f"(goal <= 2 s); hot swap {r['mlnb']['hot_swap_seconds']:.2f} s (goal <= 2 s); "
         f"rows logged {r['mlnb']['rows_logged']}"
     )

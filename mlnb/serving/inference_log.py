@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlnb.store.deployments import LoggedRequest
+from mlnb.store.deployments import LoggedRequest, column_value
 
 log = logging.getLogger("mlnb.serving")
 
@@ -77,18 +77,13 @@ def encode(deployment_id: int, entry: Entry) -> LoggedRequest:
         entry.logged_at,
         entry.version,
         len(entry.predictions),
-        _json({c: _plain(entry.data[c]) for c in entry.columns}),
-        _json(entry.predictions),
-        None if probabilities is None else _json(_plain(probabilities)),
+        _json({c: column_value(entry.data[c]) for c in entry.columns}),
+        _json(column_value(entry.predictions)),
+        None if probabilities is None else _json(column_value(probabilities)),
         entry.latency_ms,
         1,
         None,
     )
-
-
-def _plain(values: Any) -> Any:
-    """A column as a list of Python values (numpy arrays convert in one call)."""
-    return values.tolist() if hasattr(values, "tolist") else values
 
 
 class InferenceLog:

@@ -11,7 +11,10 @@ tables and returns the records of ``records.py``.
 
 from __future__ import annotations
 
+import base64
 import sqlite3
+import sys
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,8 +30,8 @@ from mlnb.store.records import (
 
 DEPLOYMENT_STATUSES = ("starting", "running", "stopped", "crashed")
 # One logged request: (deployment_id, request_id, logged_at, version, n_rows, features as
-# {"column": [values]} JSON, predictions JSON array, probabilities JSON array, latency_ms,
-# ok, error).
+# {"column": values} JSON, predictions JSON, probabilities JSON, latency_ms, ok, error); the
+# values of a column are written by column_value().
 LoggedRequest = tuple[
     int, str, float, int | None, int, str | None, str | None, str | None, float, int, str | None
 ]
@@ -40,6 +43,32 @@ def _deployment(row: sqlite3.Row) -> DeploymentRecord:
     return as_record(DeploymentRecord, d)
 
 
+FLOAT64 = "<f8"  # a float column: {"<f8": base64 of its little-endian float64 values}
+BINARY_FROM = 16  # shorter float columns are cheaper as JSON numbers
+
+
+def column_value(values: Any) -> Any:
+    """A logged column as JSON-ready data: a numpy float column of more than a few values as
+    its float64 bytes in base64 (exact, NaN included, without formatting every value as
+    decimal text), any other column as a list of Python values."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    if kind == "f" and len(values) > BINARY_FROM:
+        raw = values.astype(FLOAT64, copy=False).tobytes()
+        return {FLOAT64: base64.b64encode(raw).decode("ascii")}
+    return values.tolist() if hasattr(values, "tolist") else values
+
+
+def column_values(value: Any) -> list[Any]:
+    """The values of a logged column (the inverse of :func:`column_value`)."""
+    if isinstance(value, dict) and FLOAT64 in value:
+        floats = array("d")
+        floats.frombytes(base64.b64decode(value[FLOAT64]))
+        if sys.byteorder == "big":
+            floats.byteswap()
+        return floats.tolist()
+    return list(value)
+
+
 def _request(row: sqlite3.Row) -> InferenceRequestRecord:
     d = dict(row)
     d.pop("upto", None)
@@ -47,9 +76,12 @@ def _request(row: sqlite3.Row) -> InferenceRequestRecord:
     features = loads(d.get("features"), None)
     if layout == "row" and features is not None:  # logged one row at a time (schema < 6)
         features = {k: [v] for k, v in features.items()}
+    elif features is not None:
+        features = {k: column_values(v) for k, v in features.items()}
     d["features"] = features
-    d["predictions"] = loads(d.get("predictions"), None)
-    d["probabilities"] = loads(d.get("probabilities"), None)
+    for key in ("predictions", "probabilities"):
+        value = loads(d.get(key), None)
+        d[key] = None if value is None else column_values(value)
     d["labels"] = loads(d.get("labels"), None)
     d["ok"] = bool(d["ok"])
     return as_record(InferenceRequestRecord, d)

@@ -283,3 +283,32 @@ def test_sqlite_log_is_intact_after_use(shared_server: Served):
     con = sqlite3.connect(shared_server.home / "registry.db")
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+def test_deployments_lists_without_a_subcommand_and_takes_its_flags(churn_registry, capsys):
+    from mlnb.cli import main
+
+    reg = mlnb.Registry(churn_registry, create=False)
+    for port in (9101, 9102):
+        d = reg.deployments.start(
+            {
+                "model_name": "churn",
+                "alias": "production",
+                "version": 1,
+                "bind_host": "127.0.0.1",
+                "url": f"http://127.0.0.1:{port}",
+                "port": port,
+            }
+        )
+        reg.deployments.set_status(d, "stopped")
+    reg.close()
+    home = str(churn_registry)
+    assert main(["--registry", home, "deployments", "--all", "--model", "churn"]) == 0
+    listed = capsys.readouterr().out
+    assert ":9101" in listed and ":9102" in listed and "stopped" in listed
+    assert main(["--registry", home, "--json", "deployments", "--all"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["--registry", home, "deployments", "--model", "nobody"]) == 0
+    assert "no deployments" in capsys.readouterr().out
+    assert main(["--registry", home, "deployments", "list", "--all"]) == 0
+    assert ":9101" in capsys.readouterr().out
