@@ -33,6 +33,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +44,7 @@ from starlette.routing import Route
 from mlnb._runtime import host as this_host
 from mlnb.monitoring.alerts import raise_alert
 from mlnb.serving.inference_log import Entry, InferenceLog
-from mlnb.serving.model import Loaded, ServedModel
+from mlnb.serving.model import Loaded, ServedModel, preload_skops
 from mlnb.serving.payloads import Parsed, PayloadError, parse_body
 from mlnb.serving.spec import OPENAPI, docs_html
 from mlnb.store.registry import Registry
@@ -69,6 +70,7 @@ class ServeConfig:
     max_body: int = MAX_BODY_BYTES
     queue_rows: int = 200_000
     flush_seconds: float = 0.5
+    metrics_dir: str | None = None  # with several workers: where they share /metrics
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -79,9 +81,13 @@ class ServeConfig:
 
 
 class Metrics:
-    """The Prometheus series of one server process."""
+    """The Prometheus series of a deployment. With several worker processes each one writes
+    its values to files in ``shared_dir`` (prometheus_client's multiprocess mode, chosen by
+    ``PROMETHEUS_MULTIPROC_DIR`` before the worker imports it) and /metrics adds them up:
+    counters and histograms are summed, the version is the one set last by a live worker."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: str | None = None) -> None:
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("mlnb_requests", "Scoring requests", ["status"], registry=r)
@@ -93,16 +99,42 @@ class Metrics:
             registry=r,
         )
         self.rows_logged = Gauge(
-            "mlnb_rows_logged", "Rows written to the inference log", registry=r
+            "mlnb_rows_logged",
+            "Rows written to the inference log",
+            registry=r,
+            multiprocess_mode="sum",
         )
         self.rows_dropped = Gauge(
-            "mlnb_rows_dropped", "Rows dropped by a full log queue", registry=r
+            "mlnb_rows_dropped",
+            "Rows dropped by a full log queue",
+            registry=r,
+            multiprocess_mode="sum",
         )
         self.extra_columns = Counter(
             "mlnb_extra_columns_dropped", "Input columns not in the signature, dropped", registry=r
         )
-        self.version = Gauge("mlnb_model_version", "Registered version being served", registry=r)
-        self.swaps = Counter("mlnb_model_swaps", "Hot swaps to a new version", registry=r)
+        self.version = Gauge(
+            "mlnb_model_version",
+            "Registered version being served",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.swaps = Counter(
+            "mlnb_model_swaps", "Hot swaps to a new version (by each worker process)", registry=r
+        )
+        self.exposed = self.registry
+        if shared_dir is not None:
+            self.exposed = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.exposed, path=shared_dir)
+
+    def text(self) -> bytes:
+        """The Prometheus exposition: this process's series, or every worker's added up."""
+        return generate_latest(self.exposed)
+
+    def close(self) -> None:
+        """A stopping worker: its live-only series (the version) stop counting."""
+        if self.shared_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), self.shared_dir)
 
 
 @dataclass
@@ -248,9 +280,10 @@ class Server:
         self.config = config
         self.reg = Registry(config.home, create=False)
         self.deployment = self.reg.deployments.get(config.deployment_id)
-        self.metrics = Metrics()
+        self.metrics = Metrics(config.metrics_dir)
         self.stats = Stats()
         self.started = time.time()
+        preload_skops()
         self.model = ServedModel(self.reg, config.ref, self._swapped, self._monitor_id)
         self.metrics.version.set(self.model.current.version)
         self.log = InferenceLog(
@@ -260,6 +293,7 @@ class Server:
             flush_seconds=config.flush_seconds,
             on_drop=self._alert_dropped,
             enabled=config.log,
+            on_flush=self._logged,
         )
         self.batcher = Batcher()
         self._stop = threading.Event()
@@ -282,6 +316,7 @@ class Server:
         self.model.stop()
         self.log.close()
         self.beat()
+        self.metrics.close()
         self.reg.deployments.set_status(self.config.deployment_id, "stopped")
 
     def _beat_loop(self) -> None:
@@ -315,6 +350,11 @@ class Server:
             dropped,
         )
         s.beat_at = t
+        self.metrics.rows_logged.set(logged)
+        self.metrics.rows_dropped.set(dropped)
+
+    def _logged(self, logged: int, dropped: int) -> None:
+        """Keep /metrics current after each flush (other workers read these series too)."""
         self.metrics.rows_logged.set(logged)
         self.metrics.rows_dropped.set(dropped)
 
@@ -443,6 +483,7 @@ class Server:
         return JSONResponse(
             {
                 "status": "ok",
+                "pid": os.getpid(),
                 "model": current.name,
                 "version": current.version,
                 "uptime_seconds": round(time.time() - self.started, 1),
@@ -475,7 +516,7 @@ class Server:
     async def prometheus(self, request: Request) -> Response:
         self.metrics.rows_logged.set(self.log.rows_logged)
         self.metrics.rows_dropped.set(self.log.rows_dropped)
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(OPENAPI)

@@ -97,12 +97,14 @@ class InferenceLog:
         flush_seconds: float = FLUSH_SECONDS,
         on_drop: Callable[[int, int], None] | None = None,
         enabled: bool = True,
+        on_flush: Callable[[int, int], None] | None = None,
     ) -> None:
         self.append = append
         self.deployment_id = deployment_id
         self.max_rows = max_rows
         self.flush_seconds = flush_seconds
         self.on_drop = on_drop
+        self.on_flush = on_flush  # (rows logged, rows dropped) after each flush
         self.enabled = enabled
         self.queued_rows = 0
         self.rows_logged = 0
@@ -145,8 +147,12 @@ class InferenceLog:
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
-            self.flush()
-        self.flush()
+            self._flush_and_report()
+        self._flush_and_report()
+
+    def _flush_and_report(self) -> None:
+        if self.flush() and self.on_flush is not None:
+            self.on_flush(self.rows_logged, self.rows_dropped)
 
     def flush(self) -> int:
         """Write everything queued now in one transaction; returns the rows written."""
