@@ -12,7 +12,6 @@ window has arrived through ``/feedback`` its realized metrics are stored with
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -130,13 +129,41 @@ def _concat(logged: list[InferenceRequestRecord], key: str) -> list[Any]:
 
 
 def _outputs(monitor: Monitor, ok: list[InferenceRequestRecord]) -> dict[str, Any]:
-    """``predictions=`` and, when this monitor takes them, ``probabilities=``."""
-    out: dict[str, Any] = {"predictions": _concat(ok, "predictions")}
-    takes = inspect.signature(monitor.log_batch).parameters
-    probs = _concat(ok, "probabilities")
-    if "probabilities" in takes and all(p is not None for p in probs):
-        out["probabilities"] = probs
+    """``predictions=`` and, for a monitor that estimates a binary classifier's accuracy
+    from its confidence (CBPE), ``scores=``: the label-free estimate before labels arrive."""
+    predictions = _concat(ok, "predictions")
+    out: dict[str, Any] = {"predictions": predictions}
+    scores = binary_scores(
+        monitor.config.get("estimator"), predictions, _concat(ok, "probabilities")
+    )
+    if scores is not None:
+        out["scores"] = scores
     return out
+
+
+def binary_scores(
+    estimator: Any, predictions: list[Any], probabilities: list[Any]
+) -> list[float] | None:
+    """The logged probabilities as the scores a binary CBPE estimator reads (the probability
+    of its second class), or None when they cannot be: no such estimator, a probability
+    missing, or more than two classes (the log keeps only the top class's probability).
+
+    The server logs the probability of the model's second class (``classes_[1]``), the one
+    predicted whenever it is above one half; which label that is comes from the rows."""
+    if not estimator or estimator.get("kind") != "cbpe" or len(estimator["classes"]) != 2:
+        return None
+    if not probabilities or any(p is None for p in probabilities):
+        return None
+    negative, positive = estimator["classes"]
+    second = next((y for y, p in zip(predictions, probabilities, strict=True) if p > 0.5), None)
+    if second is None:  # every row went to the first class: the second is the other one
+        first = next((y for y, p in zip(predictions, probabilities, strict=True) if p < 0.5), None)
+        second = {negative: positive, positive: negative}.get(first) if first is not None else None
+    if second == positive:
+        return [float(p) for p in probabilities]
+    if second == negative:
+        return [1.0 - float(p) for p in probabilities]
+    return None
 
 
 def _health_alerts(
