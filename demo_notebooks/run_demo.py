@@ -130,6 +130,7 @@ def serving_story() -> list[str]:
             late: list[tuple[int, list[int]]] = []  # last month's labels, sent with this month
             for month in range(1, SERVED_MONTHS + 1):
                 lines.append(serve_month(client, month, write_month_csv, read_month_csv, late))
+                wait_logged(client)
                 alerts_before = max(
                     (a["id"] for a in reg.alerts.find(status=None, limit=1000)), default=0
                 )
@@ -208,6 +209,14 @@ def serve_month(client, month: int, write_month_csv, read_month_csv, late: list)
     return f"  month {month}: {len(records)} customers, {served}{sent}"
 
 
+def wait_logged(client, timeout: float = 10.0) -> None:
+    """Until the server's inference log has written what it queued (it flushes every 0.5 s),
+    so the scheduler's tick sees the whole month."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and client.get("/health").json()["log"]["queued_rows"]:
+        time.sleep(0.1)
+
+
 def wait_for_swap(client, reg, timeout: float = 30.0) -> None:
     """Until the running server answers with the version production points at."""
     want = reg.models.resolve("churn@production")["version"]
@@ -231,7 +240,8 @@ def window_line(reg, alerts_before: int) -> str:
     realized = "-"
     if len(windows) > 1:
         accuracy = reg.monitors.batch(windows[-2]["batch_id"])["metrics"].get("accuracy")
-        realized = f"{accuracy:.3f}" if accuracy is not None else "- (labels not in yet)"
+        served_by = reg.deployments.window_requests(windows[-2])[0]["version"]
+        realized = f"{accuracy:.3f} (v{served_by})" if accuracy is not None else "-"
     alerts = [a for a in reg.alerts.find(status=None, limit=200) if a["id"] > alerts_before]
     return (
         f"    scheduler: window of {windows[-1]['n_rows']} rows, p95 "

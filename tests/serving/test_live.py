@@ -162,6 +162,7 @@ def test_served_traffic_alerts_and_the_alert_starts_a_pipeline_run(
     mlnb.Monitor(
         "churn-live",
         model="churn",
+        predictor=fitted_models[0],  # calibrates the estimated accuracy on v1's scores
         reference=reference[[*cd.FEATURES, cd.TARGET]],
         target=cd.TARGET,
         thresholds={"accuracy": 0.8},
@@ -192,9 +193,26 @@ def test_served_traffic_alerts_and_the_alert_starts_a_pipeline_run(
     batch = reg.monitors.batch(window["batch_id"])
     assert "support_calls" in [c["column"] for c in batch["report"]["columns"] if c["drifted"]]
     assert batch["metrics"]["accuracy"] < 0.8  # realized after /feedback
+    assert 0 < batch["estimates"]["accuracy"]["value"] < 1  # from the logged probabilities
     kinds = {a["kind"] for a in reg.alerts.find(status=None, limit=50)}
     assert {"accuracy_below_threshold", "latency_p95_above_threshold"} <= kinds
     runs = reg.pipelines.runs(reg.id_of("pipelines", "retrain"))
     assert result["started"] and runs[0]["trigger"] == "alert"
     assert runs[0]["status"] == "finished"
     reg.close()
+
+
+def test_logged_probabilities_become_the_scores_of_a_binary_estimator():
+    from mlnb.serving.live import binary_scores
+
+    cbpe = {"kind": "cbpe", "classes": [0, 1]}
+    assert binary_scores(cbpe, [1, 0], [0.9, 0.2]) == [0.9, 0.2]
+    # a model whose second class is the estimator's negative one: the complement
+    flipped = {"kind": "cbpe", "classes": ["stays", "churns"]}
+    assert binary_scores(flipped, ["stays", "churns"], [0.75, 0.25]) == [0.25, 0.75]
+    # every row predicted the model's first class: its second is the other one
+    assert binary_scores(flipped, ["churns", "churns"], [0.25, 0.5]) == [0.75, 0.5]
+    assert binary_scores(cbpe, [1, 0], [0.9, None]) is None  # a probability missing
+    assert binary_scores({"kind": "cbpe", "classes": [0, 1, 2]}, [1], [0.9]) is None
+    assert binary_scores(None, [1], [0.9]) is None
+    assert binary_scores({"kind": "dle"}, [1.5], [None]) is None
