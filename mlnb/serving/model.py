@@ -30,7 +30,7 @@ def preload_skops() -> None:
     """Import skops in a server process without the test and dask packages it drags in.
 
     skops lists every scikit-learn estimator at import (``all_estimators`` walks all of
-    scikit-learn), which imports pytest and dask when they are installed: a third of a
+    scikit-learn), which imports pytest and dask when they are installed: a quarter of a
     second before the first /ping. While skops imports they read as absent (the walk skips
     what it cannot import); afterwards they import normally again, so a model that needs
     dask still loads. Only the serving process does this: a notebook keeps the usual
