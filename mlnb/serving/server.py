@@ -172,6 +172,8 @@ def run_server(reg: Registry, opts: ServeOptions) -> int:
         raise
     finally:
         if config.metrics_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            os.environ.pop("MLNB_SERVE_CONFIG", None)
             shutil.rmtree(config.metrics_dir, ignore_errors=True)
         current = reg.deployments.get(deployment_id)
         if current["status"] in ("starting", "running"):
