@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -312,3 +316,20 @@ def test_deployments_lists_without_a_subcommand_and_takes_its_flags(churn_regist
     assert "no deployments" in capsys.readouterr().out
     assert main(["--registry", home, "deployments", "list", "--all"]) == 0
     assert ":9101" in capsys.readouterr().out
+
+
+def test_the_server_imports_skops_without_pytest_and_dask_yet_both_import_later():
+    script = (
+        "import sys\n"
+        "from mlnb.serving.model import preload_skops\n"
+        "preload_skops()\n"
+        "print('skops.io' in sys.modules, 'pytest' in sys.modules, 'dask' in sys.modules)\n"
+        "import dask, pytest\n"
+        "print(dask.__name__, pytest.__name__)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["True False False", "dask pytest"]
