@@ -3,7 +3,7 @@
 Both are plain data that round-trip through JSON (``to_dict``/``from_dict``) so the registry
 can store them; they carry compact histograms for the panels, never raw rows. A report shows
 itself as the static drift panel (:func:`render_panel`): HTML from ``mlnb.render.drift`` around
-the figures of ``mlnb.monitoring.drift.figures``.
+the SVG charts of ``mlnb.render.drift_charts`` (no matplotlib on the way).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.monitoring.drift.figures import distributions_png, scores_png, timeline_png
-from mlnb.render.drift import panel_html, plot_columns, report_text, verdict_text
+from mlnb.render.drift import ordered, panel_html, plot_columns, report_text, verdict_text
+from mlnb.render.drift_charts import distribution_svg, scores_svg, timeline_svg
 
 FORMAT = "mlnb.drift.report/1"  # stored in registries: never rename with the module
 
@@ -265,19 +265,23 @@ def render_panel(
     history: Sequence[dict[str, Any]] | None = None,
     max_plots: int = 6,
 ) -> str:
-    """The static drift panel as HTML: verdict, per-column table, plots, optional timeline.
+    """The static drift panel as HTML: verdict, per-column table, charts, optional timeline.
 
+    The drifted columns' distributions (up to ``max_plots``, strongest first) show at once;
+    every other column's folds away under "the other N columns" until the reader opens it.
     ``history`` is a list of past batches: dicts with ``batch_at`` (unix seconds), ``report``
     (a DriftReport or its dict), ``metrics`` (e.g. ``{"accuracy": 0.8}``) and ``thresholds``
     (e.g. ``{"accuracy": 0.82, "drift_share": 0.5}``).
     """
     report = coerce_report(report)
     plotted = plot_columns(report, max_plots)
+    shown = {id(c) for c in plotted}
+    others = [c for c in ordered(report) if c.hist and id(c) not in shown]
     scored = any(c.score is not None for c in report.columns)
     return panel_html(
         report,
-        distributions=distributions_png(plotted) if plotted else None,
-        n_plotted=len(plotted),
-        scores=scores_png(report) if scored and not plotted else None,
-        timeline=timeline_png(history_rows(history)) if history else None,
+        distributions=[distribution_svg(c, show_legend=i == 0) for i, c in enumerate(plotted)],
+        others=[(c, distribution_svg(c)) for c in others],
+        scores=scores_svg(report) if scored and not plotted else None,
+        timeline=timeline_svg(history_rows(history)) if history else None,
     )
