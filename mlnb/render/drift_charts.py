@@ -131,7 +131,7 @@ def _categorical(hist: Mapping[str, Any], color: str) -> tuple[str, int]:
     ref = [100 * float(v) for v in hist["ref"]]
     cur = [100 * float(v) for v in hist["cur"]]
     row = 16
-    height = max(DIST_HEIGHT, 40 + row * len(labels) + 34)
+    height = 40 + row * len(labels) + 34
     left = min(130.0, 12 + max((len(lbl) for lbl in labels), default=4) * 9 * CHAR_WIDTH)
     top_value = max([*ref, *cur, 0.0]) * 1.08 or 1.0
     plot = Plot(
@@ -206,10 +206,11 @@ def scores_svg(report: DriftResult) -> str:
             f"<text x='{num(plot.left - 5)}' y='{num(y + 12.5)}' text-anchor='end'>{xml(name)}</text>"
         )
     lx = num(plot.x(line))
+    anchor = " text-anchor='middle'" if plot.x(line) > plot.left + 0.6 * plot.width else ""
     parts += [
         f"<path d='M{lx} {num(plot.top - 6)}V{num(plot.bottom)}' stroke='{INK}' "
         "stroke-dasharray='4 3'/>",
-        f"<text x='{lx}' y='{num(plot.top - 9)}'> {xml(label)}</text>",
+        f"<text x='{lx}' y='{num(plot.top - 9)}'{anchor}>{xml(label)}</text>",
         plot.frame(),
         plot.xaxis(ticks(0, high, 6)),
         plot.xlabel(xlabel),
@@ -388,7 +389,8 @@ def _metric_panel(
         banded = any(b is not None for b in bands[m])
         parts.append(plot.polyline(xs, series[m], color, 1.5, "2 2.5" if estimate else ""))
         parts.append(plot.dots(xs, series[m], [color] * len(xs), 3))
-        entries.append(("line", color, clip(m, 20) + (" (95% band)" if banded else "")))
+        kind = "dotted" if estimate else "line"
+        entries.append((kind, color, clip(m, 20) + (" (95% band)" if banded else "")))
         if thresholds[m] is not None:
             parts.append(plot.steps(xs, thresholds[m], color))  # type: ignore[arg-type]
             entries.append(("dash", color, f"{clip(m, 20)} threshold"))

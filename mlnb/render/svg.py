@@ -340,7 +340,7 @@ def _grid(path: str) -> str:
 
 def legend(x: float, y: float, entries: Sequence[tuple[str, str, str]], max_width: float) -> str:
     """A row of legend entries from ``x`` at baseline ``y``: (kind, colour, label) with kind
-    one of ``line``, ``dash``, ``dot``, ``box``; entries that do not fit are left out."""
+    one of ``line``, ``dash``, ``dotted``, ``dot``, ``box``; entries that do not fit are left out."""
     out = []
     at = x
     for kind, color, label in entries:
@@ -355,7 +355,9 @@ def legend(x: float, y: float, entries: Sequence[tuple[str, str, str]], max_widt
         elif kind == "dot":
             out.append(f"<circle cx='{num(at + 6)}' cy='{num(y - 3)}' r='3' fill='{color}'/>")
         else:
-            dash = " stroke-dasharray='4 3'" if kind == "dash" else ""
+            dash = {"dash": " stroke-dasharray='4 3'", "dotted": " stroke-dasharray='2 2.5'"}.get(
+                kind, ""
+            )
             out.append(
                 f"<path d='M{num(at)} {num(y - 3)}h14' stroke='{color}' stroke-width='1.6'{dash}/>"
             )
