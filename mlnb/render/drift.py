@@ -300,13 +300,14 @@ def table_html(report: DriftResult) -> str:
         if c.unseen_categories:
             unseen += f' <span style="opacity:0.6">({c.unseen_share:.1%})</span>'
         note = esc(c.note if len(c.note) <= 90 else c.note[:89] + "…")
-        td = f'style="padding:3px 8px;border-bottom:1px solid {BORDER};vertical-align:top"'
+        # the row carries the rule and alignment, each cell only its padding (wide reports)
+        td = 'style="padding:3px 8px"'
         body.append(
-            "<tr>"
+            f'<tr style="border-bottom:1px solid {BORDER};vertical-align:top">'
             f'<td {td}><span style="font-weight:600">{esc(c.column)}</span>{role}</td>'
             f"<td {td}>{esc(c.kind)}</td>"
             f"<td {td}>{esc(c.test or '–')}</td>"
-            f'<td {td} style="text-align:right">{fmt_score(c.score)}</td>'
+            f'<td style="padding:3px 8px;text-align:right">{fmt_score(c.score)}</td>'
             f"<td {td}>{fmt_threshold(c)}</td>"
             f"<td {td}>{badge(label, color)}</td>"
             f'<td {td}><span style="{miss_style}">{miss}</span></td>'
@@ -325,14 +326,16 @@ def panel_html(
     *,
     distributions: Sequence[str] = (),
     others: Sequence[tuple[DriftColumn, str]] = (),
+    n_others: int | None = None,
     scores: str | None = None,
     timeline: str | None = None,
 ) -> str:
     """The static panel: verdict, warnings, table, then whichever charts were drawn (SVG).
 
     ``distributions`` are the drifted columns' charts, shown at once; ``others`` the
-    remaining columns' charts, folded away until the reader opens them; ``scores`` is the
-    score-bar chart shown instead when nothing drifted; ``timeline`` the history.
+    charts of ``n_others`` remaining columns (all of them unless given), folded away until the
+    reader opens them; ``scores`` is the score-bar chart shown instead when nothing drifted;
+    ``timeline`` the history.
     """
     parts = [
         f'<div style="font-family:{FONT};font-size:13px;line-height:1.45;max-width:1100px">',
@@ -360,7 +363,7 @@ def panel_html(
     elif scores is not None:
         parts.append(svg_img(scores, "drift score per column"))
     if others:
-        parts.append(others_html(others))
+        parts.append(others_html(others, len(others) if n_others is None else n_others))
     if timeline is not None:
         parts.append('<div style="margin-top:10px;font-weight:600">Across batches</div>')
         parts.append(svg_img(timeline, "drift and metrics across batches"))
@@ -368,9 +371,10 @@ def panel_html(
     return "".join(parts)
 
 
-def others_html(others: Sequence[tuple[DriftColumn, str]]) -> str:
+def others_html(others: Sequence[tuple[DriftColumn, str]], n_others: int) -> str:
     """The other columns' distributions, folded: each opens on its own, so a wide report
-    costs the reader nothing until a column is asked for."""
+    costs the reader nothing until a column is asked for. When only some were drawn
+    (the highest scores of ``n_others``), the summary says so."""
     items = "".join(
         f'<details style="margin:2px 0 0 12px"><summary style="cursor:pointer">'
         f"{esc(c.column)} "
@@ -379,10 +383,16 @@ def others_html(others: Sequence[tuple[DriftColumn, str]]) -> str:
         f"{svg_img(svg, f'distribution of {c.column}')}</details>"
         for c, svg in others
     )
+    count = f"the other {n_others} column{'s' if n_others != 1 else ''}"
+    if len(others) < n_others:
+        count += (
+            f' <span style="font-weight:400;opacity:0.7">({len(others)} with the highest '
+            f"scores; mlnb.monitoring.drift.panel.render_panel(report, max_folded={n_others}) "
+            "draws all)</span>"
+        )
     return (
         '<details style="margin-top:10px"><summary style="cursor:pointer;font-weight:600">'
-        f"Reference vs current, the other {len(others)} column{'s' if len(others) != 1 else ''}"
-        f"</summary>{items}</details>"
+        f"Reference vs current, {count}</summary>{items}</details>"
     )
 
 

@@ -107,6 +107,16 @@ def test_columns_beyond_max_plots_fold_away_too(drifted_report):
     assert len(set(strongest) & folded_names) == 2
 
 
+def test_a_wide_report_folds_only_the_highest_scores_and_says_how_to_see_all(drifted_report):
+    _, folded = _shown_and_folded(render_panel(drifted_report, max_folded=2))
+    others = [c for c in drifted_report.columns if c.hist and not c.drifted]
+    expected = sorted(others, key=lambda c: -c.strength())[:2]
+    assert {t.split(":")[0] for t in _titles(folded)} == {c.column for c in expected}
+    text = _text(folded)
+    assert "the other 5 columns" in text and "2 with the highest scores" in text
+    assert "render_panel(report, max_folded=5)" in text
+
+
 def test_panel_html_contains_no_raw_row_values(drifted_report):
     html_text = render_panel(drifted_report)
     assert "987654" not in html_text

@@ -1,12 +1,14 @@
 """The notebook panel's SVG charts: transparent and readable on light and dark notebooks,
 each metric on its own axes, the monitor's batch numbers, an estimate inside its band,
-thresholds drawn, new categories marked; and tick labels that tell every tick apart."""
+thresholds drawn, new categories marked; tick labels that tell every tick apart; and any
+column name drawn as text in a well-formed chart behind a clean data URL."""
 
 from __future__ import annotations
 
 import math
 import time
 import xml.etree.ElementTree as ET
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -15,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlnb.monitoring.drift import drift, fit_profile, score
-from mlnb.monitoring.drift.report import history_rows
+from mlnb.monitoring.drift.report import ColumnResult, history_rows
 from mlnb.render.drift_charts import distribution_svg, scores_svg, timeline_svg
-from mlnb.render.svg import tick_label, ticks
+from mlnb.render.svg import data_url, tick_label, ticks
 from tests.drift.frames import reference_frame, shifted_frame
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -182,3 +184,23 @@ def test_ticks_are_round_evenly_spaced_inside_the_range_and_told_apart(low, span
         math.isclose(float(lbl), v, rel_tol=0.05, abs_tol=steps[0] / 2)
         for lbl, v in zip(labels, values, strict=True)
     )
+
+
+def _column(name: str) -> ColumnResult:
+    hist = {"type": "categorical", "labels": [name, "b"], "ref": [0.5, 0.5], "cur": [0.2, 0.8]}
+    hist["unseen"] = [False, False]
+    return ColumnResult(name, "categorical", "chisquare", 0.01, 0.05, True, hist=hist)
+
+
+@given(name=st.text(max_size=60))
+def test_any_column_name_makes_a_well_formed_chart_and_a_clean_data_url(name):
+    url = data_url(distribution_svg(_column(name)))
+    payload = url.removeprefix("data:image/svg+xml,")
+    assert not set(payload) & set('"<>&#\t\n\r') and payload.isascii()
+    chart = ET.fromstring(unquote(url.removeprefix("data:image/svg+xml,")))
+    shown = "".join(" " if c in "\t\n\r" else c if _xml_char(c) else "\ufffd" for c in name)
+    assert chart.findtext(f"{SVG}title").startswith(f"{shown}: ")
+
+
+def _xml_char(c: str) -> bool:
+    return c in "\t\n\r" or ("\x20" <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd") or c > "\uffff"

@@ -264,11 +264,13 @@ def render_panel(
     report: DriftReport | dict[str, Any],
     history: Sequence[dict[str, Any]] | None = None,
     max_plots: int = 6,
+    max_folded: int = 50,
 ) -> str:
     """The static drift panel as HTML: verdict, per-column table, charts, optional timeline.
 
     The drifted columns' distributions (up to ``max_plots``, strongest first) show at once;
-    every other column's folds away under "the other N columns" until the reader opens it.
+    the other columns' (up to ``max_folded``, highest scores first, so a report of thousands
+    of columns stays small) fold away under "the other N columns" until the reader opens one.
     ``history`` is a list of past batches: dicts with ``batch_at`` (unix seconds), ``report``
     (a DriftReport or its dict), ``metrics`` (e.g. ``{"accuracy": 0.8}``) and ``thresholds``
     (e.g. ``{"accuracy": 0.82, "drift_share": 0.5}``).
@@ -277,11 +279,19 @@ def render_panel(
     plotted = plot_columns(report, max_plots)
     shown = {id(c) for c in plotted}
     others = [c for c in ordered(report) if c.hist and id(c) not in shown]
+    folded = {id(c) for c in sorted(others, key=_strength, reverse=True)[: max(max_folded, 0)]}
     scored = any(c.score is not None for c in report.columns)
     return panel_html(
         report,
         distributions=[distribution_svg(c, show_legend=i == 0) for i, c in enumerate(plotted)],
-        others=[(c, distribution_svg(c)) for c in others],
+        others=[(c, distribution_svg(c)) for c in others if id(c) in folded],
+        n_others=len(others),
         scores=scores_svg(report) if scored and not plotted else None,
         timeline=timeline_svg(history_rows(history)) if history else None,
     )
+
+
+def _strength(c: ColumnResult) -> float:
+    """How close a column came to drifting (drifted ones first; unscored ones last)."""
+    s = c.strength()
+    return (1e9 if c.drifted else 0.0) + (s if s is not None and s == s else -1.0)
