@@ -282,9 +282,11 @@ def _time_axis(
             labels[0] = rows[picked[0]]["at"].strftime("%b %d %H:%M")
         return xs, [xs[i] for i in picked], labels, ""
     numbers = [r.get("number") for r in rows]
-    if any(n is None for n in numbers):
-        numbers = list(range(1, len(rows) + 1))
-    xs = [float(n) for n in numbers]  # type: ignore[arg-type]
+    xs = (
+        [float(i) for i in range(1, len(rows) + 1)]
+        if any(n is None for n in numbers)
+        else [float(n) for n in numbers if n is not None]
+    )
     marks = ticks(xs[0], xs[-1], 10, integer=True) if rows else []
     return xs, marks, [str(int(m)) for m in marks], "batch"
 
@@ -391,8 +393,9 @@ def _metric_panel(
         parts.append(plot.dots(xs, series[m], [color] * len(xs), 3))
         kind = "dotted" if estimate else "line"
         entries.append((kind, color, clip(m, 20) + (" (95% band)" if banded else "")))
-        if thresholds[m] is not None:
-            parts.append(plot.steps(xs, thresholds[m], color))  # type: ignore[arg-type]
+        threshold = thresholds[m]
+        if threshold is not None:
+            parts.append(plot.steps(xs, threshold, color))
             entries.append(("dash", color, f"{clip(m, 20)} threshold"))
     parts.append(plot.ylabel(clip(base, 14), 44))
     parts.append(legend(plot.left, plot.top - 5, entries, plot.width))

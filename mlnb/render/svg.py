@@ -302,26 +302,21 @@ class Plot:
         opacity: float = 0.18,
     ) -> str:
         """A shaded area between ``lows`` and ``highs``, in runs where both are known."""
-        runs: list[list[int]] = [[]]
-        for i, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
+        runs: list[list[tuple[float, float, float]]] = [[]]
+        for x, lo, hi in zip(xs, lows, highs, strict=True):
             if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
                 runs.append([])
             else:
-                runs[-1].append(i)
+                runs[-1].append((x, lo, hi))
         paths = []
         for run in runs:
-            if not run:
-                continue
             if len(run) == 1:  # a single batch: a short bar instead of an area
-                i = run[0]
-                paths.append(
-                    f"M{num(self.x(xs[i]) - 2)} {num(self.y(highs[i]))}h4"  # type: ignore[arg-type]
-                    f"V{num(self.y(lows[i]))}h-4Z"  # type: ignore[arg-type]
-                )
-                continue
-            top = "L".join(self.point(xs[i], highs[i]) for i in run)  # type: ignore[arg-type]
-            bottom = "L".join(self.point(xs[i], lows[i]) for i in reversed(run))  # type: ignore[arg-type]
-            paths.append(f"M{top}L{bottom}Z")
+                x, lo, hi = run[0]
+                paths.append(f"M{num(self.x(x) - 2)} {num(self.y(hi))}h4V{num(self.y(lo))}h-4Z")
+            elif run:
+                top = "L".join(self.point(x, hi) for x, _, hi in run)
+                bottom = "L".join(self.point(x, lo) for x, lo, _ in reversed(run))
+                paths.append(f"M{top}L{bottom}Z")
         if not paths:
             return ""
         return f"<path d='{''.join(paths)}' fill='{color}' fill-opacity='{opacity}' stroke='none'/>"

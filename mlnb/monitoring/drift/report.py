@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.render.drift import ordered, panel_html, plot_columns, report_text, verdict_text
+from mlnb.render.drift import (
+    DriftColumn,
+    ordered,
+    panel_html,
+    plot_columns,
+    report_text,
+    verdict_text,
+)
 from mlnb.render.drift_charts import distribution_svg, scores_svg, timeline_svg
 
 FORMAT = "mlnb.drift.report/1"  # stored in registries: never rename with the module
@@ -291,7 +298,7 @@ def render_panel(
     )
 
 
-def _strength(c: ColumnResult) -> float:
+def _strength(c: DriftColumn) -> float:
     """How close a column came to drifting (drifted ones first; unscored ones last)."""
     s = c.strength()
     return (1e9 if c.drifted else 0.0) + (s if s is not None and s == s else -1.0)
