@@ -222,6 +222,7 @@ def scores_svg(report: DriftResult) -> str:
 
 TL_WIDTH, TL_LEFT, TL_RIGHT = 900, 70, 15
 TL_LEGEND, TL_PLOT, TL_GAP = 16, 92, 10
+MAX_DOTS = 60  # more batches than this: lines without a dot per batch (dataset drift keeps its)
 MAX_DATE_TICKS = 12  # dated batches get a tick each, up to this many (evenly picked beyond)
 
 
@@ -292,21 +293,26 @@ def _time_axis(
 
 
 def _share_panel(plot: Plot, rows: Sequence[Mapping[str, Any]], xs: list[float]) -> str:
-    """Share of drifted columns per batch, red where the dataset drifted."""
+    """Share of drifted columns per batch, a red dot where the dataset drifted (and a green
+    one where it did not, while the batches are few enough to tell the dots apart)."""
     share = [r["report"].share_drifted if r["report"] else math.nan for r in rows]
-    dots = [RED if r["report"] and r["report"].dataset_drift else GREEN for r in rows]
-    entries = [
-        ("line", INK, "share of drifted columns"),
-        ("dot", RED, "dataset drift"),
-        ("dot", GREEN, "no dataset drift"),
-    ]
+    drifted = [bool(r["report"] and r["report"].dataset_drift) for r in rows]
+    every_dot = len(rows) <= MAX_DOTS
+    entries = [("line", INK, "share of drifted columns"), ("dot", RED, "dataset drift")]
+    if every_dot:
+        entries.append(("dot", GREEN, "no dataset drift"))
     parts = [plot.yaxis([0.0, 0.5, 1.0], grid=True), plot.frame()]
     parts.append(plot.polyline(xs, share, INK))
     thresholds = _threshold_values(rows, "drift_share")
     if thresholds is not None:
         parts.append(plot.steps(xs, thresholds, RED))
         entries.append(("dash", RED, "drift share threshold"))
-    parts.append(plot.dots(xs, share, dots, 3.2))
+    marked = [(x, v, RED if d else GREEN) for x, v, d in zip(xs, share, drifted, strict=True)]
+    if not every_dot:
+        marked = [m for m in marked if m[2] == RED]
+    parts.append(
+        plot.dots([m[0] for m in marked], [m[1] for m in marked], [m[2] for m in marked], 3.2)
+    )
     parts.append(plot.ylabel("share drifted", 44))
     parts.append(legend(plot.left, plot.top - 5, entries, plot.width))
     return _panel_group("share drifted", parts)
@@ -348,7 +354,8 @@ def _strength_panel(
     for i, name in enumerate(ranked):
         color = PALETTE[i % len(PALETTE)]
         parts.append(plot.polyline(xs, strengths[name], color, 1.2))
-        parts.append(plot.dots(xs, strengths[name], [color] * len(xs), 1.8))
+        if len(xs) <= MAX_DOTS:
+            parts.append(plot.dots(xs, strengths[name], [color] * len(xs), 1.8))
         entries.append(("line", color, clip(name, 22)))
     parts.append(plot.hline(1.0, RED))
     entries.append(("dash", RED, "threshold"))
@@ -390,7 +397,8 @@ def _metric_panel(
             )
         banded = any(b is not None for b in bands[m])
         parts.append(plot.polyline(xs, series[m], color, 1.5, "2 2.5" if estimate else ""))
-        parts.append(plot.dots(xs, series[m], [color] * len(xs), 3))
+        if len(xs) <= MAX_DOTS:
+            parts.append(plot.dots(xs, series[m], [color] * len(xs), 3))
         kind = "dotted" if estimate else "line"
         entries.append((kind, color, clip(m, 20) + (" (95% band)" if banded else "")))
         threshold = thresholds[m]

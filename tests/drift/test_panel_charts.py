@@ -5,6 +5,7 @@ column name drawn as text in a well-formed chart behind a clean data URL."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import xml.etree.ElementTree as ET
@@ -204,3 +205,19 @@ def test_any_column_name_makes_a_well_formed_chart_and_a_clean_data_url(name):
 
 def _xml_char(c: str) -> bool:
     return c in "\t\n\r" or ("\x20" <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd") or c > "\uffff"
+
+
+def test_a_long_history_keeps_a_dot_only_where_the_dataset_drifted():
+    base = _history(2)
+    base[1]["report"] = dataclasses.replace(base[1]["report"], threshold_share=0.3)  # drifts
+    records = [
+        {**base[i % 2], "batch_at": base[0]["batch_at"] + i, "number": i + 1} for i in range(80)
+    ]
+    rows = history_rows(records)
+    drifted = sum(1 for r in rows if r["report"].dataset_drift)
+    assert 0 < drifted < 80
+    panels = _panels(timeline_svg(rows))
+    dots = [c.get("fill") for c in panels["share drifted"].iter(f"{SVG}circle")]
+    assert dots == ["#cf222e"] * (drifted + 1)  # one per drifted batch, one in the legend
+    assert "no dataset drift" not in _texts(panels["share drifted"])
+    assert not list(panels["r2"].iter(f"{SVG}circle"))  # lines alone
