@@ -92,9 +92,10 @@ def ticks(low: float, high: float, count: int = 5, integer: bool = False) -> lis
     if integer:
         step = max(1.0, round(step))
     first = math.ceil(low / step - 1e-9) * step
-    out = []
+    out: list[float] = []
     value = first
-    while value <= high + step * 1e-9:
+    # (bounded: a step below the floats' resolution at this magnitude would never advance)
+    while value <= high + step * 1e-9 and len(out) <= count + 2:
         out.append(0.0 if abs(value) < step * 1e-9 else value)
         value = first + len(out) * step
     return out
@@ -113,9 +114,7 @@ def tick_label(value: float, step: float) -> str:
     return f"{value:.{decimals}f}"
 
 
-def padded(
-    values: Iterable[float], pad: float = 0.06, floor: float | None = None
-) -> tuple[float, float]:
+def padded(values: Iterable[float | None], pad: float = 0.06) -> tuple[float, float]:
     """The range of the finite ``values`` widened by ``pad`` of its span (never empty)."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
@@ -125,10 +124,7 @@ def padded(
         half = abs(low) * 0.05 or 0.5
         low, high = low - half, high + half
     span = high - low
-    low, high = low - span * pad, high + span * pad
-    if floor is not None and min(finite) >= floor:
-        low = max(low, floor)
-    return low, high
+    return low - span * pad, high + span * pad
 
 
 # --------------------------------------------------------------------------- plot area
