@@ -35,7 +35,7 @@ from .test_sidebar_browser import switch_to_dark_theme  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("MLNB_SCREENSHOTS", REPO / "build" / "screenshots"))
 TIMEOUT_MS = 30_000
-CHARTS = 'img[src^="data:image/svg+xml,"]'
+CHARTS = 'img[src^="data:image/svg+xml;base64,"]'
 
 
 def panel_notebook(path: Path) -> int:
@@ -63,7 +63,7 @@ def panel_notebook(path: Path) -> int:
     ]
     nb.cells = [cell]
     nbformat.write(nb, path)  # unsigned: JupyterLab treats its outputs as untrusted
-    return html.count('src="data:image/svg+xml,')
+    return html.count('src="data:image/svg+xml;base64,')
 
 
 def loaded_charts(page: Page) -> list[int]:
