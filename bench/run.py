@@ -823,6 +823,29 @@ def prepared_registry(ctx: Context, name: str) -> Path:
     return home
 
 
+@benchmark("drift_panel")
+def bench_drift_panel(ctx: Context) -> list[Row]:
+    """The static drift panel's first render in a fresh process (25 columns, 7 drifted, a
+    10-batch timeline) against the 0.2 s limit, beside the same panel drawn with matplotlib
+    as one PNG file (the export, and how the panel was drawn before its SVG charts)."""
+    from bench_drift import measure_panel
+
+    r = measure_panel(100_000, 25, repeat=3)
+    first = r["first_render_fresh_process_s"]
+    return [
+        Row(
+            "drift panel: first render in a fresh process (25 columns, 10 batches)",
+            first,
+            r["matplotlib_png_fresh_process_s"],
+            peer_name="matplotlib PNG",
+            target="<= 0.2 s",
+            ok=first <= 0.2,
+            note=f"re-render {r['rerender_s'] * 1000:.1f} ms, HTML {r['html_kb']} kB; "
+            "python bench/bench_drift.py --rows 100000 --panel",
+        )
+    ]
+
+
 @benchmark("pipeline_overhead")
 def bench_pipeline_overhead(ctx: Context) -> list[Row]:
     """`mlnb pipeline run` vs plain `papermill` on the same small training notebook."""
