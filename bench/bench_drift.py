@@ -6,7 +6,7 @@ and a side-by-side with Evidently's DataDriftPreset on the same data.
     python bench/bench_drift.py --rows 1000000 --chunked-vs-memory   # goal: chunked <= 1.3x
     python bench/bench_drift.py --rows 1000000 --peer .venv-peers/bin/python  # goal: >= 300x
     python bench/bench_drift.py --rows 200000 --correlation-flip   # multivariate scenario
-    python bench/bench_drift.py --rows 100000 --panel              # panel render time
+    python bench/bench_drift.py --rows 100000 --panel              # panel render vs 0.2 s
 
 Columns: 80% numeric (normal, lognormal, uniform, wide-range integers), 20% categorical
 (string). The current batch shifts every fourth numeric column by half a std and changes the
@@ -323,41 +323,93 @@ def correlation_flip(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def panel_render(args: argparse.Namespace) -> dict[str, Any]:
-    """Time to render the static panel (drifted columns' plots plus a 10-batch timeline):
-    the first render of new data, and a re-render of the same panel."""
-    from mlnb.monitoring.drift import figures
-    from mlnb.monitoring.drift.report import render_panel
+PANEL_CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from mlnb.monitoring.drift.report import DriftReport, render_panel
+from mlnb.monitoring.drift.panel import panel_png
+history = json.load(open(sys.argv[2]))
+report = DriftReport.from_dict(history[-1]["report"])
+started = time.perf_counter()
+if sys.argv[3] == "html":
+    out = render_panel(report, history=history)
+else:
+    panel_png(report, sys.argv[4], history=history)
+    out = ""
+first = time.perf_counter() - started
+again = []
+for _ in range(int(sys.argv[5])):
+    started = time.perf_counter()
+    render_panel(report, history=history)
+    again.append(time.perf_counter() - started)
+print(json.dumps({"first_s": first, "again_s": min(again or [first]), "html_bytes": len(out),
+                  "matplotlib_imported": "matplotlib" in sys.modules}))
+"""
 
-    ref = make_frame(args.rows, args.cols, 1, shifted=False)
+
+def panel_render(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--panel`` figures (see :func:`measure_panel`)."""
+    return measure_panel(args.rows, args.cols, args.repeat)
+
+
+def measure_panel(rows: int, cols: int, repeat: int) -> dict[str, Any]:
+    """Time to render the static drift panel (the drifted columns' charts at once, every other
+    column's folded, a 10-batch timeline) in a fresh Python process with the report already
+    loaded (what a notebook pays the first time it shows a report), and again in the same
+    process; against the 0.2 s goal. For scale, the same panel drawn as one PNG file with
+    matplotlib (``panel_png``, the export) in a fresh process."""
+    ref = make_frame(rows, cols, 1, shifted=False)
     profile = fit_profile(ref)
     start = time.time() - 10 * 86400
     history = [
         {
             "batch_at": start + i * 86400,
-            "report": score(profile, make_frame(5000, args.cols, 10 + i, shifted=i > 5)),
+            "report": score(profile, make_frame(5000, cols, 10 + i, shifted=i > 5)).to_dict(),
             "metrics": {"accuracy": 0.88 - 0.01 * i},
             "thresholds": {"accuracy": 0.82},
         }
         for i in range(10)
     ]
-    report = history[-1]["report"]
-    render_panel(report, history=history)  # imports matplotlib, loads fonts
 
-    def fresh() -> str:
-        getattr(figures, "_PNG_CACHE", {}).clear()  # (absent before the cache existed)
-        return render_panel(report, history=history)
+    def child(mode: str, tmp: str) -> dict[str, Any]:
+        again = str(repeat if mode == "html" else 0)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                PANEL_CHILD,
+                str(ROOT),
+                f"{tmp}/history.json",
+                mode,
+                f"{tmp}/panel.png",
+                again,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
-    first_s, html_text = best_of(fresh, args.repeat)
-    again_s, _ = best_of(lambda: render_panel(report, history=history), args.repeat)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "history.json").write_text(json.dumps(history))
+        html_runs = [child("html", tmp) for _ in range(repeat)]
+        png_runs = [child("png", tmp) for _ in range(repeat)]
+    first = min(r["first_s"] for r in html_runs)
+    again = min(r["again_s"] for r in html_runs)
+    png_first = min(r["first_s"] for r in png_runs)
+    n_drifted = history[-1]["report"]["n_drifted"]
     return {
         "mode": "panel render",
-        "columns": args.cols,
-        "drifted_columns": report.n_drifted,
-        "render_s": round(first_s, 3),
-        "rerender_s": round(again_s, 4),
-        "target_s": 0.2,
-        "html_kb": round(len(html_text) / 1024, 1),
+        "columns": cols,
+        "drifted_columns": n_drifted,
+        "first_render_fresh_process_s": round(first, 4),
+        "rerender_s": round(again, 4),
+        "goal_s": 0.2,
+        "first_render_vs_goal": f"{first / 0.2:.2f}x of the limit (<= 1 meets it)",
+        "html_kb": round(html_runs[0]["html_bytes"] / 1024, 1),
+        "matplotlib_imported_by_render": html_runs[0]["matplotlib_imported"],
+        "matplotlib_png_fresh_process_s": round(png_first, 3),
+        "speedup_vs_matplotlib_png": round(png_first / first, 1),
     }
 
 

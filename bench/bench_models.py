@@ -6,7 +6,9 @@ fingerprint work the buffer memories save; used by bench/run.py (rows ``model_io
 
 mlnb's save is skops' dump plus the canonical rewrite, the type audit of the schema, sha256
 and the object-store write; its load is the sha256 check plus one skops load, which audits
-the types as it parses. The floor is ``skops.io.dump`` / ``skops.io.load`` of the same model
+the types as it parses (for objects of 4 MB or more the sha256 runs in a thread beside the
+parse and is checked before anything is built, so ``where_load_goes`` adds up to more than
+the load). The floor is ``skops.io.dump`` / ``skops.io.load`` of the same model
 to a file (with its untrusted types passed as ``trusted``, the trust checks kept).
 """
 

@@ -60,6 +60,13 @@ SERVING = OUT / "serving"
 SERVED_MONTHS = 8
 ROWS_PER_MONTH = 2000
 ROWS_PER_REQUEST = 50
+# The served story's accuracy bar. Churn labels are known a month after the prediction, so
+# the monitor reads a month's realized accuracy one tick late; the bar is where this data
+# truthfully needs one retrain: v1 falls below it at month 4 (0.79), the model retrained on
+# months 4-5 then holds 0.84-0.85 through month 8. At 0.82, v1 breaches at month 3 (0.816)
+# while the market is still halfway through its shift, and the model retrained on months
+# 3-4 falls to 0.81 by month 6: a second incident, which the monitor would rightly raise.
+SERVED_BAR = 0.80
 
 
 def serving_story() -> list[str]:
@@ -93,18 +100,19 @@ def serving_story() -> list[str]:
     if reg.models.get("churn")["production_version"] is None:
         raise SystemExit("the serving demo needs churn v1 in production, but its gate failed")
     reference = read_month_csv(SERVING / "data" / sorted(os.listdir(SERVING / "data"))[0])
-    mlnb.Monitor(
+    mlnb.Monitor(  # v1 scores the reference once: the calibration of estimated accuracy
         "churn",
         model="churn",
+        predictor=mlnb.load_model("churn@production", registry=reg),
         reference=reference[FEATURES + [TARGET]],
         target=TARGET,
-        thresholds={"accuracy": 0.82},
+        thresholds={"accuracy": SERVED_BAR, "estimated_accuracy": SERVED_BAR},
         registry=reg,
     )
     mlnb.create_pipeline(
         "churn-train",
         SERVING / "01_train.ipynb",
-        on_alert="churn:accuracy_below_threshold",
+        on_alert="churn:accuracy_below_threshold,estimated_accuracy_below_threshold",
         gate="gates.yaml:churn_gate",
         promote_to="production",
         model="churn",
@@ -113,11 +121,16 @@ def serving_story() -> list[str]:
     server = start_background(
         reg, ServeOptions("churn@production", port=0, monitor="churn", window_rows=ROWS_PER_MONTH)
     )
-    lines.append(f"  serving {server.ref} at {server.url} (monitor churn, one window per month)")
+    lines.append(
+        f"  serving {server.ref} at {server.url} (monitor churn, one window per month, alert "
+        f"below {SERVED_BAR:.0%} accuracy, estimated or realized; labels arrive a month late)"
+    )
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
+            late: list[tuple[int, list[int]]] = []  # last month's labels, sent with this month
             for month in range(1, SERVED_MONTHS + 1):
-                lines.append(serve_month(client, reg, month, write_month_csv, read_month_csv))
+                lines.append(serve_month(client, month, write_month_csv, read_month_csv, late))
+                wait_logged(client)
                 alerts_before = max(
                     (a["id"] for a in reg.alerts.find(status=None, limit=1000)), default=0
                 )
@@ -161,8 +174,9 @@ def run_notebooks_in(folder: Path, names: list[str]) -> None:
     os.environ.pop("MLNB_NOTEBOOK_PATH", None)
 
 
-def serve_month(client, reg, month: int, write_month_csv, read_month_csv) -> str:
-    """One month of customers through /invocations, then their labels through /feedback."""
+def serve_month(client, month: int, write_month_csv, read_month_csv, late: list) -> str:
+    """One month of customers through /invocations, and last month's labels (whether those
+    customers churned is known a month later) through /feedback."""
     from churn_data import FEATURES, TARGET
 
     batch = read_month_csv(write_month_csv("data", month, n=ROWS_PER_MONTH))
@@ -178,17 +192,29 @@ def serve_month(client, reg, month: int, write_month_csv, read_month_csv) -> str
         answer.raise_for_status()
         version = answer.headers["x-model-version"]
         versions[version] = versions.get(version, 0) + 1
-    labels = batch[TARGET].tolist()
-    for start in range(0, len(records), ROWS_PER_REQUEST):
-        client.post(
-            "/feedback",
-            json={
-                "request_id": f"m{month}-{start}",
-                "labels": labels[start : start + ROWS_PER_REQUEST],
-            },
-        ).raise_for_status()
+    sent = ""
+    if late:
+        labelled_month, labels = late.pop()
+        for start in range(0, len(labels), ROWS_PER_REQUEST):
+            client.post(
+                "/feedback",
+                json={
+                    "request_id": f"m{labelled_month}-{start}",
+                    "labels": labels[start : start + ROWS_PER_REQUEST],
+                },
+            ).raise_for_status()
+        sent = f"; month {labelled_month}'s labels sent to /feedback"
+    late.append((month, batch[TARGET].tolist()))
     served = ", ".join(f"{n} requests by v{v}" for v, n in sorted(versions.items()))
-    return f"  month {month}: {len(records)} customers, {served}; labels sent to /feedback"
+    return f"  month {month}: {len(records)} customers, {served}{sent}"
+
+
+def wait_logged(client, timeout: float = 10.0) -> None:
+    """Until the server's inference log has written what it queued (it flushes every 0.5 s),
+    so the scheduler's tick sees the whole month."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and client.get("/health").json()["log"]["queued_rows"]:
+        time.sleep(0.1)
 
 
 def wait_for_swap(client, reg, timeout: float = 30.0) -> None:
@@ -202,20 +228,27 @@ def wait_for_swap(client, reg, timeout: float = 30.0) -> None:
 
 
 def window_line(reg, alerts_before: int) -> str:
-    """What the scheduler's monitor saw in the newest window: drift, realized accuracy, alerts."""
+    """What the scheduler's monitor saw: the newest window's drift and estimated accuracy
+    (no labels yet), the previous window's realized accuracy (its labels came), new alerts."""
     deployment = reg.deployments.find()[0]
-    windows = reg.deployments.windows(deployment["id"])
-    if not windows or windows[-1]["batch_id"] is None:
+    windows = [w for w in reg.deployments.windows(deployment["id"]) if w["batch_id"]]
+    if not windows:
         return "    (no window scored yet)"
-    w = windows[-1]
-    batch = reg.monitors.batch(w["batch_id"])
-    accuracy = batch["metrics"].get("accuracy")
+    batch = reg.monitors.batch(windows[-1]["batch_id"])
+    estimated = (batch.get("estimates") or {}).get("accuracy", {}).get("value")
     drifted = [c["column"] for c in batch["report"]["columns"] if c["drifted"]]
+    realized = "-"
+    if len(windows) > 1:
+        accuracy = reg.monitors.batch(windows[-2]["batch_id"])["metrics"].get("accuracy")
+        served_by = reg.deployments.window_requests(windows[-2])[0]["version"]
+        realized = f"{accuracy:.3f} (v{served_by})" if accuracy is not None else "-"
     alerts = [a for a in reg.alerts.find(status=None, limit=200) if a["id"] > alerts_before]
     return (
-        f"    scheduler: window of {w['n_rows']} rows, p95 {w['p95_ms'] or 0:.0f} ms, drifted: "
-        f"{', '.join(drifted) or 'none'}, realized accuracy "
-        + (f"{accuracy:.3f}" if accuracy is not None else "-")
+        f"    scheduler: window of {windows[-1]['n_rows']} rows, p95 "
+        f"{windows[-1]['p95_ms'] or 0:.0f} ms, drifted: {', '.join(drifted) or 'none'}, "
+        f"estimated accuracy "
+        + (f"{estimated:.3f}" if estimated is not None else "-")
+        + f"; last month's realized accuracy {realized}"
         + (f"; alerts: {', '.join(sorted({a['kind'] for a in alerts}))}" if alerts else "")
     )
 

@@ -1,6 +1,6 @@
 """Interactive widgets (ipywidgets) on top of the static panels: a surface, like the magics.
 
-Every panel also has a static HTML/PNG form that works where widgets do not (papermill,
+Every panel also has a static HTML form (SVG charts) that works where widgets do not (papermill,
 nbconvert, GitHub); these add interaction for a live kernel: pick a column, pick a batch.
 Commands ask for a widget with a :class:`mlnb.commands.spec.WidgetRequest`; the magics
 build it here.
@@ -15,11 +15,11 @@ import ipywidgets as widgets
 
 from mlnb.commands.spec import WidgetRequest
 from mlnb.errors import ValidationError
-from mlnb.monitoring.drift.figures import timeline_png
 from mlnb.monitoring.drift.panel import column_detail_html
 from mlnb.monitoring.drift.report import DriftReport, coerce_report, history_rows
 from mlnb.monitoring.monitor import Monitor
-from mlnb.render.drift import img, ordered, report_header_html, report_table_html
+from mlnb.render.drift import ordered, report_header_html, report_table_html, svg_img
+from mlnb.render.drift_charts import timeline_svg
 
 
 def build(request: WidgetRequest) -> Any:
@@ -88,7 +88,7 @@ def drift_widget(
     children: list[Any] = []
     if history:
         rows = history_rows(history)
-        children.append(widgets.HTML(img(timeline_png(rows), "drift across batches")))
+        children.append(widgets.HTML(svg_img(timeline_svg(rows), "drift across batches")))
     if len(batches) > 1:
         slider = widgets.SelectionSlider(
             options=[(label, i) for i, (label, _) in enumerate(batches)],

@@ -36,6 +36,7 @@ def test_every_issue_row_is_registered_with_a_known_peer(bench):
         "runs_at_scale",
         "gate_overhead",
         "drift",
+        "drift_panel",
         "pipeline_overhead",
         "scheduler_catchup",
     ]

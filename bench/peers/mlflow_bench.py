@@ -205,10 +205,15 @@ def bench_model_io(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
     model = RandomForestClassifier(n_estimators=spec.get("forest_trees", 100), random_state=0)
     model.fit(X, y)
     target = workdir / "mlflow-forest"
+    # MLflow 3 stores scikit-learn models with skops and refuses types it was not told to
+    # trust (a forest's Tree): pass the model's own untrusted types, as a user must.
+    import skops.io as sio
+
+    trusted = sio.get_untrusted_types(data=sio.dumps(model))
 
     def save() -> None:
         shutil.rmtree(target, ignore_errors=True)
-        mlflow.sklearn.save_model(model, str(target))
+        mlflow.sklearn.save_model(model, str(target), skops_trusted_types=trusted)
 
     def best(func: Any) -> float:
         func()

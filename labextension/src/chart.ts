@@ -85,19 +85,24 @@ export interface ILineChartOptions {
   breached?: (y: number) => boolean;
 }
 
-/** A line chart of one or more series with axes, ticks, a legend and an optional threshold. */
-export function lineChart(series: ISeries[], options: ILineChartOptions): SVGSVGElement {
-  const width = options.width ?? 360;
-  const height = options.height ?? 180;
-  const m = { left: 46, right: 10, top: 22, bottom: 26 };
-  const root = svg('svg', {
+/** An empty chart: an SVG of the given size, read out by screen readers as ``label``. */
+export function chartRoot(width: number, height: number, label: string): SVGSVGElement {
+  return svg('svg', {
     width,
     height,
     viewBox: `0 0 ${width} ${height}`,
     class: 'mlnb-chart',
     role: 'img',
-    'aria-label': options.title
+    'aria-label': label
   });
+}
+
+/** A line chart of one or more series with axes, ticks, a legend and an optional threshold. */
+export function lineChart(series: ISeries[], options: ILineChartOptions): SVGSVGElement {
+  const width = options.width ?? 360;
+  const height = options.height ?? 180;
+  const m = { left: 46, right: 10, top: 22, bottom: 26 };
+  const root = chartRoot(width, height, options.title);
   const title = svg('title');
   title.textContent = options.title;
   root.appendChild(title);

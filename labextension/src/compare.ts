@@ -6,7 +6,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI, withQuery } from './api';
-import { extent, scale, svg, tickLabel } from './chart';
+import { chartRoot, extent, scale, svg, tickLabel } from './chart';
 import { formatValue, h, replaceChildren } from './dom';
 import { __ } from './i18n';
 import { isNumericRow, numericValues, visibleRows } from './logic';
@@ -29,14 +29,7 @@ function metricBars(result: ICompare, rows: ICompareRow[]): HTMLElement[] {
       [0]
     );
     const x = scale(Math.min(lo, 0), hi, m.left, width - m.right);
-    const root = svg('svg', {
-      width,
-      height,
-      viewBox: `0 0 ${width} ${height}`,
-      class: 'mlnb-chart',
-      role: 'img',
-      'aria-label': row.key
-    });
+    const root = chartRoot(width, height, row.key);
     const title = svg('text', { x: m.left, y: 13, class: 'mlnb-chart-title' });
     title.textContent = row.key;
     root.appendChild(title);
@@ -80,14 +73,7 @@ function parallelCoordinates(result: ICompare, axes: ICompareRow[]): HTMLElement
   const width = Math.max(360, axes.length * 110);
   const height = 220;
   const m = { left: 40, right: 40, top: 28, bottom: 24 };
-  const root = svg('svg', {
-    width,
-    height,
-    viewBox: `0 0 ${width} ${height}`,
-    class: 'mlnb-chart',
-    role: 'img',
-    'aria-label': __('parameters and metrics per run')
-  });
+  const root = chartRoot(width, height, __('parameters and metrics per run'));
   const step = (width - m.left - m.right) / (axes.length - 1);
   const ys = axes.map(axis => {
     const values = numericValues(axis).filter((v): v is number => v !== null);

@@ -68,9 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cmd is None:
         parser.print_help()
         return 0
-    if cmd.is_group and cmd.default:  # `mlnb alerts` is `mlnb alerts list`
-        args = parser.parse_args([*argv, cmd.default])
-        cmd = args.command
+    cmd = spec.chosen(cmd, args, COMMANDS)  # `mlnb alerts --all` is `mlnb alerts list --all`
+    if cmd is None:
+        parser.parse_args([*argv, "--help"])
+        return 0
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="mlnb: %(message)s")
     try:

@@ -150,7 +150,33 @@ def configure(
     _add_args(parser, cmd.args)
     parser.set_defaults(command=cmd, **cmd.defaults)
     if cmd.is_group:
+        if cmd.default:  # `mlnb deployments --all` is `mlnb deployments list --all`
+            _add_args(parser, _flags(default_command(cmd, commands)))
         add_subcommands(parser, commands, cmd.path, surface)
+
+
+def default_command(group: Command, commands: Sequence[Command]) -> Command:
+    """The sub-command a group runs when none is named (``mlnb alerts`` is ``alerts list``)."""
+    return find(commands, (*group.path, group.default or ""))
+
+
+def _flags(cmd: Command) -> tuple[Arg | OneOf, ...]:
+    """The optional arguments of ``cmd`` (its positionals cannot precede a sub-command)."""
+    return tuple(a for a in cmd.args if isinstance(a, OneOf) or a.flags[0].startswith("-"))
+
+
+def chosen(cmd: Command, args: argparse.Namespace, commands: Sequence[Command]) -> Command | None:
+    """The command to run for what was parsed: a group without a sub-command runs its
+    default one (the group's parser took that one's flags); None for a group without one."""
+    if not cmd.is_group:
+        return cmd
+    if not cmd.default:
+        return None
+    sub = default_command(cmd, commands)
+    for key, value in sub.defaults.items():
+        setattr(args, key, value)
+    args.command = sub
+    return sub
 
 
 def add_subcommands(

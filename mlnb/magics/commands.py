@@ -147,12 +147,9 @@ class _CommandMagicsBase(Magics):
             if words[0] not in entry.words and not words[0].startswith("-"):
                 raise MlnbError(f"unknown %{name} {entry.kind} {words[0]!r}; try %{name} help.")
         args = parse(entry.parser, line)
-        cmd: spec.Command = args.command
-        if cmd.is_group:
-            if not cmd.default:
-                raise HelpShown(entry.parser.format_help())
-            args = entry.parser.parse_args([*words, cmd.default])
-            cmd = args.command
+        cmd = spec.chosen(args.command, args, COMMANDS)  # %alerts --all: %alerts list --all
+        if cmd is None:
+            raise HelpShown(entry.parser.format_help())
         return show(spec.run(cmd, self._context(), args))
 
 

@@ -34,7 +34,8 @@ GRID = 4096  # score bins of a binary batch (calibrated probability is read per 
 MAX_KNOTS = 400  # calibration knots kept per class (isotonic steps, thinned evenly)
 CLASSIFICATION_ESTIMATES = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_ESTIMATES = ("mae", "rmse")
-DLE_CATEGORIES = 12  # most frequent categories per text column the loss model sees
+DLE_CATEGORIES = 12
+MIN_EXPECTED = 1e-9  # expected rows below this count as none (a rate of 0/0 has no value)  # most frequent categories per text column the loss model sees
 
 
 # -- classification: CBPE ---------------------------------------------------------------------
@@ -48,7 +49,6 @@ def fit_cbpe(scores: Any, labels: Any, classes: Sequence[Any] | None = None) -> 
     ``classes_``); by default the sorted distinct labels.
     """
     import numpy as np
-    from sklearn.isotonic import IsotonicRegression
 
     y = np.asarray(labels)
     known = _labelled(y)
@@ -77,11 +77,48 @@ def fit_cbpe(scores: Any, labels: Any, classes: Sequence[Any] | None = None) -> 
         if len(names) == 2 and j == 0:
             knots.append({"x": [0.0, 1.0], "y": [1.0, 0.0]})  # binary: P(neg) = 1 - P(pos)
             continue
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        iso.fit(p[:, j], (y == name).astype(float))
-        x_k, y_k = _thin(iso.X_thresholds_, iso.y_thresholds_)
+        x_k, y_k = _thin(*isotonic_knots(p[:, j], (y == name).astype(float)))
         knots.append({"x": x_k, "y": y_k})
     return {"kind": "cbpe", "classes": [_plain(c) for c in names], "knots": knots}
+
+
+def isotonic_knots(x: Any, y: Any) -> tuple[Any, Any]:
+    """The knots of ``IsotonicRegression(y_min=0, y_max=1).fit(x, y)`` (its X_thresholds_,
+    y_thresholds_), computed directly: ties in x averaged (values closer than float64
+    resolution count as one, as sklearn does), pool-adjacent-violators by scipy (sklearn's own
+    solver), flat runs trimmed to their ends. sklearn's per-call validation took most of the
+    fit at monitoring sizes; predictions are ``np.interp`` on these knots."""
+    import numpy as np
+    from scipy.optimize import isotonic_regression
+
+    order = np.argsort(x)
+    xs, ys = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
+    n = len(xs)
+    eps = np.finfo(np.float64).resolution
+    starts = np.flatnonzero(np.r_[True, np.diff(xs) >= eps])
+    ends = np.r_[starts[1:], n]
+    if (xs[ends - 1] - xs[starts] >= eps).any():  # a chain of sub-resolution steps
+        starts = _tie_groups(xs, eps)
+        ends = np.r_[starts[1:], n]
+    weights = (ends - starts).astype(float)
+    means = np.add.reduceat(ys, starts) / weights
+    fitted = np.clip(np.asarray(isotonic_regression(means, weights=weights).x), 0.0, 1.0)
+    keep = np.ones(len(fitted), dtype=bool)
+    keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+    return xs[starts][keep], fitted[keep]
+
+
+def _tie_groups(xs: Any, eps: float) -> Any:
+    """Group starts as sklearn forms them: a group runs while x is within eps of its first."""
+    import numpy as np
+
+    starts = [0]
+    first = xs[0]
+    for i in range(1, len(xs)):
+        if xs[i] - first >= eps:
+            starts.append(i)
+            first = xs[i]
+    return np.asarray(starts)
 
 
 def estimate_classification(
@@ -129,11 +166,13 @@ def _estimate_binary(
         return {}
     knot = state["knots"][1]
     positive = _positive_predictions(list(state["classes"]), raw, predictions)
-    if n <= EXACT_ROWS:  # rows in score order, each its own "bin": exact
-        order = np.argsort(s)  # ties share one calibrated p: their order is immaterial
-        p_rows = np.interp(s[order], knot["x"], knot["y"])
-        w = positive[order].astype(float)
-        return _binary_from_counts(p_rows, p_rows, 1 - w, w, n)
+    if n <= EXACT_ROWS:  # each row its own "bin": exact
+        steps = _Steps(knot)
+        seg = np.searchsorted(steps.x, s, side="right")
+        p_rows, sloped = steps.calibrate(s, seg)
+        w = positive.astype(float)
+        auc = steps.auc(p_rows, seg, sloped)
+        return _binary_from_counts(p_rows, p_rows, 1 - w, w, n, auc)
     lo, hi = float(knot["x"][0]), float(knot["x"][-1])
     width = (hi - lo) or 1.0
     idx = ((s - lo) * (GRID / width)).astype(np.intp)
@@ -145,16 +184,64 @@ def _estimate_binary(
     # calibration map is linear across the bin
     centers = np.repeat(lo + (np.arange(GRID) + 0.5) * (width / GRID), 2)
     mean_score = np.divide(sums, counts, out=centers, where=counts > 0)
-    p = np.interp(mean_score, knot["x"], knot["y"]).reshape(GRID, 2)
+    p = _calibrate(mean_score, knot).reshape(GRID, 2)
     c = counts.reshape(GRID, 2)
-    return _binary_from_counts(p[:, 0], p[:, 1], c[:, 0], c[:, 1], n)
+    p_neg, p_pos, neg_pred, pos_pred = p[:, 0], p[:, 1], c[:, 0], c[:, 1]
+    pos = p_neg * neg_pred + p_pos * pos_pred
+    neg = (1 - p_neg) * neg_pred + (1 - p_pos) * pos_pred
+    return _binary_from_counts(p_neg, p_pos, neg_pred, pos_pred, n, _binned_auc(pos, neg))
+
+
+class _Steps:
+    """A calibration map read as steps: segment j of the knots (0 below the first knot, k
+    from the last) is flat when both its ends have the same probability (isotonic fits are
+    mostly flat steps). Rows on flat segments are read off by segment, without interpolation,
+    and form one tie group each for the ROC AUC."""
+
+    def __init__(self, knot: Mapping[str, Any]) -> None:
+        import numpy as np
+
+        self.x = np.asarray(knot["x"], dtype=float)
+        self.y = np.asarray(knot["y"], dtype=float)
+        k = len(self.x)
+        self.flat = np.ones(k + 1, dtype=bool)
+        self.flat[1:k] = self.y[:-1] == self.y[1:]
+        self.level = np.r_[self.y[0], self.y]  # each segment's left-end probability
+
+    def calibrate(self, s: Any, seg: Any) -> tuple[Any, Any]:
+        """Calibrated probabilities of scores ``s`` in segments ``seg`` (exactly np.interp's),
+        and the indices of the rows on sloped segments."""
+        import numpy as np
+
+        p = self.level[seg]
+        sloped = np.flatnonzero(~self.flat[seg])
+        if len(sloped):
+            p[sloped] = np.interp(s[sloped], self.x, self.y)
+        return p, sloped
+
+    def auc(self, p: Any, seg: Any, sloped: Any) -> dict[str, float]:
+        """Exact ROC AUC of the rows without sorting them all. Calibration is non-decreasing,
+        so score order is p order, and rows sharing a p add the same ROC steps in any order:
+        each flat segment's rows are one group; only rows on sloped segments are sorted,
+        among the groups."""
+        import numpy as np
+
+        counts = np.bincount(seg, minlength=len(self.flat))[self.flat]
+        levels = self.level[self.flat]
+        alone = p[sloped]
+        values = np.concatenate([levels, alone])
+        pos = np.concatenate([counts * levels, alone])
+        neg = np.concatenate([counts * (1 - levels), 1 - alone])
+        order = np.argsort(values, kind="stable")
+        return _binned_auc(pos[order], neg[order])
 
 
 def _binary_from_counts(
-    p_neg: Any, p_pos: Any, neg_pred: Any, pos_pred: Any, n: int
+    p_neg: Any, p_pos: Any, neg_pred: Any, pos_pred: Any, n: int, auc: Any = None
 ) -> dict[str, Any]:
     """Expected confusion matrix, rates and their bands from per-bin counts (``p_neg``,
-    ``p_pos``: the positive-class probability of the bin's rows predicted negative/positive)."""
+    ``p_pos``: the positive-class probability of the bin's rows predicted negative/positive),
+    with the ROC AUC band when given."""
     v_neg, v_pos = p_neg * (1 - p_neg), p_pos * (1 - p_pos)
     tp, fn = float(p_pos @ pos_pred), float(p_neg @ neg_pred)
     tn = float(neg_pred.sum()) - fn
@@ -163,17 +250,17 @@ def _binary_from_counts(
     n_pp = float(pos_pred.sum())
     if n_pp > 0:
         out["precision"] = _band(tp / n_pp, math.sqrt(var_tp) / n_pp)
-    if tp + fn > 0:
-        d = (tp + fn) ** 2
-        out["recall"] = _band(tp / (tp + fn), math.sqrt(fn**2 * var_tp + tp**2 * var_fn) / d)
-    if n_pp + tp + fn > 0:
-        d = (n_pp + tp + fn) ** 2
-        grad_tp, grad_fn = 2 * (n_pp + fn) / d, -2 * tp / d
+    if tp + fn > MIN_EXPECTED:
+        t = tp + fn
+        se = math.sqrt((fn / t) ** 2 * var_tp + (tp / t) ** 2 * var_fn) / t
+        out["recall"] = _band(tp / t, se)
+    if n_pp + tp + fn > MIN_EXPECTED:
+        t = n_pp + tp + fn
+        grad_tp, grad_fn = 2 * ((n_pp + fn) / t) / t, -2 * (tp / t) / t
         se = math.sqrt(grad_tp**2 * var_tp + grad_fn**2 * var_fn)
         out["f1"] = _band(2 * tp / (n_pp + tp + fn), se)
-    pos = p_neg * neg_pred + p_pos * pos_pred
-    neg = (1 - p_neg) * neg_pred + (1 - p_pos) * pos_pred
-    out["roc_auc"] = _binned_auc(pos[::-1], neg[::-1])
+    if auc is not None:
+        out["roc_auc"] = auc
     return out
 
 
@@ -214,19 +301,29 @@ def _macro_rates(p: Any, pred_idx: Any) -> dict[str, dict[str, float]]:
 
 
 def _binned_auc(pos: Any, neg: Any) -> dict[str, float]:
-    """ROC AUC of the expected ROC curve, bins ordered from the highest score down (each
-    row counts p as a positive and 1 - p as a negative), Hanley-McNeil standard error."""
+    """ROC AUC of the expected ROC curve, bins in increasing score order (each row counts p
+    as a positive and 1 - p as a negative), Hanley-McNeil standard error. The trapezoid
+    area is the chance a positive outranks a negative (half for the same bin):
+    sum(pos * (negatives below + neg / 2)) / (n1 * n0)."""
     import numpy as np
 
     n1, n0 = float(pos.sum()), float(neg.sum())
-    if n1 <= 0 or n0 <= 0:
+    if n1 <= MIN_EXPECTED or n0 <= MIN_EXPECTED:
         return _band(math.nan, 0.0)
-    tpr = np.r_[0.0, np.cumsum(pos) / n1]
-    fpr = np.r_[0.0, np.cumsum(neg) / n0]
-    auc = float(np.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2))
+    below = np.cumsum(neg)
+    below -= neg / 2
+    auc = float(pos @ below) / (n1 * n0)
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2)) / (n1 * n0)
     return _band(auc, math.sqrt(max(var, 0.0)))
+
+
+def _calibrate(scores: Any, knot: Mapping[str, Any]) -> Any:
+    """Calibrated probabilities of one class's scores (the knots arrive as JSON lists;
+    np.interp converts lists several times slower than asarray does)."""
+    import numpy as np
+
+    return np.interp(scores, np.asarray(knot["x"], dtype=float), np.asarray(knot["y"], dtype=float))
 
 
 def _calibrated(state: Mapping[str, Any], p: Any) -> Any:
@@ -238,11 +335,11 @@ def _calibrated(state: Mapping[str, Any], p: Any) -> Any:
     out = np.empty_like(p, dtype=float)
     if out.shape[1] == 2:  # binary: the positive class's calibration decides both
         knot = state["knots"][1]
-        out[:, 1] = np.interp(p[:, 1], knot["x"], knot["y"])
+        out[:, 1] = _calibrate(p[:, 1], knot)
         out[:, 0] = 1 - out[:, 1]
         return out
     for j, knot in enumerate(state["knots"][: p.shape[1]]):
-        out[:, j] = np.interp(p[:, j], knot["x"], knot["y"])
+        out[:, j] = _calibrate(p[:, j], knot)
     total = out.sum(axis=1, keepdims=True)
     return np.divide(out, total, out=np.full_like(out, 1 / out.shape[1]), where=total > 0)
 

@@ -1,23 +1,24 @@
 """Drift panels as HTML and text: verdict header, warnings, the per-column table, a column's
-statistics and the panel layout around plots drawn elsewhere (as PNG bytes).
+statistics and the panel layout around charts drawn elsewhere (SVG documents, see
+``mlnb.render.drift_charts``).
 
 The panel works wherever notebook output is shown (JupyterLab light and dark, VS Code,
 papermill and nbconvert output, GitHub): inline styles only, neutral greys that read on both
-backgrounds, red/green badges with white text, plots as transparent base64 PNGs drawn in
-greys and colours that read on either background. Every
+backgrounds, red/green badges with white text, charts as transparent SVG images drawn
+in greys and colours that read on either background. Every
 name is escaped. Reports come in as anything shaped like ``DriftReport`` (see the protocols
 below), so this module needs nothing from the drift package.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from mlnb.render.html import esc
+from mlnb.render.svg import data_url
 
 RED = "#cf222e"
 GREEN = "#2da44e"
@@ -171,14 +172,18 @@ def plot_columns(report: DriftResult, max_plots: int) -> list[DriftColumn]:
     return [c for c in ordered(report) if c.drifted and c.hist][:max_plots]
 
 
-def img(png: bytes, alt: str, width: int | None = None) -> str:
-    """A PNG embedded as a data URL in a thin border (transparent: the page shows through)."""
-    data = base64.b64encode(png).decode("ascii")
+def svg_img(svg: str, alt: str, width: int | None = None) -> str:
+    """An SVG chart embedded as a data URL image: sanitizers that strip inline ``<svg>``
+    (JupyterLab's for untrusted notebooks, previewers) keep it."""
+    return _framed(data_url(svg), alt, width)
+
+
+def _framed(src: str, alt: str, width: int | None) -> str:
     size = f"width:{width}px;" if width else ""
     return (
-        f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}" '
+        f'<img src="{src}" alt="{esc(alt)}" '
         f'style="{size}max-width:100%;height:auto;border:1px solid {BORDER};'
-        f'border-radius:4px;margin-top:8px"/>'
+        f'border-radius:4px;margin-top:8px;vertical-align:top"/>'
     )
 
 
@@ -295,13 +300,14 @@ def table_html(report: DriftResult) -> str:
         if c.unseen_categories:
             unseen += f' <span style="opacity:0.6">({c.unseen_share:.1%})</span>'
         note = esc(c.note if len(c.note) <= 90 else c.note[:89] + "…")
-        td = f'style="padding:3px 8px;border-bottom:1px solid {BORDER};vertical-align:top"'
+        # the row carries the rule and alignment, each cell only its padding (wide reports)
+        td = 'style="padding:3px 8px"'
         body.append(
-            "<tr>"
+            f'<tr style="border-bottom:1px solid {BORDER};vertical-align:top">'
             f'<td {td}><span style="font-weight:600">{esc(c.column)}</span>{role}</td>'
             f"<td {td}>{esc(c.kind)}</td>"
             f"<td {td}>{esc(c.test or '–')}</td>"
-            f'<td {td} style="text-align:right">{fmt_score(c.score)}</td>'
+            f'<td style="padding:3px 8px;text-align:right">{fmt_score(c.score)}</td>'
             f"<td {td}>{fmt_threshold(c)}</td>"
             f"<td {td}>{badge(label, color)}</td>"
             f'<td {td}><span style="{miss_style}">{miss}</span></td>'
@@ -318,15 +324,18 @@ def table_html(report: DriftResult) -> str:
 def panel_html(
     report: DriftResult,
     *,
-    distributions: bytes | None = None,
-    n_plotted: int = 0,
-    scores: bytes | None = None,
-    timeline: bytes | None = None,
+    distributions: Sequence[str] = (),
+    others: Sequence[tuple[DriftColumn, str]] = (),
+    n_others: int | None = None,
+    scores: str | None = None,
+    timeline: str | None = None,
 ) -> str:
-    """The static panel: verdict, warnings, table, then whichever plots were drawn.
+    """The static panel: verdict, warnings, table, then whichever charts were drawn (SVG).
 
-    ``distributions`` shows ``n_plotted`` drifted columns; ``scores`` is the score-bar chart
-    shown instead when nothing drifted; ``timeline`` the history across batches.
+    ``distributions`` are the drifted columns' charts, shown at once; ``others`` the
+    charts of ``n_others`` remaining columns (all of them unless given), folded away until the
+    reader opens them; ``scores`` is the score-bar chart shown instead when nothing drifted;
+    ``timeline`` the history.
     """
     parts = [
         f'<div style="font-family:{FONT};font-size:13px;line-height:1.45;max-width:1100px">',
@@ -334,7 +343,8 @@ def panel_html(
         warnings_html(report),
         table_html(report),
     ]
-    if distributions is not None:
+    if distributions:
+        n_plotted = len(distributions)
         parts.append(
             '<div style="margin-top:10px;font-weight:600">Reference vs current, drifted columns'
             + (
@@ -345,14 +355,45 @@ def panel_html(
             )
             + "</div>"
         )
-        parts.append(img(distributions, "reference vs current distributions"))
+        parts.append(
+            "<div>"
+            + "".join(svg_img(svg, "reference vs current distribution") for svg in distributions)
+            + "</div>"
+        )
     elif scores is not None:
-        parts.append(img(scores, "drift score per column"))
+        parts.append(svg_img(scores, "drift score per column"))
+    if others:
+        parts.append(others_html(others, len(others) if n_others is None else n_others))
     if timeline is not None:
         parts.append('<div style="margin-top:10px;font-weight:600">Across batches</div>')
-        parts.append(img(timeline, "drift and metrics across batches"))
+        parts.append(svg_img(timeline, "drift and metrics across batches"))
     parts.append("</div>")
     return "".join(parts)
+
+
+def others_html(others: Sequence[tuple[DriftColumn, str]], n_others: int) -> str:
+    """The other columns' distributions, folded: each opens on its own, so a wide report
+    costs the reader nothing until a column is asked for. When only some were drawn
+    (the highest scores of ``n_others``), the summary says so."""
+    items = "".join(
+        f'<details style="margin:2px 0 0 12px"><summary style="cursor:pointer">'
+        f"{esc(c.column)} "
+        f'<span style="opacity:0.7">{esc(c.test or c.status)} {fmt_score(c.score)}'
+        f"{' · drift' if c.drifted else ''}</span></summary>"
+        f"{svg_img(svg, f'distribution of {c.column}')}</details>"
+        for c, svg in others
+    )
+    count = f"the other {n_others} column{'s' if n_others != 1 else ''}"
+    if len(others) < n_others:
+        count += (
+            f' <span style="font-weight:400;opacity:0.7">({len(others)} with the highest '
+            f"scores; mlnb.monitoring.drift.panel.render_panel(report, max_folded={n_others}) "
+            "draws all)</span>"
+        )
+    return (
+        '<details style="margin-top:10px"><summary style="cursor:pointer;font-weight:600">'
+        f"Reference vs current, {count}</summary>{items}</details>"
+    )
 
 
 def stats_html(c: DriftColumn) -> str:
@@ -382,9 +423,9 @@ def stats_html(c: DriftColumn) -> str:
     return f'<table style="border-collapse:collapse;font-size:12px">{body}</table>'
 
 
-def column_detail_html(c: DriftColumn, png: bytes | None = None) -> str:
-    """Plot (when drawn) and statistics for one column, side by side (used by the widget)."""
-    plot = img(png, f"distribution of {c.column}") if png is not None else ""
+def column_detail_html(c: DriftColumn, svg: str | None = None) -> str:
+    """Chart (when drawn) and statistics for one column, side by side (used by the widget)."""
+    plot = svg_img(svg, f"distribution of {c.column}") if svg is not None else ""
     return (
         f'<div style="font-family:{FONT}"><div style="display:inline-block;vertical-align:top;'
         f'margin-right:12px">{plot}</div><div style="display:inline-block;vertical-align:top;'

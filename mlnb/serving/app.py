@@ -33,6 +33,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +44,7 @@ from starlette.routing import Route
 from mlnb._runtime import host as this_host
 from mlnb.monitoring.alerts import raise_alert
 from mlnb.serving.inference_log import Entry, InferenceLog
-from mlnb.serving.model import Loaded, ServedModel
+from mlnb.serving.model import Loaded, ServedModel, preload_skops
 from mlnb.serving.payloads import Parsed, PayloadError, parse_body
 from mlnb.serving.spec import OPENAPI, docs_html
 from mlnb.store.registry import Registry
@@ -69,6 +70,7 @@ class ServeConfig:
     max_body: int = MAX_BODY_BYTES
     queue_rows: int = 200_000
     flush_seconds: float = 0.5
+    metrics_dir: str | None = None  # with several workers: where they share /metrics
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -79,9 +81,13 @@ class ServeConfig:
 
 
 class Metrics:
-    """The Prometheus series of one server process."""
+    """The Prometheus series of a deployment. With several worker processes each one writes
+    its values to files in ``shared_dir`` (prometheus_client's multiprocess mode, chosen by
+    ``PROMETHEUS_MULTIPROC_DIR`` before the worker imports it) and /metrics adds them up:
+    counters and histograms are summed, the version is the one set last by a live worker."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: str | None = None) -> None:
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("mlnb_requests", "Scoring requests", ["status"], registry=r)
@@ -93,16 +99,42 @@ class Metrics:
             registry=r,
         )
         self.rows_logged = Gauge(
-            "mlnb_rows_logged", "Rows written to the inference log", registry=r
+            "mlnb_rows_logged",
+            "Rows written to the inference log",
+            registry=r,
+            multiprocess_mode="sum",
         )
         self.rows_dropped = Gauge(
-            "mlnb_rows_dropped", "Rows dropped by a full log queue", registry=r
+            "mlnb_rows_dropped",
+            "Rows dropped by a full log queue",
+            registry=r,
+            multiprocess_mode="sum",
         )
         self.extra_columns = Counter(
             "mlnb_extra_columns_dropped", "Input columns not in the signature, dropped", registry=r
         )
-        self.version = Gauge("mlnb_model_version", "Registered version being served", registry=r)
-        self.swaps = Counter("mlnb_model_swaps", "Hot swaps to a new version", registry=r)
+        self.version = Gauge(
+            "mlnb_model_version",
+            "Registered version being served",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.swaps = Counter(
+            "mlnb_model_swaps", "Hot swaps to a new version (by each worker process)", registry=r
+        )
+        self.exposed = self.registry
+        if shared_dir is not None:
+            self.exposed = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.exposed, path=shared_dir)
+
+    def text(self) -> bytes:
+        """The Prometheus exposition: this process's series, or every worker's added up."""
+        return generate_latest(self.exposed)
+
+    def close(self) -> None:
+        """A stopping worker: its live-only series (the version) stop counting."""
+        if self.shared_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), self.shared_dir)
 
 
 @dataclass
@@ -125,11 +157,14 @@ class Stats:
         return values[min(len(values) - 1, math.ceil(0.95 * len(values)) - 1)]
 
 
+Scored = tuple[list[Any], np.ndarray | None]  # labels, and probabilities (rows x classes)
+
+
 @dataclass
 class Pending:
     loaded: Loaded
     parsed: Parsed
-    future: asyncio.Future[tuple[list[Any], list[list[float]] | None]]
+    future: asyncio.Future[Scored]
 
 
 class Batcher:
@@ -139,14 +174,10 @@ class Batcher:
         self.queue: asyncio.Queue[Pending] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
-    async def score(
-        self, loaded: Loaded, parsed: Parsed
-    ) -> tuple[list[Any], list[list[float]] | None]:
+    async def score(self, loaded: Loaded, parsed: Parsed) -> Scored:
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._run())
-        future: asyncio.Future[tuple[list[Any], list[list[float]] | None]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(Pending(loaded, parsed, future))
         return await future
 
@@ -175,15 +206,14 @@ class Batcher:
                 _score_group(items)
 
 
-def _predict(
-    loaded: Loaded, columns: list[str], data: dict[str, Any]
-) -> tuple[list[Any], list[list[float]] | None]:
+def _predict(loaded: Loaded, columns: list[str], data: dict[str, Any]) -> Scored:
+    """Labels as Python values and the probability matrix as numpy (converted only if the
+    client asked for it)."""
     frame = pd.DataFrame(data, columns=columns)
     if loaded.has_proba and loaded.classes is not None:
-        proba = loaded.model.predict_proba(frame)
-        classes = loaded.classes
-        labels = [classes[i] for i in proba.argmax(axis=1)]
-        return labels, proba.tolist()
+        proba = np.asarray(loaded.model.predict_proba(frame))
+        labels: list[Any] = np.asarray(loaded.classes, dtype=object)[proba.argmax(axis=1)].tolist()
+        return labels, proba
     preds = loaded.model.predict(frame)
     return [p.item() if hasattr(p, "item") else p for p in preds], None
 
@@ -217,7 +247,10 @@ def _score_group(items: list[Pending]) -> None:
                 n = p.parsed.n_rows
                 if not p.future.done():
                     p.future.set_result(
-                        (labels[start : start + n], proba[start : start + n] if proba else None)
+                        (
+                            labels[start : start + n],
+                            None if proba is None else proba[start : start + n],
+                        )
                     )
                 start += n
             return
@@ -232,15 +265,12 @@ def _score_group(items: list[Pending]) -> None:
                 p.future.set_result(result)
 
 
-def _positive_probability(proba: list[list[float]] | None, n: int) -> list[float | None] | None:
-    """The probability logged per row: of the positive class for two classes, else the top."""
-    if proba is None:
+def _logged_probability(proba: np.ndarray | None) -> np.ndarray | None:
+    """The probability logged per row: of the positive class for two classes, else the top
+    (a numpy column: the writer converts it, not the request path)."""
+    if proba is None or proba.ndim != 2 or not len(proba):
         return None
-    if proba and len(proba[0]) == 2:
-        positive: list[float | None] = [row[1] for row in proba]
-        return positive
-    top: list[float | None] = [max(row) for row in proba]
-    return top[:n]
+    return proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
 
 
 class Server:
@@ -250,18 +280,20 @@ class Server:
         self.config = config
         self.reg = Registry(config.home, create=False)
         self.deployment = self.reg.deployments.get(config.deployment_id)
-        self.metrics = Metrics()
+        self.metrics = Metrics(config.metrics_dir)
         self.stats = Stats()
         self.started = time.time()
+        preload_skops()
         self.model = ServedModel(self.reg, config.ref, self._swapped, self._monitor_id)
         self.metrics.version.set(self.model.current.version)
         self.log = InferenceLog(
-            self.reg.deployments.append_rows,
+            self.reg.deployments.append_requests,
             config.deployment_id,
             max_rows=config.queue_rows,
             flush_seconds=config.flush_seconds,
             on_drop=self._alert_dropped,
             enabled=config.log,
+            on_flush=self._logged,
         )
         self.batcher = Batcher()
         self._stop = threading.Event()
@@ -284,6 +316,7 @@ class Server:
         self.model.stop()
         self.log.close()
         self.beat()
+        self.metrics.close()
         self.reg.deployments.set_status(self.config.deployment_id, "stopped")
 
     def _beat_loop(self) -> None:
@@ -317,6 +350,11 @@ class Server:
             dropped,
         )
         s.beat_at = t
+        self.metrics.rows_logged.set(logged)
+        self.metrics.rows_dropped.set(dropped)
+
+    def _logged(self, logged: int, dropped: int) -> None:
+        """Keep /metrics current after each flush (other workers read these series too)."""
         self.metrics.rows_logged.set(logged)
         self.metrics.rows_dropped.set(dropped)
 
@@ -378,7 +416,7 @@ class Server:
                 return self._refused(
                     request_id, loaded, 400, "this model does not give probabilities.", started
                 )
-            payload["probabilities"] = proba
+            payload["probabilities"] = proba.tolist()
             payload["classes"] = loaded.classes
         latency = (time.perf_counter() - started) * 1000
         self._count(latency, ok=True)
@@ -390,7 +428,7 @@ class Server:
                 parsed.columns,
                 parsed.data,
                 labels,
-                _positive_probability(proba, len(labels)),
+                _logged_probability(proba),
                 latency,
             )
         )
@@ -445,6 +483,7 @@ class Server:
         return JSONResponse(
             {
                 "status": "ok",
+                "pid": os.getpid(),
                 "model": current.name,
                 "version": current.version,
                 "uptime_seconds": round(time.time() - self.started, 1),
@@ -477,7 +516,7 @@ class Server:
     async def prometheus(self, request: Request) -> Response:
         self.metrics.rows_logged.set(self.log.rows_logged)
         self.metrics.rows_dropped.set(self.log.rows_dropped)
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -500,12 +539,19 @@ def parse_feedback(body: bytes) -> list[tuple[str, int, Any]]:
         )
     if "request_id" in doc:
         rid = str(doc["request_id"])
-        return [(rid, i, label) for i, label in enumerate(doc["labels"])]
-    out = []
-    for i, item in enumerate(doc["labels"]):
-        if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
-            raise PayloadError(f"labels[{i}] needs a request_id and a label.")
-        out.append((str(item["request_id"]), int(item.get("row", 0)), item["label"]))
+        out = [(rid, i, label) for i, label in enumerate(doc["labels"])]
+    else:
+        out = []
+        for i, item in enumerate(doc["labels"]):
+            if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+                raise PayloadError(f"labels[{i}] needs a request_id and a label.")
+            out.append((str(item["request_id"]), int(item.get("row", 0)), item["label"]))
+    missing = [i for i, (_, _, label) in enumerate(out) if label is None]
+    if missing:
+        raise PayloadError(
+            f"labels[{missing[0]}] is null: send each row's true label (leave out rows whose "
+            "label is not known yet; they can follow later)."
+        )
     return out
 
 

@@ -1,5 +1,7 @@
 """The inference log's writer: requests queue up in memory and a thread appends them to the
 registry at least once a second, so logging never waits on the disk in the request path.
+The request path only queues what it already holds (columns, predictions, the probability
+column); the writer encodes each request once, as columns, and inserts one record for it.
 
 The queue is bounded by rows: when it is full a request is still answered, its rows are
 dropped, counted and, at most once a minute, reported as an alert. A process killed with
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlnb.store.deployments import LogRow
+from mlnb.store.deployments import LoggedRequest, column_value
 
 log = logging.getLogger("mlnb.serving")
 
@@ -29,7 +31,8 @@ DROP_ALERT_EVERY = 60.0
 
 @dataclass
 class Entry:
-    """One answered (or refused) request waiting to be written."""
+    """One answered (or refused) request waiting to be written, as the request path had it:
+    turning it into JSON is the writer's job, off the request path."""
 
     request_id: str
     logged_at: float
@@ -37,62 +40,50 @@ class Entry:
     columns: list[str]
     data: dict[str, Any]
     predictions: list[Any]
-    probabilities: list[float | None] | None
+    probabilities: Any  # one per row (a numpy column or a list), or None
     latency_ms: float
     error: str | None = None
 
+    @property
+    def n_rows(self) -> int:
+        """Rows this entry takes in the queue (a refused request takes one)."""
+        return max(len(self.predictions), 1)
 
-_json = json.JSONEncoder(default=str, allow_nan=True).encode  # one encoder, not one per row
+
+_json = json.JSONEncoder(default=str, allow_nan=True).encode  # one encoder for every record
 
 
-def expand(deployment_id: int, entry: Entry) -> list[LogRow]:
-    """The log rows of one request (one row for a refused request)."""
+def encode(deployment_id: int, entry: Entry) -> LoggedRequest:
+    """The log record of one request: its columns, predictions and probabilities encoded
+    once each, whatever the number of rows."""
     if entry.error is not None:
-        return [
-            (
-                deployment_id,
-                entry.request_id,
-                0,
-                entry.logged_at,
-                entry.version,
-                None,
-                None,
-                None,
-                entry.latency_ms,
-                0,
-                entry.error,
-            )
-        ]
-    n = len(entry.predictions)
-    probs = entry.probabilities or [None] * n
-    features = _feature_json(entry.columns, entry.data, n)
-    return [
-        (
+        return (
             deployment_id,
             entry.request_id,
-            i,
             entry.logged_at,
             entry.version,
-            features[i],
-            _prediction_json(pred),
-            prob,
-            entry.latency_ms,
-            1,
+            0,
             None,
+            None,
+            None,
+            entry.latency_ms,
+            0,
+            entry.error,
         )
-        for i, (pred, prob) in enumerate(zip(entry.predictions, probs, strict=True))
-    ]
-
-
-def _feature_json(columns: list[str], data: dict[str, Any], n: int) -> list[str]:
-    """Each row's features as a JSON object (numpy columns become Python values first)."""
-    cols = [data[c].tolist() if hasattr(data[c], "tolist") else data[c] for c in columns]
-    return [_json(dict(zip(columns, row, strict=True))) for row in zip(*cols, strict=True)]
-
-
-def _prediction_json(value: Any) -> str:
-    """A prediction as JSON; class labels are mostly ints, written without the encoder."""
-    return str(value) if type(value) is int else _json(value)
+    probabilities = entry.probabilities
+    return (
+        deployment_id,
+        entry.request_id,
+        entry.logged_at,
+        entry.version,
+        len(entry.predictions),
+        _json({c: column_value(entry.data[c]) for c in entry.columns}),
+        _json(column_value(entry.predictions)),
+        None if probabilities is None else _json(column_value(probabilities)),
+        entry.latency_ms,
+        1,
+        None,
+    )
 
 
 class InferenceLog:
@@ -100,18 +91,20 @@ class InferenceLog:
 
     def __init__(
         self,
-        append: Callable[[list[LogRow]], int],
+        append: Callable[[list[LoggedRequest]], int],
         deployment_id: int,
         max_rows: int = MAX_QUEUED_ROWS,
         flush_seconds: float = FLUSH_SECONDS,
         on_drop: Callable[[int, int], None] | None = None,
         enabled: bool = True,
+        on_flush: Callable[[int, int], None] | None = None,
     ) -> None:
         self.append = append
         self.deployment_id = deployment_id
         self.max_rows = max_rows
         self.flush_seconds = flush_seconds
         self.on_drop = on_drop
+        self.on_flush = on_flush  # (rows logged, rows dropped) after each flush
         self.enabled = enabled
         self.queued_rows = 0
         self.rows_logged = 0
@@ -136,7 +129,7 @@ class InferenceLog:
         on the disk: the lock only guards the in-memory counter."""
         if not self.enabled:
             return False
-        n = max(len(entry.predictions), 1)
+        n = entry.n_rows
         with self._lock:
             if self.queued_rows + n > self.max_rows:
                 self.rows_dropped += n
@@ -154,8 +147,12 @@ class InferenceLog:
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
-            self.flush()
-        self.flush()
+            self._flush_and_report()
+        self._flush_and_report()
+
+    def _flush_and_report(self) -> None:
+        if self.flush() and self.on_flush is not None:
+            self.on_flush(self.rows_logged, self.rows_dropped)
 
     def flush(self) -> int:
         """Write everything queued now in one transaction; returns the rows written."""
@@ -166,9 +163,8 @@ class InferenceLog:
             self.queued_rows = 0
         if not entries:
             return 0
-        rows = [r for e in entries for r in expand(self.deployment_id, e)]
         try:
-            written = self.append(rows)
+            written = self.append([encode(self.deployment_id, e) for e in entries])
         except Exception as exc:  # a locked or full disk: count the loss, keep serving
             self.failures += 1
             with self._lock:

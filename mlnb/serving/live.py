@@ -1,5 +1,6 @@
 """Live monitoring of deployments: the scheduler scores each deployment's logged traffic in
-windows (every N rows, or T minutes for a trickle) with the deployment's monitor.
+windows (every N rows, or T minutes for a trickle) with the deployment's monitor. A window
+holds whole requests: the first ones that together reach N rows.
 
 A window is one ``Monitor.log_batch`` (data drift, prediction drift and whatever the
 monitor estimates from predictions and probabilities), plus infrastructure health
@@ -11,7 +12,6 @@ window has arrived through ``/feedback`` its realized metrics are stored with
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -21,7 +21,7 @@ import pandas as pd
 
 from mlnb.monitoring.alerts import raise_alert
 from mlnb.monitoring.monitor import Monitor
-from mlnb.store.records import DeploymentRecord, InferenceRowRecord
+from mlnb.store.records import DeploymentRecord, InferenceRequestRecord
 from mlnb.store.registry import Registry
 
 log = logging.getLogger("mlnb.serving")
@@ -63,35 +63,34 @@ def _score_deployment(reg: Registry, d: DeploymentRecord, now: float) -> list[st
         due = _due(reg, d, now)
         if due is None:
             break
-        rows = reg.deployments.rows(d["id"], after_id=due[0], limit=due[1])
-        done.append(_score_window(reg, d, monitor, rows))
+        requests = reg.deployments.requests(d["id"], after_id=due[0], min_rows=due[1])
+        done.append(_score_window(reg, d, monitor, requests))
     return done
 
 
 def _score_window(
-    reg: Registry, d: DeploymentRecord, monitor: Monitor, rows: list[InferenceRowRecord]
+    reg: Registry, d: DeploymentRecord, monitor: Monitor, logged: list[InferenceRequestRecord]
 ) -> str:
-    ok = [r for r in rows if r["ok"]]
-    requests = {r["request_id"] for r in rows}
-    failed = {r["request_id"] for r in rows if not r["ok"]}
-    latencies = sorted({(r["request_id"], r["latency_ms"]) for r in rows}, key=lambda x: x[1])
-    p95 = latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)][1] if latencies else None
+    ok = [r for r in logged if r["ok"] and r["n_rows"]]
+    requests = {r["request_id"] for r in logged}
+    failed = {r["request_id"] for r in logged if not r["ok"]}
+    latencies = sorted(r["latency_ms"] for r in logged)
+    p95 = latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)] if latencies else None
     batch_id = None
     alerts: list[dict[str, Any]] = []
+    n_rows = sum(r["n_rows"] for r in ok)
     if ok:
         result = monitor.log_batch(
-            pd.DataFrame([r["features"] or {} for r in ok]),
-            when=ok[-1]["logged_at"],
-            **_outputs(monitor, ok),
+            features_frame(ok), when=ok[-1]["logged_at"], **_outputs(monitor, ok)
         )
         batch_id = result.batch_id
         alerts += result.alerts
     reg.deployments.add_window(
         {
             "deployment_id": d["id"],
-            "first_log_id": rows[0]["id"],
-            "last_log_id": rows[-1]["id"],
-            "n_rows": len(ok),
+            "first_log_id": logged[0]["id"],
+            "last_log_id": logged[-1]["id"],
+            "n_rows": n_rows,
             "n_requests": len(requests),
             "n_errors": len(failed),
             "p95_ms": p95,
@@ -101,20 +100,70 @@ def _score_window(
     error_rate = len(failed) / len(requests) if requests else 0.0
     alerts += _health_alerts(reg, d, monitor, p95, error_rate, batch_id)
     return (
-        f"deployment {d['id']} ({d['model_name']}@{d['alias']}): window of {len(ok)} rows, "
+        f"deployment {d['id']} ({d['model_name']}@{d['alias']}): window of {n_rows} rows, "
         f"{len(requests)} requests, p95 {p95 or 0:.1f} ms, error rate {error_rate:.1%}, "
         f"{len(alerts)} alert(s)"
     )
 
 
-def _outputs(monitor: Monitor, ok: list[InferenceRowRecord]) -> dict[str, Any]:
-    """``predictions=`` and, when this monitor takes them, ``probabilities=``."""
-    out: dict[str, Any] = {"predictions": [r["prediction"] for r in ok]}
-    takes = inspect.signature(monitor.log_batch).parameters
-    probs = [r["probability"] for r in ok]
-    if "probabilities" in takes and all(p is not None for p in probs):
-        out["probabilities"] = probs
+def features_frame(logged: list[InferenceRequestRecord]) -> pd.DataFrame:
+    """The features of answered requests as one frame, column by column (a column a request
+    did not have, e.g. across a swap to another signature, is missing for its rows)."""
+    names: dict[str, None] = {}
+    for r in logged:
+        names.update(dict.fromkeys(r["features"] or {}))
+    columns: dict[str, list[Any]] = {n: [] for n in names}
+    for r in logged:
+        features = r["features"] or {}
+        for n in names:
+            columns[n].extend(features.get(n) or [None] * r["n_rows"])
+    return pd.DataFrame(columns)
+
+
+def _concat(logged: list[InferenceRequestRecord], key: str) -> list[Any]:
+    """One per-row field (predictions, probabilities, labels) of several requests."""
+    out: list[Any] = []
+    for r in logged:
+        out.extend(r[key] or [None] * r["n_rows"])  # type: ignore[literal-required]
     return out
+
+
+def _outputs(monitor: Monitor, ok: list[InferenceRequestRecord]) -> dict[str, Any]:
+    """``predictions=`` and, for a monitor that estimates a binary classifier's accuracy
+    from its confidence (CBPE), ``scores=``: the label-free estimate before labels arrive."""
+    predictions = _concat(ok, "predictions")
+    out: dict[str, Any] = {"predictions": predictions}
+    scores = binary_scores(
+        monitor.config.get("estimator"), predictions, _concat(ok, "probabilities")
+    )
+    if scores is not None:
+        out["scores"] = scores
+    return out
+
+
+def binary_scores(
+    estimator: Any, predictions: list[Any], probabilities: list[Any]
+) -> list[float] | None:
+    """The logged probabilities as the scores a binary CBPE estimator reads (the probability
+    of its second class), or None when they cannot be: no such estimator, a probability
+    missing, or more than two classes (the log keeps only the top class's probability).
+
+    The server logs the probability of the model's second class (``classes_[1]``), the one
+    predicted whenever it is above one half; which label that is comes from the rows."""
+    if not estimator or estimator.get("kind") != "cbpe" or len(estimator["classes"]) != 2:
+        return None
+    if not probabilities or any(p is None for p in probabilities):
+        return None
+    negative, positive = estimator["classes"]
+    second = next((y for y, p in zip(predictions, probabilities, strict=True) if p > 0.5), None)
+    if second is None:  # every row went to the first class: the second is the other one
+        first = next((y for y, p in zip(predictions, probabilities, strict=True) if p < 0.5), None)
+        second = {negative: positive, positive: negative}.get(first) if first is not None else None
+    if second == positive:
+        return [float(p) for p in probabilities]
+    if second == negative:
+        return [1.0 - float(p) for p in probabilities]
+    return None
 
 
 def _health_alerts(
@@ -166,12 +215,12 @@ def _realize(reg: Registry, d: DeploymentRecord) -> list[str]:
         if w["batch_id"] is None:
             reg.deployments.mark_realized(w["id"])
             continue
-        rows = reg.deployments.window_rows(w["id"])
-        if not rows or any(r["labelled_at"] is None for r in rows):
+        logged = [r for r in reg.deployments.window_requests(w) if r["n_rows"]]
+        if not logged or any(r["n_labelled"] < r["n_rows"] for r in logged):
             continue
         monitor = monitor or Monitor.load(d["config"]["monitor"], registry=reg)
         metrics = monitor.log_labels(
-            w["batch_id"], [r["label"] for r in rows], [r["prediction"] for r in rows]
+            w["batch_id"], _concat(logged, "labels"), _concat(logged, "predictions")
         )
         reg.deployments.mark_realized(w["id"])
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))

@@ -5,7 +5,9 @@ alias moves. A version that fails to load leaves the old one serving and raises 
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,32 @@ from mlnb.tracking.artifacts import load_artifact
 
 log = logging.getLogger("mlnb.serving")
 WATCH_SECONDS = 0.5
+# Imported by scikit-learn's estimator discovery, which skops runs when it is imported (to
+# list the types it trusts), but never needed to load or run a model.
+NOT_NEEDED_TO_SERVE = ("pytest", "dask")
+
+
+def preload_skops() -> None:
+    """Import skops in a server process without the test and dask packages it drags in.
+
+    skops lists every scikit-learn estimator at import (``all_estimators`` walks all of
+    scikit-learn), which imports pytest and dask when they are installed: a quarter of a
+    second before the first /ping. While skops imports they read as absent (the walk skips
+    what it cannot import); afterwards they import normally again, so a model that needs
+    dask still loads. Only the serving process does this: a notebook keeps the usual
+    import order.
+    """
+    if "skops.io" in sys.modules:
+        return
+    hidden = [name for name in NOT_NEEDED_TO_SERVE if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        importlib.import_module("skops.io")
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 @dataclass(frozen=True)

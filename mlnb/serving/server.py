@@ -8,6 +8,7 @@ heartbeat; a row whose process is gone (or whose heartbeat stopped) reads as cra
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlnb._runtime import host as this_host
@@ -134,6 +136,7 @@ def run_server(reg: Registry, opts: ServeOptions) -> int:
         log=opts.log,
         max_body=int(opts.max_body_mb * 1024 * 1024),
         queue_rows=opts.queue_rows,
+        metrics_dir=str(shared_metrics_dir(reg, deployment_id)) if opts.workers > 1 else None,
     )
     print(
         f"mlnb serve: {opts.ref} at {_url(opts.host, opts.port)} (deployment {deployment_id}, "
@@ -142,8 +145,9 @@ def run_server(reg: Registry, opts: ServeOptions) -> int:
         flush=True,
     )
     try:
-        if opts.workers > 1:
+        if config.metrics_dir is not None:
             os.environ["MLNB_SERVE_CONFIG"] = config.to_json()
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = config.metrics_dir  # read by each worker
             uvicorn.run(
                 "mlnb.serving.app:create_app",
                 factory=True,
@@ -167,10 +171,29 @@ def run_server(reg: Registry, opts: ServeOptions) -> int:
             reg.deployments.set_status(deployment_id, "crashed", f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        if config.metrics_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            os.environ.pop("MLNB_SERVE_CONFIG", None)
+            shutil.rmtree(config.metrics_dir, ignore_errors=True)
         current = reg.deployments.get(deployment_id)
         if current["status"] in ("starting", "running"):
             reg.deployments.set_status(deployment_id, "stopped")
     return deployment_id
+
+
+def shared_metrics_dir(reg: Registry, deployment_id: int) -> Path:
+    """An empty folder where the workers of one deployment share their Prometheus series
+    (removed when it stops; folders left by deployments that no longer run go too)."""
+    root = reg.home / "deployments"
+    refresh_statuses(reg)
+    running = {d["id"] for d in reg.deployments.find(statuses=("starting", "running"))}
+    for old in root.glob("metrics-*"):
+        suffix = old.name.removeprefix("metrics-")
+        if not suffix.isdigit() or int(suffix) not in running or int(suffix) == deployment_id:
+            shutil.rmtree(old, ignore_errors=True)
+    path = root / f"metrics-{deployment_id}"
+    path.mkdir(parents=True)
+    return path
 
 
 # -- background servers (the notebook's %serve) ------------------------------------------

@@ -1,15 +1,20 @@
 """Deployments (``mlnb serve`` processes), their inference log and monitoring windows.
 
-The inference log is an append-only table in ``registry.db``: the server writes it in one
-transaction per flush (at most one a second), WAL mode makes every committed flush survive
-a killed process, feedback labels join it by request id with one indexed UPDATE, and the
-scheduler reads windows of it with one range scan. This module owns the SQL of the three
+The inference log is an append-only table in ``registry.db`` holding one columnar record
+per request (features as ``{"column": [values]}``, predictions, probabilities and labels as
+arrays): the server writes it in one transaction per flush (at most one a second) with one
+INSERT per request whatever its size, WAL mode makes every committed flush survive a killed
+process, feedback labels join it by request id through an index, and the scheduler reads
+windows of whole requests with one range scan. This module owns the SQL of the three
 tables and returns the records of ``records.py``.
 """
 
 from __future__ import annotations
 
+import base64
 import sqlite3
+import sys
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,16 +22,18 @@ from mlnb.errors import NotFoundError
 from mlnb.store.connection import FeatureStore, dumps, loads, now
 from mlnb.store.records import (
     DeploymentRecord,
+    InferenceRequestRecord,
     InferenceRowRecord,
     WindowRecord,
     as_record,
 )
 
 DEPLOYMENT_STATUSES = ("starting", "running", "stopped", "crashed")
-# One logged row: (deployment_id, request_id, row_index, logged_at, version, features JSON,
-# prediction JSON, probability, latency_ms, ok, error).
-LogRow = tuple[
-    int, str, int, float, int | None, str | None, str | None, float | None, float, int, str | None
+# One logged request: (deployment_id, request_id, logged_at, version, n_rows, features as
+# {"column": values} JSON, predictions JSON, probabilities JSON, latency_ms, ok, error); the
+# values of a column are written by column_value().
+LoggedRequest = tuple[
+    int, str, float, int | None, int, str | None, str | None, str | None, float, int, str | None
 ]
 
 
@@ -36,13 +43,93 @@ def _deployment(row: sqlite3.Row) -> DeploymentRecord:
     return as_record(DeploymentRecord, d)
 
 
-def _inference(row: sqlite3.Row) -> InferenceRowRecord:
+FLOAT64 = "<f8"  # a float column: {"<f8": base64 of its little-endian float64 values}
+BINARY_FROM = 16  # shorter float columns are cheaper as JSON numbers
+
+
+def column_value(values: Any) -> Any:
+    """A logged column as JSON-ready data: a numpy float column of more than a few values as
+    its float64 bytes in base64 (exact, NaN included, without formatting every value as
+    decimal text), any other column as a list of Python values."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    if kind == "f" and len(values) > BINARY_FROM:
+        raw = values.astype(FLOAT64, copy=False).tobytes()
+        return {FLOAT64: base64.b64encode(raw).decode("ascii")}
+    return values.tolist() if hasattr(values, "tolist") else values
+
+
+def column_values(value: Any) -> list[Any]:
+    """The values of a logged column (the inverse of :func:`column_value`)."""
+    if isinstance(value, dict) and FLOAT64 in value:
+        floats = array("d")
+        floats.frombytes(base64.b64decode(value[FLOAT64]))
+        if sys.byteorder == "big":
+            floats.byteswap()
+        return floats.tolist()
+    return list(value)
+
+
+def _request(row: sqlite3.Row) -> InferenceRequestRecord:
     d = dict(row)
-    d["features"] = loads(d.get("features"), None)
-    d["prediction"] = loads(d.get("prediction"), None)
-    d["label"] = loads(d.get("label"), None)
+    d.pop("upto", None)
+    layout = d.pop("layout")
+    features = loads(d.get("features"), None)
+    if layout == "row" and features is not None:  # logged one row at a time (schema < 6)
+        features = {k: [v] for k, v in features.items()}
+    elif features is not None:
+        features = {k: column_values(v) for k, v in features.items()}
+    d["features"] = features
+    for key in ("predictions", "probabilities"):
+        value = loads(d.get(key), None)
+        d[key] = None if value is None else column_values(value)
+    d["labels"] = loads(d.get("labels"), None)
     d["ok"] = bool(d["ok"])
-    return as_record(InferenceRowRecord, d)
+    return as_record(InferenceRequestRecord, d)
+
+
+def request_rows(r: InferenceRequestRecord) -> list[InferenceRowRecord]:
+    """A logged request's rows one by one (a refused request is one row without features)."""
+    base = {k: r[k] for k in ("id", "deployment_id", "request_id", "logged_at", "version")}
+    extra = {"latency_ms": r["latency_ms"], "ok": r["ok"], "error": r["error"]}
+    if not r["ok"] or not r["n_rows"]:
+        return [
+            as_record(
+                InferenceRowRecord,
+                {
+                    **base,
+                    **extra,
+                    "row_index": r["row_offset"],
+                    "features": None,
+                    "prediction": None,
+                    "probability": None,
+                    "label": None,
+                    "labelled_at": None,
+                    "window_id": r["window_id"],
+                },
+            )
+        ]
+    features = r["features"] or {}
+    names = list(features)
+    predictions = r["predictions"] or [None] * r["n_rows"]
+    probabilities = r["probabilities"] or [None] * r["n_rows"]
+    labels = r["labels"] or [None] * r["n_rows"]
+    return [
+        as_record(
+            InferenceRowRecord,
+            {
+                **base,
+                **extra,
+                "row_index": r["row_offset"] + i,
+                "features": {n: features[n][i] for n in names},
+                "prediction": predictions[i],
+                "probability": probabilities[i],
+                "label": labels[i],
+                "labelled_at": r["labelled_at"] if labels[i] is not None else None,
+                "window_id": r["window_id"],
+            },
+        )
+        for i in range(r["n_rows"])
+    ]
 
 
 def _window(row: sqlite3.Row) -> WindowRecord:
@@ -154,49 +241,65 @@ class DeploymentStore(FeatureStore):
 
     # -- the inference log -------------------------------------------------------------
 
-    def append_rows(self, rows: Iterable[LogRow]) -> int:
-        """Append logged rows in one transaction; returns how many."""
-        batch = list(rows)
+    def append_requests(self, records: Iterable[LoggedRequest]) -> int:
+        """Append logged requests in one transaction; returns the rows they hold (a refused
+        request counts as one)."""
+        batch = list(records)
         if not batch:
             return 0
         with self.db.transaction() as c:
             c.executemany(
-                "INSERT INTO inference_log(deployment_id, request_id, row_index, logged_at, "
-                "version, features, prediction, probability, latency_ms, ok, error) "
+                "INSERT INTO inference_requests(deployment_id, request_id, logged_at, version, "
+                "n_rows, features, predictions, probabilities, latency_ms, ok, error) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 batch,
             )
-        return len(batch)
+        return sum(max(r[4], 1) for r in batch)
 
     def count_rows(self, deployment_id: int, ok: bool | None = None) -> int:
-        """Rows logged for a deployment (only successful or failed ones with ``ok``)."""
-        sql = "SELECT COUNT(*) FROM inference_log WHERE deployment_id = ?"
+        """Rows logged for a deployment (a refused request counts as one row; only answered
+        or only refused ones with ``ok``)."""
+        sql = "SELECT COALESCE(SUM(MAX(n_rows, 1)), 0) FROM inference_requests WHERE deployment_id = ?"
         params: list[Any] = [deployment_id]
         if ok is not None:
             sql += " AND ok = ?"
             params.append(int(ok))
         return int(self.db.query(sql, params)[0][0])
 
-    def rows(
-        self, deployment_id: int, after_id: int = 0, limit: int | None = None
-    ) -> list[InferenceRowRecord]:
-        """Logged rows of a deployment after ``after_id``, oldest first."""
-        lim = f"LIMIT {int(limit)}" if limit else ""
-        found = self.db.query(
-            f"SELECT * FROM inference_log WHERE deployment_id = ? AND id > ? ORDER BY id {lim}",
-            (deployment_id, after_id),
-        )
-        return [_inference(r) for r in found]
+    def requests(
+        self, deployment_id: int, after_id: int = 0, min_rows: int | None = None
+    ) -> list[InferenceRequestRecord]:
+        """Logged requests of a deployment after ``after_id``, oldest first; with
+        ``min_rows``, only as many whole requests as it takes to hold that many rows."""
+        if min_rows is None:
+            found = self.db.query(
+                "SELECT * FROM inference_requests WHERE deployment_id = ? AND id > ? ORDER BY id",
+                (deployment_id, after_id),
+            )
+        else:
+            found = self.db.query(
+                "SELECT * FROM (SELECT *, SUM(MAX(n_rows, 1)) OVER (ORDER BY id) AS upto "
+                "FROM inference_requests WHERE deployment_id = ? AND id > ?) "
+                "WHERE upto - MAX(n_rows, 1) < ? ORDER BY id",
+                (deployment_id, after_id, min_rows),
+            )
+        return [_request(r) for r in found]
+
+    def rows(self, deployment_id: int, after_id: int = 0) -> list[InferenceRowRecord]:
+        """Logged rows of a deployment after record ``after_id``, oldest first, one per
+        prediction (a refused request is one row with ``ok`` False)."""
+        return [row for r in self.requests(deployment_id, after_id) for row in request_rows(r)]
 
     def first_unwindowed(self, deployment_id: int) -> tuple[int, float | None, int]:
-        """(last windowed log id, time of the oldest row after it, rows after it)."""
+        """(last windowed record id, time of the oldest request after it, rows after it)."""
         last = self.db.query_one(
             "SELECT COALESCE(MAX(last_log_id), 0) FROM deployment_windows WHERE deployment_id = ?",
             (deployment_id,),
         )
         after = int(last[0]) if last else 0
         row = self.db.query_one(
-            "SELECT MIN(logged_at), COUNT(*) FROM inference_log WHERE deployment_id = ? AND id > ?",
+            "SELECT MIN(logged_at), COALESCE(SUM(MAX(n_rows, 1)), 0) FROM inference_requests "
+            "WHERE deployment_id = ? AND id > ?",
             (deployment_id, after),
         )
         if row is None:
@@ -205,21 +308,45 @@ class DeploymentStore(FeatureStore):
 
     def add_labels(self, labels: Sequence[tuple[str, int, Any]]) -> tuple[int, list[str]]:
         """Join labels to logged rows by (request id, row); returns (rows labelled, request
-        ids that matched nothing)."""
+        ids that matched nothing). A label given again replaces the first."""
         t = now()
+        by_request: dict[str, list[tuple[int, Any]]] = {}
+        for request_id, row_index, label in labels:
+            by_request.setdefault(request_id, []).append((row_index, label))
         joined, unknown = 0, []
         with self.db.transaction() as c:
-            for request_id, row_index, label in labels:
-                cur = c.execute(
-                    "UPDATE inference_log SET label = ?, labelled_at = ? "
-                    "WHERE request_id = ? AND row_index = ? AND ok = 1",
-                    (dumps(label), t, request_id, row_index),
-                )
-                if cur.rowcount:
-                    joined += cur.rowcount
-                else:
+            for request_id, given in by_request.items():
+                n = self._label_request(c, request_id, given, t)
+                joined += n
+                if n < len(given):
                     unknown.append(request_id)
         return joined, unknown
+
+    @staticmethod
+    def _label_request(
+        c: sqlite3.Connection, request_id: str, given: list[tuple[int, Any]], t: float
+    ) -> int:
+        """Write the labels of one request's rows into its records; returns how many joined."""
+        joined = 0
+        records = c.execute(
+            "SELECT id, row_offset, n_rows, labels FROM inference_requests "
+            "WHERE request_id = ? AND ok = 1",
+            (request_id,),
+        ).fetchall()
+        for record_id, offset, n_rows, stored in records:
+            values = loads(stored, None) or [None] * n_rows
+            mine = [(i - offset, v) for i, v in given if offset <= i < offset + n_rows]
+            if not mine:
+                continue
+            for i, value in mine:
+                values[i] = value
+            joined += len(mine)
+            c.execute(
+                "UPDATE inference_requests SET labels = ?, n_labelled = ?, labelled_at = ? "
+                "WHERE id = ?",
+                (dumps(values), sum(v is not None for v in values), t, record_id),
+            )
+        return joined
 
     # -- monitoring windows ------------------------------------------------------------
 
@@ -243,7 +370,8 @@ class DeploymentStore(FeatureStore):
             )
             window_id = int(cur.lastrowid or 0)
             c.execute(
-                "UPDATE inference_log SET window_id = ? WHERE deployment_id = ? AND id BETWEEN ? AND ?",
+                "UPDATE inference_requests SET window_id = ? "
+                "WHERE deployment_id = ? AND id BETWEEN ? AND ?",
                 (window_id, window["deployment_id"], window["first_log_id"], window["last_log_id"]),
             )
         return window_id
@@ -257,12 +385,14 @@ class DeploymentStore(FeatureStore):
             params.append(int(realized))
         return [_window(r) for r in self.db.query(sql + " ORDER BY id", params)]
 
-    def window_rows(self, window_id: int) -> list[InferenceRowRecord]:
-        """The successful rows of a window, oldest first."""
+    def window_requests(self, window: WindowRecord) -> list[InferenceRequestRecord]:
+        """The answered requests of a window, oldest first."""
         found = self.db.query(
-            "SELECT * FROM inference_log WHERE window_id = ? AND ok = 1 ORDER BY id", (window_id,)
+            "SELECT * FROM inference_requests WHERE deployment_id = ? AND id BETWEEN ? AND ? "
+            "AND ok = 1 ORDER BY id",
+            (window["deployment_id"], window["first_log_id"], window["last_log_id"]),
         )
-        return [_inference(r) for r in found]
+        return [_request(r) for r in found]
 
     def mark_realized(self, window_id: int) -> None:
         """A window whose labels all arrived and whose realized metrics are stored."""

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from errno import ENOSPC
@@ -23,10 +24,38 @@ from mlnb._runtime import host, pid_alive
 from mlnb.errors import IntegrityError, NotFoundError, RegistryError
 
 CHUNK = 1 << 20
+# Objects at least this large are hashed beside the caller's parse (see get_bytes_checking).
+BACKGROUND_HASH_BYTES = 4 << 20
 TEMP_PREFIX = ".tmp-"
 # A temporary file whose writer cannot be checked (another host, an old name) is stale after:
 STALE_TEMP_SECONDS = 3600.0
 _TEMP_NAME = re.compile(r"^\.tmp-(\d+)\.([0-9a-f]{8})-")
+
+
+def _refuse_mismatch(path: Path, digest: str, actual: str) -> None:
+    """Raise IntegrityError when an object's bytes no longer hash to the name it is stored under."""
+    if actual != digest:
+        raise IntegrityError(
+            f"object {path} does not match its recorded sha256 (expected {digest[:12]}..., "
+            f"found {actual[:12]}...): it was modified or corrupted after it was stored. "
+            "It is refused; restore it from a backup or re-log the artifact."
+        )
+
+
+class _BackgroundSha256:
+    """The sha256 of some bytes, computed in a daemon thread; ``hexdigest()`` waits for it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._digest = ""
+        self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
+        self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        self._digest = hashlib.sha256(data).hexdigest()
+
+    def hexdigest(self) -> str:
+        self._thread.join()
+        return self._digest
 
 
 def _host_tag(name: str) -> str:
@@ -35,6 +64,8 @@ def _host_tag(name: str) -> str:
 
 class ObjectStore:
     """Objects under ``root/ab/cdef...`` keyed by their sha256 hex digest."""
+
+    BACKGROUND_HASH_BYTES = BACKGROUND_HASH_BYTES
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -95,6 +126,16 @@ class ObjectStore:
 
     def get_bytes(self, digest: str) -> bytes:
         """The object's bytes, after checking they still hash to ``digest``."""
+        data, check = self.get_bytes_checking(digest)
+        check()
+        return data
+
+    def get_bytes_checking(self, digest: str) -> tuple[bytes, Callable[[], None]]:
+        """The object's bytes and a ``check()`` that raises unless they hash to ``digest``.
+
+        Large objects are hashed in a thread (hashlib releases the GIL) while the caller
+        parses them, so a model load pays for the sha256 only once it outlasts the parse;
+        the caller must call ``check()`` before building anything from the bytes."""
         path = self.path_for(digest)
         try:
             data = path.read_bytes()
@@ -103,14 +144,11 @@ class ObjectStore:
                 f"object {digest[:12]} is missing from {self.root}; the registry refers to it "
                 "but the file was deleted."
             ) from None
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != digest:
-            raise IntegrityError(
-                f"object {path} does not match its recorded sha256 (expected {digest[:12]}..., "
-                f"found {actual[:12]}...): it was modified or corrupted after it was stored. "
-                "It is refused; restore it from a backup or re-log the artifact."
-            )
-        return data
+        if len(data) < BACKGROUND_HASH_BYTES:
+            actual = hashlib.sha256(data).hexdigest()
+            return data, lambda: _refuse_mismatch(path, digest, actual)
+        hashing = _BackgroundSha256(data)
+        return data, lambda: _refuse_mismatch(path, digest, hashing.hexdigest())
 
     def copy_to(self, digest: str, target: str | os.PathLike[str]) -> None:
         """Write a verified copy of an object to ``target`` (atomically)."""

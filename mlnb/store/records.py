@@ -297,7 +297,8 @@ class DeploymentRecord(TypedDict):
 
 
 class InferenceRowRecord(TypedDict):
-    """One logged prediction (or failed request) of a deployment."""
+    """One logged prediction (or failed request) of a deployment, read out of its request's
+    record (``id`` is that record's)."""
 
     id: int
     deployment_id: int
@@ -312,6 +313,28 @@ class InferenceRowRecord(TypedDict):
     ok: bool
     error: str | None
     label: Any
+    labelled_at: float | None
+    window_id: int | None
+
+
+class InferenceRequestRecord(TypedDict):
+    """One logged request of a deployment: its rows as columns (failed requests have none)."""
+
+    id: int
+    deployment_id: int
+    request_id: str
+    row_offset: int
+    n_rows: int
+    logged_at: float
+    version: int | None
+    features: dict[str, list[Any]] | None
+    predictions: list[Any] | None
+    probabilities: list[float | None] | None
+    latency_ms: float
+    ok: bool
+    error: str | None
+    labels: list[Any] | None
+    n_labelled: int
     labelled_at: float | None
     window_id: int | None
 

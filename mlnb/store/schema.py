@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _change_triggers(feature: str, table: str, update_of: str = "") -> str:
@@ -441,6 +441,47 @@ MIGRATIONS: list[str] = [
     PRAGMA writable_schema = RESET;
     DROP INDEX IF EXISTS runs_status;
     CREATE INDEX runs_status ON runs(status)
+    """,
+    # 5 -> 6: the inference log keeps one columnar record per request (features as
+    # {"column": [values]}, predictions, probabilities and labels as arrays), written with
+    # one encode and one INSERT instead of one per row. Rows logged before keep their ids
+    # (so recorded windows still name them) as one-row records in the 'row' layout: their
+    # features stay the JSON object they were written as and are read back as columns.
+    """
+    CREATE TABLE inference_requests (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        request_id TEXT NOT NULL,
+        row_offset INTEGER NOT NULL DEFAULT 0,
+        n_rows INTEGER NOT NULL,
+        logged_at REAL NOT NULL,
+        version INTEGER,
+        layout TEXT NOT NULL DEFAULT 'columns' CHECK (layout IN ('columns','row')),
+        features TEXT,
+        predictions TEXT,
+        probabilities TEXT,
+        latency_ms REAL NOT NULL,
+        ok INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        labels TEXT,
+        n_labelled INTEGER NOT NULL DEFAULT 0,
+        labelled_at REAL,
+        window_id INTEGER
+    );
+    INSERT INTO inference_requests(id, deployment_id, request_id, row_offset, n_rows, logged_at,
+        version, layout, features, predictions, probabilities, latency_ms, ok, error, labels,
+        n_labelled, labelled_at, window_id)
+    SELECT id, deployment_id, request_id, row_index, CASE WHEN ok THEN 1 ELSE 0 END, logged_at,
+        version, 'row', features,
+        CASE WHEN prediction IS NULL THEN NULL ELSE '[' || prediction || ']' END,
+        CASE WHEN probability IS NULL THEN NULL ELSE json_array(probability) END,
+        latency_ms, ok, error,
+        CASE WHEN labelled_at IS NULL THEN NULL ELSE '[' || label || ']' END,
+        CASE WHEN labelled_at IS NULL THEN 0 ELSE 1 END, labelled_at, window_id
+    FROM inference_log;
+    DROP TABLE inference_log;
+    CREATE INDEX inference_requests_deployment ON inference_requests(deployment_id, id);
+    CREATE INDEX inference_requests_request ON inference_requests(request_id)
     """,
 ]
 

@@ -13,6 +13,7 @@ import pickle
 import threading
 import weakref
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from mlnb.errors import UnsafeModelError, ValidationError
@@ -167,35 +168,62 @@ def deserialize(
     trusted_types: list[str],
     extra_trusted: list[str] | None = None,
     allow_pickle: bool = False,
+    verify: Callable[[], None] | None = None,
 ) -> Any:
-    """Load verified bytes; unknown types or pickle without opt-in are refused.
+    """Load bytes; unknown types or pickle without opt-in are refused.
 
-    skops audits the types while it loads (one parse): a type outside the registry's and
-    the caller's lists stops the load before anything is built."""
+    skops audits the types while it parses (one parse): a type outside the registry's and
+    the caller's lists stops the load before anything is built. ``verify`` (the object
+    store's sha256 check, running beside the parse) is called before anything is built."""
+    check = verify if verify is not None else _nothing_to_check
     if fmt == SKOPS:
-        import skops.io as sio
-        from skops.io.exceptions import UntrustedTypesFoundException
-
         trusted = sorted(set(trusted_types) | set(extra_trusted or []))
-        try:
-            return sio.loads(data, trusted=trusted)
-        except UntrustedTypesFoundException:
-            unknown = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
-            raise UnsafeModelError(
-                "refusing to load: the model file asks for types that are not trusted by the "
-                f"registry or the caller: {', '.join(unknown)}. If you trust them, pass "
-                "trusted=[...] to load_model."
-            ) from None
-        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-            raise UnsafeModelError(f"the model file is not a valid skops file: {exc}") from exc
+        return _load_skops(data, trusted, check)
     if fmt == PICKLE:
         if not allow_pickle:
             raise UnsafeModelError(
                 "refusing to load a pickle artifact: pickle runs arbitrary code on load. "
                 "Pass allow_pickle=True only if you trust where this model came from."
             )
+        check()
         return pickle.loads(data)  # noqa: S301 - explicit opt-in above
     raise UnsafeModelError(f"unknown model format {fmt!r}; cannot load it safely.")
+
+
+def _nothing_to_check() -> None:
+    """The ``verify`` of bytes that were checked already."""
+
+
+def _load_skops(data: bytes, trusted: list[str], check: Callable[[], None]) -> Any:
+    """skops' own ``loads`` (read the schema, build and audit the node tree, construct), with
+    ``check`` run between the audit and the construction."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        try:
+            from skops.io._audit import audit_tree, get_tree
+            from skops.io._utils import read_schema
+        except ImportError:  # another skops version: check first, then its public loads
+            check()
+            return sio.loads(data, trusted=trusted)
+        with zipfile.ZipFile(io.BytesIO(data), "r") as zip_file:
+            schema, load_context = read_schema(zip_file)
+            tree = get_tree(schema, load_context, trusted=trusted)
+            audit_tree(tree, trusted=trusted)
+            check()
+            return tree.construct()
+    except UntrustedTypesFoundException:
+        check()
+        unknown = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
+        raise UnsafeModelError(
+            "refusing to load: the model file asks for types that are not trusted by the "
+            f"registry or the caller: {', '.join(unknown)}. If you trust them, pass "
+            "trusted=[...] to load_model."
+        ) from None
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        check()
+        raise UnsafeModelError(f"the model file is not a valid skops file: {exc}") from exc
 
 
 # -- stored models -----------------------------------------------------------------------
@@ -237,8 +265,10 @@ def load_artifact(
 ) -> Any:
     """Load a stored model after checking its sha256; types trusted by registry or caller."""
     artifact = reg.models.artifact(artifact_id)
-    data = reg.objects.get_bytes(artifact["object_hash"])
-    return deserialize(data, artifact["format"], artifact["trusted_types"], trusted, allow_pickle)
+    data, check = reg.objects.get_bytes_checking(artifact["object_hash"])
+    return deserialize(
+        data, artifact["format"], artifact["trusted_types"], trusted, allow_pickle, verify=check
+    )
 
 
 class _SavedModels:

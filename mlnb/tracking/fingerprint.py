@@ -40,10 +40,16 @@ def is_data(obj: Any) -> bool:
 # * inside one snapshot (``with one_snapshot():``, e.g. a tracked cell's inputs, taken while
 #   no user code runs) an object or a column buffer met twice (``dfa = df0``, ``X = df[cols]``)
 #   is hashed once;
-# * Arrow arrays are immutable (an edit through pandas makes a new array), so the digest of an
-#   Arrow-backed column is kept for as long as that very array is alive, across cells.
-# NumPy buffers can be written in place at the same address, so outside one snapshot they are
-# always hashed again: the same address proves nothing.
+# * Arrow string and binary arrays are immutable (an edit through pandas makes a new array,
+#   and no pandas or pyarrow conversion lays them over memory that Python code can write), so
+#   the digest of such a column is kept for as long as that very array is alive, across cells.
+# Nothing else is trusted across fingerprints, because something can write it in place at the
+# same address: NumPy buffers through ``Series.array[i] = v`` (even under pandas 3's
+# copy-on-write), the array a frame was built from with ``copy=False``, pandas 2's
+# ``df.values`` views, or a ``to_numpy()`` view made writeable again; numeric Arrow arrays
+# through the NumPy array ``pa.array`` took without copying. The kernel offers no cheaper
+# proof (no soft-dirty page bits), and xxh3 reads memory as fast as ``numpy.sum`` does, so a
+# column that cannot be proven unchanged is simply hashed again at memory speed.
 
 _snapshot = threading.local()
 _ARROW_DIGESTS: dict[int, tuple[weakref.ref[Any], bytes]] = {}
@@ -170,9 +176,8 @@ def fingerprint_frame(df: Any) -> str:
 
 def _column_digest(s: Any) -> bytes:
     """The 128-bit digest of one column's values, from memory when provably unchanged."""
-    array = s.array
-    if "Arrow" in type(array).__name__ and hasattr(array, "__arrow_array__"):
-        chunked = array.__arrow_array__()
+    chunked = _immutable_arrow(s)
+    if chunked is not None:
         known = _known_arrow(chunked)
         if known is not None:
             return known
@@ -187,6 +192,22 @@ def _column_digest(s: Any) -> bytes:
         memo[key] = _fresh_column_digest(s)
         _snapshot.keep.append(s)
     return bytes(memo[key])
+
+
+def _immutable_arrow(s: Any) -> Any:
+    """The Arrow array behind a string or binary column (immutable), else None."""
+    array = s.array
+    if "Arrow" not in type(array).__name__ or not hasattr(array, "__arrow_array__"):
+        return None
+    import pyarrow as pa
+
+    chunked = array.__arrow_array__()
+    t = chunked.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return chunked
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return chunked
+    return None
 
 
 def _buffer_key(s: Any) -> tuple[Any, ...] | None:
@@ -242,12 +263,26 @@ def _hash_ndarray(h: Any, a: np.ndarray) -> None:
     if a.dtype.kind == "O":
         _hash_objects(h, a.ravel(order="C"))
         return
-    if a.dtype.kind in "US":
-        a = np.ascontiguousarray(a)
-        h.update(a.data.cast("B"))
+    if not a.flags.c_contiguous and a.ndim and a.size:
+        _hash_in_row_chunks(h, a)
         return
     a = np.ascontiguousarray(a)
-    h.update(a.view(np.uint8).data.cast("B"))
+    h.update(a.data.cast("B") if a.dtype.kind in "US" else a.view(np.uint8).data.cast("B"))
+
+
+_CHUNK_BYTES = 1 << 20
+
+
+def _hash_in_row_chunks(h: Any, a: np.ndarray) -> None:
+    """The C-order bytes of a strided or Fortran-order array (``df.to_numpy()``), a slab of
+    rows at a time: the same digest as one contiguous copy, without that copy's memory."""
+    row_bytes = max(1, a.nbytes // a.shape[0])
+    rows = max(1, _CHUNK_BYTES // row_bytes)
+    for start in range(0, a.shape[0], rows):
+        slab = np.ascontiguousarray(a[start : start + rows])
+        h.update(
+            slab.data.cast("B") if a.dtype.kind in "US" else slab.view(np.uint8).data.cast("B")
+        )
 
 
 def _hash_column(h: Any, s: Any) -> None:
@@ -342,14 +377,15 @@ def _hash_arrow(h: Any, arr: Any) -> None:
 # Python types whose values Arrow converts exactly (no rounding, no time-zone folding).
 _ARROW_EXACT = (str, int, float, bool, bytes)
 _TYPE_OF = np.frompyfunc(type, 1, 1)  # the type of every value, in one C loop
+_FEW_TYPES = 8  # up to this many types in a column, one comparison pass per type
 
 
 def _hash_objects(h: Any, values: np.ndarray) -> None:
     """Object arrays: one Arrow conversion when the values share a type (fast); mixed types
     are split by type, each group hashed as (type, positions, values) so no value of one type
     can pass for another (1 vs 1.0 vs "1"), with no per-value repr for the common types."""
-    types = _TYPE_OF(values) if len(values) else np.empty(0, dtype=object)
-    kinds = set(types)
+    groups = _positions_by_type(values)
+    kinds = set(groups)
     real = kinds - {type(None)}
     if len(real) <= 1 and float not in real and real <= set(_ARROW_EXACT):
         arr = _exact_arrow(values)
@@ -362,13 +398,52 @@ def _hash_objects(h: Any, values: np.ndarray) -> None:
         _hash_reprs(h, values)
         return
     update_text(h, f"objects-by-type:{len(values)}")
-    for kind in sorted(kinds, key=_type_name):
-        mask = types == kind
+    for kind in sorted(kinds, key=lambda k: (_type_name(k), int(groups[k][0]))):
+        positions = groups[kind]
         update_text(h, _type_name(kind))
-        _hash_ndarray(h, np.flatnonzero(mask).astype(np.int64))
+        _hash_ndarray(h, positions)
         if kind is type(None):
             continue
-        _hash_group(h, kind, values[mask])
+        _hash_group(h, kind, values[positions])
+
+
+def _positions_by_type(values: np.ndarray) -> dict[type, np.ndarray]:
+    """Where each Python type occurs among ``values`` (int64 positions, ascending): one C loop
+    for the types, then integer comparisons of the type objects' addresses."""
+    if len(values) == 0:
+        return {}
+    import pandas as pd
+
+    types = _TYPE_OF(values)
+    addresses = np.asarray(_AddressesOf(types))
+    distinct = pd.unique(addresses)
+    found: Iterator[np.ndarray]
+    if len(distinct) <= _FEW_TYPES:
+        found = (np.flatnonzero(addresses == a) for a in distinct)
+    else:  # many types: one stable sort instead of a pass per type
+        order = np.argsort(addresses, kind="stable")
+        cuts = np.flatnonzero(np.diff(addresses[order])) + 1
+        found = iter(np.split(order, cuts))
+    groups: dict[type, np.ndarray] = {}
+    for positions in found:
+        positions = positions.astype(np.int64, copy=False)
+        groups[types[positions[0]]] = positions
+    return groups
+
+
+class _AddressesOf:
+    """A read-only integer view of an object array's pointers (one per element: equal
+    pointers are the same object), so grouping by type is vectorised; keeps the array alive."""
+
+    def __init__(self, objects: np.ndarray) -> None:
+        objects = np.ascontiguousarray(objects)
+        self.objects = objects
+        self.__array_interface__ = {
+            "version": 3,
+            "shape": objects.shape,
+            "typestr": np.dtype(np.intp).str,
+            "data": (objects.__array_interface__["data"][0], True),
+        }
 
 
 def _hash_group(h: Any, kind: type, group: np.ndarray) -> None:

@@ -101,7 +101,7 @@ def test_output_notebooks_carry_static_panels(demo_run):
         for c in monitor_nb.cells
         for o in c.get("outputs", [])
     )
-    assert "data:image/png;base64," in html
+    assert "data:image/svg+xml;base64," in html  # the drift charts, as images
     assert "drift" in html
 
 
@@ -112,7 +112,11 @@ def test_the_served_model_swaps_after_the_alert_retrains(demo_run):
     assert "alerts: accuracy_below_threshold" in out
     assert "pipeline churn-train run #1 (alert): finished -> production is now v2" in out
     month8 = [line for line in out.splitlines() if line.strip().startswith("month 8:")][0]
-    assert "by v1" not in month8  # the running server answered month 8 with a retrained version
+    assert "40 requests by v2" in month8  # the running server swapped to the retrained v2
+    story = out[out.rindex("serving: mlnb serve churn@production") :]  # the story's last print
+    assert story.count("pipeline churn-train run #") == 1  # one incident, one retrain
+    assert "estimated accuracy 0." in out  # before labels, from the logged probabilities
+    assert "month 4's labels sent to /feedback" in out  # labels arrive a month late
     reg = Registry(work / "out" / "serving" / ".mlnb")
     deployment = reg.deployments.find()[0]
     assert deployment["status"] == "stopped" and deployment["rows_dropped"] == 0

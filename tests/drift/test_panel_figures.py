@@ -1,10 +1,12 @@
-"""The panel's figures: transparent PNGs readable on light and dark notebooks, each metric on
-its own axes, the monitor's batch numbers, and out-of-range values drawn where they are."""
+"""The panel's PNG file (matplotlib): transparent, readable on light and dark notebooks,
+each metric on its own axes, the monitor's batch numbers; and out-of-range values binned where
+they are. The notebook panel's SVG charts are tested in test_panel_charts.py."""
 
 from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from mlnb.monitoring.drift import drift, fit_profile, score
-from mlnb.monitoring.drift.figures import _draw_timeline, column_png, timeline_png
+from mlnb.monitoring.drift.figures import _draw_timeline
 from mlnb.monitoring.drift.panel import panel_png
 from mlnb.monitoring.drift.report import history_rows
 from tests.drift.frames import reference_frame, shifted_frame
@@ -47,15 +49,11 @@ def _dark_share(rgba: np.ndarray) -> float:
     return float((visible & dark).sum() / max(visible.sum(), 1))
 
 
-@pytest.mark.parametrize("which", ["column", "timeline", "panel"])
-def test_pngs_are_transparent_and_have_no_near_black_ink(which, tmp_path):
+@pytest.mark.parametrize("with_history", [False, True])
+def test_panel_png_is_transparent_and_has_no_near_black_ink(with_history, tmp_path):
     report = drift(reference_frame(3000), shifted_frame(2000))
-    if which == "column":
-        png = column_png(report.column("x0"))
-    elif which == "timeline":
-        png = timeline_png(history_rows(_history()))
-    else:
-        png = (tmp_path / "p.png").read_bytes() if panel_png(report, tmp_path / "p.png") else b""
+    history = _history() if with_history else None
+    png = Path(panel_png(report, tmp_path / "p.png", history=history)).read_bytes()
     rgba = _rgba(png)
     assert rgba.shape[2] == 4 and rgba[0, 0, 3] == 0  # the notebook's background shows
     assert _dark_share(rgba) < 0.001

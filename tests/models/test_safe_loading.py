@@ -116,3 +116,31 @@ def test_trusted_types_come_from_the_registry_not_the_file(registry, train_frame
     assert (
         loaded.predict(train_frame[FEATURES]) == forest_model.predict(train_frame[FEATURES])
     ).all()
+
+
+def test_a_large_modified_artifact_is_refused_before_anything_in_it_is_built(registry, marker):
+    """Objects of several MB are hashed beside skops' parse: the hash must still be checked
+    before any object in the file is built, even one whose type the registry trusts."""
+    import numpy as np
+
+    original = sio.dumps({"model": Payload(), "weights": np.zeros(1_000_000)})
+    digest = registry.objects.put_bytes(original)
+    artifact_id = registry.models.add_artifact(
+        {
+            "name": "big",
+            "object_hash": digest,
+            "format": "skops",
+            "flavor": "python",
+            "class_name": "x.Model",
+            "signature": {},
+            "trusted_types": sio.get_untrusted_types(data=original),
+            "size": len(original),
+        }
+    )
+    mlnb.register_model(artifact_id, "big")
+    swapped = sio.dumps({"model": Payload(), "weights": np.ones(1_000_000)})
+    assert len(swapped) >= registry.objects.BACKGROUND_HASH_BYTES
+    registry.objects.path_for(digest).write_bytes(swapped)
+    with pytest.raises(IntegrityError, match="does not match its recorded sha256"):
+        mlnb.load_model("big/1")
+    assert not marker.exists()

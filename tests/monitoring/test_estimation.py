@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -168,3 +169,58 @@ def _check_binary_estimate(seed: int, n: int) -> None:
     if preds.any():
         exact_precision = float(p[preds == 1].mean())
         assert abs(got["precision"]["value"] - exact_precision) < 1e-3
+
+
+# scores as models emit them: continuous, rounded (ties), clumped at a few values, and
+# sub-resolution steps that sklearn merges into one value
+score_values = st.one_of(
+    st.floats(0.0, 1.0),
+    st.sampled_from([0.0, 0.25, 0.5, 0.5 + 2e-16, 0.5 + 6e-16, 0.5 + 1.1e-15, 1.0]),
+    st.integers(0, 20).map(lambda k: k / 20),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(st.tuples(score_values, st.booleans()), min_size=1, max_size=300),
+)
+def test_isotonic_knots_equal_sklearn_isotonic_regression(rows):
+    """The direct calibration fit gives sklearn's IsotonicRegression knots and predictions."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from mlnb.monitoring.estimation import isotonic_knots
+
+    x = np.array([r[0] for r in rows])
+    y = np.array([float(r[1]) for r in rows])
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(x, y)
+    knots_x, knots_y = isotonic_knots(x, y)
+    np.testing.assert_array_equal(knots_x, iso.X_thresholds_)
+    np.testing.assert_allclose(knots_y, iso.y_thresholds_, rtol=0, atol=1e-12)
+    probe = np.r_[x, np.linspace(-0.1, 1.1, 57)]
+    np.testing.assert_allclose(np.interp(probe, knots_x, knots_y), iso.predict(probe), atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=200),
+    steps=st.lists(st.sampled_from([0.0, 0.0, 0.1, 0.25]), min_size=1, max_size=12),
+    on_knots=st.integers(0, 30),
+)
+def test_estimated_roc_auc_is_the_auc_of_rows_weighted_by_their_probability(p, steps, on_knots):
+    """Each row counts p as a positive and 1 - p as a negative: the estimated AUC equals
+    sklearn's roc_auc_score on those weighted rows, for calibrations with flat steps and
+    sloped segments and rows sitting exactly on knots."""
+    from sklearn.metrics import roc_auc_score
+
+    kx = np.linspace(0.05, 0.95, len(steps) + 1)
+    ky = np.minimum(np.r_[0.05, 0.05 + np.cumsum(steps)], 1.0)
+    state = {"kind": "cbpe", "classes": [0, 1], "knots": [{}, {"x": kx.tolist(), "y": ky.tolist()}]}
+    scores = np.r_[p, kx[np.arange(on_knots) % len(kx)]]
+    est = estimate_classification(state, scores)
+    calibrated = np.interp(scores, kx, ky)
+    expected = roc_auc_score(
+        np.r_[np.ones(len(scores)), np.zeros(len(scores))],
+        np.r_[scores, scores],
+        sample_weight=np.r_[calibrated, 1 - calibrated],
+    )
+    assert est["roc_auc"]["value"] == pytest.approx(expected, abs=1e-9)

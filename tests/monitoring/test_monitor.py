@@ -118,7 +118,7 @@ def test_history_status_panel_and_cli(monitor, registry, capsys):
     hist = monitor.history()
     assert [round(pd.Timestamp(h["batch_at"], unit="s").month) for h in hist] == [2, 3, 4]
     html = monitor.panel()._repr_html_()
-    assert html.count("data:image/png;base64,") >= 2  # distributions and the timeline
+    assert html.count("data:image/svg+xml;base64,") >= 2  # distributions and the timeline
     assert main(["--registry", str(registry.home), "monitor", "status", "churn"]) == 0
     out = capsys.readouterr().out
     assert "latest batch" in out and "accuracy" in out

@@ -3,7 +3,6 @@ queue, and its traffic scored by the scheduler until an alert starts a pipeline 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -115,14 +114,16 @@ def test_sigkill_mid_flush_keeps_every_committed_row_intact(churn_registry):
 
     con = sqlite3.connect(churn_registry / "registry.db")
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    logged = con.execute("SELECT request_id, features, prediction FROM inference_log").fetchall()
     con.close()
+    reg = mlnb.Registry(churn_registry, create=False)
+    logged = reg.deployments.rows(1)
+    reg.close()
     answered = {rid: at for rid, status, _, at in answers if status == 200}
-    logged_ids = {rid for rid, _, _ in logged}
+    logged_ids = {r["request_id"] for r in logged}
     assert logged_ids <= set(answered)  # nothing logged that was not answered
-    for _, features, prediction in logged:  # every committed row reads back whole
-        assert set(json.loads(features)) == set(cd.FEATURES)
-        assert json.loads(prediction) in (0, 1)
+    for r in logged:  # every committed row reads back whole
+        assert set(r["features"] or {}) == set(cd.FEATURES)
+        assert r["prediction"] in (0, 1)
     lost = set(answered) - logged_ids
     # what a SIGKILL loses: only answers of the last flush window(s) before the kill
     assert all(killed_at - answered[rid] < 3.0 for rid in lost)
@@ -161,6 +162,7 @@ def test_served_traffic_alerts_and_the_alert_starts_a_pipeline_run(
     mlnb.Monitor(
         "churn-live",
         model="churn",
+        predictor=fitted_models[0],  # calibrates the estimated accuracy on v1's scores
         reference=reference[[*cd.FEATURES, cd.TARGET]],
         target=cd.TARGET,
         thresholds={"accuracy": 0.8},
@@ -191,9 +193,26 @@ def test_served_traffic_alerts_and_the_alert_starts_a_pipeline_run(
     batch = reg.monitors.batch(window["batch_id"])
     assert "support_calls" in [c["column"] for c in batch["report"]["columns"] if c["drifted"]]
     assert batch["metrics"]["accuracy"] < 0.8  # realized after /feedback
+    assert 0 < batch["estimates"]["accuracy"]["value"] < 1  # from the logged probabilities
     kinds = {a["kind"] for a in reg.alerts.find(status=None, limit=50)}
     assert {"accuracy_below_threshold", "latency_p95_above_threshold"} <= kinds
     runs = reg.pipelines.runs(reg.id_of("pipelines", "retrain"))
     assert result["started"] and runs[0]["trigger"] == "alert"
     assert runs[0]["status"] == "finished"
     reg.close()
+
+
+def test_logged_probabilities_become_the_scores_of_a_binary_estimator():
+    from mlnb.serving.live import binary_scores
+
+    cbpe = {"kind": "cbpe", "classes": [0, 1]}
+    assert binary_scores(cbpe, [1, 0], [0.9, 0.2]) == [0.9, 0.2]
+    # a model whose second class is the estimator's negative one: the complement
+    flipped = {"kind": "cbpe", "classes": ["stays", "churns"]}
+    assert binary_scores(flipped, ["stays", "churns"], [0.75, 0.25]) == [0.25, 0.75]
+    # every row predicted the model's first class: its second is the other one
+    assert binary_scores(flipped, ["churns", "churns"], [0.25, 0.5]) == [0.75, 0.5]
+    assert binary_scores(cbpe, [1, 0], [0.9, None]) is None  # a probability missing
+    assert binary_scores({"kind": "cbpe", "classes": [0, 1, 2]}, [1], [0.9]) is None
+    assert binary_scores(None, [1], [0.9]) is None
+    assert binary_scores({"kind": "dle"}, [1.5], [None]) is None

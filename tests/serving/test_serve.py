@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -283,3 +287,49 @@ def test_sqlite_log_is_intact_after_use(shared_server: Served):
     con = sqlite3.connect(shared_server.home / "registry.db")
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+def test_deployments_lists_without_a_subcommand_and_takes_its_flags(churn_registry, capsys):
+    from mlnb.cli import main
+
+    reg = mlnb.Registry(churn_registry, create=False)
+    for port in (9101, 9102):
+        d = reg.deployments.start(
+            {
+                "model_name": "churn",
+                "alias": "production",
+                "version": 1,
+                "bind_host": "127.0.0.1",
+                "url": f"http://127.0.0.1:{port}",
+                "port": port,
+            }
+        )
+        reg.deployments.set_status(d, "stopped")
+    reg.close()
+    home = str(churn_registry)
+    assert main(["--registry", home, "deployments", "--all", "--model", "churn"]) == 0
+    listed = capsys.readouterr().out
+    assert ":9101" in listed and ":9102" in listed and "stopped" in listed
+    assert main(["--registry", home, "--json", "deployments", "--all"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["--registry", home, "deployments", "--model", "nobody"]) == 0
+    assert "no deployments" in capsys.readouterr().out
+    assert main(["--registry", home, "deployments", "list", "--all"]) == 0
+    assert ":9101" in capsys.readouterr().out
+
+
+def test_the_server_imports_skops_without_pytest_and_dask_yet_both_import_later():
+    script = (
+        "import sys\n"
+        "from mlnb.serving.model import preload_skops\n"
+        "preload_skops()\n"
+        "print('skops.io' in sys.modules, 'pytest' in sys.modules, 'dask' in sys.modules)\n"
+        "import dask, pytest\n"
+        "print(dask.__name__, pytest.__name__)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["True False False", "dask pytest"]

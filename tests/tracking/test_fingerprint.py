@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from hypothesis.extra.pandas import column, data_frames
 
 import mlnb
@@ -315,3 +316,102 @@ def test_mixed_types_with_equal_values_stay_distinct():
     variants = [[1, "a"], [1.0, "a"], ["1", "a"], [True, "a"], [None, "a"], [float("nan"), "a"]]
     ids = {mlnb.fingerprint(pd.Series(v, dtype=object)) for v in variants}
     assert len(ids) == len(variants)
+
+
+def look_alikes(value: object) -> list[object]:
+    """Values equal or similar to ``value`` in another type: 1, 1.0, "1", True, np.int64(1)..."""
+    number = 1 if value is None or isinstance(value, str) else value
+    forms: list[object] = [str(value), repr(value), np.str_(str(value))]
+    if isinstance(number, (bool, int, float)) and number == number:
+        forms += [int(number), float(number), bool(number), np.int64(int(number))]
+        forms += [np.float64(number), np.bool_(bool(number))]
+    return [f for f in forms if type(f) is not type(value)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(2**40), 2**40),
+            st.floats(-1e9, 1e9, width=32),
+            st.sampled_from(["1", "0", "1.0", "True", ""]),
+            st.booleans(),
+            st.none(),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.data(),
+)
+def test_a_value_never_passes_for_its_look_alike_of_another_type(values, data):
+    """1, 1.0, "1", True and np.int64(1) are different data: swapping one in is a new version."""
+    i = data.draw(st.integers(0, len(values) - 1))
+    alike = data.draw(st.sampled_from(look_alikes(values[i])))
+    swapped = list(values)
+    swapped[i] = alike
+    original = pd.Series(values, dtype=object)
+    assert mlnb.fingerprint(pd.Series(swapped, dtype=object)) != mlnb.fingerprint(original)
+    as_array = np.array(swapped + [object()], dtype=object)[:-1]
+    assert mlnb.fingerprint(as_array) != mlnb.fingerprint(
+        np.array(values + [object()], dtype=object)[:-1]
+    )
+
+
+def test_numpy_scalars_among_python_objects_are_versioned():
+    """A mixed column holding numpy scalars (np.str_, np.int64) was skipped with a TypeError."""
+    s = pd.Series(["a", np.str_("a"), np.int64(1), 1, np.float64(2.5), 2.5], dtype=object)
+    first = mlnb.fingerprint(s)
+    assert first == mlnb.fingerprint(s.copy())
+    edited = s.copy()
+    edited[2] = np.int64(2)
+    assert mlnb.fingerprint(edited) != first
+
+
+def test_a_column_of_many_types_is_grouped_the_same_way_as_a_few():
+    """Past a handful of types the grouping sorts instead of scanning once per type: the
+    version is the same as the per-type scan's, and moving a value between types counts."""
+    from mlnb.tracking import fingerprint as fp
+
+    classes = [type(f"K{i}", (), {"__repr__": lambda self: "k"}) for i in range(30)]
+    values = [classes[i % 30]() for i in range(300)] + [1, "1", 1.0]
+    column = pd.Series(values, dtype=object)
+    sorted_id = mlnb.fingerprint(column)
+    few = fp._FEW_TYPES
+    try:
+        fp._FEW_TYPES = 10_000
+        assert mlnb.fingerprint(column) == sorted_id
+    finally:
+        fp._FEW_TYPES = few
+    swapped = list(values)
+    swapped[0], swapped[1] = swapped[1], swapped[0]
+    assert mlnb.fingerprint(pd.Series(swapped, dtype=object)) != sorted_id
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hnp.arrays(
+        st.sampled_from([np.float64, np.int32, np.uint8, np.dtype("U3"), np.bool_]),
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),
+    ),
+    st.data(),
+)
+def test_strided_and_fortran_arrays_have_the_version_of_their_contiguous_copy(a, data):
+    """``df.to_numpy()`` (Fortran order), transposes and steps are hashed a slab of rows at a
+    time: the version is the contiguous copy's, and an edit anywhere still counts."""
+    from mlnb.tracking import fingerprint as fp
+
+    axes = data.draw(st.permutations(range(a.ndim)))
+    step = data.draw(st.integers(1, 3))
+    view = a.transpose(axes)[::step]
+    chunk = fp._CHUNK_BYTES
+    try:
+        fp._CHUNK_BYTES = data.draw(st.sampled_from([1, 7, 64, 1 << 20]))
+        version = mlnb.fingerprint(view)
+        assert version == mlnb.fingerprint(np.ascontiguousarray(view))
+        if view.size and view.dtype.kind in "fiu":
+            edited = view.copy(order="F")
+            at = data.draw(st.integers(0, view.size - 1))
+            edited.flat[at] = 1 if edited.flat[at] != 1 else 2
+            assert mlnb.fingerprint(edited) != version
+    finally:
+        fp._CHUNK_BYTES = chunk

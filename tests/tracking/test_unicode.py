@@ -3,7 +3,10 @@ drift figures over CJK column names print no font warnings into the notebook."""
 
 from __future__ import annotations
 
+import base64
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +14,7 @@ import pytest
 
 import mlnb
 from mlnb.errors import ValidationError
+from mlnb.monitoring.drift.panel import panel_png
 from mlnb.pipelines.config import validate_pipeline_name
 from tests.conftest import run_cell
 
@@ -44,7 +48,7 @@ def test_pipeline_names_take_unicode_letters():
         validate_pipeline_name("two words")
 
 
-def test_drift_figures_over_cjk_columns_leak_no_font_warnings():
+def test_drift_figures_over_cjk_columns_leak_no_font_warnings(tmp_path):
     rng = np.random.default_rng(0)
     reference = pd.DataFrame(
         {
@@ -55,10 +59,17 @@ def test_drift_figures_over_cjk_columns_leak_no_font_warnings():
     )
     current = reference.copy()
     current["月费"] += 1.0
+    report = mlnb.drift(reference, current)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a 'Glyph ... missing' warning would fail here
-        html = mlnb.drift(reference, current)._repr_html_()
+        # matplotlib at its floor calls pyparsing names that newer pyparsing deprecates
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="matplotlib")
+        html = report._repr_html_()
+        png = panel_png(report, tmp_path / "panel.png")  # the matplotlib export
     assert "月费" in html and "<img" in html
+    charts = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert any("月费" in base64.b64decode(c).decode() for c in charts)  # drawn by the browser
+    assert Path(png).read_bytes().startswith(b"\x89PNG")
 
 
 def test_an_installed_wide_font_is_used_for_the_glyphs(monkeypatch):

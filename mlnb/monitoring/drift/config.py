@@ -74,7 +74,8 @@ class DriftConfig:
         chi-square/z-test for references of <= small_ref_rows rows, else normed Wasserstein
         and Jensen-Shannon). A method that does not fit a column leaves it on the default.
       per_column: {"age": "psi"} or {"age": {"method": "psi", "threshold": 0.2}}; a method
-        that does not fit the named column is an error.
+        that does not fit the named column is an error. A column detected as an identifier
+        or free text (excluded with a note) is scored when named here.
       threshold / num_threshold / cat_threshold / per_column_threshold: override the
         method defaults (p < 0.05 for ks/chisquare/ztest; >= 0.1 for wasserstein,
         jensenshannon and psi; >= 0.01 share of new values for constant columns).

@@ -1,20 +1,18 @@
-"""The drift panels' figures: matplotlib drawings of distributions, per-column scores and
-the timeline across batches, as PNG bytes (or one PNG file for the whole panel).
+"""The drift panel as one PNG file (``panel_png``): matplotlib drawings of the verdict,
+per-column scores, distributions and the timeline across batches.
 
-Plots are drawn from the compact histograms a report carries, never from raw rows.
-matplotlib is imported only when a figure is drawn. History comes in as the rows
+The notebook panel itself draws SVG charts with ``mlnb.render.drift_charts`` (no matplotlib
+import, a millisecond a chart); this module is for a picture to save or send. Plots are drawn
+from the compact histograms a report carries, never from raw rows. matplotlib is imported
+only when a figure is drawn. History comes in as the rows
 ``mlnb.monitoring.drift.report.history_rows`` makes (reports already parsed).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-import json
 import math
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,13 +31,14 @@ from mlnb.render.drift import (
     verdict_label,
     verdict_text,
 )
+from mlnb.render.drift_charts import PALETTE, metric_groups
+from mlnb.render.svg import INK
 
 T = TypeVar("T")
 
 
-# Text, ticks and spines in a mid grey that reads on a white notebook and on a dark one; the
-# figure itself is transparent, so the notebook's own background shows through.
-INK = "#768390"
+# Text, ticks and spines in the SVG charts' mid grey (it reads on a white notebook and on a
+# dark one); the figure itself is transparent, so the notebook's own background shows through.
 THEME = {
     "text.color": INK,
     "axes.labelcolor": INK,
@@ -122,13 +121,6 @@ def _drawn_with_fonts(draw: Callable[..., Any]) -> Callable[..., Any]:
     return drawn
 
 
-def _png(fig: Any) -> bytes:
-    """The figure as PNG bytes at 100 dpi on a transparent background."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, transparent=True)
-    return buf.getvalue()
-
-
 def _figure(width: float, height: float, constrained: bool = True) -> Any:
     """A transparent figure of ``width`` x ``height`` inches; ``constrained=False`` for the
     panel's own figures, whose margins are set by hand (the layout solver costs more than
@@ -138,23 +130,6 @@ def _figure(width: float, height: float, constrained: bool = True) -> Any:
     fig = Figure(figsize=(width, height), layout="constrained" if constrained else None)
     fig.patch.set_alpha(0.0)
     return fig
-
-
-_PNG_CACHE: OrderedDict[str, bytes] = OrderedDict()
-PNG_CACHE_SIZE = 32  # panels re-rendered with the same data (history, re-display) reuse them
-
-
-def _cached(key_parts: Any, draw: Callable[[], bytes]) -> bytes:
-    """``draw()``'s PNG, reused when the same data was drawn before in this process."""
-    key = hashlib.sha256(json.dumps(key_parts, default=str, sort_keys=True).encode()).hexdigest()
-    png = _PNG_CACHE.get(key)
-    if png is None:
-        png = _PNG_CACHE[key] = draw()
-        while len(_PNG_CACHE) > PNG_CACHE_SIZE:
-            _PNG_CACHE.popitem(last=False)
-    else:
-        _PNG_CACHE.move_to_end(key)
-    return png
 
 
 # --------------------------------------------------------------------------- plots
@@ -228,47 +203,6 @@ def _draw_distribution(ax: Any, c: DriftColumn, legend: bool = True) -> None:
         ax.legend(fontsize=7, frameon=False, loc="best")
 
 
-@_drawn_with_fonts
-def distributions_png(columns: Sequence[DriftColumn], per_row: int = 3) -> bytes:
-    """Small multiples of reference vs current distributions."""
-    key = [[c.column, c.test, c.score, c.drifted, c.status, c.hist] for c in columns] + [
-        "distributions",
-        per_row,
-    ]
-    return _cached(key, lambda: _distributions_png(columns, per_row))
-
-
-@_themed
-def _distributions_png(columns: Sequence[DriftColumn], per_row: int) -> bytes:
-    n = len(columns)
-    rows = math.ceil(n / per_row)
-    cols = min(n, per_row)
-    width, height = 3.6 * cols, 2.7 * rows
-    fig = _figure(width, height, constrained=False)
-    # margins in inches: category labels on the left, two-line titles on top, ticks below
-    axes_w = (width - 1.55 - 0.15 - (cols - 1) * 1.55) / cols
-    axes_h = (height - 0.55 - 0.4 - (rows - 1) * 0.95) / rows
-    axes = fig.subplots(
-        rows,
-        cols,
-        squeeze=False,
-        gridspec_kw={
-            "left": 1.55 / width,
-            "right": 1 - 0.15 / width,
-            "top": 1 - 0.55 / height,
-            "bottom": 0.4 / height,
-            "wspace": 1.55 / axes_w,
-            "hspace": 0.95 / axes_h,
-        },
-    )
-    for i, ax in enumerate(axes.flat):
-        if i < n:
-            _draw_distribution(ax, columns[i], legend=(i == 0))
-        else:
-            ax.set_visible(False)
-    return _png(fig)
-
-
 def _draw_scores(ax: Any, report: DriftResult) -> None:
     """Bar chart of per-column scores with the threshold drawn as a line."""
     scored = [c for c in report.columns if c.score is not None and c.threshold is not None]
@@ -310,20 +244,6 @@ def _draw_scores(ax: Any, report: DriftResult) -> None:
         ax.spines[side].set_visible(False)
 
 
-@_themed
-@_drawn_with_fonts
-def scores_png(report: DriftResult) -> bytes:
-    """Per-column scores as bars against their threshold."""
-    n = sum(1 for c in report.columns if c.score is not None)
-    height = max(1.6, 0.28 * n + 1.0)
-    fig = _figure(7.5, height, constrained=False)
-    fig.subplots_adjust(
-        left=1.9 / 7.5, right=1 - 0.2 / 7.5, top=1 - 0.1 / height, bottom=0.5 / height
-    )
-    _draw_scores(fig.subplots(), report)
-    return _png(fig)
-
-
 # --------------------------------------------------------------------------- timeline
 
 
@@ -339,7 +259,7 @@ def _draw_timeline(
     if any(n is None for n in numbers):
         numbers = list(range(1, len(rows) + 1))
     times: list[Any] = [r["at"] for r in rows] if by_date else numbers
-    groups = _metric_groups(rows)
+    groups = metric_groups(rows)
     # each metric on its own axes: r2 (0..1) beside mae (~50) would lie flat on a shared one;
     # an estimate (estimated_accuracy) shares its realized metric's axes
     n_panels = 2 + len(groups)
@@ -398,7 +318,7 @@ def _draw_timeline(
     ax.set_ylabel("score ÷ threshold", fontsize=8)
     ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=min(4, top_columns + 1))
 
-    palette = ["#218bff", "#a371f7", "#d29922", "#2da44e", "#f85149"]
+    palette = PALETTE
     for i, (base, members) in enumerate(groups.items()):
         ax, color = axes[2 + i], palette[i % len(palette)]
         for m in members:
@@ -439,48 +359,6 @@ def _draw_timeline(
         ax.tick_params(labelbottom=False)
 
 
-def _metric_groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
-    """Metrics by the axes they share: each realized metric with its estimate, if any."""
-    groups: dict[str, list[str]] = {}
-    for m in sorted({m for r in rows for m in r["metrics"]}):
-        groups.setdefault(m.removeprefix("estimated_"), []).append(m)
-    return groups
-
-
-def _metric_count(rows: Sequence[dict[str, Any]]) -> int:
-    return len(_metric_groups(rows))
-
-
-@_drawn_with_fonts
-def timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
-    """Drift share, per-column scores and metrics across batches, thresholds as dashed lines."""
-    key = [
-        [
-            r["at"],
-            r.get("number"),
-            r["metrics"],
-            r.get("bands"),
-            r["thresholds"],
-            [[c.column, c.score, c.threshold, c.drifted] for c in r["report"].columns]
-            if r["report"]
-            else None,
-        ]
-        for r in rows
-    ] + ["timeline"]
-    return _cached(key, lambda: _timeline_png(rows))
-
-
-@_themed
-def _timeline_png(rows: Sequence[dict[str, Any]]) -> bytes:
-    height = 3.8 + 1.4 * _metric_count(rows)
-    fig = _figure(9, height, constrained=False)
-    spec = fig.add_gridspec(
-        1, 1, left=0.75 / 9, right=1 - 0.15 / 9, top=1 - 0.15 / height, bottom=0.55 / height
-    )[0]
-    _draw_timeline(fig, spec, rows)
-    return _png(fig)
-
-
 # --------------------------------------------------------------------------- whole panel
 
 
@@ -500,7 +378,7 @@ def write_panel_png(
     heights = [0.55, max(1.4, 0.24 * n_scored + 0.8)]
     heights += [2.6] * dist_rows
     if rows:
-        heights.append(3.4 + 1.3 * _metric_count(rows))
+        heights.append(3.4 + 1.3 * len(metric_groups(rows)))
     fig = _figure(11, sum(heights) + 0.3)
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
 
@@ -543,12 +421,3 @@ def write_panel_png(
     out = Path(path)
     fig.savefig(out, format="png", dpi=100, transparent=True)
     return str(out)
-
-
-@_themed
-@_drawn_with_fonts
-def column_png(c: DriftColumn) -> bytes:
-    """One column's reference vs current distribution (the widget's detail plot)."""
-    fig = _figure(5.2, 3.2)
-    _draw_distribution(fig.subplots(), c)
-    return _png(fig)

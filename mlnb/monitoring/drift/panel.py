@@ -1,9 +1,10 @@
 """Drift panels for users: the static HTML panel and one PNG file of it.
 
 The static panel (:func:`render_panel`, also ``DriftReport._repr_html_``) works wherever
-notebook output is shown; its HTML comes from ``mlnb.render.drift`` and its plots from
-``mlnb.monitoring.drift.figures``. The interactive widget on top lives with the surfaces,
-in ``mlnb.widgets`` (the core never imports IPython or ipywidgets).
+notebook output is shown; its HTML comes from ``mlnb.render.drift`` and its SVG charts from
+``mlnb.render.drift_charts`` (no matplotlib). The PNG file (:func:`panel_png`) is drawn with
+matplotlib by ``mlnb.monitoring.drift.figures``. The interactive widget on top lives with the
+surfaces, in ``mlnb.widgets`` (the core never imports IPython or ipywidgets).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlnb.monitoring.drift.figures import column_png, write_panel_png
+from mlnb.monitoring.drift.figures import write_panel_png
 from mlnb.monitoring.drift.report import (
     ColumnResult,
     DriftReport,
@@ -21,6 +22,7 @@ from mlnb.monitoring.drift.report import (
     render_panel,
 )
 from mlnb.render.drift import column_detail_html as detail_html
+from mlnb.render.drift_charts import distribution_svg
 
 __all__ = ["column_detail_html", "panel_png", "render_panel"]
 
@@ -39,5 +41,5 @@ def panel_png(
 
 
 def column_detail_html(c: ColumnResult) -> str:
-    """Plot and statistics for one column (used by the widget)."""
-    return detail_html(c, column_png(c) if c.hist else None)
+    """Chart and statistics for one column (used by the widget)."""
+    return detail_html(c, distribution_svg(c) if c.hist else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
+import re
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,13 @@ ID_MIN_VALUES = 50
 ID_DISTINCT_SHARE = 0.9
 TEXT_DISTINCT_SHARE = 0.5
 TEXT_MIN_LENGTH = 20
+# An integer column is an identifier when its values are nearly all distinct (as above) and
+# either its name says so (customer_id, CustomerID, uuid, key) or its distinct values fill at
+# least 80% of their range (a row number or an auto-increment sequence). Independent draws
+# of a genuine feature cannot do both: at >= 90% distinct they cover at most ~20% of their
+# range, so ages, counts and wide-range amounts (income in dollars) stay scored.
+ID_DENSE_SHARE = 0.8
+ID_NAME_TOKENS = frozenset({"id", "ids", "uuid", "guid", "key", "pk", "identifier"})
 # Edges are placed from a sorted sample of this many values per bin; counts always use every
 # value, so the sample only decides where bins fall, not what they hold.
 EDGE_SAMPLE_PER_BIN = 20
@@ -580,11 +588,21 @@ def _merge_columns(
                 merged[k] = merged.get(k, 0.0) + v
         out.categories = merged if len(merged) <= cfg.max_discrete_values else None
         out.n_distinct = len(merged)
+    if family == "numeric" and not out.category_dtype:
+        _merge_identifier(out, cols)
     if n_rows <= cfg.small_ref_rows and family == "numeric":
         numeric_parts = [c for c in cols if c.family == "numeric"]
         if numeric_parts and all(c.sample is not None for c in numeric_parts):
             out.sample = np.sort(np.concatenate([c.sample for c in numeric_parts]))
     return out
+
+
+def _merge_identifier(out: ColumnProfile, cols: list[ColumnProfile]) -> None:
+    """An integer column stays an identifier when every part large enough to tell says so."""
+    voters = [c for c in cols if c.family == "numeric" and c.n_present >= ID_MIN_VALUES]
+    if voters and all(c.looks_like == "identifier" for c in voters):
+        out.looks_like = "identifier"
+        out.n_distinct = min(out.n_present, sum(c.n_distinct for c in cols))
 
 
 def _merge_tables(out: ColumnProfile, cols: list[ColumnProfile], max_categories: int) -> None:
@@ -631,6 +649,39 @@ def _looks_like(col: ColumnProfile, sample_keys: list[Any] | None) -> str:
     return "identifier" if col.n_distinct >= ID_DISTINCT_SHARE * n else ""
 
 
+def _integer_dtype(dtype: Any) -> bool:
+    """True for numpy and pandas nullable integer dtypes (not floats, not bools)."""
+    kind = getattr(dtype, "kind", "")
+    return kind in ("i", "u") and str(dtype) not in ("bool", "boolean")
+
+
+def _id_name(name: str) -> bool:
+    """True when the column name's last word is id, uuid, key...: customer_id, CustomerID."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", name)
+    return bool(words) and words[-1].lower() in ID_NAME_TOKENS
+
+
+def _integer_identifier(name: str, x: np.ndarray, s: NumericSummary | None) -> tuple[str, int]:
+    """('identifier', distinct count) for an integer column holding ids, else ('', count or 0).
+
+    Nearly all values distinct is necessary (ages and counts repeat), but wide-range amounts
+    are nearly distinct too, so a second signal must hold: an id-like name, or distinct values
+    filling at least ID_DENSE_SHARE of their range (row numbers, sequences)."""
+    if s is None or s.n < ID_MIN_VALUES:
+        return "", 0
+    width = s.max - s.min + 1
+    if width < ID_DISTINCT_SHARE * s.n:  # too narrow a range for that many distinct values
+        return "", 0
+    import pandas as pd
+
+    distinct = len(pd.unique(x))
+    if distinct < ID_DISTINCT_SHARE * s.n:
+        return "", distinct
+    if _id_name(name) or distinct >= ID_DENSE_SHARE * width:
+        return "identifier", distinct
+    return "", distinct
+
+
 def _truncate(table: dict[Any, float], limit: int) -> tuple[dict[Any, float], float, list[Any]]:
     """The ``limit`` most frequent categories, the count of the rest and their keys."""
     if len(table) <= limit:
@@ -659,6 +710,9 @@ def fit_column(
         col.numeric = NumericSummary.from_values(x, n_bins)
         col.categories = _discrete_values(x, col.numeric, cfg.max_discrete_values)
         col.n_distinct = len(col.categories) if col.categories is not None else 0
+        if col.categories is None and _integer_dtype(series.dtype):
+            col.looks_like, distinct = _integer_identifier(name, x, col.numeric)
+            col.n_distinct = distinct or col.n_distinct
         if keep_sample:
             col.sample = np.sort(x)
     elif family == "datetime":
@@ -729,12 +783,14 @@ class _OpenNumeric:
         self.above: list[np.ndarray] = []
 
     @staticmethod
-    def can_grow(col: ColumnProfile, n_bins: int) -> bool:
-        """Continuous numeric parts whose edges came from a full-size sample."""
+    def can_grow(col: ColumnProfile, series: Any, n_bins: int) -> bool:
+        """Continuous numeric parts whose edges came from a full-size sample (integer columns
+        are fitted chunk by chunk: each chunk votes on whether they hold identifiers)."""
         s = col.numeric
         return (
             col.family == "numeric"
             and not col.category_dtype
+            and not _integer_dtype(series.dtype)
             and col.categories is None
             and col.sample is None
             and s is not None
@@ -839,7 +895,7 @@ class _Fitter:
             col = fit_column(series, name, self.cfg, self.n_bins, keep_sample)
             col.role = self.roles.get(name, "feature")
             self._close(name)
-            if _OpenNumeric.can_grow(col, self.n_bins):
+            if _OpenNumeric.can_grow(col, series, self.n_bins):
                 self.open[name] = _OpenNumeric(col, self.n_bins)
             else:
                 _push(self.stacks[name], col, self._merge_columns)
@@ -887,7 +943,8 @@ class _Fitter:
         for name in self.stacks:
             self._close(name)
         cols = {name: stack[0][1] for name, stack in self.stacks.items()}
-        return Profile(cols, self.n_rows, self.cfg, moments=self.moments[0][1])
+        moments = _without_excluded(self.moments[0][1], cols)
+        return Profile(cols, self.n_rows, self.cfg, moments=moments)
 
     def profile(self) -> Profile:
         """Everything fitted so far as one profile, histograms thinned to ``n_bins``."""
@@ -902,13 +959,30 @@ class _Fitter:
         ]
         self._run(jobs, parallel=len(self.stacks) > 1 and self.n_rows >= 200_000)
         self._drain()
-        moments = _merge_moments([m for _, m in self.moments])
+        moments = _without_excluded(_merge_moments([m for _, m in self.moments]), cols)
         return Profile({n: cols[n] for n in self.stacks}, self.n_rows, self.cfg, moments=moments)
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+
+
+def _without_excluded(moments: Moments | None, cols: dict[str, ColumnProfile]) -> Moments | None:
+    """The moments without identifier and free-text columns (not features): the moments of
+    a subset of columns are the matching entries of the whole's, so this is exact."""
+    excluded = {name for name, c in cols.items() if c.looks_like}
+    if moments is None or not excluded & set(moments.columns):
+        return moments
+    keep = np.array([i for i, c in enumerate(moments.columns) if c not in excluded], dtype=int)
+    if len(keep) < 2:
+        return None
+    return Moments(
+        [moments.columns[i] for i in keep],
+        moments.n,
+        moments.mean[keep],
+        moments.m2[np.ix_(keep, keep)],
+    )
 
 
 def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:

@@ -3,7 +3,7 @@
 Both are plain data that round-trip through JSON (``to_dict``/``from_dict``) so the registry
 can store them; they carry compact histograms for the panels, never raw rows. A report shows
 itself as the static drift panel (:func:`render_panel`): HTML from ``mlnb.render.drift`` around
-the figures of ``mlnb.monitoring.drift.figures``.
+the SVG charts of ``mlnb.render.drift_charts`` (no matplotlib on the way).
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import NotFoundError, ValidationError
-from mlnb.monitoring.drift.figures import distributions_png, scores_png, timeline_png
-from mlnb.render.drift import panel_html, plot_columns, report_text, verdict_text
+from mlnb.render.drift import (
+    DriftColumn,
+    ordered,
+    panel_html,
+    plot_columns,
+    report_text,
+    verdict_text,
+)
+from mlnb.render.drift_charts import distribution_svg, scores_svg, timeline_svg
 
 FORMAT = "mlnb.drift.report/1"  # stored in registries: never rename with the module
 
@@ -264,20 +271,34 @@ def render_panel(
     report: DriftReport | dict[str, Any],
     history: Sequence[dict[str, Any]] | None = None,
     max_plots: int = 6,
+    max_folded: int = 50,
 ) -> str:
-    """The static drift panel as HTML: verdict, per-column table, plots, optional timeline.
+    """The static drift panel as HTML: verdict, per-column table, charts, optional timeline.
 
+    The drifted columns' distributions (up to ``max_plots``, strongest first) show at once;
+    the other columns' (up to ``max_folded``, highest scores first, so a report of thousands
+    of columns stays small) fold away under "the other N columns" until the reader opens one.
     ``history`` is a list of past batches: dicts with ``batch_at`` (unix seconds), ``report``
     (a DriftReport or its dict), ``metrics`` (e.g. ``{"accuracy": 0.8}``) and ``thresholds``
     (e.g. ``{"accuracy": 0.82, "drift_share": 0.5}``).
     """
     report = coerce_report(report)
     plotted = plot_columns(report, max_plots)
+    shown = {id(c) for c in plotted}
+    others = [c for c in ordered(report) if c.hist and id(c) not in shown]
+    folded = {id(c) for c in sorted(others, key=_strength, reverse=True)[: max(max_folded, 0)]}
     scored = any(c.score is not None for c in report.columns)
     return panel_html(
         report,
-        distributions=distributions_png(plotted) if plotted else None,
-        n_plotted=len(plotted),
-        scores=scores_png(report) if scored and not plotted else None,
-        timeline=timeline_png(history_rows(history)) if history else None,
+        distributions=[distribution_svg(c, show_legend=i == 0) for i, c in enumerate(plotted)],
+        others=[(c, distribution_svg(c)) for c in others if id(c) in folded],
+        n_others=len(others),
+        scores=scores_svg(report) if scored and not plotted else None,
+        timeline=timeline_svg(history_rows(history)) if history else None,
     )
+
+
+def _strength(c: DriftColumn) -> float:
+    """How close a column came to drifting (drifted ones first; unscored ones last)."""
+    s = c.strength()
+    return (1e9 if c.drifted else 0.0) + (s if s is not None and s == s else -1.0)

@@ -9,7 +9,9 @@ on the profile's exact sample so p-values equal scipy's on the raw data.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
@@ -45,6 +47,8 @@ DISPLAY_BINS = 30
 TAIL_STEPS = np.concatenate([np.linspace(0.0, 2.0, 81)[1:], np.geomspace(2.0, 1e6, 60)[1:]])
 DISPLAY_CATEGORIES = 12
 CONSTANT_ALPHA = 0.05  # significance for new values (never seen in the reference) to count
+# A Jensen-Shannon threshold is raised above sampling noise when that moves it by > 1%.
+JS_MATERIAL_RAISE = 0.01
 PARALLEL_MIN_CELLS = 200_000  # rows x columns below which threads cost more than they save
 
 
@@ -62,6 +66,15 @@ def _compatible(method: str, col: ColumnProfile) -> bool:
             return col.family == "numeric" and col.numeric is not None
         return method in CATEGORICAL_METHODS
     return False
+
+
+def as_configured(col: ColumnProfile, cfg: DriftConfig) -> ColumnProfile:
+    """The column as it is scored: one detected as an identifier or free text but named in
+    ``per_column`` is the user's call, so it is tested as the numeric or categorical column
+    it is."""
+    if col.looks_like and col.name in cfg.per_column:
+        return dataclasses.replace(col, looks_like="")
+    return col
 
 
 def choose_method(col: ColumnProfile, cfg: DriftConfig, small: bool) -> str | None:
@@ -456,9 +469,15 @@ def _stored_members(members: np.ndarray, keys: list[Any]) -> np.ndarray:
 class _SkippedAccumulator(_Accumulator):
     """Columns that are not tested (datetime, empty reference): count rows and missing."""
 
+    def _typed(self) -> bool:
+        """Dates and integer ids are not tested, but a change of their type is reported."""
+        return self.col.family == "datetime" or (
+            self.col.family == "numeric" and self.col.looks_like == "identifier"
+        )
+
     def add(self, series: Any) -> None:
         family = column_family(series)[0]
-        if self.col.family == "datetime" and family not in ("datetime", "empty"):
+        if self._typed() and family not in (self.col.family, "empty"):
             problem = _dtype_problem(self.col, family, series)
             if problem is not None and not _all_missing(series) and self.dtype_problem is None:
                 self.dtype_problem = problem
@@ -494,9 +513,11 @@ class _Scorer:
         self.small = profile.is_small
         self.methods: dict[str, str | None] = {}
         self.accs: dict[str, _Accumulator] = {}
+        self.cols: dict[str, ColumnProfile] = {}
         for name, col in profile.columns.items():
             if not _selected(name, col, cfg):
                 continue
+            col = self.cols[name] = as_configured(col, cfg)
             method = choose_method(col, cfg, self.small)
             self.methods[name] = method
             self.accs[name] = _accumulator(col, method, self.small)
@@ -594,6 +615,7 @@ class _Scorer:
     def detach(self) -> _Scorer:
         """This scorer with only its counts (no profile), small enough to send to the client."""
         self.profile = None  # type: ignore[assignment]
+        self.cols = {}
         for acc in self.accs.values():
             acc.detach()
         return self
@@ -606,7 +628,7 @@ class _Scorer:
     def report(self, seconds: float) -> DriftReport:
         results = []
         for name, acc in self.accs.items():
-            col = self.profile.columns[name]
+            col = self.cols[name]
             if name in self.missing:
                 results.append(_missing_result(col))
             else:
@@ -778,6 +800,29 @@ def _decide(res: ColumnResult, method: str) -> None:
         res.drifted = res.score >= res.threshold
 
 
+def _raise_js_threshold(res: ColumnResult, ref: np.ndarray, cur: np.ndarray, cells: str) -> None:
+    """Lift a Jensen-Shannon threshold above sampling noise: two samples of one distribution
+    over many sparse categories read a distance of 0.1-0.2 (2,000 categories, 10,000 rows), so
+    the column drifts only when its squared distance exceeds the no-shift mean by the squared
+    threshold. Left as set when the noise moves it by less than JS_MATERIAL_RAISE (e.g. 30
+    categories at 1M rows, where Evidently's verdicts stay)."""
+    assert res.threshold is not None
+    threshold = res.threshold
+    material = ((1 + JS_MATERIAL_RAISE) ** 2 - 1) * threshold**2
+    if _stats.js_noise_approx(ref, cur) < material / 4:  # the floor is far below: skip drawing
+        return
+    floor = _stats.js_noise_floor(ref, cur)
+    if floor < material:
+        return
+    res.threshold = math.sqrt(threshold**2 + floor)
+    k = int(np.count_nonzero(ref + cur))
+    res.note = (
+        f"threshold raised from {threshold:.3g} to {res.threshold:.3g}: with {k:,} {cells}, "
+        f"{int(ref.sum()):,} reference and {int(cur.sum()):,} current values, sampling noise "
+        f"alone reads a Jensen-Shannon distance of about {math.sqrt(floor):.2g}"
+    )
+
+
 def _numeric_test(
     res: ColumnResult, col: ColumnProfile, acc: _NumericAccumulator, method: str, cfg: DriftConfig
 ) -> None:
@@ -817,6 +862,7 @@ def _numeric_test(
             res.score = res.statistic = _stats.psi(ref_c, cur_c)
         elif method == "jensenshannon":
             res.score = res.statistic = _stats.js_distance(ref_c, cur_c)
+            _raise_js_threshold(res, ref_c, cur_c, "bins")
         else:
             stat, p = _stats.chisquare_test(cur_c, ref_c)
             res.statistic, res.p_value, res.score = stat, p, p
@@ -917,6 +963,7 @@ def _categorical_test(
             res.score = res.statistic = _stats.psi(ref_all, cur_all)
         else:
             res.score = res.statistic = _stats.js_distance(ref_all, cur_all)
+            _raise_js_threshold(res, ref_all, cur_all, "categories")
         _decide(res, method)
     if acc.unseen_total:
         listed = ", ".join(repr(k) for k in res.unseen_categories[:5])
@@ -951,8 +998,9 @@ def _categorical_test(
     elif col.other_count:
         extra = (
             f"only the {len(keys)} most frequent of {col.n_distinct:,}+ reference categories are "
-            "tracked; the rest are compared as one 'other' group (a profile from before "
-            "mlnb.drift.profile/2: refit it to see new values past the table)"
+            "tracked; the rest are compared as one 'other' group (the profile does not hold "
+            "membership past the table: it predates mlnb.drift.profile/2, refit it to see new "
+            "values there, or the column was fitted as an identifier or free text)"
         )
         res.note = f"{res.note}; {extra}" if res.note else extra
     res.hist = _categorical_hist(keys, ref, cur, col.other_count > 0, ranked_unseen, acc)
