@@ -184,3 +184,24 @@ def test_binner_equals_searchsorted(edges, values, pick_edges):
     expected = np.searchsorted(binner.bounds, values, side="right")
     np.testing.assert_array_equal(binner.index(values), expected)
     assert binner.counts(values).sum() == len(values)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    codes=st.lists(st.integers(-1, 40), max_size=400),
+    head=st.integers(1, 64),
+    storage=st.sampled_from(["str", "string[pyarrow]"]),
+)
+def test_string_counts_equal_value_counts_in_order(codes, head, storage, monkeypatch):
+    """Counting strings by prefix lookup gives pandas' table, order of ties included, also
+    when values first appear after the prefix."""
+    from mlnb.monitoring.drift import _frames
+
+    monkeypatch.setattr(_frames, "PREFIX_ROWS", head)
+    series = pd.Series([None if c < 0 else f"v{c}" for c in codes], dtype=storage)
+    table, missing = _frames.category_counts(series, "string")
+    vc = series.value_counts(dropna=True)
+    assert list(table.items()) == list(zip(vc.index.tolist(), vc.tolist(), strict=True))
+    assert missing == int(series.isna().sum())

@@ -131,10 +131,10 @@ class _BoundCounter:
         if not self.fast:
             return np.searchsorted(self.bounds, x, side="right")
         cell = self._cell(x)
-        idx = self.first[cell]
-        idx += x >= self.amb[cell]
+        idx = np.take(self.first, cell)  # take: faster than fancy indexing on 1-D tables
+        idx += x >= np.take(self.amb, cell)
         if self.has_multi:
-            crowded = self.multi[cell]
+            crowded = np.take(self.multi, cell)
             if crowded.any():
                 pos = np.flatnonzero(crowded)
                 if self.nested is not None:

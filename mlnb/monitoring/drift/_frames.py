@@ -16,6 +16,11 @@ import numpy as np
 from mlnb.errors import ValidationError
 
 _NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "decimal"}
+_ARROW_TEXT = {"string", "large_string"}
+# String columns are counted by looking up the distinct values of this many leading rows,
+# when there are few of them (see _arrow_string_counts).
+PREFIX_ROWS = 16_384
+PREFIX_MAX_DISTINCT = 2_000
 _DATETIME_INFERRED = {"datetime64", "datetime", "date", "timedelta64", "timedelta", "period"}
 
 
@@ -157,6 +162,15 @@ def category_counts(series: Any, family: str) -> tuple[dict[Any, int], int]:
             if count:
                 _add(table, canonical_key(key, family), count)
         return table, int(counts[0])
+    arrow = _arrow_strings(series)
+    if arrow is not None:
+        found = _arrow_string_counts(arrow)
+        if found is not None:
+            keys, counts = found
+            table = {}
+            for key, count in zip(keys, counts.tolist(), strict=True):
+                _add(table, key, count)
+            return table, arrow.null_count
     try:
         vc = series.value_counts(dropna=True)
     except TypeError:  # unhashable cells (lists, dicts): compare their text
@@ -166,6 +180,49 @@ def category_counts(series: Any, family: str) -> tuple[dict[Any, int], int]:
     for key, count in zip(vc.index.tolist(), vc.to_numpy().tolist(), strict=True):
         _add(table, canonical_key(key, family), int(count))
     return table, n - int(vc.sum())
+
+
+def _arrow_strings(series: Any) -> Any:
+    """The Arrow array of a pyarrow-backed string Series (pandas' ``str``), else None."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        pass
+    elif not (isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in _ARROW_TEXT):
+        return None
+    import pyarrow as pa
+
+    return pa.array(series.array)
+
+
+def _arrow_string_counts(arr: Any) -> tuple[list[str], np.ndarray] | None:
+    """(values, counts) of the present strings, ordered as ``Series.value_counts`` orders them
+    (most frequent first, ties in order of first appearance); None for columns with many
+    distinct values, which hashing every value at once counts faster.
+
+    The distinct values of a prefix are looked up in every row (a lookup in a small set costs
+    half of counting into a growing table); values absent from the prefix are counted apart
+    and, first appearing later, listed after the prefix's values.
+    """
+    import pyarrow.compute as pc
+
+    head = arr.slice(0, PREFIX_ROWS)
+    known = pc.unique(head).drop_null()
+    if len(known) > PREFIX_MAX_DISTINCT or 4 * len(known) > len(head):
+        return None
+    idx = pc.index_in(arr, value_set=known)
+    codes = pc.fill_null(idx, len(known)).to_numpy()
+    counts = np.bincount(codes, minlength=len(known) + 1)
+    keys: list[str] = known.to_pylist()
+    later = int(counts[-1]) - arr.null_count  # present values missing from the prefix
+    counts = counts[:-1]
+    if later:
+        rest = pc.value_counts(arr.filter(pc.and_(pc.is_null(idx), pc.is_valid(arr))))
+        keys += rest.field(0).to_pylist()
+        counts = np.concatenate([counts, rest.field(1).to_numpy()])
+    order = np.argsort(-counts, kind="stable")
+    return [keys[i] for i in order], counts[order]
 
 
 def _add(table: dict[Any, int], key: Any, count: int) -> None:

@@ -52,13 +52,18 @@ class Moments:
         """Moments of the complete rows of ``df[columns]`` (strided to SAMPLE_ROWS)."""
         step = max(1, math.ceil(len(df) / SAMPLE_ROWS))
         by_name = {str(c): c for c in df.columns}
-        x = np.column_stack([numeric_values(df[by_name[c]])[::step] for c in columns])
-        x = x[np.isfinite(x).all(axis=1)]
-        if len(x) == 0:
+        rows = len(range(0, len(df), step))
+        x = np.empty((len(columns), rows))  # one contiguous row per column
+        for j, c in enumerate(columns):
+            x[j] = numeric_values(df[by_name[c]])[::step]
+        complete = np.isfinite(x).all(axis=0)
+        if not complete.all():
+            x = x[:, complete]
+        if x.shape[1] == 0:
             return cls.empty(columns)
-        mean = x.mean(axis=0)
-        centred = x - mean
-        return cls(list(columns), len(x), mean, centred.T @ centred)
+        mean = x.mean(axis=1)
+        x -= mean[:, None]
+        return cls(list(columns), x.shape[1], mean, x @ x.T)
 
     def merge(self, other: Moments) -> Moments:
         """Moments of both row sets together (Chan et al.'s pairwise update)."""

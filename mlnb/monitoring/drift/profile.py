@@ -13,10 +13,9 @@ import functools
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from mlnb.monitoring.drift._frames import (
     numeric_values,
     split_finite,
 )
+from mlnb.monitoring.drift._pool import OrderedPool
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
@@ -61,6 +61,12 @@ ID_NAME_TOKENS = frozenset({"id", "ids", "uuid", "guid", "key", "pk", "identifie
 # Edges are placed from a sorted sample of this many values per bin; counts always use every
 # value, so the sample only decides where bins fall, not what they hold.
 EDGE_SAMPLE_PER_BIN = 20
+# Values of a chunk outside the range of the part it is counted into are held apart, up to
+# this many per column and side, then fitted as a part of their own.
+SPILL_MAX_VALUES = 16_384
+# A chunk holding this many times (plus 6 sigma of counting noise) the mass the part before
+# it has in any bin comes from another distribution: it is fitted anew, not counted in.
+CROWDED_FACTOR = 3.0
 EVIDENTLY_DISCRETE_ANY = 5  # numeric columns with <= 5 distinct values are tested as categories
 
 
@@ -82,10 +88,16 @@ class NumericSummary:
     edges: np.ndarray
     counts: np.ndarray
     atoms: np.ndarray
+    # the binner the fit counted with, on exactly these edges (reused to score)
+    binner: Binner | None = field(default=None, repr=False, compare=False)
 
     @property
     def std(self) -> float:
         return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the binner (its lookup tables weigh ~300 kB; rebuilt on use)."""
+        return {**self.__dict__, "binner": None}
 
     @classmethod
     def from_values(cls, x: np.ndarray, n_bins: int) -> NumericSummary | None:
@@ -116,6 +128,7 @@ class NumericSummary:
                 edges = _sampled_edges(x, ordered, n_bins, lo, hi)
         if discrete is not None:
             edges = discrete
+        binner = None
         if n <= sample_size:  # all values are sorted: count by binary search on the edges
             bounds = edges.copy()
             bounds[-1] = np.nextafter(hi, np.inf)
@@ -128,12 +141,14 @@ class NumericSummary:
                 ordered, edges, "left"
             )
             heavy = max(2, EDGE_SAMPLE_PER_BIN // 2)  # a value holding >= half a bin's mass
+            binner = Binner(edges)
             counts, atoms = _counts_and_atoms(
-                x, edges, count_ties=discrete is not None or bool(tied.max() >= heavy)
+                x, binner, count_ties=discrete is not None or bool(tied.max() >= heavy)
             )
+            counts = counts[1:-1]  # every value is within the range
         # a discrete column's values all sit on edges, singletons included
         atoms = np.where(atoms >= (1 if discrete is not None else 2), atoms, 0).astype(float)
-        return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms)
+        return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms, binner)
 
     def cumulative_below(self, knots: np.ndarray) -> np.ndarray:
         """Mass strictly below each knot: ties sit on their edge, the rest spreads evenly."""
@@ -217,11 +232,12 @@ def _sampled_edges(
 
 
 def _counts_and_atoms(
-    x: np.ndarray, edges: np.ndarray, count_ties: bool
+    x: np.ndarray, binner: Binner, count_ties: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact bin counts of ``x`` (all within the edge range) and, when the edge sample showed
-    ties, counts of values equal to each edge (heavy ties always show in the sample)."""
-    binner = Binner(edges)
+    """Exact bin counts of ``x`` (first and last: below and above the edge range) and, when
+    the edge sample showed ties, counts of values equal to each edge (heavy ties always show
+    in the sample)."""
+    edges = binner.edges
     k = len(edges) - 1
     counts = np.zeros(k + 2, dtype=np.int64)
     atoms = np.zeros(k + 1, dtype=np.int64)
@@ -231,10 +247,10 @@ def _counts_and_atoms(
         counts += np.bincount(idx, minlength=k + 2)
         if not count_ties:
             continue
-        on_left_edge = xb == edges[idx - 1]
+        on_left_edge = xb == np.take(edges, idx - 1)
         atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
         atoms[k] += int(np.count_nonzero(xb == edges[k]))
-    return counts[1:-1], atoms
+    return counts, atoms
 
 
 @functools.lru_cache(maxsize=8)
@@ -288,6 +304,9 @@ def _thin(s: NumericSummary, n_bins: int) -> NumericSummary:
     nearer_left = (levels - cum[right - 1]) < (cum[right] - levels)
     heavy = np.flatnonzero(s.atoms >= cum[-1] / n_bins)
     picks = np.unique(np.concatenate([[0], right - nearer_left, heavy, [len(cum) - 1]]))
+    if len(picks) == len(s.edges):
+        return s  # every edge kept: nothing to thin
+    s.binner = None
     s.edges = s.edges[picks]
     s.counts = np.diff(cum[picks])
     s.atoms = s.atoms[picks]
@@ -352,7 +371,7 @@ class ColumnProfile:
         """Cached fast binner on this column's edges (numeric columns with a spread)."""
         if self._binner is None:
             assert self.numeric is not None and len(self.numeric.edges) >= 2
-            self._binner = Binner(self.numeric.edges)
+            self._binner = self.numeric.binner or Binner(self.numeric.edges)
         return self._binner
 
     def to_dict(self) -> dict[str, Any]:
@@ -734,27 +753,236 @@ def _discrete_values(
 def fit_frame(
     df: Any, cfg: DriftConfig, n_bins: int, keep_sample: bool, roles: dict[str, str]
 ) -> Profile:
-    """Profile of one DataFrame."""
-    names = _selected_columns(df, cfg, roles)
-    by_name = {str(c): c for c in df.columns}
+    """Profile of one DataFrame (histograms not yet thinned: a part to merge)."""
+    fitter = _Fitter(cfg, roles, n_bins)
+    try:
+        fitter.add(df, keep_sample)
+    finally:
+        fitter.close()
+    return fitter.parts()
 
-    def work(name: str) -> ColumnProfile:
-        col = fit_column(df[by_name[name]], name, cfg, n_bins, keep_sample)
-        col.role = roles.get(name, "feature")
-        return col
 
-    if cfg.workers > 1 and len(df) * len(names) >= 200_000:
-        with ThreadPoolExecutor(cfg.workers) as pool:
-            cols = list(pool.map(work, names))
-    else:
-        cols = [work(n) for n in names]
-    moments = None
-    numeric = feature_columns(df, names, roles) if cfg.multivariate else []
-    excluded = {c.name for c in cols if c.looks_like}  # ids and free text: not features
-    numeric = [n for n in numeric if n not in excluded]
-    if len(numeric) >= 2:
-        moments = Moments.of_frame(df, numeric)
-    return Profile({c.name: c for c in cols}, len(df), cfg, moments=moments)
+class _OpenNumeric:
+    """A numeric column's part that later chunks are counted into, on its own bins.
+
+    Fitting a chunk from scratch (a sorted sample for the edges, a new binner, a merge)
+    costs several times more than counting it on bins already placed. A later chunk from
+    the same distribution is therefore counted exactly on this part's edges; its values
+    outside the part's range are kept apart (``below``/``above``, fitted as parts of their
+    own), and a chunk that would crowd any bin (a shift between chunks) is fitted anew, so
+    bins keep holding comparable masses.
+    """
+
+    def __init__(self, col: ColumnProfile, n_bins: int) -> None:
+        self.col = col
+        self.n_bins = n_bins
+        summary = cast(NumericSummary, col.numeric)
+        self.binner = summary.binner or Binner(summary.edges)
+        self.all_atoms = bool(summary.atoms.sum() == summary.n)  # every value on an edge
+        self.below: list[np.ndarray] = []
+        self.above: list[np.ndarray] = []
+
+    @staticmethod
+    def can_grow(col: ColumnProfile, series: Any, n_bins: int) -> bool:
+        """Continuous numeric parts whose edges came from a full-size sample (integer columns
+        are fitted chunk by chunk: each chunk votes on whether they hold identifiers)."""
+        s = col.numeric
+        return (
+            col.family == "numeric"
+            and not col.category_dtype
+            and not _integer_dtype(series.dtype)
+            and col.categories is None
+            and col.sample is None
+            and s is not None
+            and s.n > EDGE_SAMPLE_PER_BIN * n_bins
+            and len(s.edges) >= 2
+        )
+
+    def absorb(self, series: Any) -> bool:
+        """Count a chunk into this part; False (nothing changed) when it must be refitted."""
+        col = self.col
+        if str(series.dtype) != col.dtype or column_family(series) != ("numeric", False):
+            return False
+        x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
+        s = cast(NumericSummary, col.numeric)
+        counts, atoms = _counts_and_atoms(x, self.binner, count_ties=bool(s.atoms.any()))
+        outside = int(counts[0] + counts[-1])  # values beyond the part's range
+        counts = counts[1:-1]
+        inside = None if not outside else (x >= s.min) & (x <= s.max)
+        x_in = x if inside is None else x[inside]
+        n_in = len(x_in)
+        expected = n_in * (s.counts / s.n)
+        crowded = counts > CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0
+        if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
+            return False
+        if inside is not None:
+            out = x[~inside]
+            self.below.append(out[out < s.min])
+            self.above.append(out[out > s.max])
+        if n_in:
+            mean_in = float(x_in.mean())
+            m2_in = _sum_of_squares(x_in - mean_in) if n_in > 1 else 0.0
+            n = s.n + n_in
+            mean = (s.mean * s.n + mean_in * n_in) / n
+            s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_in + n_in * (mean_in - mean) ** 2
+            s.n, s.mean = n, mean
+            s.counts = s.counts + counts
+            tied = s.atoms + atoms
+            s.atoms = np.where(tied >= (1 if self.all_atoms else 2), tied, 0.0)
+        col.n_rows += len(series) - (len(x) - n_in)
+        col.n_missing += n_nan
+        col.n_posinf += n_pos
+        col.n_neginf += n_neg
+        return True
+
+    def spilled(self, keep: int) -> list[ColumnProfile]:
+        """Parts fitted from the values kept apart, once more than ``keep`` are held."""
+        parts = []
+        for side in (self.below, self.above):
+            held = sum(len(v) for v in side)
+            if held and held > keep:
+                x = np.concatenate(side)
+                side.clear()
+                part = ColumnProfile(
+                    name=self.col.name,
+                    family="numeric",
+                    n_rows=len(x),
+                    dtype=self.col.dtype,
+                    role=self.col.role,
+                    numeric=NumericSummary.from_values(x, self.n_bins),
+                )
+                parts.append(part)
+        return parts
+
+
+_MOMENTS_KEY = object()  # the moments' jobs run in order, like a column's
+
+
+class _Fitter:
+    """Fits frames one after another into one profile.
+
+    Each column's chunk profiles merge as a binary counter (every row goes through
+    O(log chunks) merges, exactly as whole profiles would), and the merge runs in the worker
+    thread that has just fitted the column, so merging is as parallel as fitting.
+    """
+
+    def __init__(self, cfg: DriftConfig, roles: dict[str, str], n_bins: int) -> None:
+        self.cfg = cfg
+        self.roles = roles
+        self.n_bins = n_bins
+        self.stacks: dict[str, list[tuple[int, ColumnProfile]]] = {}
+        self.open: dict[str, _OpenNumeric | None] = {}
+        self.moments: list[tuple[int, Moments | None]] = []
+        self.n_rows = 0
+        self.pool: OrderedPool | None = None
+
+    def add(self, df: Any, keep_sample: bool) -> None:
+        """Fit one frame and merge it into what came before."""
+        names = _selected_columns(df, self.cfg, self.roles)
+        by_name = {str(c): c for c in df.columns}
+        for name in names:
+            self.stacks.setdefault(name, [])
+            self.open.setdefault(name, None)
+        self.n_rows += len(df)
+
+        def fit(name: str) -> None:
+            series = df[by_name[name]]
+            current = self.open[name]
+            if current is not None and current.absorb(series):
+                for part in current.spilled(SPILL_MAX_VALUES):
+                    _push(self.stacks[name], part, self._merge_columns)
+                return
+            col = fit_column(series, name, self.cfg, self.n_bins, keep_sample)
+            col.role = self.roles.get(name, "feature")
+            self._close(name)
+            if _OpenNumeric.can_grow(col, series, self.n_bins):
+                self.open[name] = _OpenNumeric(col, self.n_bins)
+            else:
+                _push(self.stacks[name], col, self._merge_columns)
+
+        def moments() -> None:
+            numeric = feature_columns(df, names, self.roles) if self.cfg.multivariate else []
+            part = Moments.of_frame(df, numeric) if len(numeric) >= 2 else None
+            _push(self.moments, part, lambda a, b: _merge_moments([a, b]))
+
+        jobs: list[tuple[Hashable, Callable[[], object]]] = [(_MOMENTS_KEY, moments)]
+        jobs += [(name, functools.partial(fit, name)) for name in names]
+        self._run(jobs, parallel=len(df) * len(names) >= 200_000)
+
+    def _merge_columns(self, a: ColumnProfile, b: ColumnProfile) -> ColumnProfile:
+        return _merge_columns([a, b], self.cfg, 2 * self.n_bins, a.n_rows + b.n_rows)
+
+    def _close(self, name: str) -> None:
+        """Push the column's growing part (and its spilled values) onto its merge stack."""
+        current = self.open[name]
+        if current is None:
+            return
+        self.open[name] = None
+        for part in [current.col, *current.spilled(0)]:
+            _push(self.stacks[name], part, self._merge_columns)
+
+    def _run(self, jobs: list[tuple[Hashable, Callable[[], object]]], parallel: bool) -> None:
+        """Queue the jobs on the threads (a column's jobs in order; the next chunk may start
+        while this one finishes) or run them here, after whatever is queued."""
+        if self.cfg.workers > 1 and parallel:
+            if self.pool is None:
+                self.pool = OrderedPool(self.cfg.workers)
+            self.pool.submit(jobs)
+            return
+        self._drain()
+        for _, job in jobs:
+            job()
+
+    def _drain(self) -> None:
+        if self.pool is not None:
+            self.pool.drain()
+
+    def parts(self) -> Profile:
+        """The profile of a single frame, unthinned (for merging with other parts)."""
+        self._drain()
+        for name in self.stacks:
+            self._close(name)
+        cols = {name: stack[0][1] for name, stack in self.stacks.items()}
+        moments = _without_excluded(self.moments[0][1], cols)
+        return Profile(cols, self.n_rows, self.cfg, moments=moments)
+
+    def profile(self) -> Profile:
+        """Everything fitted so far as one profile, histograms thinned to ``n_bins``."""
+        cols: dict[str, ColumnProfile] = {}
+
+        def collapse(name: str) -> None:
+            self._close(name)
+            cols[name] = _collapse_column([c for _, c in self.stacks[name]], self.cfg)
+
+        jobs: list[tuple[Hashable, Callable[[], object]]] = [
+            (name, functools.partial(collapse, name)) for name in self.stacks
+        ]
+        self._run(jobs, parallel=len(self.stacks) > 1 and self.n_rows >= 200_000)
+        self._drain()
+        moments = _without_excluded(_merge_moments([m for _, m in self.moments]), cols)
+        return Profile({n: cols[n] for n in self.stacks}, self.n_rows, self.cfg, moments=moments)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+
+def _without_excluded(moments: Moments | None, cols: dict[str, ColumnProfile]) -> Moments | None:
+    """The moments without identifier and free-text columns (not features): the moments of
+    a subset of columns are the matching entries of the whole's, so this is exact."""
+    excluded = {name for name, c in cols.items() if c.looks_like}
+    if moments is None or not excluded & set(moments.columns):
+        return moments
+    keep = np.array([i for i, c in enumerate(moments.columns) if c not in excluded], dtype=int)
+    if len(keep) < 2:
+        return None
+    return Moments(
+        [moments.columns[i] for i in keep],
+        moments.n,
+        moments.mean[keep],
+        moments.m2[np.ix_(keep, keep)],
+    )
 
 
 def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:
@@ -791,34 +1019,33 @@ def fit_profile(
     import pandas as pd
 
     chunks: Iterable[Any] = [reference] if isinstance(reference, pd.DataFrame) else reference
-    stack: list[tuple[int, Profile]] = []
-    n_rows = 0
+    fitter = _Fitter(cfg, roles, cfg.n_bins)
     columns: list[str] | None = None
     bar = Progress(progress, "fitting profile", unit="chunk")
-    small_so_far = True
-    for i, df in enumerate(iter_frames(chunks, "reference")):
-        if len(df) == 0:
-            continue
-        names = [str(c) for c in df.columns]
-        if columns is None:
-            columns = names
-            _check_roles(names, roles)
-        elif names != columns:
+    try:
+        for i, df in enumerate(iter_frames(chunks, "reference")):
+            if len(df) == 0:
+                continue
+            names = [str(c) for c in df.columns]
+            if columns is None:
+                columns = names
+                _check_roles(names, roles)
+            elif names != columns:
+                raise ValidationError(
+                    f"reference chunk {i} has columns {names[:10]}, expected the same columns "
+                    f"as the first chunk {columns[:10]}"
+                )
+            small_so_far = fitter.n_rows + len(df) <= cfg.small_ref_rows
+            fitter.add(df, keep_sample=small_so_far)
+            bar.update(1)
+        bar.close()
+        if not fitter.n_rows:
             raise ValidationError(
-                f"reference chunk {i} has columns {names[:10]}, expected the same columns "
-                f"as the first chunk {columns[:10]}"
+                "the reference data has no rows; pass at least one row to fit a profile"
             )
-        n_rows += len(df)
-        small_so_far = n_rows <= cfg.small_ref_rows
-        part = fit_frame(df, cfg, cfg.n_bins, keep_sample=small_so_far, roles=roles)
-        _push(stack, part, 2 * cfg.n_bins)
-        bar.update(1)
-    bar.close()
-    if not stack:
-        raise ValidationError(
-            "the reference data has no rows; pass at least one row to fit a profile"
-        )
-    profile = _finish(_collapse(stack, cfg))
+        profile = _finish(fitter.profile())
+    finally:
+        fitter.close()
     profile.target, profile.prediction = target, prediction
     return profile
 
@@ -835,7 +1062,7 @@ def _fit_dask(
         if part is None:  # an empty partition
             continue
         part.config = cfg
-        _push(stack, part, 2 * cfg.n_bins)
+        _push(stack, part, lambda a, b: _merge_at(a, b, 2 * cfg.n_bins))
     if not stack:
         raise ValidationError(
             "the reference data has no rows; pass at least one row to fit a profile"
@@ -862,12 +1089,17 @@ def _fit_partition(part: Any, cfg: DriftConfig, roles: dict[str, str]) -> Profil
     return fit_frame(part, cfg, cfg.n_bins, keep_sample=keep_sample, roles=roles)
 
 
-def _push(stack: list[tuple[int, Profile]], part: Profile, bins: int) -> None:
+_Part = TypeVar("_Part")
+
+
+def _push(
+    stack: list[tuple[int, _Part]], part: _Part, merge: Callable[[_Part, _Part], _Part]
+) -> None:
     """Binary-counter merging: each row goes through O(log chunks) merges."""
     level = 0
     while stack and stack[-1][0] == level:
         _, prev = stack.pop()
-        part = _merge_at(prev, part, bins)
+        part = merge(prev, part)
         level += 1
     stack.append((level, part))
 
@@ -884,18 +1116,21 @@ def _merge_at(a: Profile, b: Profile, bins: int) -> Profile:
 
 def _collapse(stack: list[tuple[int, Profile]], cfg: DriftConfig) -> Profile:
     parts = [p for _, p in stack]
-    if len(parts) == 1:
-        profile = parts[0]
-        for col in profile.columns.values():
-            if col.numeric is not None:
-                col.numeric = _thin(col.numeric, cfg.n_bins)
-        return profile
     n_rows = sum(p.n_rows for p in parts)
     cols = {
-        name: _merge_columns([p.columns[name] for p in parts], cfg, cfg.n_bins, n_rows)
-        for name in parts[0].columns
+        name: _collapse_column([p.columns[name] for p in parts], cfg) for name in parts[0].columns
     }
     return Profile(cols, n_rows, cfg, moments=_merge_moments([p.moments for p in parts]))
+
+
+def _collapse_column(parts: list[ColumnProfile], cfg: DriftConfig) -> ColumnProfile:
+    """One column's parts merged, its histogram thinned to ``cfg.n_bins``."""
+    if len(parts) == 1:
+        col = parts[0]
+        if col.numeric is not None:
+            col.numeric = _thin(col.numeric, cfg.n_bins)
+        return col
+    return _merge_columns(parts, cfg, cfg.n_bins, sum(c.n_rows for c in parts))
 
 
 def _roles(target: str | None, prediction: str | None) -> dict[str, str]:

@@ -10,17 +10,17 @@ on the profile's exact sample so p-values equal scipy's on the raw data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import numpy as np
 
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift import _stats, multivariate
-from mlnb.monitoring.drift._binning import BLOCK
+from mlnb.monitoring.drift._binning import BLOCK, Binner
 from mlnb.monitoring.drift._frames import (
     category_counts,
     category_hashes,
@@ -28,6 +28,7 @@ from mlnb.monitoring.drift._frames import (
     iter_frames,
     numeric_values,
 )
+from mlnb.monitoring.drift._pool import OrderedPool
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
@@ -234,30 +235,38 @@ class _NumericAccumulator(_Accumulator):
 
     def __init__(self, col: ColumnProfile, keep_values: bool) -> None:
         super().__init__(col)
-        self.binner = col.binner()
-        self.counts = np.zeros(self.binner.n_bins, dtype=np.int64)
+        assert col.numeric is not None
+        edges = col.numeric.edges
+        self._binner: Binner | None = None  # built by the first add, in a worker thread
+        self.counts = np.zeros(len(edges) + 1, dtype=np.int64)
         self.below_sum = 0.0
         self.above_sum = 0.0
         self.cur_min = np.inf
         self.cur_max = -np.inf
         # where the values outside the reference range lie, for the display histogram:
         # counts by distance from the range, in steps of TAIL_STEPS x the range's width
-        self.tail_steps = TAIL_STEPS * (self.binner.edges[-1] - self.binner.edges[0])
+        self.tail_steps = TAIL_STEPS * (float(edges[-1]) - float(edges[0]))
         self.below_tail = np.zeros(len(TAIL_STEPS) + 1, dtype=np.int64)
         self.above_tail = np.zeros(len(TAIL_STEPS) + 1, dtype=np.int64)
         self.total = 0.0
         self.total_sq = 0.0
         # values exactly on the edges, when the reference has point masses there (tied or
         # discrete data): the Wasserstein distance then treats both sides as steps, exactly
-        assert col.numeric is not None
         self.count_atoms = bool(col.numeric.atoms.any())
-        self.atoms = np.zeros(len(self.binner.edges), dtype=np.int64)
+        self.atoms = np.zeros(len(edges), dtype=np.int64)
         # exact tests on small references: raw values while few, KS cells after that
         self.keep_values = keep_values
         self.values: list[np.ndarray] = []
         self.n_values = 0
         self.ks_cells: np.ndarray | None = None
         self.ref_uniq = np.unique(col.sample) if keep_values and col.sample is not None else None
+
+    @property
+    def binner(self) -> Binner:
+        """The profile's cached binner for this column."""
+        if self._binner is None:
+            self._binner = self.col.binner()
+        return self._binner
 
     def _add_values(self, series: Any, family: str) -> None:
         x = self._finite_values(series)
@@ -296,9 +305,10 @@ class _NumericAccumulator(_Accumulator):
     def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
         """Add the values equal to an edge: each bin's left edge, and the last edge."""
         edges = self.binner.edges
-        inner = (idx >= 1) & (idx <= self.binner.n_inner)
-        left = np.where(inner, idx - 1, 0)
-        on_edge = inner & (xb == edges[left])
+        left = idx - 1
+        # a value below the range (idx 0) meets edges[-1], one above (idx K+1) edges[K]:
+        # it equals neither, so no mask for the range is needed
+        on_edge = xb == np.take(edges, left)
         self.atoms += np.bincount(left[on_edge], minlength=len(edges))
         self.atoms[-1] += int(np.count_nonzero(xb == edges[-1]))
 
@@ -348,7 +358,7 @@ class _NumericAccumulator(_Accumulator):
 
     def detach(self) -> None:
         super().detach()
-        self.binner = None  # type: ignore[assignment]
+        self._binner = None
         self.ref_uniq = None
 
     def raw_values(self) -> np.ndarray | None:
@@ -437,6 +447,16 @@ class _CategoricalAccumulator(_Accumulator):
                 self.unseen[key] = self.unseen.get(key, 0) + count
 
 
+_MOMENTS_DONE = object()  # what the moments job returns, so it is not counted as a column
+
+
+def _job_order(acc: _Accumulator) -> int:
+    """0 for category columns (hashed), 1 for numeric ones (binned), 2 for the rest."""
+    if isinstance(acc, _CategoricalAccumulator):
+        return 0
+    return 1 if isinstance(acc, _NumericAccumulator) else 2
+
+
 def _stored_members(members: np.ndarray, keys: list[Any]) -> np.ndarray:
     """Which ``keys`` are reference categories remembered by hash (past the count table)."""
     hashes = category_hashes(keys)
@@ -514,7 +534,7 @@ class _Scorer:
         self.extra: list[str] = []
         self.missing: list[str] = []
         self.n_rows = 0
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: OrderedPool | None = None
         self.moments: Moments | None = None
         if cfg.multivariate and profile.moments is not None:
             self.moments = Moments.empty(profile.moments.columns)
@@ -535,25 +555,45 @@ class _Scorer:
                 f"as the first chunk {self.columns_seen[:10]}"
             )
         self.n_rows += len(df)
-        if self.moments is not None:
-            if all(c in by_name for c in self.moments.columns):
-                self.moments = self.moments.merge(Moments.of_frame(df, self.moments.columns))
-            else:
-                self.moments = None  # a column is missing: the test needs them all
+        if self.moments is not None and not all(c in by_name for c in self.moments.columns):
+            self.moments = None  # a column is missing: the test needs them all
         work = [(acc, df[by_name[name]]) for name, acc in self.accs.items() if name in by_name]
+        # the slowest jobs first so the pool stays busy to the end
+        work.sort(key=lambda w: _job_order(w[0]))
+        jobs: list[tuple[Hashable, Callable[[], object]]] = [
+            (acc.col.name, functools.partial(acc.add, series)) for acc, series in work
+        ]
+        if self.moments is not None:
+            jobs.insert(0, (_MOMENTS_DONE, functools.partial(self._add_moments, df)))
         if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
             if self.pool is None:
-                self.pool = ThreadPoolExecutor(self.cfg.workers)
-            # biggest jobs first so the pool stays busy to the end
-            work.sort(key=lambda w: not isinstance(w[0], _NumericAccumulator))
-            for _ in self.pool.map(lambda w: w[0].add(w[1]), work):
-                if on_column is not None:
-                    on_column()
+                self.pool = OrderedPool(self.cfg.workers)
+            # the next chunk may start while this one's slowest columns finish
+            self._count(self.pool.submit(jobs), on_column)
+            if on_column is not None:  # one frame: its columns are done when this returns
+                self.finish(on_column)
         else:
-            for acc, series in work:
-                acc.add(series)
-                if on_column is not None:
+            self.finish()  # what is queued comes first
+            for _, job in jobs:
+                self._count([job()], on_column)
+
+    def finish(self, on_column: Any = None) -> None:
+        """Wait for every queued column job (raising the first error)."""
+        if self.pool is not None:
+            self._count(self.pool.drain(), on_column)
+
+    @staticmethod
+    def _count(results: list[object], on_column: Any) -> None:
+        if on_column is not None:
+            for done in results:
+                if done is not _MOMENTS_DONE:
                     on_column()
+
+    def _add_moments(self, df: Any) -> object:
+        """Fold the frame's moments into the batch's (a job of its own, beside the columns)."""
+        assert self.moments is not None
+        self.moments = self.moments.merge(Moments.of_frame(df, self.moments.columns))
+        return _MOMENTS_DONE
 
     def merge(self, other: _Scorer) -> None:
         """Add the counts of a scorer fed another partition of the same batch."""
@@ -582,7 +622,7 @@ class _Scorer:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True)
+            self.pool.close()
             self.pool = None
 
     def report(self, seconds: float) -> DriftReport:
@@ -1102,6 +1142,7 @@ def score(
             scorer.add(chunk, i, on_column=bar.update if single else None)
             if not single:
                 bar.update(1)
+        scorer.finish()
     finally:
         scorer.close()
         bar.close()
@@ -1130,6 +1171,7 @@ def _score_partition(part: Any, profile: Profile, cfg: DriftConfig) -> _Scorer:
     scorer = _Scorer(profile, cfg)
     try:
         scorer.add(part, 0)
+        scorer.finish()
     finally:
         scorer.close()
     return scorer.detach()
