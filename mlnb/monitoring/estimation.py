@@ -89,7 +89,6 @@ def isotonic_knots(x: Any, y: Any) -> tuple[Any, Any]:
     solver), flat runs trimmed to their ends. sklearn's per-call validation took most of the
     fit at monitoring sizes; predictions are ``np.interp`` on these knots."""
     import numpy as np
-    from scipy.optimize import isotonic_regression
 
     order = np.argsort(x)
     xs, ys = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
@@ -102,10 +101,24 @@ def isotonic_knots(x: Any, y: Any) -> tuple[Any, Any]:
         ends = np.r_[starts[1:], n]
     weights = (ends - starts).astype(float)
     means = np.add.reduceat(ys, starts) / weights
-    fitted = np.clip(np.asarray(isotonic_regression(means, weights=weights).x), 0.0, 1.0)
+    fitted = np.clip(_pool_adjacent_violators(means, weights), 0.0, 1.0)
     keep = np.ones(len(fitted), dtype=bool)
     keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return xs[starts][keep], fitted[keep]
+
+
+def _pool_adjacent_violators(values: Any, weights: Any) -> Any:
+    """The weighted non-decreasing least-squares fit of ``values``: scipy's solver (1.12+),
+    else scikit-learn's function of the same algorithm (scipy 1.11, the floor)."""
+    import numpy as np
+
+    try:
+        from scipy.optimize import isotonic_regression
+    except ImportError:
+        from sklearn.isotonic import isotonic_regression as sklearn_isotonic
+
+        return np.asarray(sklearn_isotonic(values, sample_weight=weights), dtype=float)
+    return np.asarray(isotonic_regression(values, weights=weights).x, dtype=float)
 
 
 def _tie_groups(xs: Any, eps: float) -> Any:
