@@ -220,7 +220,7 @@ def missed_slots(
     if first > until:
         return None
     latest = first
-    for slot in iter_cron(expr, tz, max(after, _two_slots_before(expr, tz, until))):
+    for slot in iter_cron(expr, tz, max(after, _stepping_start(expr, tz, after, until))):
         if slot > until:
             break
         latest = max(latest, slot)
@@ -230,6 +230,19 @@ def missed_slots(
             break
         count += 1
     return MissedSlots(first, latest, min(count, limit), count > limit)
+
+
+def _stepping_start(expr: str, tz: str, after: dt.datetime, until: dt.datetime) -> dt.datetime:
+    """A time before the latest slot in ``(after, until]`` and close to it. croniter stepping
+    back across a spring-forward gap can land after ``until`` (03:07 EDT back to "02:59 EST"):
+    then it steps back from earlier probes, and at worst from ``after`` (every slot, correct)."""
+    probe = until
+    for _ in range(4):
+        start = _two_slots_before(expr, tz, probe)
+        if start < until:
+            return start
+        probe -= dt.timedelta(hours=3)
+    return after
 
 
 def _two_slots_before(expr: str, tz: str, when: dt.datetime) -> dt.datetime:

@@ -183,3 +183,16 @@ def test_a_month_of_missed_minutes_is_one_catch_up_run_counted_as_100_plus(regis
     )
     assert "one run for 100+ slot(s) missed" in fire.reason
     assert fire.details["slots"] == 100 and fire.details["slots_more"] is True
+
+
+def test_catch_up_across_a_spring_forward_finds_the_latest_slot():
+    """Waking at 03:07 EDT, just after New York skips 02:00-03:00: croniter stepping back from
+    there lands at "02:59 EST", after the wake-up; the latest slot is still 03:07 (found by
+    hypothesis in test_any_tick_pattern_runs_each_due_time_at_most_once)."""
+    after = dt.datetime.fromisoformat("2026-03-05T02:14:00-05:00")
+    until = dt.datetime(2026, 3, 8, 7, 7, tzinfo=dt.UTC)
+    missed = missed_slots("*/7 * * * *", "America/New_York", after, until)
+    slots = cron_slots("*/7 * * * *", "America/New_York", after, until)
+    assert missed is not None
+    assert missed.latest == slots[-1] == until
+    assert missed.first == slots[0]
