@@ -5,7 +5,6 @@ they are. The notebook panel's SVG charts are tested in test_panel_charts.py."""
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,32 +13,16 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from mlnb.monitoring.drift import drift, fit_profile, score
+from mlnb.monitoring.drift import drift
 from mlnb.monitoring.drift.figures import _draw_timeline
 from mlnb.monitoring.drift.panel import panel_png
 from mlnb.monitoring.drift.report import history_rows
+from tests.drift.frames import monitor_history as _history
 from tests.drift.frames import reference_frame, shifted_frame
 
 
 def _rgba(png: bytes) -> np.ndarray:
     return imread(io.BytesIO(png), format="png")
-
-
-def _history(n: int = 4, first_number: int = 7) -> list[dict]:
-    profile = fit_profile(reference_frame(3000))
-    start = time.mktime((2025, 1, 1, 0, 0, 0, 0, 0, -1))
-    return [
-        {
-            "batch_at": start + i,  # seconds apart: the axis shows batch numbers
-            "number": first_number + i,
-            "report": score(
-                profile, shifted_frame(800, seed=i) if i % 2 else reference_frame(800, seed=i)
-            ),
-            "metrics": {"r2": 0.7 - 0.05 * i, "mae": 50.0 + 3 * i, "rmse": 61.0 + 4 * i},
-            "thresholds": {"r2": 0.6},
-        }
-        for i in range(n)
-    ]
 
 
 def _dark_share(rgba: np.ndarray) -> float:
