@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlnb.monitoring.drift import fit_profile, score
 from mlnb.monitoring.drift import profile as profile_module
@@ -74,6 +76,43 @@ def test_values_held_apart_are_fitted_once_past_the_cap(monkeypatch):
     assert b.n == a.n == int(b.counts.sum())
     assert (b.min, b.max) == (a.min, a.max)
     assert np.all(np.diff(b.edges) > 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    below=st.lists(st.floats(1.0, 50.0), max_size=6),
+    above=st.lists(st.floats(1.0, 50.0), max_size=6),
+    repeat_max=st.booleans(),
+)
+def test_values_beyond_the_first_chunk_are_counted_exactly_on_edges_of_their_own(
+    seed, below, above, repeat_max
+):
+    """A few values past the first chunk's range become edges of their own at the end: the
+    mass below every edge is the exact count of smaller values, and the moments are exact.
+    (The first chunk's maximum is taken to be held once, as continuous data holds it.)"""
+    rng = np.random.default_rng(seed)
+    first = rng.normal(size=600)
+    later = rng.normal(size=1200)
+    lo, hi = first.min(), first.max()
+    inside = (later > lo) & (later < hi)  # inside the first chunk's range...
+    later = np.where(inside, later, rng.uniform(lo / 2, hi / 2, len(later)))
+    extra = [lo - d for d in below] + [hi + d for d in above]  # ...but for these
+    if repeat_max and above:
+        extra.append(hi + above[0])  # a value held twice
+    later[: len(extra)] = extra
+    x = np.concatenate([first, later])
+    chunks = [pd.DataFrame({"x": part}) for part in (first, later[:600], later[600:])]
+    col = fit_profile(chunks, n_bins=20, small_ref_rows=0, multivariate=False).columns["x"]
+    s = col.numeric
+    assert col.n_rows == s.n == len(x) == int(s.counts.sum())
+    assert (s.min, s.max) == (x.min(), x.max())
+    assert s.mean == pytest.approx(x.mean(), rel=1e-12, abs=1e-12)
+    assert s.std == pytest.approx(x.std(), rel=1e-9)
+    assert np.all(np.diff(s.edges) > 0) and np.all(s.counts >= 0)
+    below_edge = np.concatenate([[0.0], np.cumsum(s.counts)[:-1]])  # each bin's left edge
+    exact = np.array([np.count_nonzero(x < e) for e in s.edges[:-1]])
+    np.testing.assert_array_equal(below_edge, exact)
 
 
 def test_ordered_pool_runs_each_columns_jobs_in_order_and_reraises():

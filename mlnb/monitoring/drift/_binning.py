@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BLOCK = 1 << 16  # values per pass: keeps temporaries in cache
+from mlnb.monitoring.drift._scratch import BLOCK, scratch
 
 
 class Binner:
@@ -35,7 +35,9 @@ class Binner:
         self._counter = _BoundCounter(bounds, cells_per_edge, depth=0)
 
     def index(self, x: np.ndarray) -> np.ndarray:
-        """Bin index for each finite value of ``x`` (a float64 block)."""
+        """Bin index for each finite value of ``x`` (a float64 block).
+
+        The result lives in this thread's scratch space: use it before the next call."""
         return self._counter.count_le(x)
 
     def counts(self, x: np.ndarray) -> np.ndarray:
@@ -63,6 +65,7 @@ class _BoundCounter:
         self.target_cells = int(min(max(cells_per_edge * (len(bounds) - 1), 256), 1 << 17))
         self.nested: _BoundCounter | None = None
         self.offset = 0
+        self.depth = depth
         best = None
         for mode in ("linear", "bits"):
             if not self._setup(mode):
@@ -112,15 +115,20 @@ class _BoundCounter:
                 self.offset = start
                 self.nested = _BoundCounter(self.bounds[start:stop], cells_per_edge, depth + 1)
 
-    def _cell(self, x: np.ndarray) -> np.ndarray:
-        """Monotone (non-decreasing) map of values to grid cells 0..cells-1."""
+    def _cell(self, x: np.ndarray, reuse: bool = False) -> np.ndarray:
+        """Monotone (non-decreasing) map of values to grid cells 0..cells-1 (in this
+        thread's scratch space when ``reuse``)."""
+        n = len(x)
         if self.mode == "linear":
+            t = scratch(f"t{self.depth}", np.float64, n) if reuse else np.empty(n)
             with np.errstate(over="ignore", invalid="ignore"):
-                t = np.subtract(x, self.lo)
+                np.subtract(x, self.lo, out=t)
                 np.multiply(t, self.scale, out=t)
                 t += 1.0
             np.clip(t, 0.0, float(self.cells - 1), out=t)
-            return t.astype(np.intp)
+            cell = scratch(f"c{self.depth}", np.intp, n) if reuse else np.empty(n, np.intp)
+            cell[...] = t  # truncates: t >= 0
+            return cell
         keys = _ordered_keys(x)
         np.clip(keys, self.klo, self.khi, out=keys)
         keys -= self.klo
@@ -130,11 +138,15 @@ class _BoundCounter:
     def count_le(self, x: np.ndarray) -> np.ndarray:
         if not self.fast:
             return np.searchsorted(self.bounds, x, side="right")
-        cell = self._cell(x)
-        idx = np.take(self.first, cell)  # take: faster than fancy indexing on 1-D tables
-        idx += x >= np.take(self.amb, cell)
+        n, d = len(x), self.depth
+        cell = self._cell(x, reuse=True)
+        # take: faster than fancy indexing on 1-D tables; "clip" (cells are in range) writes
+        # straight into ``out``, where "raise" would buffer
+        idx = np.take(self.first, cell, out=scratch(f"i{d}", np.intp, n), mode="clip")
+        bound = np.take(self.amb, cell, out=scratch(f"a{d}", np.float64, n), mode="clip")
+        idx += np.greater_equal(x, bound, out=scratch(f"b{d}", np.bool_, n))
         if self.has_multi:
-            crowded = np.take(self.multi, cell)
+            crowded = np.take(self.multi, cell, out=scratch(f"m{d}", np.bool_, n), mode="clip")
             if crowded.any():
                 pos = np.flatnonzero(crowded)
                 if self.nested is not None:

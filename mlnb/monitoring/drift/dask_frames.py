@@ -59,10 +59,11 @@ def worker_config(cfg: Any) -> Any:
 def map_partitions(
     ddf: Any, fn: Callable[..., T], *args: Any, shared: tuple[Any, ...] = ()
 ) -> list[T]:
-    """``fn(partition, *shared, *args)`` for every partition, computed on the workers, in
-    partition order; ``shared`` objects (a profile) are shipped to the workers once."""
+    """``fn(partition, position, *shared, *args)`` for every partition (``position``: its
+    number, as a chunk's in a stream), computed on the workers, in partition order;
+    ``shared`` objects (a profile) are shipped to the workers once."""
     import dask
 
     handles = [dask.delayed(obj, pure=True, traverse=False) for obj in shared]
-    tasks = [dask.delayed(fn)(part, *handles, *args) for part in ddf.to_delayed()]
+    tasks = [dask.delayed(fn)(part, k, *handles, *args) for k, part in enumerate(ddf.to_delayed())]
     return list(dask.compute(*tasks))

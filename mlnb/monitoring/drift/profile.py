@@ -31,10 +31,10 @@ from mlnb.monitoring.drift._frames import (
 )
 from mlnb.monitoring.drift._pool import OrderedPool
 from mlnb.monitoring.drift._progress import Progress
-from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
+from mlnb.monitoring.drift._scratch import centered_sum_of_squares, scratch
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
-from mlnb.monitoring.drift.multivariate import Moments, feature_columns
+from mlnb.monitoring.drift.multivariate import Moments, feature_columns, stride
 
 # Stored in registries: never rename with the module. /2 adds hashed category membership and
 # identifier/free-text detection; /1 profiles still load and score (membership past the
@@ -64,6 +64,9 @@ EDGE_SAMPLE_PER_BIN = 20
 # Values of a chunk outside the range of the part it is counted into are held apart, up to
 # this many per column and side, then fitted as a part of their own.
 SPILL_MAX_VALUES = 16_384
+# Values held apart, when at most this many at the end, are counted into the part as edges
+# of their own (exact), rather than fitted as a part and merged.
+FOLD_MAX_VALUES = 4096
 # A chunk holding this many times (plus 6 sigma of counting noise) the mass the part before
 # it has in any bin comes from another distribution: it is fitted anew, not counted in.
 CROWDED_FACTOR = 3.0
@@ -107,7 +110,7 @@ class NumericSummary:
             return None
         lo, hi = float(x.min()), float(x.max())
         mean = float(x.mean())
-        m2 = _sum_of_squares(x - mean) if n > 1 else 0.0
+        m2 = centered_sum_of_squares(x, mean) if n > 1 else 0.0
         if lo == hi:
             return cls(
                 n, lo, 0.0, lo, hi, np.array([lo]), np.array([float(n)]), np.array([float(n)])
@@ -232,11 +235,11 @@ def _sampled_edges(
 
 
 def _counts_and_atoms(
-    x: np.ndarray, binner: Binner, count_ties: bool
+    x: np.ndarray, binner: Binner, count_ties: bool, outside: list[np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact bin counts of ``x`` (first and last: below and above the edge range) and, when
     the edge sample showed ties, counts of values equal to each edge (heavy ties always show
-    in the sample)."""
+    in the sample). The values beyond the range are appended to ``outside`` when given."""
     edges = binner.edges
     k = len(edges) - 1
     counts = np.zeros(k + 2, dtype=np.int64)
@@ -244,11 +247,16 @@ def _counts_and_atoms(
     for start in range(0, len(x), BLOCK):
         xb = x[start : start + BLOCK]
         idx = binner.index(xb)
-        counts += np.bincount(idx, minlength=k + 2)
+        block = np.bincount(idx, minlength=k + 2)
+        counts += block
+        if outside is not None and (block[0] or block[-1]):
+            outside.append(xb[(idx == 0) | (idx == k + 1)])
         if not count_ties:
             continue
-        on_left_edge = xb == np.take(edges, idx - 1)
-        atoms[:k] += np.bincount(idx[on_left_edge] - 1, minlength=k)[:k]
+        left = np.subtract(idx, 1, out=scratch("left", np.intp, len(xb)))
+        left_edge = np.take(edges, left, out=scratch("edge", np.float64, len(xb)), mode="wrap")
+        on_left_edge = np.equal(xb, left_edge, out=scratch("on", np.bool_, len(xb)))
+        atoms[:k] += np.bincount(left[on_left_edge], minlength=k)[:k]
         atoms[k] += int(np.count_nonzero(xb == edges[k]))
     return counts, atoms
 
@@ -751,15 +759,39 @@ def _discrete_values(
 
 
 def fit_frame(
-    df: Any, cfg: DriftConfig, n_bins: int, keep_sample: bool, roles: dict[str, str]
+    df: Any,
+    cfg: DriftConfig,
+    n_bins: int,
+    keep_sample: bool,
+    roles: dict[str, str],
+    position: int = 0,
 ) -> Profile:
-    """Profile of one DataFrame (histograms not yet thinned: a part to merge)."""
+    """Profile of one DataFrame, the ``position``-th of a stream (histograms not yet
+    thinned: a part to merge)."""
     fitter = _Fitter(cfg, roles, n_bins)
     try:
-        fitter.add(df, keep_sample)
+        fitter.add(df, keep_sample, position)
     finally:
         fitter.close()
     return fitter.parts()
+
+
+def _moments_without(
+    x: np.ndarray, out: np.ndarray | None, n_in: int, lo: float, hi: float
+) -> tuple[float, float]:
+    """Mean and sum of squared deviations of the ``n_in`` values of ``x`` within [lo, hi]
+    when ``out`` holds the others (few): taken off the sums, with no copy of the rest."""
+    if out is None:
+        mean = float(x.mean())
+        return mean, centered_sum_of_squares(x, mean) if n_in > 1 else 0.0
+    mean = (float(x.sum()) - float(out.sum())) / n_in
+    if n_in == 1:
+        return mean, 0.0
+    total = centered_sum_of_squares(x, mean)
+    m2 = total - float(np.sum((out - mean) ** 2))
+    if m2 < 1e-6 * total:  # the few values held most of the spread: too few digits left
+        m2 = centered_sum_of_squares(x[(x >= lo) & (x <= hi)], mean)
+    return mean, max(m2, 0.0)
 
 
 class _OpenNumeric:
@@ -805,23 +837,20 @@ class _OpenNumeric:
             return False
         x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
         s = cast(NumericSummary, col.numeric)
-        counts, atoms = _counts_and_atoms(x, self.binner, count_ties=bool(s.atoms.any()))
-        outside = int(counts[0] + counts[-1])  # values beyond the part's range
+        beyond: list[np.ndarray] = []  # values outside the part's range, kept apart
+        counts, atoms = _counts_and_atoms(x, self.binner, bool(s.atoms.any()), beyond)
         counts = counts[1:-1]
-        inside = None if not outside else (x >= s.min) & (x <= s.max)
-        x_in = x if inside is None else x[inside]
-        n_in = len(x_in)
+        out = np.concatenate(beyond) if beyond else None
+        n_in = len(x) - (0 if out is None else len(out))
         expected = n_in * (s.counts / s.n)
         crowded = counts > CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0
         if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
             return False
-        if inside is not None:
-            out = x[~inside]
+        if out is not None:
             self.below.append(out[out < s.min])
             self.above.append(out[out > s.max])
         if n_in:
-            mean_in = float(x_in.mean())
-            m2_in = _sum_of_squares(x_in - mean_in) if n_in > 1 else 0.0
+            mean_in, m2_in = _moments_without(x, out, n_in, s.min, s.max)
             n = s.n + n_in
             mean = (s.mean * s.n + mean_in * n_in) / n
             s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_in + n_in * (mean_in - mean) ** 2
@@ -834,6 +863,48 @@ class _OpenNumeric:
         col.n_posinf += n_pos
         col.n_neginf += n_neg
         return True
+
+    def fold_held(self, limit: int) -> None:
+        """Count the values held apart into the part itself when at most ``limit`` are held:
+        each distinct value becomes an edge (so they are exact), where a part of their own
+        would cost a fit and a merge. More are left for :meth:`spilled`."""
+        held = sum(len(v) for v in self.below) + sum(len(v) for v in self.above)
+        if not held or held > limit:
+            return
+        s = cast(NumericSummary, self.col.numeric)
+        below = np.concatenate(self.below) if self.below else np.empty(0)
+        above = np.concatenate(self.above) if self.above else np.empty(0)
+        self.below, self.above = [], []
+        values = np.concatenate([below, above])
+        edges, counts, atoms = s.edges, s.counts, s.atoms
+        if len(below):
+            u, c = np.unique(below, return_counts=True)
+            edges = np.concatenate([u, edges])
+            counts = np.concatenate([c.astype(float), counts])
+            atoms = np.concatenate([self._tied(c), atoms])
+        if len(above):
+            u, c = np.unique(above, return_counts=True)
+            # the old maximum leaves the closed last bin for the bin it now opens, [max, u0);
+            # the new last bin [u(m-2), u(m-1)] is closed and holds both its edges' values
+            at_max = min(max(1.0, float(atoms[-1])), float(counts[-1]))
+            tail = np.concatenate([[at_max], c[:-1].astype(float)])
+            tail[-1] += c[-1]
+            counts = np.concatenate([counts[:-1], [counts[-1] - at_max], tail])
+            edges = np.concatenate([edges, u])
+            atoms = np.concatenate([atoms, self._tied(c)])
+        mean_v = float(values.mean())
+        m2_v = centered_sum_of_squares(values, mean_v)
+        n = s.n + len(values)
+        mean = (s.mean * s.n + mean_v * len(values)) / n
+        s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_v + len(values) * (mean_v - mean) ** 2
+        s.n, s.mean = n, mean
+        s.min, s.max = float(edges[0]), float(edges[-1])
+        s.edges, s.counts, s.atoms, s.binner = edges, counts, atoms, None
+        self.col.n_rows += len(values)
+
+    def _tied(self, counts: np.ndarray) -> np.ndarray:
+        """Atoms for values that sit on their own edges (singletons count when all do)."""
+        return np.where(counts >= (1 if self.all_atoms else 2), counts, 0).astype(float)
 
     def spilled(self, keep: int) -> list[ColumnProfile]:
         """Parts fitted from the values kept apart, once more than ``keep`` are held."""
@@ -876,13 +947,14 @@ class _Fitter:
         self.n_rows = 0
         self.pool: OrderedPool | None = None
 
-    def add(self, df: Any, keep_sample: bool) -> None:
-        """Fit one frame and merge it into what came before."""
+    def add(self, df: Any, keep_sample: bool, position: int) -> None:
+        """Fit the ``position``-th frame of the stream and merge it into what came before."""
         names = _selected_columns(df, self.cfg, self.roles)
         by_name = {str(c): c for c in df.columns}
         for name in names:
             self.stacks.setdefault(name, [])
             self.open.setdefault(name, None)
+        step = stride(position, len(df))  # a long stream's later chunks add fewer rows
         self.n_rows += len(df)
 
         def fit(name: str) -> None:
@@ -902,7 +974,7 @@ class _Fitter:
 
         def moments() -> None:
             numeric = feature_columns(df, names, self.roles) if self.cfg.multivariate else []
-            part = Moments.of_frame(df, numeric) if len(numeric) >= 2 else None
+            part = Moments.of_frame(df, numeric, step) if len(numeric) >= 2 else None
             _push(self.moments, part, lambda a, b: _merge_moments([a, b]))
 
         jobs: list[tuple[Hashable, Callable[[], object]]] = [(_MOMENTS_KEY, moments)]
@@ -918,6 +990,7 @@ class _Fitter:
         if current is None:
             return
         self.open[name] = None
+        current.fold_held(FOLD_MAX_VALUES)
         for part in [current.col, *current.spilled(0)]:
             _push(self.stacks[name], part, self._merge_columns)
 
@@ -977,12 +1050,7 @@ def _without_excluded(moments: Moments | None, cols: dict[str, ColumnProfile]) -
     keep = np.array([i for i, c in enumerate(moments.columns) if c not in excluded], dtype=int)
     if len(keep) < 2:
         return None
-    return Moments(
-        [moments.columns[i] for i in keep],
-        moments.n,
-        moments.mean[keep],
-        moments.m2[np.ix_(keep, keep)],
-    )
+    return moments.subset(keep)
 
 
 def _selected_columns(df: Any, cfg: DriftConfig, roles: dict[str, str]) -> list[str]:
@@ -1036,7 +1104,7 @@ def fit_profile(
                     f"as the first chunk {columns[:10]}"
                 )
             small_so_far = fitter.n_rows + len(df) <= cfg.small_ref_rows
-            fitter.add(df, keep_sample=small_so_far)
+            fitter.add(df, keep_sample=small_so_far, position=i)
             bar.update(1)
         bar.close()
         if not fitter.n_rows:
@@ -1081,12 +1149,14 @@ def _finish(profile: Profile) -> Profile:
     return profile
 
 
-def _fit_partition(part: Any, cfg: DriftConfig, roles: dict[str, str]) -> Profile | None:
+def _fit_partition(
+    part: Any, position: int, cfg: DriftConfig, roles: dict[str, str]
+) -> Profile | None:
     """The profile of one Dask partition, fitted on a worker (None when it is empty)."""
     if len(part) == 0:
         return None
     keep_sample = len(part) <= cfg.small_ref_rows  # a sample survives only if all rows fit
-    return fit_frame(part, cfg, cfg.n_bins, keep_sample=keep_sample, roles=roles)
+    return fit_frame(part, cfg, cfg.n_bins, keep_sample, roles, position)
 
 
 _Part = TypeVar("_Part")

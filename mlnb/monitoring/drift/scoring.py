@@ -30,6 +30,7 @@ from mlnb.monitoring.drift._frames import (
 )
 from mlnb.monitoring.drift._pool import OrderedPool
 from mlnb.monitoring.drift._progress import Progress
+from mlnb.monitoring.drift._scratch import scratch
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
@@ -305,10 +306,11 @@ class _NumericAccumulator(_Accumulator):
     def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
         """Add the values equal to an edge: each bin's left edge, and the last edge."""
         edges = self.binner.edges
-        left = idx - 1
+        left = np.subtract(idx, 1, out=scratch("left", np.intp, len(xb)))
         # a value below the range (idx 0) meets edges[-1], one above (idx K+1) edges[K]:
         # it equals neither, so no mask for the range is needed
-        on_edge = xb == np.take(edges, left)
+        left_edge = np.take(edges, left, out=scratch("edge", np.float64, len(xb)), mode="wrap")
+        on_edge = np.equal(xb, left_edge, out=scratch("on", np.bool_, len(xb)))
         self.atoms += np.bincount(left[on_edge], minlength=len(edges))
         self.atoms[-1] += int(np.count_nonzero(xb == edges[-1]))
 
@@ -554,6 +556,7 @@ class _Scorer:
                 f"current chunk {chunk_no} has columns {names[:10]}, expected the same columns "
                 f"as the first chunk {self.columns_seen[:10]}"
             )
+        step = multivariate.stride(chunk_no, len(df))
         self.n_rows += len(df)
         if self.moments is not None and not all(c in by_name for c in self.moments.columns):
             self.moments = None  # a column is missing: the test needs them all
@@ -564,7 +567,7 @@ class _Scorer:
             (acc.col.name, functools.partial(acc.add, series)) for acc, series in work
         ]
         if self.moments is not None:
-            jobs.insert(0, (_MOMENTS_DONE, functools.partial(self._add_moments, df)))
+            jobs.insert(0, (_MOMENTS_DONE, functools.partial(self._add_moments, df, step)))
         if self.cfg.workers > 1 and len(df) * len(work) >= PARALLEL_MIN_CELLS and len(work) > 1:
             if self.pool is None:
                 self.pool = OrderedPool(self.cfg.workers)
@@ -589,10 +592,10 @@ class _Scorer:
                 if done is not _MOMENTS_DONE:
                     on_column()
 
-    def _add_moments(self, df: Any) -> object:
+    def _add_moments(self, df: Any, step: int) -> object:
         """Fold the frame's moments into the batch's (a job of its own, beside the columns)."""
         assert self.moments is not None
-        self.moments = self.moments.merge(Moments.of_frame(df, self.moments.columns))
+        self.moments = self.moments.merge(Moments.of_frame(df, self.moments.columns, step))
         return _MOMENTS_DONE
 
     def merge(self, other: _Scorer) -> None:
@@ -1166,11 +1169,11 @@ def _score_dask(scorer: _Scorer, current: Any, cfg: DriftConfig, started: float)
     return scorer.report(time.perf_counter() - started)
 
 
-def _score_partition(part: Any, profile: Profile, cfg: DriftConfig) -> _Scorer:
+def _score_partition(part: Any, position: int, profile: Profile, cfg: DriftConfig) -> _Scorer:
     """The counts of one Dask partition against the profile, made on a worker."""
     scorer = _Scorer(profile, cfg)
     try:
-        scorer.add(part, 0)
+        scorer.add(part, position)
         scorer.finish()
     finally:
         scorer.close()
