@@ -230,6 +230,8 @@ def wait_for_swap(client, reg, timeout: float = 30.0) -> None:
 def window_line(reg, alerts_before: int) -> str:
     """What the scheduler's monitor saw: the newest window's drift and estimated accuracy
     (no labels yet), the previous window's realized accuracy (its labels came), new alerts."""
+    from mlnb import Monitor
+
     deployment = reg.deployments.find()[0]
     windows = [w for w in reg.deployments.windows(deployment["id"]) if w["batch_id"]]
     if not windows:
@@ -243,11 +245,12 @@ def window_line(reg, alerts_before: int) -> str:
         served_by = reg.deployments.window_requests(windows[-2])[0]["version"]
         realized = f"{accuracy:.3f} (v{served_by})" if accuracy is not None else "-"
     alerts = [a for a in reg.alerts.find(status=None, limit=200) if a["id"] > alerts_before]
+    calibrated = Monitor.load("churn", registry=reg).estimator_version
     return (
         f"    scheduler: window of {windows[-1]['n_rows']} rows, p95 "
         f"{windows[-1]['p95_ms'] or 0:.0f} ms, drifted: {', '.join(drifted) or 'none'}, "
         f"estimated accuracy "
-        + (f"{estimated:.3f}" if estimated is not None else "-")
+        + (f"{estimated:.3f} (v{calibrated}'s calibration)" if estimated is not None else "-")
         + f"; last month's realized accuracy {realized}"
         + (f"; alerts: {', '.join(sorted({a['kind'] for a in alerts}))}" if alerts else "")
     )
