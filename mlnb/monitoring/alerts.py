@@ -294,8 +294,10 @@ def raise_alert(
     pipeline_id: int | None = None,
     batch_id: int | None = None,
     sinks: Iterable[Sink] = (),
+    handled_by: str | None = None,
 ) -> dict[str, Any]:
-    """Store an alert and dispatch it to the log, the global sinks and ``sinks``."""
+    """Store an alert and dispatch it to the log, the global sinks and ``sinks``.
+    ``handled_by`` stores it acknowledged by that handler (it is news, not a new task)."""
     if severity not in SEVERITIES:
         raise ValidationError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}.")
     alert = {
@@ -307,9 +309,10 @@ def raise_alert(
         "monitor_id": monitor_id,
         "pipeline_id": pipeline_id,
         "batch_id": batch_id,
+        "handled_by": handled_by,
     }
     alert["id"] = registry.alerts.record(alert)
-    alert["status"] = "open"
+    alert["status"] = "acknowledged" if handled_by else "open"
     with _lock:
         everyone = [log_sink, notebook_sink, *_global_sinks, *sinks]
     everyone += sinks_from_env()
@@ -339,10 +342,12 @@ def raise_incident(
     batch_id: int | None,
     severity: str = "warning",
     sinks: Iterable[Sink] = (),
+    handled_by: str | None = None,
 ) -> dict[str, Any]:
     """A breach of ``metric``: opens an incident (a stored, dispatched alert) or, when the
     monitor already has one open for the metric, extends it in place (count, last batch,
-    worst value) without a new alert or notification, so a pipeline triggers once."""
+    worst value) without a new alert or notification, so a pipeline triggers once. A new
+    incident with ``handled_by`` starts acknowledged by that handler."""
     current = registry.alerts.active_incident(monitor_id, metric)
     if current is None:
         alert = raise_alert(
@@ -355,6 +360,7 @@ def raise_incident(
             monitor_id=monitor_id,
             batch_id=batch_id,
             sinks=sinks,
+            handled_by=handled_by,
         )
         registry.alerts.mark_incident(alert["id"], metric, batch_id, value)
         return {**registry.alerts.get(alert["id"]), "new": True}

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -541,6 +541,55 @@ class Monitor:
         self.registry.monitors.update_config(self.monitor_id, self.config)
 
     @property
+    def estimator_version(self) -> int | None:
+        """The model version the label-free estimator reads (its calibration is that
+        version's), when known."""
+        version = (self.config.get("estimator") or {}).get("model_version")
+        return None if version is None else int(version)
+
+    def set_estimator_version(self, version: int) -> None:
+        """Record which model version the current label-free estimator was fitted with."""
+        if not self.config.get("estimator"):
+            raise ValidationError(f"monitor {self.name!r} has no label-free estimator.")
+        self.config["estimator"] = {**self.config["estimator"], "model_version": int(version)}
+        self.registry.monitors.update_config(self.monitor_id, self.config)
+
+    def calibrate_estimator(
+        self,
+        frame: Any,
+        labels: Any,
+        predictions: Any = None,
+        scores: Any = None,
+        classes: Sequence[Any] | None = None,
+        version: int | None = None,
+    ) -> None:
+        """Re-fit the label-free estimator for another model on labelled rows: CBPE's
+        calibration from its ``scores`` (``predict_proba``, columns named by ``classes``), or
+        DLE's loss model from its ``predictions``. A calibration belongs to the model whose
+        outputs it reads, so a newly promoted ``version`` needs its own."""
+        import numpy as np
+
+        state = self.config.get("estimator")
+        if not state:
+            raise ValidationError(
+                f"monitor {self.name!r} has no label-free estimator to re-fit; create it with "
+                "predictor= (or reference_scores=) and a target."
+            )
+        labels = np.asarray(labels)
+        if state["kind"] == "cbpe":
+            if scores is None:
+                raise ValidationError("re-fitting CBPE needs scores= (the model's predict_proba).")
+            fitted = fit_cbpe(scores, labels, classes)
+        else:
+            if predictions is None:
+                raise ValidationError("re-fitting DLE needs predictions= (the model's output).")
+            fitted = fit_dle(_frame_for(frame, self.config["features"]), predictions, labels)
+        if version is not None:
+            fitted["model_version"] = int(version)
+        self.config["estimator"] = fitted
+        self.registry.monitors.update_config(self.monitor_id, self.config)
+
+    @property
     def thresholds(self) -> list[Threshold]:
         return [Threshold(**t) for t in self.config.get("thresholds", [])]
 
@@ -564,6 +613,7 @@ class Monitor:
         when: Any = None,
         progress: bool = False,
         scores: Any = None,
+        estimate: bool = True,
     ) -> BatchResult:
         """Score and record a batch; with labels (or a target column) also its metrics.
 
@@ -571,7 +621,9 @@ class Monitor:
         label coverage is recorded. ``scores`` (``predict_proba`` output) give a classifier
         monitor its label-free estimates (``estimated_accuracy`` ...); a regressor monitor
         estimates from the predictions. With a ``predictor``, predictions and scores are
-        computed from the batch. Returns the result with any alerts (incidents) raised.
+        computed from the batch. ``estimate=False`` leaves the label-free estimates out (e.g.
+        when the batch came from a model the estimator was not fitted for). Returns the result
+        with any alerts (incidents) raised.
         ``batch`` may be a Dask DataFrame (scored per partition on the workers; Dask
         predictions and labels are computed here; its data version is not fingerprinted).
         """
@@ -610,7 +662,7 @@ class Monitor:
                     "for these rows) so accuracy can be measured."
                 )
             metrics, label_summary = self._realized(labels, predictions)
-        estimates = self._estimate(batch, predictions, scores, lazy)
+        estimates = self._estimate(batch, predictions, scores, lazy) if estimate else {}
         version = None  # a Dask batch is not fingerprinted: that would read it all once more
         if not lazy:
             try:
@@ -1002,6 +1054,13 @@ class Monitor:
             evidence["drifted_columns"] = [c.column for c in report.columns if c.drifted]
         kind = f"{t.metric}_{direction}_threshold"
         performance = base_metric(t.metric) in HIGHER_IS_BETTER | LOWER_IS_BETTER
+        estimated = self._handled_estimate(t.metric, batch_id)
+        if estimated is not None:
+            message += (
+                f"; confirms incident #{estimated['id']} ({estimated['metric']}, raised before "
+                f"the labels), handled by {estimated['handled_by']}"
+            )
+            evidence["confirms"] = estimated["id"]
         return raise_incident(
             self.registry,
             kind,
@@ -1014,7 +1073,24 @@ class Monitor:
             monitor_id=self.monitor_id,
             batch_id=batch_id,
             sinks=self.sinks,
+            handled_by=estimated["handled_by"] if estimated is not None else None,
         )
+
+    def _handled_estimate(self, metric: str, batch_id: int) -> Any:
+        """The incident of this metric's label-free estimate that covered ``batch_id`` and
+        that someone (a pipeline, a person) already handled, or None. A realized breach of such
+        a batch confirms that incident: it is recorded, but it is no new task (a pipeline that
+        retrained on the estimate must not retrain again when the labels arrive)."""
+        if metric.startswith(ESTIMATED):
+            return None
+        incident = self.registry.alerts.incident_covering(
+            self.monitor_id, ESTIMATED + metric, batch_id
+        )
+        if incident is None or not incident["handled_by"]:
+            return None
+        if incident["handled_by"].startswith("recovered:"):
+            return None  # it went away by itself: the realized breach is news to act on
+        return incident
 
     def _drift_alert(
         self, batch_id: int, report: Any, t: Threshold | None = None

@@ -19,8 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from mlnb.errors import MlnbError
 from mlnb.monitoring.alerts import raise_alert
 from mlnb.monitoring.monitor import Monitor
+from mlnb.monitoring.recalibration import recalibrate_for_version
 from mlnb.store.records import DeploymentRecord, InferenceRequestRecord
 from mlnb.store.registry import Registry
 
@@ -79,9 +81,14 @@ def _score_window(
     batch_id = None
     alerts: list[dict[str, Any]] = []
     n_rows = sum(r["n_rows"] for r in ok)
+    note = ""
     if ok:
+        estimate, note = estimator_for_served_version(monitor, d["model_name"], ok)
         result = monitor.log_batch(
-            features_frame(ok), when=ok[-1]["logged_at"], **_outputs(monitor, ok)
+            features_frame(ok),
+            when=ok[-1]["logged_at"],
+            estimate=estimate,
+            **_outputs(monitor, ok),
         )
         batch_id = result.batch_id
         alerts += result.alerts
@@ -102,8 +109,44 @@ def _score_window(
     return (
         f"deployment {d['id']} ({d['model_name']}@{d['alias']}): window of {n_rows} rows, "
         f"{len(requests)} requests, p95 {p95 or 0:.1f} ms, error rate {error_rate:.1%}, "
-        f"{len(alerts)} alert(s)"
+        f"{len(alerts)} alert(s)" + (f"; {note}" if note else "")
     )
+
+
+def estimator_for_served_version(
+    monitor: Monitor, model_name: str, ok: list[InferenceRequestRecord]
+) -> tuple[bool, str]:
+    """(whether to estimate, what was done) for a window: the monitor's label-free estimator
+    reads the outputs of the version that answered most of the window's rows.
+
+    The estimator was fitted with the model the monitor was given, taken to be the version
+    the deployment served when the monitor first scored its traffic. When another version
+    answers (a promotion, a rollback), the estimator is re-fitted for it on its gate's holdout;
+    without one the window gets no estimate (estimates of one model's confidence read with
+    another's calibration would be wrong, silently)."""
+    if not monitor.config.get("estimator"):
+        return True, ""
+    served = served_version(ok)
+    known = monitor.estimator_version
+    if served is None or known == served:
+        return True, ""
+    if known is None:
+        monitor.set_estimator_version(served)
+        return True, ""
+    try:
+        return True, recalibrate_for_version(monitor, model_name, served)
+    except MlnbError as exc:
+        log.warning("monitor %s: no label-free estimate for v%s: %s", monitor.name, served, exc)
+        return False, f"no label-free estimate for v{served}: {exc}"
+
+
+def served_version(ok: list[InferenceRequestRecord]) -> int | None:
+    """The model version that answered most of these requests' rows."""
+    rows: dict[int, int] = {}
+    for r in ok:
+        if r["version"] is not None:
+            rows[r["version"]] = rows.get(r["version"], 0) + r["n_rows"]
+    return max(rows, key=lambda v: (rows[v], v)) if rows else None
 
 
 def features_frame(logged: list[InferenceRequestRecord]) -> pd.DataFrame:

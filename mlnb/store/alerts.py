@@ -56,13 +56,16 @@ class AlertStore(FeatureStore):
         return self.get(int(alert_id))
 
     def record(self, alert: dict[str, Any]) -> int:
-        """Store a new open alert with its evidence; returns its id."""
+        """Store a new alert with its evidence; returns its id. It is open, unless it comes
+        already handled (``handled_by``): then it is stored acknowledged in the same write,
+        so no pipeline watching for open alerts ever sees it open."""
         t = now()
+        handled_by = alert.get("handled_by")
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO alerts(source, monitor_id, pipeline_id, batch_id, kind, severity, "
-                "message, evidence, status, metric, first_batch_id, last_batch_id, worst_value, "
-                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,'open',?,?,?,?,?,?)",
+                "message, evidence, status, handled_by, metric, first_batch_id, last_batch_id, "
+                "worst_value, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert["source"],
                     alert.get("monitor_id"),
@@ -72,6 +75,8 @@ class AlertStore(FeatureStore):
                     alert.get("severity", "warning"),
                     alert["message"],
                     dumps(alert.get("evidence", {})),
+                    "acknowledged" if handled_by else "open",
+                    handled_by,
                     alert.get("metric"),
                     alert.get("batch_id"),
                     alert.get("batch_id"),
@@ -156,6 +161,17 @@ class AlertStore(FeatureStore):
             "WHERE a.monitor_id = ? AND a.metric = ? AND a.status IN ('open', 'acknowledged') "
             "ORDER BY a.id DESC LIMIT 1",
             (monitor_id, metric),
+        )
+        return None if row is None else _alert_dict(row)
+
+    def incident_covering(self, monitor_id: int, metric: str, batch_id: int) -> AlertRecord | None:
+        """The newest incident of a monitor's metric whose breaches span ``batch_id``, in any
+        status (None if no incident of that metric covered the batch)."""
+        row = self.db.query_one(
+            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+            "WHERE a.monitor_id = ? AND a.metric = ? AND a.first_batch_id <= ? "
+            "AND a.last_batch_id >= ? ORDER BY a.id DESC LIMIT 1",
+            (monitor_id, metric, batch_id, batch_id),
         )
         return None if row is None else _alert_dict(row)
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import mlnb
+from mlnb.errors import ValidationError
 from mlnb.monitoring.estimation import estimate_classification, fit_cbpe
 
 
@@ -224,3 +225,90 @@ def test_estimated_roc_auc_is_the_auc_of_rows_weighted_by_their_probability(p, s
         sample_weight=np.r_[calibrated, 1 - calibrated],
     )
     assert est["roc_auc"]["value"] == pytest.approx(expected, abs=1e-9)
+
+
+def _boundary_batch(seed: int) -> pd.DataFrame:
+    """Rows near the model's boundary: it is unsure about them, and right about half the time."""
+    batch = _churn_like(2000, seed)
+    batch["x1"] = batch["x1"] * 0.2
+    return batch
+
+
+def _monitor_with_both_bars(reference: pd.DataFrame, model) -> mlnb.Monitor:
+    return mlnb.Monitor(
+        name="churn",
+        reference=reference,
+        target="y",
+        predictor=model,
+        thresholds={"accuracy": 0.8, "estimated_accuracy": 0.8},
+    )
+
+
+def test_realized_breach_confirms_the_estimated_incident_a_pipeline_handled(registry):
+    """Estimated first, realized after: the labels confirm an incident already handled, so
+    no pipeline that retrained on the estimate is asked to retrain again."""
+    reference = _churn_like(5000, 0)
+    model = LogisticRegression().fit(reference[["x1", "x2"]], reference["y"])
+    monitor = _monitor_with_both_bars(reference, model)
+    batch = _boundary_batch(7)
+    first = monitor.log_batch(batch.drop(columns="y"))  # traffic time: no labels yet
+    (estimated,) = [a for a in first.alerts if a["metric"] == "estimated_accuracy"]
+    assert estimated["status"] == "open"
+    registry.alerts.acknowledge(estimated["id"], by="pipeline:churn-train")  # it retrained
+
+    monitor.log_labels(first.batch_id, batch["y"], model.predict(batch[["x1", "x2"]]))
+    (realized,) = [a for a in registry.alerts.find(status=None) if a["metric"] == "accuracy"]
+    assert realized["kind"] == "accuracy_below_threshold" and realized["id"] > estimated["id"]
+    assert realized["status"] == "acknowledged"
+    assert realized["handled_by"] == "pipeline:churn-train"
+    assert realized["evidence"]["confirms"] == estimated["id"]
+    assert f"confirms incident #{estimated['id']}" in realized["message"]
+    kinds = ["accuracy_below_threshold", "estimated_accuracy_below_threshold"]
+    assert registry.alerts.open_of_monitor(monitor.monitor_id, 0, kinds) == []
+
+
+def test_realized_breach_after_an_estimate_nobody_acted_on_is_a_new_open_incident(registry):
+    reference = _churn_like(5000, 0)
+    model = LogisticRegression().fit(reference[["x1", "x2"]], reference["y"])
+    monitor = _monitor_with_both_bars(reference, model)
+    batch = _boundary_batch(8)
+    first = monitor.log_batch(batch.drop(columns="y"))
+    assert any(a["metric"] == "estimated_accuracy" for a in first.alerts)  # left open
+    monitor.log_labels(first.batch_id, batch["y"], model.predict(batch[["x1", "x2"]]))
+    (realized,) = [a for a in registry.alerts.find(status=None) if a["metric"] == "accuracy"]
+    assert realized["status"] == "open" and "confirms" not in realized["evidence"]
+
+
+def test_a_new_model_version_gets_its_own_calibration(registry):
+    """A calibration reads one model's scores: re-fitted for another model on labelled rows,
+    the estimate follows that model's accuracy, and the monitor records whose it is."""
+    reference = _churn_like(5000, 0)
+    old = LogisticRegression().fit(reference[["x1", "x2"]], reference["y"])
+    monitor = mlnb.Monitor(name="churn", reference=reference, target="y", predictor=old)
+    assert monitor.estimator_version is None
+    monitor.set_estimator_version(1)
+    # the new model's scores are squashed towards 0.5: read with the old calibration, they
+    # look far less sure than the model is
+    shrunk = LogisticRegression(C=1e-3).fit(reference[["x1", "x2"]], reference["y"])
+    batch = _churn_like(3000, 9)
+    X = batch[["x1", "x2"]]
+    realized = float((shrunk.predict(X) == batch["y"]).mean())
+
+    def estimated() -> float:
+        return monitor.log_batch(
+            X, predictions=shrunk.predict(X), scores=shrunk.predict_proba(X)
+        ).estimates["accuracy"]["value"]
+
+    stale = estimated()
+    holdout = _churn_like(3000, 10)
+    monitor.calibrate_estimator(
+        holdout[["x1", "x2"]],
+        holdout["y"],
+        scores=shrunk.predict_proba(holdout[["x1", "x2"]]),
+        classes=list(shrunk.classes_),
+        version=2,
+    )
+    assert mlnb.Monitor.load("churn").estimator_version == 2  # stored with the monitor
+    assert abs(estimated() - realized) < 0.02 < abs(stale - realized)
+    with pytest.raises(ValidationError, match="scores="):
+        monitor.calibrate_estimator(holdout[["x1", "x2"]], holdout["y"])

@@ -216,3 +216,88 @@ def test_logged_probabilities_become_the_scores_of_a_binary_estimator():
     assert binary_scores({"kind": "cbpe", "classes": [0, 1, 2]}, [1], [0.9]) is None
     assert binary_scores(None, [1], [0.9]) is None
     assert binary_scores({"kind": "dle"}, [1.5], [None]) is None
+
+
+GATE_YAML = """gates:
+  served_gate:
+    holdout: holdout.parquet
+    target: churned
+    checks:
+      - min_metric: {metric: accuracy, threshold: 0.5}
+"""
+
+
+def _serve_window(served: Served, frame, tag: str) -> None:
+    rows = records(frame)
+    for i in range(0, len(rows), 50):
+        served.post(
+            "/invocations",
+            json={"dataframe_records": rows[i : i + 50]},
+            headers={"x-request-id": f"{tag}-{i}"},
+        ).raise_for_status()
+
+
+def _logged(served: Served) -> None:
+    _wait_for(lambda: served.get("/health").json()["log"]["queued_rows"] == 0)
+
+
+def test_a_promoted_version_is_estimated_with_its_own_calibration(
+    churn_registry, tmp_path, fitted_models
+):
+    """The monitor was calibrated on v1's scores; once v2 answers, its estimate is re-fitted
+    on the holdout v2 passed its gate on, and a version with no such holdout is not estimated
+    with another version's calibration."""
+    from mlnb.monitoring.estimation import fit_cbpe
+    from mlnb.serving.live import score_deployment_windows
+
+    reg = mlnb.Registry(churn_registry, create=False)
+    reference = cd.make_customers(1500, month=0, seed=1)
+    mlnb.Monitor(
+        "churn-live",
+        model="churn",
+        predictor=fitted_models[0],
+        reference=reference[[*cd.FEATURES, cd.TARGET]],
+        target=cd.TARGET,
+        registry=reg,
+    )
+    (tmp_path / "gates.yaml").write_text(GATE_YAML)
+    holdout = cd.make_customers(800, month=6, seed=21)
+    holdout.to_parquet(tmp_path / "holdout.parquet")
+    served = start_server(churn_registry, "--monitor", "churn-live", "--window-rows", "200")
+    try:
+        _serve_window(served, cd.make_customers(200, month=0, seed=22), "v1")
+        _logged(served)
+        score_deployment_windows(reg)
+        assert mlnb.Monitor.load("churn-live", registry=reg).estimator_version == 1
+
+        promoted = mlnb.promote(
+            "churn", 2, gate=str(tmp_path / "gates.yaml") + ":served_gate", registry=reg
+        )
+        assert promoted.promoted
+        _wait_for(lambda: served.get("/version").json()["version"] == 2)
+        _serve_window(served, cd.make_customers(200, month=6, seed=23), "v2")
+        _logged(served)
+        [line] = score_deployment_windows(reg)
+        monitor = mlnb.Monitor.load("churn-live", registry=reg)
+        assert monitor.estimator_version == 2
+        assert "re-fitted for churn v2 on its gate holdout" in line and "800 rows" in line
+        v2 = fitted_models[1]
+        X = holdout[cd.FEATURES]
+        expected = fit_cbpe(v2.predict_proba(X), holdout[cd.TARGET], list(v2.classes_))
+        assert monitor.config["estimator"]["knots"] == expected["knots"]
+        window = reg.deployments.windows(1)[-1]
+        assert reg.monitors.batch(window["batch_id"])["estimates"]["accuracy"]["value"] > 0
+
+        # v1 again, by a rollback: v1 never passed a gate, no holdout to calibrate it on
+        mlnb.rollback("churn", registry=reg)
+        _wait_for(lambda: served.get("/version").json()["version"] == 1)
+        _serve_window(served, cd.make_customers(200, month=6, seed=24), "back")
+        _logged(served)
+        [line] = score_deployment_windows(reg)
+    finally:
+        stop_server(served)
+    assert "no label-free estimate for v1" in line and "passed no gate with a holdout" in line
+    window = reg.deployments.windows(1)[-1]
+    assert reg.monitors.batch(window["batch_id"])["estimates"] is None
+    assert mlnb.Monitor.load("churn-live", registry=reg).estimator_version == 2
+    reg.close()
