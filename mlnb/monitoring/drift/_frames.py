@@ -81,8 +81,26 @@ def check_frame(df: Any, what: str) -> Any:
     return df
 
 
+# Families of dtypes that decide it alone (not object, not categorical), asked per chunk
+_FAMILY_OF_DTYPE: dict[Any, tuple[str, bool]] = {}
+
+
 def column_family(series: Any) -> tuple[str, bool]:
     """(family, is_category_dtype) of a pandas Series."""
+    dtype = series.dtype
+    try:
+        known = _FAMILY_OF_DTYPE.get(dtype)
+    except TypeError:  # an unhashable extension dtype
+        return _column_family(series)
+    if known is not None:
+        return known
+    family = _column_family(series)
+    if str(dtype) not in ("object", "category") and len(_FAMILY_OF_DTYPE) < 256:
+        _FAMILY_OF_DTYPE[dtype] = family
+    return family
+
+
+def _column_family(series: Any) -> tuple[str, bool]:
     import pandas as pd
     from pandas.api import types as pdt
 
@@ -149,8 +167,12 @@ def canonical_key(value: Any, family: str) -> Any:
     return str(value)
 
 
-def category_counts(series: Any, family: str) -> tuple[dict[Any, int], int]:
-    """({canonical value: count}, missing count) for a Series."""
+def category_counts(
+    series: Any, family: str, expected: list[Any] | None = None
+) -> tuple[dict[Any, int], int]:
+    """({canonical value: count}, missing count) for a Series. ``expected``: the values the
+    caller has seen before (the reference's, the previous chunk's), looked up directly in
+    text columns instead of first collecting the distinct values of a prefix."""
     import pandas as pd
 
     n = len(series)
@@ -164,7 +186,7 @@ def category_counts(series: Any, family: str) -> tuple[dict[Any, int], int]:
         return table, int(counts[0])
     arrow = _arrow_strings(series)
     if arrow is not None:
-        found = _arrow_string_counts(arrow)
+        found = _arrow_string_counts(arrow, expected)
         if found is not None:
             keys, counts = found
             table = {}
@@ -196,21 +218,28 @@ def _arrow_strings(series: Any) -> Any:
     return pa.array(series.array)
 
 
-def _arrow_string_counts(arr: Any) -> tuple[list[str], np.ndarray] | None:
+def _arrow_string_counts(
+    arr: Any, expected: list[Any] | None = None
+) -> tuple[list[str], np.ndarray] | None:
     """(values, counts) of the present strings, ordered as ``Series.value_counts`` orders them
     (most frequent first, ties in order of first appearance); None for columns with many
     distinct values, which hashing every value at once counts faster.
 
-    The distinct values of a prefix are looked up in every row (a lookup in a small set costs
-    half of counting into a growing table); values absent from the prefix are counted apart
-    and, first appearing later, listed after the prefix's values.
+    The distinct values of a prefix (or the ``expected`` ones, when known) are looked up in
+    every row (a lookup in a small set costs half of counting into a growing table); values
+    absent from them are counted apart and, first appearing later, listed after them.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    head = arr.slice(0, PREFIX_ROWS)
-    known = pc.unique(head).drop_null()
-    if len(known) > PREFIX_MAX_DISTINCT or 4 * len(known) > len(head):
-        return None
+    strings = [v for v in expected or () if isinstance(v, str)]
+    if strings and len(strings) <= PREFIX_MAX_DISTINCT:
+        known = pa.array(strings, type=arr.type)
+    else:
+        head = arr.slice(0, PREFIX_ROWS)
+        known = pc.unique(head).drop_null()
+        if len(known) > PREFIX_MAX_DISTINCT or 4 * len(known) > len(head):
+            return None
     idx = pc.index_in(arr, value_set=known)
     codes = pc.fill_null(idx, len(known)).to_numpy()
     counts = np.bincount(codes, minlength=len(known) + 1)

@@ -29,7 +29,7 @@ from mlnb.monitoring.drift._frames import (
     numeric_values,
     split_finite,
 )
-from mlnb.monitoring.drift._pool import OrderedPool
+from mlnb.monitoring.drift._pool import OrderedPool, jobs_per_task
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._scratch import centered_sum_of_squares, scratch
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
@@ -701,9 +701,14 @@ def _truncate(table: dict[Any, float], limit: int) -> tuple[dict[Any, float], fl
 
 
 def fit_column(
-    series: Any, name: str, cfg: DriftConfig, n_bins: int, keep_sample: bool
+    series: Any,
+    name: str,
+    cfg: DriftConfig,
+    n_bins: int,
+    keep_sample: bool,
+    expected: list[Any] | None = None,
 ) -> ColumnProfile:
-    """Profile one column of one frame."""
+    """Profile one column of one frame (``expected``: categories seen in earlier chunks)."""
     family, is_cat = column_family(series)
     col = ColumnProfile(
         name=name,
@@ -726,7 +731,7 @@ def fit_column(
     elif family == "datetime":
         col.n_missing = int(series.isna().sum())
     else:
-        table, col.n_missing = category_counts(series, family)
+        table, col.n_missing = category_counts(series, family, expected)
         col.n_distinct = len(table)
         truncated, col.other_count, dropped = _truncate(
             {k: float(v) for k, v in table.items()}, cfg.max_categories
@@ -943,6 +948,8 @@ class _Fitter:
         self.n_bins = n_bins
         self.stacks: dict[str, list[tuple[int, ColumnProfile]]] = {}
         self.open: dict[str, _OpenNumeric | None] = {}
+        self.seen: dict[str, list[Any]] = {}  # a text column's categories so far
+        self.features: tuple[Any, list[str]] | None = None
         self.moments: list[tuple[int, Moments | None]] = []
         self.n_rows = 0
         self.pool: OrderedPool | None = None
@@ -964,8 +971,10 @@ class _Fitter:
                 for part in current.spilled(SPILL_MAX_VALUES):
                     _push(self.stacks[name], part, self._merge_columns)
                 return
-            col = fit_column(series, name, self.cfg, self.n_bins, keep_sample)
+            col = fit_column(series, name, self.cfg, self.n_bins, keep_sample, self.seen.get(name))
             col.role = self.roles.get(name, "feature")
+            if col.categories and not col.other_count and col.family == "string":
+                self.seen[name] = list(col.categories)  # the next chunk looks these up
             self._close(name)
             if _OpenNumeric.can_grow(col, series, self.n_bins):
                 self.open[name] = _OpenNumeric(col, self.n_bins)
@@ -973,16 +982,23 @@ class _Fitter:
                 _push(self.stacks[name], col, self._merge_columns)
 
         def moments() -> None:
-            numeric = feature_columns(df, names, self.roles) if self.cfg.multivariate else []
+            numeric = self._feature_columns(df, names) if self.cfg.multivariate else []
             part = Moments.of_frame(df, numeric, step) if len(numeric) >= 2 else None
             _push(self.moments, part, lambda a, b: _merge_moments([a, b]))
 
         jobs: list[tuple[Hashable, Callable[[], object]]] = [(_MOMENTS_KEY, moments)]
         jobs += [(name, functools.partial(fit, name)) for name in names]
-        self._run(jobs, parallel=len(df) * len(names) >= 200_000)
+        self._run(jobs, parallel=len(df) * len(names) >= 200_000, per_task=jobs_per_task(len(df)))
 
     def _merge_columns(self, a: ColumnProfile, b: ColumnProfile) -> ColumnProfile:
         return _merge_columns([a, b], self.cfg, 2 * self.n_bins, a.n_rows + b.n_rows)
+
+    def _feature_columns(self, df: Any, names: list[str]) -> list[str]:
+        """The multivariate test's columns, looked up again only when the dtypes change."""
+        key = (tuple(names), tuple(df.dtypes.tolist()))
+        if self.features is None or self.features[0] != key:
+            self.features = (key, feature_columns(df, names, self.roles))
+        return self.features[1]
 
     def _close(self, name: str) -> None:
         """Push the column's growing part (and its spilled values) onto its merge stack."""
@@ -994,13 +1010,18 @@ class _Fitter:
         for part in [current.col, *current.spilled(0)]:
             _push(self.stacks[name], part, self._merge_columns)
 
-    def _run(self, jobs: list[tuple[Hashable, Callable[[], object]]], parallel: bool) -> None:
+    def _run(
+        self,
+        jobs: list[tuple[Hashable, Callable[[], object]]],
+        parallel: bool,
+        per_task: int = 1,
+    ) -> None:
         """Queue the jobs on the threads (a column's jobs in order; the next chunk may start
         while this one finishes) or run them here, after whatever is queued."""
         if self.cfg.workers > 1 and parallel:
             if self.pool is None:
                 self.pool = OrderedPool(self.cfg.workers)
-            self.pool.submit(jobs)
+            self.pool.submit(jobs, per_task)
             return
         self._drain()
         for _, job in jobs:

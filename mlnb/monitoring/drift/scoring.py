@@ -28,7 +28,7 @@ from mlnb.monitoring.drift._frames import (
     iter_frames,
     numeric_values,
 )
-from mlnb.monitoring.drift._pool import OrderedPool
+from mlnb.monitoring.drift._pool import OrderedPool, jobs_per_task
 from mlnb.monitoring.drift._progress import Progress
 from mlnb.monitoring.drift._scratch import scratch
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
@@ -417,7 +417,8 @@ class _CategoricalAccumulator(_Accumulator):
                 import pandas as pd
 
                 series = pd.Series(np.where(inf, np.nan, x))
-        table, n_missing = category_counts(series, self.col.family)
+        expected = None if self.col.other_count else list(self.known)
+        table, n_missing = category_counts(series, self.col.family, expected)
         self.n_missing += n_missing - n_inf
         truncated = bool(self.col.other_count)
         outside: list[tuple[Any, int]] = []
@@ -572,7 +573,7 @@ class _Scorer:
             if self.pool is None:
                 self.pool = OrderedPool(self.cfg.workers)
             # the next chunk may start while this one's slowest columns finish
-            self._count(self.pool.submit(jobs), on_column)
+            self._count(self.pool.submit(jobs, jobs_per_task(len(df))), on_column)
             if on_column is not None:  # one frame: its columns are done when this returns
                 self.finish(on_column)
         else:
