@@ -249,8 +249,9 @@ def _counts_and_atoms(
         idx = binner.index(xb)
         block = np.bincount(idx, minlength=k + 2)
         counts += block
-        if outside is not None and (block[0] or block[-1]):
-            outside.append(xb[(idx == 0) | (idx == k + 1)])
+        if outside is not None:
+            _beyond(xb, idx, int(block[0]), 0, outside, np.min)
+            _beyond(xb, idx, int(block[-1]), k + 1, outside, np.max)
         if not count_ties:
             continue
         left = np.subtract(idx, 1, out=scratch("left", np.intp, len(xb)))
@@ -259,6 +260,17 @@ def _counts_and_atoms(
         atoms[:k] += np.bincount(left[on_left_edge], minlength=k)[:k]
         atoms[k] += int(np.count_nonzero(xb == edges[k]))
     return counts, atoms
+
+
+def _beyond(
+    xb: np.ndarray, idx: np.ndarray, n: int, at: int, out: list[np.ndarray], extreme: Any
+) -> None:
+    """Append the ``n`` values of the block in bin ``at`` (below or above the range); a lone
+    one, the usual case, is the block's minimum or maximum (one pass, no mask)."""
+    if n == 1:
+        out.append(np.array([extreme(xb)]))
+    elif n:
+        out.append(xb[idx == at])
 
 
 @functools.lru_cache(maxsize=8)

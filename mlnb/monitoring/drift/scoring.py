@@ -281,13 +281,13 @@ class _NumericAccumulator(_Accumulator):
             idx = self.binner.index(xb)
             block_counts = np.bincount(idx, minlength=n_inner + 2)
             self.counts += block_counts
-            if block_counts[0]:
-                tail = xb[idx == 0]
+            if block_counts[0]:  # a lone value below the range is the block's minimum
+                tail = xb[idx == 0] if block_counts[0] > 1 else np.array([xb.min()])
                 self.below_sum += float(np.sum(lo - tail))
                 self.cur_min = min(self.cur_min, float(tail.min()))
                 self.below_tail += self._tail_counts(lo - tail)
             if block_counts[-1]:
-                tail = xb[idx == n_inner + 1]
+                tail = xb[idx == n_inner + 1] if block_counts[-1] > 1 else np.array([xb.max()])
                 self.above_sum += float(np.sum(tail - hi))
                 self.cur_max = max(self.cur_max, float(tail.max()))
                 self.above_tail += self._tail_counts(tail - hi)
