@@ -266,11 +266,12 @@ def _score_group(items: list[Pending]) -> None:
 
 
 def _logged_probability(proba: np.ndarray | None) -> np.ndarray | None:
-    """The probability logged per row: of the positive class for two classes, else the top
-    (a numpy column: the writer converts it, not the request path)."""
+    """The probabilities logged per row: of the positive class for two classes, else every
+    class's (the rows of the matrix: a multiclass monitor estimates accuracy from them).
+    Numpy as it came: the writer converts it, not the request path."""
     if proba is None or proba.ndim != 2 or not len(proba):
         return None
-    return proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
+    return proba[:, 1] if proba.shape[1] == 2 else proba
 
 
 class Server:

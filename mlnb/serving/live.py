@@ -176,12 +176,37 @@ def _outputs(monitor: Monitor, ok: list[InferenceRequestRecord]) -> dict[str, An
     from its confidence (CBPE), ``scores=``: the label-free estimate before labels arrive."""
     predictions = _concat(ok, "predictions")
     out: dict[str, Any] = {"predictions": predictions}
-    scores = binary_scores(
-        monitor.config.get("estimator"), predictions, _concat(ok, "probabilities")
-    )
+    estimator = monitor.config.get("estimator")
+    scores: Any = binary_scores(estimator, predictions, _concat(ok, "probabilities"))
+    if scores is None and all(r.get("class_probabilities") for r in ok):
+        rows = [p for r in ok for p in r["class_probabilities"] or []]
+        scores = class_scores(estimator, predictions, rows)
     if scores is not None:
         out["scores"] = scores
     return out
+
+
+def class_scores(estimator: Any, predictions: list[Any], rows: list[list[float]]) -> Any:
+    """A multiclass model's logged probability rows as the score matrix its CBPE estimator
+    reads, or None when they cannot be: another estimator, a row missing or of another
+    width, or columns that do not follow the estimator's classes. The columns are in the
+    served model's class order, the order the estimator was calibrated in; a row's top
+    column must name the class the model predicted for it, which checks that order."""
+    if not estimator or estimator.get("kind") != "cbpe" or len(estimator["classes"]) < 3:
+        return None
+    classes = estimator["classes"]
+    if len(rows) != len(predictions) or any(len(p) != len(classes) for p in rows):
+        return None
+    import numpy as np
+
+    matrix = np.asarray(rows, dtype=float)
+    top = np.argmax(matrix, axis=1)
+    ordered = np.sort(matrix, axis=1)
+    clear = ordered[:, -1] > ordered[:, -2]  # rows without a tie for the top
+    named = np.array([classes[i] for i in top], dtype=object)
+    if not np.all(named[clear] == np.asarray(predictions, dtype=object)[clear]):
+        return None
+    return matrix
 
 
 def binary_scores(

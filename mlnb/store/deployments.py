@@ -44,28 +44,38 @@ def _deployment(row: sqlite3.Row) -> DeploymentRecord:
 
 
 FLOAT64 = "<f8"  # a float column: {"<f8": base64 of its little-endian float64 values}
+WIDTH = "width"  # ... of a matrix's rows, one after another: {"<f8": ..., "width": columns}
 BINARY_FROM = 16  # shorter float columns are cheaper as JSON numbers
 
 
 def column_value(values: Any) -> Any:
-    """A logged column as JSON-ready data: a numpy float column of more than a few values as
-    its float64 bytes in base64 (exact, NaN included, without formatting every value as
-    decimal text), any other column as a list of Python values."""
+    """A logged column as JSON-ready data: a numpy float column (or a matrix, one row per
+    logged row: a multiclass model's probabilities) of more than a few values as its float64
+    bytes in base64 (exact, NaN included, without formatting every value as decimal text),
+    any other column as a list of Python values."""
     kind = getattr(getattr(values, "dtype", None), "kind", "")
-    if kind == "f" and len(values) > BINARY_FROM:
-        raw = values.astype(FLOAT64, copy=False).tobytes()
-        return {FLOAT64: base64.b64encode(raw).decode("ascii")}
+    if kind == "f" and values.size > BINARY_FROM and values.ndim in (1, 2):
+        raw = values.astype(FLOAT64, copy=False).tobytes(order="C")
+        encoded: dict[str, Any] = {FLOAT64: base64.b64encode(raw).decode("ascii")}
+        if values.ndim == 2:
+            encoded[WIDTH] = int(values.shape[1])
+        return encoded
     return values.tolist() if hasattr(values, "tolist") else values
 
 
 def column_values(value: Any) -> list[Any]:
-    """The values of a logged column (the inverse of :func:`column_value`)."""
+    """The values of a logged column (the inverse of :func:`column_value`; a matrix comes
+    back as a list of rows)."""
     if isinstance(value, dict) and FLOAT64 in value:
         floats = array("d")
         floats.frombytes(base64.b64decode(value[FLOAT64]))
         if sys.byteorder == "big":
             floats.byteswap()
-        return floats.tolist()
+        values = floats.tolist()
+        width = int(value.get(WIDTH) or 0)
+        if width:
+            return [values[i : i + width] for i in range(0, len(values), width)]
+        return values
     return list(value)
 
 
@@ -82,9 +92,20 @@ def _request(row: sqlite3.Row) -> InferenceRequestRecord:
     for key in ("predictions", "probabilities"):
         value = loads(d.get(key), None)
         d[key] = None if value is None else column_values(value)
+    d["class_probabilities"] = _class_rows(d)
     d["labels"] = loads(d.get("labels"), None)
     d["ok"] = bool(d["ok"])
     return as_record(InferenceRequestRecord, d)
+
+
+def _class_rows(d: dict[str, Any]) -> list[list[float]] | None:
+    """A multiclass model's logged probability rows (one per class), leaving the probability
+    of each row's predicted class in ``probabilities``, as for every other model."""
+    rows = d.get("probabilities")
+    if not rows or not any(isinstance(p, list) for p in rows):
+        return None
+    d["probabilities"] = [max(p) if isinstance(p, list) and p else None for p in rows]
+    return [p if isinstance(p, list) else [] for p in rows]
 
 
 def request_rows(r: InferenceRequestRecord) -> list[InferenceRowRecord]:

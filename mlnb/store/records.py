@@ -329,7 +329,9 @@ class InferenceRequestRecord(TypedDict):
     version: int | None
     features: dict[str, list[Any]] | None
     predictions: list[Any] | None
-    probabilities: list[float | None] | None
+    probabilities: list[float | None] | None  # of the class each row was predicted
+    # a multiclass model's probabilities, a row of one per class (its classes' order)
+    class_probabilities: list[list[float]] | None
     latency_ms: float
     ok: bool
     error: str | None

@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlnb
 from mlnb.serving.inference_log import Entry, encode
@@ -159,4 +161,37 @@ def test_rows_logged_before_schema_6_stay_readable_and_take_labels(tmp_path):
     assert (joined, unknown) == (2, [])
     by_row = {(r["request_id"], r["row_index"]): r["label"] for r in reg.deployments.rows(1)}
     assert by_row[("a", 1)] == 0 and by_row[("c", 0)] == 1
+    reg.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 60),
+    classes=st.integers(3, 6),
+    seed=st.integers(0, 2**31),
+    with_nan=st.booleans(),
+)
+def test_a_multiclass_requests_class_probabilities_read_back_exactly(
+    rows, classes, seed, with_nan, tmp_path_factory
+):
+    """Each row's probability of every class is logged (binary when the request is long, JSON
+    numbers when short), read back as one row per logged row, bit for bit; ``probabilities``
+    keeps each row's top probability, as for every other model."""
+    reg = mlnb.Registry(tmp_path_factory.mktemp("multiclass") / "registry")
+    deployment = reg.deployments.start(
+        {"model_name": "m", "alias": "production", "url": "u", "bind_host": "h", "port": 1}
+    )
+    proba = np.random.default_rng(seed).dirichlet(np.ones(classes), size=rows)
+    if with_nan:
+        proba[0, 0] = np.nan  # a broken model's output is logged as it was
+    entry = Entry("r", 1.0, 1, ["x"], {"x": np.arange(rows, dtype=float)}, [0] * rows, proba, 1.0)
+    reg.deployments.append_requests([encode(deployment, entry)])
+    [logged] = reg.deployments.requests(deployment)
+    back = np.array(logged["class_probabilities"])
+    assert back.shape == (rows, classes)
+    np.testing.assert_array_equal(back, proba)  # NaN equal to NaN, floats bit for bit
+    tops = np.array([max(r) for r in proba.tolist()])
+    np.testing.assert_array_equal(np.array(logged["probabilities"], dtype=float), tops)
+    by_row = [row["probability"] for row in reg.deployments.rows(deployment)]
+    np.testing.assert_array_equal(np.array(by_row, dtype=float), tops)
     reg.close()

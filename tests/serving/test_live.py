@@ -218,6 +218,78 @@ def test_logged_probabilities_become_the_scores_of_a_binary_estimator():
     assert binary_scores({"kind": "dle"}, [1.5], [None]) is None
 
 
+def test_a_multiclass_models_logged_class_rows_become_its_estimators_scores():
+    from mlnb.serving.live import class_scores
+
+    cbpe = {"kind": "cbpe", "classes": ["high", "low", "mid"]}
+    rows = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
+    assert class_scores(cbpe, ["high", "mid"], rows).tolist() == rows
+    assert class_scores(cbpe, ["low", "mid"], rows) is None  # columns in another order
+    assert class_scores(cbpe, ["high", "mid"], [[0.7, 0.3], [0.4, 0.6]]) is None  # width
+    assert class_scores(cbpe, ["high"], rows) is None  # a row missing
+    tie = [[0.4, 0.4, 0.2]]  # a tie for the top: either class may have been predicted
+    assert class_scores(cbpe, ["low"], tie).tolist() == tie
+    assert class_scores({"kind": "cbpe", "classes": [0, 1]}, [1], [[0.2, 0.8]]) is None
+    assert class_scores({"kind": "dle"}, [1.0], [[0.2, 0.8, 0.0]]) is None
+
+
+def _tiers(rng, n: int, shift: float = 0.0):
+    """Three-class data: a customer tier from two features."""
+    import numpy as np
+    import pandas as pd
+
+    X = pd.DataFrame({"usage": rng.normal(shift, 1.0, n), "tenure": rng.normal(0.0, 1.0, n)})
+    level = np.digitize(X["usage"] + 0.5 * X["tenure"] + rng.normal(0, 0.6, n), [-0.6, 0.6])
+    return X, pd.Series(np.array(["low", "mid", "high"])[level], name="tier")
+
+
+def test_a_served_multiclass_model_is_estimated_from_every_class_probability(registry):
+    """A three-class model's server logs each row's probability of every class, and the
+    scheduler's window gets an estimated accuracy from them before any label arrives, near
+    the accuracy the labels later show."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from mlnb.serving.live import score_deployment_windows
+
+    rng = np.random.default_rng(5)
+    X, y = _tiers(rng, 3000)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    mlnb.register_model(model, name="churn", X=X, registry=registry)
+    registry.models.transition("churn", 1, "production", reason="first", user="test")
+    mlnb.Monitor(
+        "tiers",
+        model="churn",
+        predictor=model,
+        reference=X.assign(tier=y),
+        target="tier",
+        registry=registry,
+    )
+    served = start_server(registry.home, "--monitor", "tiers", "--window-rows", "400")
+    batch_X, batch_y = _tiers(rng, 400, shift=0.8)
+    try:
+        rows = batch_X.to_dict(orient="records")
+        for i in range(0, 400, 50):
+            served.post(
+                "/invocations",
+                json={"dataframe_records": rows[i : i + 50]},
+                headers={"x-request-id": f"t-{i}"},
+            ).raise_for_status()
+        _logged(served)
+        score_deployment_windows(registry)
+    finally:
+        stop_server(served)
+    logged = registry.deployments.requests(1)
+    class_rows = [p for r in logged for p in r["class_probabilities"]]
+    np.testing.assert_allclose(class_rows, model.predict_proba(batch_X), rtol=1e-12)
+    tops = [p for r in logged for p in r["probabilities"]]
+    np.testing.assert_allclose(tops, model.predict_proba(batch_X).max(axis=1), rtol=1e-12)
+    window = registry.deployments.windows(1)[-1]
+    estimated = registry.monitors.batch(window["batch_id"])["estimates"]["accuracy"]["value"]
+    realized = float(np.mean(model.predict(batch_X) == batch_y))
+    assert abs(estimated - realized) < 0.08
+
+
 GATE_YAML = """gates:
   served_gate:
     holdout: holdout.parquet
