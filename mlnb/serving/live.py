@@ -17,6 +17,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlnb.errors import MlnbError
@@ -197,8 +198,6 @@ def class_scores(estimator: Any, predictions: list[Any], rows: list[list[float]]
     classes = estimator["classes"]
     if len(rows) != len(predictions) or any(len(p) != len(classes) for p in rows):
         return None
-    import numpy as np
-
     matrix = np.asarray(rows, dtype=float)
     top = np.argmax(matrix, axis=1)
     ordered = np.sort(matrix, axis=1)

@@ -92,20 +92,22 @@ def _request(row: sqlite3.Row) -> InferenceRequestRecord:
     for key in ("predictions", "probabilities"):
         value = loads(d.get(key), None)
         d[key] = None if value is None else column_values(value)
-    d["class_probabilities"] = _class_rows(d)
+    d["probabilities"], d["class_probabilities"] = _split_class_rows(d["probabilities"])
     d["labels"] = loads(d.get("labels"), None)
     d["ok"] = bool(d["ok"])
     return as_record(InferenceRequestRecord, d)
 
 
-def _class_rows(d: dict[str, Any]) -> list[list[float]] | None:
-    """A multiclass model's logged probability rows (one per class), leaving the probability
-    of each row's predicted class in ``probabilities``, as for every other model."""
-    rows = d.get("probabilities")
-    if not rows or not any(isinstance(p, list) for p in rows):
-        return None
-    d["probabilities"] = [max(p) if isinstance(p, list) and p else None for p in rows]
-    return [p if isinstance(p, list) else [] for p in rows]
+def _split_class_rows(
+    logged: list[Any] | None,
+) -> tuple[list[Any] | None, list[list[float]] | None]:
+    """(each row's probability, a multiclass model's rows of class probabilities): for a
+    multiclass model the logged rows, each row's top probability beside them, so
+    ``probabilities`` means the same for every model."""
+    if not logged or not any(isinstance(p, list) for p in logged):
+        return logged, None
+    tops = [max(p) if isinstance(p, list) and p else None for p in logged]
+    return tops, [p if isinstance(p, list) else [] for p in logged]
 
 
 def request_rows(r: InferenceRequestRecord) -> list[InferenceRowRecord]:

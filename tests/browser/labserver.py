@@ -31,6 +31,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+SCREENSHOTS = Path(os.environ.get("MLNB_SCREENSHOTS", REPO / "build" / "screenshots"))
+TIMEOUT_MS = 30_000
+
+
+def skip_without_chromium() -> None:
+    """Skip the calling test module (at import) when the browser is not installed."""
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(
+            f"{CHROMIUM} is missing: run scripts/ensure_browser.sh (make test does) to install it",
+            allow_module_level=True,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,7 +7,6 @@ in the light and dark themes go to build/screenshots/drift-panel*.png.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -18,23 +17,24 @@ from mlnb.monitoring.drift import drift, fit_profile, score
 from mlnb.monitoring.drift.panel import render_panel
 from tests.drift.frames import reference_frame, shifted_frame
 
-from .labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab
+from .labserver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    skip_without_chromium,
+    start_lab,
+)
 
 pytestmark = pytest.mark.browser
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip(
-        f"{CHROMIUM} is missing: run scripts/ensure_browser.sh (make test does) to install it",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from .test_sidebar_browser import switch_to_dark_theme  # noqa: E402
 
-SCREENSHOTS = Path(os.environ.get("MLNB_SCREENSHOTS", REPO / "build" / "screenshots"))
-TIMEOUT_MS = 30_000
 CHARTS = 'img[src^="data:image/svg+xml;base64,"]'
 
 

@@ -7,7 +7,6 @@ text and never HTML. Screenshots go to build/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -16,23 +15,24 @@ import pytest
 
 from mlnb.store.registry import Registry
 
-from .labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab
+from .labserver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    skip_without_chromium,
+    start_lab,
+)
 
 pytestmark = pytest.mark.browser
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip(
-        f"{CHROMIUM} is missing: run scripts/ensure_browser.sh (make test does) to install it",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from mlnb.pipelines.api import create_pipeline  # noqa: E402
 
-SCREENSHOTS = Path(os.environ.get("MLNB_SCREENSHOTS", REPO / "build" / "screenshots"))
 XSS_NAME = '<img src=x onerror="window.__mlnb_xss=1">'
-TIMEOUT_MS = 30_000
 
 
 def seed_registry(home: Path) -> dict[str, int]:

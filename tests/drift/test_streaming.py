@@ -52,6 +52,22 @@ def test_chunked_fit_counts_every_value_once_with_the_in_memory_moments():
         assert score(chunked, batch).column(name).score == pytest.approx(near, abs=2e-3)
 
 
+def test_a_huge_value_beyond_the_range_keeps_the_moments_exact():
+    """A chunk's spread is taken off its sums without the values past the part's range, even
+    when one of them holds nearly all the spread (1e9 among values near 1): the moments of the
+    whole column come out as exact as the in-memory fit's."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=3 * ROWS)
+    x[ROWS + 17] = 1e9
+    frame = pd.DataFrame({"x": x})
+    whole = fit_profile(frame).columns["x"].numeric
+    chunked = fit_profile(_chunks(frame)).columns["x"].numeric
+    assert chunked.n == whole.n == len(x)
+    assert chunked.mean == pytest.approx(x.mean(), rel=1e-12)
+    assert chunked.std == pytest.approx(x.std(), rel=1e-9)
+    assert chunked.std == pytest.approx(whole.std, rel=1e-9)
+
+
 def test_a_chunk_from_another_distribution_is_fitted_anew_so_no_bin_is_crowded():
     rng = np.random.default_rng(5)
     first = pd.DataFrame({"x": rng.normal(0.0, 1.0, ROWS)})

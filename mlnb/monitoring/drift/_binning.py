@@ -40,6 +40,19 @@ class Binner:
         The result lives in this thread's scratch space: use it before the next call."""
         return self._counter.count_le(x)
 
+    def edge_ties(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Counts of the block's values equal to each edge (length K+1), given their bin
+        indices: each bin's left edge, and the last edge (point masses of tied data)."""
+        k, n = self.n_inner, len(x)
+        left = np.subtract(idx, 1, out=scratch("left", np.intp, n))
+        # a value below the range (idx 0) meets edges[-1], one above (idx K+1) edges[K]:
+        # it equals neither, so no mask for the range is needed
+        left_edge = np.take(self.edges, left, out=scratch("edge", np.float64, n), mode="wrap")
+        on_edge = np.equal(x, left_edge, out=scratch("on", np.bool_, n))
+        ties = np.bincount(left[on_edge], minlength=k + 1)[: k + 1]
+        ties[k] += int(np.count_nonzero(x == self.edges[k]))
+        return ties
+
     def counts(self, x: np.ndarray) -> np.ndarray:
         """Counts per bin (length K+2) of the finite float64 values ``x``."""
         out = np.zeros(self.n_bins, dtype=np.int64)

@@ -42,8 +42,9 @@ class OrderedPool:
         many short jobs, each paying a wake-up and a GIL hand-over); returns the results of
         the batch that fell out of flight."""
         batch = []
-        for start in range(0, len(jobs), max(1, per_task)):
-            part = jobs[start : start + max(1, per_task)]
+        size = max(1, per_task)
+        for start in range(0, len(jobs), size):
+            part = jobs[start : start + size]
             turns = []
             for key, _ in part:
                 turn = self.submitted.get(key, 0)

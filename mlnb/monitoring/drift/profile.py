@@ -31,7 +31,7 @@ from mlnb.monitoring.drift._frames import (
 )
 from mlnb.monitoring.drift._pool import OrderedPool, jobs_per_task
 from mlnb.monitoring.drift._progress import Progress
-from mlnb.monitoring.drift._scratch import centered_sum_of_squares, scratch
+from mlnb.monitoring.drift._scratch import centered_sum_of_squares
 from mlnb.monitoring.drift.config import DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
 from mlnb.monitoring.drift.multivariate import Moments, feature_columns, stride
@@ -252,13 +252,8 @@ def _counts_and_atoms(
         if outside is not None:
             _beyond(xb, idx, int(block[0]), 0, outside, np.min)
             _beyond(xb, idx, int(block[-1]), k + 1, outside, np.max)
-        if not count_ties:
-            continue
-        left = np.subtract(idx, 1, out=scratch("left", np.intp, len(xb)))
-        left_edge = np.take(edges, left, out=scratch("edge", np.float64, len(xb)), mode="wrap")
-        on_left_edge = np.equal(xb, left_edge, out=scratch("on", np.bool_, len(xb)))
-        atoms[:k] += np.bincount(left[on_left_edge], minlength=k)[:k]
-        atoms[k] += int(np.count_nonzero(xb == edges[k]))
+        if count_ties:
+            atoms += binner.edge_ties(xb, idx)
     return counts, atoms
 
 
@@ -793,21 +788,18 @@ def fit_frame(
     return fitter.parts()
 
 
-def _moments_without(
-    x: np.ndarray, out: np.ndarray | None, n_in: int, lo: float, hi: float
-) -> tuple[float, float]:
-    """Mean and sum of squared deviations of the ``n_in`` values of ``x`` within [lo, hi]
-    when ``out`` holds the others (few): taken off the sums, with no copy of the rest."""
+def _moments_without(x: np.ndarray, out: np.ndarray | None, n_in: int) -> tuple[float, float]:
+    """Mean and sum of squared deviations of the ``n_in`` values of ``x`` that are not in
+    ``out`` (few): taken off the sums, with no copy of the rest. When ``out`` holds nearly all
+    the spread the difference keeps few digits, but those values join the part's moments
+    later, where they swamp that error just the same."""
     if out is None:
         mean = float(x.mean())
         return mean, centered_sum_of_squares(x, mean) if n_in > 1 else 0.0
     mean = (float(x.sum()) - float(out.sum())) / n_in
     if n_in == 1:
         return mean, 0.0
-    total = centered_sum_of_squares(x, mean)
-    m2 = total - float(np.sum((out - mean) ** 2))
-    if m2 < 1e-6 * total:  # the few values held most of the spread: too few digits left
-        m2 = centered_sum_of_squares(x[(x >= lo) & (x <= hi)], mean)
+    m2 = centered_sum_of_squares(x, mean) - float(np.sum((out - mean) ** 2))
     return mean, max(m2, 0.0)
 
 
@@ -867,7 +859,7 @@ class _OpenNumeric:
             self.below.append(out[out < s.min])
             self.above.append(out[out > s.max])
         if n_in:
-            mean_in, m2_in = _moments_without(x, out, n_in, s.min, s.max)
+            mean_in, m2_in = _moments_without(x, out, n_in)
             n = s.n + n_in
             mean = (s.mean * s.n + mean_in * n_in) / n
             s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_in + n_in * (mean_in - mean) ** 2

@@ -30,7 +30,6 @@ from mlnb.monitoring.drift._frames import (
 )
 from mlnb.monitoring.drift._pool import OrderedPool, jobs_per_task
 from mlnb.monitoring.drift._progress import Progress
-from mlnb.monitoring.drift._scratch import scratch
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
@@ -305,14 +304,7 @@ class _NumericAccumulator(_Accumulator):
 
     def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
         """Add the values equal to an edge: each bin's left edge, and the last edge."""
-        edges = self.binner.edges
-        left = np.subtract(idx, 1, out=scratch("left", np.intp, len(xb)))
-        # a value below the range (idx 0) meets edges[-1], one above (idx K+1) edges[K]:
-        # it equals neither, so no mask for the range is needed
-        left_edge = np.take(edges, left, out=scratch("edge", np.float64, len(xb)), mode="wrap")
-        on_edge = np.equal(xb, left_edge, out=scratch("on", np.bool_, len(xb)))
-        self.atoms += np.bincount(left[on_edge], minlength=len(edges))
-        self.atoms[-1] += int(np.count_nonzero(xb == edges[-1]))
+        self.atoms += self.binner.edge_ties(xb, idx)
 
     def _keep(self, x: np.ndarray) -> None:
         if self.ks_cells is None and self.n_values + len(x) <= _stats.KS_EXACT_MAX_N:
