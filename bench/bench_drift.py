@@ -87,6 +87,18 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return best, result
 
 
+def best_in_turns(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, Any]]:
+    """Best time (and last result) of each function, run in turns (a, b, a, b, ...): a slow
+    spell of a shared machine then hits every contender alike, not just the one it fell on."""
+    best: dict[str, tuple[float, Any]] = {name: (float("inf"), None) for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            result = fn()
+            best[name] = (min(best[name][0], time.perf_counter() - started), result)
+    return best
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -195,12 +207,18 @@ def chunked_vs_memory(args: argparse.Namespace) -> dict[str, Any]:
 
     ref_parts, cur_parts = parts(ref), parts(cur)
     score(fit_profile(ref), cur)  # imports, warm caches
-    whole_s, whole = best_of(lambda: score(fit_profile(ref), cur), args.repeat)
-    chunked_s, chunked = best_of(
-        lambda: score(fit_profile(iter(ref_parts)), iter(cur_parts)), args.repeat
+    score(fit_profile(iter(ref_parts)), iter(cur_parts))
+    best = best_in_turns(
+        {
+            "whole": lambda: score(fit_profile(ref), cur),
+            "chunked": lambda: score(fit_profile(iter(ref_parts)), iter(cur_parts)),
+            "fit_whole": lambda: fit_profile(ref),
+            "fit_chunked": lambda: fit_profile(iter(ref_parts)),
+        },
+        args.repeat,
     )
-    fit_whole_s, _ = best_of(lambda: fit_profile(ref), args.repeat)
-    fit_chunked_s, _ = best_of(lambda: fit_profile(iter(ref_parts)), args.repeat)
+    (whole_s, whole), (chunked_s, chunked) = best["whole"], best["chunked"]
+    fit_whole_s, fit_chunked_s = best["fit_whole"][0], best["fit_chunked"][0]
     same = [c.column for c in whole.columns if c.drifted != chunked.column(c.column).drifted]
     return {
         "mode": "chunked vs in-memory",

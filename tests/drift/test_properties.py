@@ -15,6 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from mlnb.monitoring.drift import DriftReport, Profile, fit_profile, score
 from mlnb.monitoring.drift._binning import Binner
+from mlnb.monitoring.drift._scratch import BLOCK, blocks
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -207,3 +208,24 @@ def test_string_counts_equal_value_counts_in_order(codes, head, storage, monkeyp
     vc = series.value_counts(dropna=True)
     assert list(table.items()) == list(zip(vc.index.tolist(), vc.tolist(), strict=True))
     assert missing == int(series.isna().sum())
+
+
+@given(
+    n=st.one_of(
+        st.integers(0, 5 * BLOCK),
+        st.sampled_from([BLOCK - 1, BLOCK, 2 * BLOCK - 1, 3 * BLOCK + 1, 10**6]),
+    )
+)
+def test_passes_cover_every_value_once_in_near_equal_parts(n):
+    """Block-wise passes visit each of ``n`` values once, in order, in parts of BLOCK to
+    2 * BLOCK values (a single part when there are fewer, none for none), so no pass is a
+    short tail."""
+    parts = blocks(n)
+    covered = np.concatenate([np.arange(n)[part] for part in parts]) if n else np.empty(0)
+    assert np.array_equal(covered, np.arange(n))
+    sizes = [len(range(n)[part]) for part in parts]
+    if n <= BLOCK:
+        assert len(parts) == min(n, 1)
+    else:
+        assert all(BLOCK <= size < 2 * BLOCK for size in sizes), sizes
+        assert max(sizes) - min(sizes) <= 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnb.monitoring.drift._scratch import BLOCK, scratch
+from mlnb.monitoring.drift._scratch import blocks, scratch
 
 
 class Binner:
@@ -56,8 +56,8 @@ class Binner:
     def counts(self, x: np.ndarray) -> np.ndarray:
         """Counts per bin (length K+2) of the finite float64 values ``x``."""
         out = np.zeros(self.n_bins, dtype=np.int64)
-        for start in range(0, len(x), BLOCK):
-            out += np.bincount(self.index(x[start : start + BLOCK]), minlength=self.n_bins)
+        for part in blocks(len(x)):
+            out += np.bincount(self.index(x[part]), minlength=self.n_bins)
         return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from mlnb.errors import ValidationError
 from mlnb.monitoring.drift import _stats, multivariate
-from mlnb.monitoring.drift._binning import BLOCK, Binner
+from mlnb.monitoring.drift._binning import Binner
 from mlnb.monitoring.drift._frames import (
     category_counts,
     category_hashes,
@@ -30,6 +30,7 @@ from mlnb.monitoring.drift._frames import (
 )
 from mlnb.monitoring.drift._pool import OrderedPool, jobs_per_task
 from mlnb.monitoring.drift._progress import Progress
+from mlnb.monitoring.drift._scratch import blocks
 from mlnb.monitoring.drift._stats import sum_of_squares as _sum_of_squares
 from mlnb.monitoring.drift.config import DEFAULT_THRESHOLDS, DriftConfig, coerce_config
 from mlnb.monitoring.drift.dask_frames import dask_frame, is_dask, map_partitions, worker_config
@@ -275,8 +276,8 @@ class _NumericAccumulator(_Accumulator):
     def add_finite(self, x: np.ndarray) -> None:
         n_inner = self.binner.n_inner
         lo, hi = self.binner.edges[0], self.binner.edges[-1]
-        for start in range(0, len(x), BLOCK):
-            xb = x[start : start + BLOCK]
+        for part in blocks(len(x)):
+            xb = x[part]
             idx = self.binner.index(xb)
             block_counts = np.bincount(idx, minlength=n_inner + 2)
             self.counts += block_counts
