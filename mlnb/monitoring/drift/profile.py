@@ -67,8 +67,8 @@ SPILL_MAX_VALUES = 16_384
 # Values held apart, when at most this many at the end, are counted into the part as edges
 # of their own (exact), rather than fitted as a part and merged.
 FOLD_MAX_VALUES = 4096
-# A chunk holding this many times (plus 6 sigma of counting noise) the mass the part before
-# it has in any bin comes from another distribution: it is fitted anew, not counted in.
+# A chunk holding this many times (plus 6 sigma of counting noise) the mass a part's bin held
+# when the bins were placed comes from another distribution: it is fitted anew, not counted in.
 CROWDED_FACTOR = 3.0
 EVIDENTLY_DISCRETE_ANY = 5  # numeric columns with <= 5 distinct values are tested as categories
 
@@ -850,8 +850,12 @@ class _OpenNumeric:
         summary = cast(NumericSummary, col.numeric)
         self.binner = summary.binner or Binner(summary.edges)
         self.all_atoms = bool(summary.atoms.sum() == summary.n)  # every value on an edge
-        self.below: list[np.ndarray] = []
-        self.above: list[np.ndarray] = []
+        self.count_ties = bool(summary.atoms.any())
+        # the bins' masses when they were placed: what a later chunk is judged against
+        self.mass = summary.counts / summary.n
+        self.limit: tuple[int, np.ndarray] | None = None  # (values, crowding limit per bin)
+        self.dtype: Any = None  # the last chunk dtype that passed the check
+        self.below, self.above = _Held(), _Held()
 
     @staticmethod
     def can_grow(col: ColumnProfile, series: Any, n_bins: int) -> bool:
@@ -872,22 +876,24 @@ class _OpenNumeric:
     def absorb(self, series: Any) -> bool:
         """Count a chunk into this part; False (nothing changed) when it must be refitted."""
         col = self.col
-        if str(series.dtype) != col.dtype or column_family(series) != ("numeric", False):
-            return False
+        if series.dtype is not self.dtype:
+            if str(series.dtype) != col.dtype or column_family(series) != ("numeric", False):
+                return False
+            self.dtype = series.dtype
         x, n_nan, n_pos, n_neg = split_finite(numeric_values(series))
         s = cast(NumericSummary, col.numeric)
         beyond: list[np.ndarray] = []  # values outside the part's range, kept apart
-        counts, atoms = _counts_and_atoms(x, self.binner, bool(s.atoms.any()), beyond)
+        counts, atoms = _counts_and_atoms(x, self.binner, self.count_ties, beyond)
         counts = counts[1:-1]
         out = np.concatenate(beyond) if beyond else None
         n_in = len(x) - (0 if out is None else len(out))
-        expected = n_in * (s.counts / s.n)
-        crowded = counts > CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0
-        if crowded.any() or (self.all_atoms and int(atoms.sum()) != n_in):
+        if (counts > self._crowding_limit(len(x))).any() or (
+            self.all_atoms and int(atoms.sum()) != n_in
+        ):
             return False
         if out is not None:
-            self.below.append(out[out < s.min])
-            self.above.append(out[out > s.max])
+            self.below.add(out[out < s.min])
+            self.above.add(out[out > s.max])
         if n_in:
             mean_in, m2_in = _moments_without(x, out, n_in)
             n = s.n + n_in
@@ -895,25 +901,32 @@ class _OpenNumeric:
             s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_in + n_in * (mean_in - mean) ** 2
             s.n, s.mean = n, mean
             s.counts = s.counts + counts
-            tied = s.atoms + atoms
-            s.atoms = np.where(tied >= (1 if self.all_atoms else 2), tied, 0.0)
+            if self.count_ties:
+                tied = s.atoms + atoms
+                s.atoms = np.where(tied >= (1 if self.all_atoms else 2), tied, 0.0)
         col.n_rows += len(series) - (len(x) - n_in)
         col.n_missing += n_nan
         col.n_posinf += n_pos
         col.n_neginf += n_neg
         return True
 
+    def _crowding_limit(self, n: int) -> np.ndarray:
+        """Counts per bin past which a chunk of ``n`` values crowds it: ``CROWDED_FACTOR``
+        times its share plus 6 sigma of counting noise (cached: equal chunks share it)."""
+        if self.limit is None or self.limit[0] != n:
+            expected = n * self.mass
+            self.limit = (n, CROWDED_FACTOR * expected + 6.0 * np.sqrt(expected) + 10.0)
+        return self.limit[1]
+
     def fold_held(self, limit: int) -> None:
         """Count the values held apart into the part itself when at most ``limit`` are held:
         each distinct value becomes an edge (so they are exact), where a part of their own
         would cost a fit and a merge. More are left for :meth:`spilled`."""
-        held = sum(len(v) for v in self.below) + sum(len(v) for v in self.above)
+        held = self.below.n + self.above.n
         if not held or held > limit:
             return
         s = cast(NumericSummary, self.col.numeric)
-        below = np.concatenate(self.below) if self.below else np.empty(0)
-        above = np.concatenate(self.above) if self.above else np.empty(0)
-        self.below, self.above = [], []
+        below, above = self.below.take(), self.above.take()
         values = np.concatenate([below, above])
         edges, counts, atoms = s.edges, s.counts, s.atoms
         if len(below):
@@ -949,10 +962,8 @@ class _OpenNumeric:
         """Parts fitted from the values kept apart, once more than ``keep`` are held."""
         parts = []
         for side in (self.below, self.above):
-            held = sum(len(v) for v in side)
-            if held and held > keep:
-                x = np.concatenate(side)
-                side.clear()
+            if side.n and side.n > keep:
+                x = side.take()
                 part = ColumnProfile(
                     name=self.col.name,
                     family="numeric",
@@ -963,6 +974,26 @@ class _OpenNumeric:
                 )
                 parts.append(part)
         return parts
+
+
+class _Held:
+    """One side's values held apart: the arrays, and how many values they hold in all (kept
+    as a count so that a long stream does not re-add the lengths at every chunk)."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, values: np.ndarray) -> None:
+        if len(values):
+            self.parts.append(values)
+            self.n += len(values)
+
+    def take(self) -> np.ndarray:
+        """All the values held, which are then no longer held."""
+        values = np.concatenate(self.parts) if self.parts else np.empty(0)
+        self.parts, self.n = [], 0
+        return values
 
 
 _MOMENTS_KEY = object()  # the moments' jobs run in order, like a column's
