@@ -25,6 +25,12 @@ SEVERITIES = ("info", "warning", "critical")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 
 
+# every read of alerts names the monitor beside them
+_WITH_MONITOR = (
+    "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
+)
+
+
 class AlertStore(FeatureStore):
     """Alerts raised by monitors and pipelines."""
 
@@ -90,8 +96,7 @@ class AlertStore(FeatureStore):
     def get(self, alert_id: int) -> AlertRecord:
         """One alert with its monitor name (NotFoundError if none)."""
         row = self.db.query_one(
-            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
-            "WHERE a.id = ?",
+            _WITH_MONITOR + "WHERE a.id = ?",
             (alert_id,),
         )
         if row is None:
@@ -122,8 +127,7 @@ class AlertStore(FeatureStore):
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         lim = f"LIMIT {int(limit)}" if limit else ""
         rows = self.db.query(
-            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
-            f"{clause} ORDER BY a.id DESC {lim}",
+            _WITH_MONITOR + f"{clause} ORDER BY a.id DESC {lim}",
             params,
         )
         return [_alert_dict(r) for r in rows]
@@ -144,8 +148,7 @@ class AlertStore(FeatureStore):
         self, monitor_id: int, after_id: int, kinds: Sequence[str] | None = None
     ) -> list[AlertRecord]:
         """Open alerts of one monitor newer than ``after_id``, oldest first."""
-        sql = "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
-        sql += "WHERE a.monitor_id = ? AND a.status = 'open' AND a.id > ?"
+        sql = _WITH_MONITOR + "WHERE a.monitor_id = ? AND a.status = 'open' AND a.id > ?"
         params: list[Any] = [monitor_id, after_id]
         if kinds:
             sql += f" AND a.kind IN ({', '.join('?' for _ in kinds)})"
@@ -157,8 +160,8 @@ class AlertStore(FeatureStore):
     def active_incident(self, monitor_id: int, metric: str) -> AlertRecord | None:
         """The open or acknowledged (not resolved) incident of a monitor's metric, or None."""
         row = self.db.query_one(
-            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
-            "WHERE a.monitor_id = ? AND a.metric = ? AND a.status IN ('open', 'acknowledged') "
+            _WITH_MONITOR
+            + "WHERE a.monitor_id = ? AND a.metric = ? AND a.status IN ('open', 'acknowledged') "
             "ORDER BY a.id DESC LIMIT 1",
             (monitor_id, metric),
         )
@@ -168,8 +171,7 @@ class AlertStore(FeatureStore):
         """The newest incident of a monitor's metric whose breaches span ``batch_id``, in any
         status (None if no incident of that metric covered the batch)."""
         row = self.db.query_one(
-            "SELECT a.*, m.name AS monitor FROM alerts a LEFT JOIN monitors m ON m.id = a.monitor_id "
-            "WHERE a.monitor_id = ? AND a.metric = ? AND a.first_batch_id <= ? "
+            _WITH_MONITOR + "WHERE a.monitor_id = ? AND a.metric = ? AND a.first_batch_id <= ? "
             "AND a.last_batch_id >= ? ORDER BY a.id DESC LIMIT 1",
             (monitor_id, metric, batch_id, batch_id),
         )

@@ -53,6 +53,14 @@ class Binner:
         ties[k] += int(np.count_nonzero(x == self.edges[k]))
         return ties
 
+    def in_bin(self, x: np.ndarray, idx: np.ndarray, n: int, at: int) -> np.ndarray:
+        """The ``n`` values of a block in bin ``at``, 0 (below the range) or K+1 (above),
+        given their bin indices: a lone one, the usual case, is the block's minimum or
+        maximum (one reduction, no mask)."""
+        if n == 1:
+            return np.array([x.min() if at == 0 else x.max()])
+        return x[idx == at]
+
     def counts(self, x: np.ndarray) -> np.ndarray:
         """Counts per bin (length K+2) of the finite float64 values ``x``."""
         out = np.zeros(self.n_bins, dtype=np.int64)

@@ -157,6 +157,13 @@ class NumericSummary:
         atoms = np.where(atoms >= (1 if discrete is not None else 2), atoms, 0).astype(float)
         return cls(n, mean, m2, lo, hi, edges, counts.astype(float), atoms, binner)
 
+    def add_moments(self, n: int, mean: float, m2: float) -> None:
+        """Fold the moments of ``n`` more values into these (Chan et al.'s pairwise update)."""
+        total = self.n + n
+        pooled = (self.mean * self.n + mean * n) / total
+        self.m2 = self.m2 + self.n * (self.mean - pooled) ** 2 + m2 + n * (mean - pooled) ** 2
+        self.n, self.mean = total, pooled
+
     def cumulative_below(self, knots: np.ndarray) -> np.ndarray:
         """Mass strictly below each knot: ties sit on their edge, the rest spreads evenly."""
         if len(self.edges) == 1:
@@ -262,8 +269,9 @@ def _counts_and_atoms(
         block = np.bincount(idx, minlength=k + 2)
         counts += block
         if outside is not None:
-            _beyond(xb, idx, int(block[0]), 0, outside, np.min)
-            _beyond(xb, idx, int(block[-1]), k + 1, outside, np.max)
+            for at in (0, k + 1):
+                if block[at]:
+                    outside.append(binner.in_bin(xb, idx, int(block[at]), at))
         if count_ties:
             ties = binner.edge_ties(xb, idx)
             if i == 0 and confirm is not None:
@@ -285,17 +293,6 @@ def _ties_borne_out(ties: np.ndarray, xb: np.ndarray, flagged: np.ndarray, n_bin
     if ties.max() >= 0.5 * len(xb) / n_bins:
         return True
     return bool(np.any((flagged < xb.min()) | (flagged > xb.max())))
-
-
-def _beyond(
-    xb: np.ndarray, idx: np.ndarray, n: int, at: int, out: list[np.ndarray], extreme: Any
-) -> None:
-    """Append the ``n`` values of the block in bin ``at`` (below or above the range); a lone
-    one, the usual case, is the block's minimum or maximum (one pass, no mask)."""
-    if n == 1:
-        out.append(np.array([extreme(xb)]))
-    elif n:
-        out.append(xb[idx == at])
 
 
 @functools.lru_cache(maxsize=8)
@@ -895,11 +892,7 @@ class _OpenNumeric:
             self.below.add(out[out < s.min])
             self.above.add(out[out > s.max])
         if n_in:
-            mean_in, m2_in = _moments_without(x, out, n_in)
-            n = s.n + n_in
-            mean = (s.mean * s.n + mean_in * n_in) / n
-            s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_in + n_in * (mean_in - mean) ** 2
-            s.n, s.mean = n, mean
+            s.add_moments(n_in, *_moments_without(x, out, n_in))
             s.counts = s.counts + counts
             if self.count_ties:
                 tied = s.atoms + atoms
@@ -945,11 +938,7 @@ class _OpenNumeric:
             edges = np.concatenate([edges, u])
             atoms = np.concatenate([atoms, self._tied(c)])
         mean_v = float(values.mean())
-        m2_v = centered_sum_of_squares(values, mean_v)
-        n = s.n + len(values)
-        mean = (s.mean * s.n + mean_v * len(values)) / n
-        s.m2 = s.m2 + s.n * (s.mean - mean) ** 2 + m2_v + len(values) * (mean_v - mean) ** 2
-        s.n, s.mean = n, mean
+        s.add_moments(len(values), mean_v, centered_sum_of_squares(values, mean_v))
         s.min, s.max = float(edges[0]), float(edges[-1])
         s.edges, s.counts, s.atoms, s.binner = edges, counts, atoms, None
         self.col.n_rows += len(values)

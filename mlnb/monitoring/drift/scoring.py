@@ -281,20 +281,20 @@ class _NumericAccumulator(_Accumulator):
             idx = self.binner.index(xb)
             block_counts = np.bincount(idx, minlength=n_inner + 2)
             self.counts += block_counts
-            if block_counts[0]:  # a lone value below the range is the block's minimum
-                tail = xb[idx == 0] if block_counts[0] > 1 else np.array([xb.min()])
+            if block_counts[0]:
+                tail = self.binner.in_bin(xb, idx, int(block_counts[0]), 0)
                 self.below_sum += float(np.sum(lo - tail))
                 self.cur_min = min(self.cur_min, float(tail.min()))
                 self.below_tail += self._tail_counts(lo - tail)
             if block_counts[-1]:
-                tail = xb[idx == n_inner + 1] if block_counts[-1] > 1 else np.array([xb.max()])
+                tail = self.binner.in_bin(xb, idx, int(block_counts[-1]), n_inner + 1)
                 self.above_sum += float(np.sum(tail - hi))
                 self.cur_max = max(self.cur_max, float(tail.max()))
                 self.above_tail += self._tail_counts(tail - hi)
             self.total += float(np.sum(xb))
             self.total_sq += _sum_of_squares(xb)
-            if self.count_atoms:
-                self._count_atoms(xb, idx)
+            if self.count_atoms:  # values on an edge: each bin's left edge, and the last
+                self.atoms += self.binner.edge_ties(xb, idx)
         if self.keep_values:
             self._keep(x)
 
@@ -302,10 +302,6 @@ class _NumericAccumulator(_Accumulator):
         """Counts of out-of-range values by distance step (the last: beyond every step)."""
         steps = np.searchsorted(self.tail_steps, distance, side="left")
         return np.bincount(steps, minlength=len(self.tail_steps) + 1)
-
-    def _count_atoms(self, xb: np.ndarray, idx: np.ndarray) -> None:
-        """Add the values equal to an edge: each bin's left edge, and the last edge."""
-        self.atoms += self.binner.edge_ties(xb, idx)
 
     def _keep(self, x: np.ndarray) -> None:
         if self.ks_cells is None and self.n_values + len(x) <= _stats.KS_EXACT_MAX_N:
