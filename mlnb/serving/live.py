@@ -180,7 +180,7 @@ def _outputs(monitor: Monitor, ok: list[InferenceRequestRecord]) -> dict[str, An
     estimator = monitor.config.get("estimator")
     scores: Any = binary_scores(estimator, predictions, _concat(ok, "probabilities"))
     if scores is None and all(r.get("class_probabilities") for r in ok):
-        rows = [p for r in ok for p in r["class_probabilities"]]
+        rows = [p for r in ok for p in r["class_probabilities"] or []]
         scores = class_scores(estimator, predictions, rows)
     if scores is not None:
         out["scores"] = scores
